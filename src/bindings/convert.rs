@@ -1,0 +1,251 @@
+//! Plain-data mirrors of the engine's types for JS (field names become camelCase), and the conversions.
+
+use napi_derive::napi;
+
+use crate::engine::recovery::ClaimedWorkflow;
+use crate::engine::steps::{Checkpoint, NewCheckpoint};
+use crate::engine::workflows::{NewWorkflow, StartOutcome, WorkflowOutcome, WorkflowStatusRow};
+
+#[napi(object)]
+pub struct JsEngineOptions {
+    pub url: String,
+    pub schema: String,
+    pub pool_size: u32,
+    pub run_migrations: bool,
+    pub app_name: String,
+    pub executor_id: String,
+    pub app_version: String,
+}
+
+#[napi(object)]
+pub struct JsNewWorkflow {
+    pub workflow_id: String,
+    pub status: String,
+    pub name: String,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub queue_name: Option<String>,
+    pub inputs: String,
+    pub serialization: Option<String>,
+    pub token: String,
+    pub timeout_ms: Option<i64>,
+    pub deadline_epoch_ms: Option<i64>,
+    pub parent_workflow_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    pub priority: Option<i32>,
+}
+
+impl From<JsNewWorkflow> for NewWorkflow {
+    fn from(w: JsNewWorkflow) -> Self {
+        NewWorkflow {
+            workflow_id: w.workflow_id,
+            status: w.status,
+            name: w.name,
+            class_name: w.class_name,
+            config_name: w.config_name,
+            queue_name: w.queue_name,
+            inputs: w.inputs,
+            serialization: w.serialization,
+            token: w.token,
+            timeout_ms: w.timeout_ms,
+            deadline_epoch_ms: w.deadline_epoch_ms,
+            parent_workflow_id: w.parent_workflow_id,
+            deduplication_id: w.deduplication_id,
+            priority: w.priority.unwrap_or(0),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsStartOutcome {
+    pub should_execute: bool,
+    pub status: String,
+    pub name: String,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub queue_name: Option<String>,
+    pub serialization: Option<String>,
+}
+
+impl From<StartOutcome> for JsStartOutcome {
+    fn from(o: StartOutcome) -> Self {
+        JsStartOutcome {
+            should_execute: o.should_execute,
+            status: o.status,
+            name: o.name,
+            class_name: o.class_name,
+            config_name: o.config_name,
+            queue_name: o.queue_name,
+            serialization: o.serialization,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsNewCheckpoint {
+    pub function_id: i32,
+    pub name: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub child_workflow_id: Option<String>,
+    pub started_at: i64,
+    pub completed_at: i64,
+    pub serialization: Option<String>,
+}
+
+impl From<JsNewCheckpoint> for NewCheckpoint {
+    fn from(c: JsNewCheckpoint) -> Self {
+        NewCheckpoint {
+            function_id: c.function_id,
+            name: c.name,
+            output: c.output,
+            error: c.error,
+            child_workflow_id: c.child_workflow_id,
+            started_at: c.started_at,
+            completed_at: c.completed_at,
+            serialization: c.serialization,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsCheckpoint {
+    pub function_id: i32,
+    pub name: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub child_workflow_id: Option<String>,
+    pub serialization: Option<String>,
+}
+
+impl From<Checkpoint> for JsCheckpoint {
+    fn from(c: Checkpoint) -> Self {
+        JsCheckpoint {
+            function_id: c.function_id,
+            name: c.name,
+            output: c.output,
+            error: c.error,
+            child_workflow_id: c.child_workflow_id,
+            serialization: c.serialization,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsWorkflowOutcome {
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub serialization: Option<String>,
+}
+
+impl From<WorkflowOutcome> for JsWorkflowOutcome {
+    fn from(o: WorkflowOutcome) -> Self {
+        JsWorkflowOutcome {
+            status: o.status,
+            output: o.output,
+            error: o.error,
+            serialization: o.serialization,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsClaimedWorkflow {
+    pub workflow_id: String,
+    pub name: String,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub recovery_attempts: i64,
+    pub serialization: Option<String>,
+    pub inputs: Option<String>,
+    pub deadline_epoch_ms: Option<i64>,
+    pub token: String,
+}
+
+impl From<ClaimedWorkflow> for JsClaimedWorkflow {
+    fn from(c: ClaimedWorkflow) -> Self {
+        JsClaimedWorkflow {
+            workflow_id: c.workflow_id,
+            name: c.name,
+            class_name: c.class_name,
+            config_name: c.config_name,
+            recovery_attempts: c.recovery_attempts,
+            serialization: c.serialization,
+            inputs: c.inputs,
+            deadline_epoch_ms: c.deadline_epoch_ms,
+            token: c.token,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsWorkflowStatus {
+    pub workflow_id: String,
+    pub status: String,
+    pub name: Option<String>,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub authenticated_user: Option<String>,
+    pub assumed_role: Option<String>,
+    pub authenticated_roles: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub inputs: Option<String>,
+    pub executor_id: Option<String>,
+    pub application_version: Option<String>,
+    pub application_id: Option<String>,
+    pub application_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub started_at_epoch_ms: Option<i64>,
+    pub recovery_attempts: Option<i64>,
+    pub queue_name: Option<String>,
+    pub workflow_timeout_ms: Option<i64>,
+    pub workflow_deadline_epoch_ms: Option<i64>,
+    pub deduplication_id: Option<String>,
+    pub priority: i32,
+    pub queue_partition_key: Option<String>,
+    pub forked_from: Option<String>,
+    pub parent_workflow_id: Option<String>,
+    pub serialization: Option<String>,
+    pub was_forked_from: bool,
+}
+
+impl From<WorkflowStatusRow> for JsWorkflowStatus {
+    fn from(r: WorkflowStatusRow) -> Self {
+        JsWorkflowStatus {
+            workflow_id: r.workflow_id,
+            status: r.status,
+            name: r.name,
+            class_name: r.class_name,
+            config_name: r.config_name,
+            authenticated_user: r.authenticated_user,
+            assumed_role: r.assumed_role,
+            authenticated_roles: r.authenticated_roles,
+            output: r.output,
+            error: r.error,
+            inputs: r.inputs,
+            executor_id: r.executor_id,
+            application_version: r.application_version,
+            application_id: r.application_id,
+            application_name: r.application_name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            completed_at: r.completed_at,
+            started_at_epoch_ms: r.started_at_epoch_ms,
+            recovery_attempts: r.recovery_attempts,
+            queue_name: r.queue_name,
+            workflow_timeout_ms: r.workflow_timeout_ms,
+            workflow_deadline_epoch_ms: r.workflow_deadline_epoch_ms,
+            deduplication_id: r.deduplication_id,
+            priority: r.priority,
+            queue_partition_key: r.queue_partition_key,
+            forked_from: r.forked_from,
+            parent_workflow_id: r.parent_workflow_id,
+            serialization: r.serialization,
+            was_forked_from: r.was_forked_from,
+        }
+    }
+}

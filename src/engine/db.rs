@@ -1,0 +1,105 @@
+//! Connections: the pooled connections every operation uses, creating the database on first use, and
+//! quoting the schema identifier that every statement is built with.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{Config, NoTls};
+
+use super::error::{EngineError, Result};
+
+/// Quotes an identifier for interpolation into SQL (the schema name is the only identifier we
+/// interpolate; every value goes through a bind parameter).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub fn parse_url(url: &str) -> Result<Config> {
+    Config::from_str(url).map_err(|e| {
+        // The URL may hold a password: never echo it back.
+        EngineError::initialization(format!("invalid system database URL: {}", redact_error(&e)))
+    })
+}
+
+fn redact_error(e: &tokio_postgres::Error) -> String {
+    let text = e.to_string();
+    if text.contains('@') || text.contains("password") {
+        "malformed connection string".to_string()
+    } else {
+        text
+    }
+}
+
+pub fn database_name(config: &Config) -> String {
+    config
+        .get_dbname()
+        .map(str::to_string)
+        .or_else(|| config.get_user().map(str::to_string))
+        .unwrap_or_else(|| "postgres".to_string())
+}
+
+pub fn build_pool(mut config: Config, size: usize, application_name: &str) -> Result<Pool> {
+    config.application_name(application_name);
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .build()
+        .map_err(|e| EngineError::initialization(format!("cannot build connection pool: {e}")))
+}
+
+/// Connects to the server's `postgres` database and creates the target database if it is missing.
+/// Two processes racing to create it is fine: the loser sees duplicate_database and moves on.
+pub async fn ensure_database(config: &Config) -> Result<()> {
+    let target = database_name(config);
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    admin.connect_timeout(Duration::from_secs(10));
+    let (client, connection) = admin.connect(NoTls).await.map_err(|e| {
+        EngineError::initialization(format!(
+            "cannot connect to the system database server: {}",
+            redact_error(&e)
+        ))
+    })?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&target])
+        .await?
+        .is_some();
+    if !exists {
+        let create = format!("CREATE DATABASE {}", quote_ident(&target));
+        if let Err(e) = client.batch_execute(&create).await {
+            let duplicate = e
+                .as_db_error()
+                .map(|d| d.code().code() == "42P04" || d.code().code() == "23505")
+                .unwrap_or(false);
+            if !duplicate {
+                drop(client);
+                driver.abort();
+                return Err(EngineError::initialization(format!(
+                    "cannot create system database {target}: {}",
+                    EngineError::from(e)
+                )));
+            }
+        }
+    }
+    drop(client);
+    driver.abort();
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,185 @@
+//! The system-database schema: creates it at the version the official SDK 5.3.0 expects (123), upgrades
+//! a database left at 108 by SDK 4.x through the shared migrations, and leaves a newer one alone.
+
+use tokio_postgres::Client;
+
+use super::db::quote_ident;
+use super::error::{EngineError, Result};
+
+/// The schema version this engine writes and reads (the official SDK 5.3.0's).
+pub const TARGET_VERSION: i64 = 123;
+/// The oldest version we can upgrade from: the first shared migration we ship is 109.
+const OLDEST_UPGRADABLE: i64 = 108;
+
+const FULL_SCHEMA: &str = include_str!("../../migrations/full_v123.sql");
+
+/// Shared migrations 109..=123, each tagged `-- mode: transaction` or `-- mode: online` on line one.
+const UPGRADES: &[(i64, &str)] = &[
+    (109, include_str!("../../migrations/upgrade/109.sql")),
+    (110, include_str!("../../migrations/upgrade/110.sql")),
+    (111, include_str!("../../migrations/upgrade/111.sql")),
+    (112, include_str!("../../migrations/upgrade/112.sql")),
+    (113, include_str!("../../migrations/upgrade/113.sql")),
+    (114, include_str!("../../migrations/upgrade/114.sql")),
+    (115, include_str!("../../migrations/upgrade/115.sql")),
+    (116, include_str!("../../migrations/upgrade/116.sql")),
+    (117, include_str!("../../migrations/upgrade/117.sql")),
+    (118, include_str!("../../migrations/upgrade/118.sql")),
+    (119, include_str!("../../migrations/upgrade/119.sql")),
+    (120, include_str!("../../migrations/upgrade/120.sql")),
+    (121, include_str!("../../migrations/upgrade/121.sql")),
+    (122, include_str!("../../migrations/upgrade/122.sql")),
+    (123, include_str!("../../migrations/upgrade/123.sql")),
+];
+
+fn render(sql: &str, schema: &str) -> String {
+    sql.replace("{{schema}}", &quote_ident(schema))
+}
+
+/// Serializes concurrent migrators (several app processes launching at once) on one server.
+fn lock_key(schema: &str) -> i64 {
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in "dbos-native-migrate:".bytes().chain(schema.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
+}
+
+/// The recorded schema version: 0 when the schema or its version table is missing.
+pub async fn current_version(client: &Client, schema: &str) -> Result<i64> {
+    let exists = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = $1 AND table_name = 'dbos_migrations')",
+            &[&schema],
+        )
+        .await?
+        .get::<_, bool>(0);
+    if !exists {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT version FROM {}.dbos_migrations ORDER BY version DESC LIMIT 1",
+        quote_ident(schema)
+    );
+    Ok(client
+        .query_opt(&sql, &[])
+        .await?
+        .map(|r| r.get::<_, i64>(0))
+        .unwrap_or(0))
+}
+
+/// `runMigrations: false`: accept only a database already at (or past) our version.
+pub async fn verify(client: &Client, schema: &str, url_for_message: &str) -> Result<()> {
+    let version = current_version(client, schema).await?;
+    if version < TARGET_VERSION {
+        return Err(EngineError::initialization(format!(
+            "System database {url_for_message} is at schema version {version}, but this version of DBOS \
+             requires {TARGET_VERSION}. This process is configured with runMigrations disabled, so it will \
+             not migrate it: either migrate the system database out of band (`npx dbos schema`) or launch \
+             with runMigrations enabled."
+        )));
+    }
+    Ok(())
+}
+
+/// Brings the schema to TARGET_VERSION. A database at the target or newer gets no DDL and no write.
+pub async fn migrate(client: &mut Client, schema: &str) -> Result<()> {
+    if current_version(client, schema).await? >= TARGET_VERSION {
+        return Ok(());
+    }
+    let key = lock_key(schema);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await?;
+    let result = migrate_locked(client, schema).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await;
+    result?;
+    unlock?;
+    Ok(())
+}
+
+async fn migrate_locked(client: &mut Client, schema: &str) -> Result<()> {
+    // Another process may have migrated while we waited for the lock.
+    let version = current_version(client, schema).await?;
+    if version >= TARGET_VERSION {
+        return Ok(());
+    }
+    if version == 0 {
+        let tx = client.transaction().await?;
+        tx.batch_execute(&render(FULL_SCHEMA, schema))
+            .await
+            .map_err(|e| migration_error("creating the system schema", e))?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    if version < OLDEST_UPGRADABLE {
+        return Err(EngineError::initialization(format!(
+            "System database schema {schema} is at version {version}; dbos-native upgrades from \
+             {OLDEST_UPGRADABLE} or later. Upgrade it first with the official DBOS tools (`npx dbos migrate`)."
+        )));
+    }
+    let bump = format!(
+        "WITH u AS (UPDATE {s}.dbos_migrations SET version = $1 RETURNING 1) \
+         INSERT INTO {s}.dbos_migrations (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM u)",
+        s = quote_ident(schema)
+    );
+    for (v, sql) in UPGRADES.iter().filter(|(v, _)| *v > version) {
+        let sql = render(sql, schema);
+        let what = format!("applying shared migration {v}");
+        if sql.starts_with("-- mode: online") {
+            drop_invalid_indexes(client, schema).await?;
+            for statement in sql.split(";\n").map(str::trim).filter(|s| !is_blank(s)) {
+                client
+                    .batch_execute(statement)
+                    .await
+                    .map_err(|e| migration_error(&what, e))?;
+            }
+            client.execute(&bump, &[v]).await?;
+        } else {
+            let tx = client.transaction().await?;
+            tx.batch_execute(&sql)
+                .await
+                .map_err(|e| migration_error(&what, e))?;
+            tx.execute(&bump, &[v]).await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
+fn is_blank(statement: &str) -> bool {
+    statement
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+}
+
+/// An interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index behind that IF NOT EXISTS would skip.
+async fn drop_invalid_indexes(client: &Client, schema: &str) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT i.indisvalid",
+            &[&schema],
+        )
+        .await?;
+    for row in rows {
+        let name: String = row.get(0);
+        let sql = format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
+            quote_ident(schema),
+            quote_ident(&name)
+        );
+        client.batch_execute(&sql).await?;
+    }
+    Ok(())
+}
+
+fn migration_error(what: &str, e: tokio_postgres::Error) -> EngineError {
+    let inner = EngineError::from(e);
+    EngineError::initialization(format!("migration failed while {what}: {inner}"))
+}

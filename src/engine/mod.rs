@@ -1,0 +1,159 @@
+//! The durable-execution engine: plain Rust over tokio-postgres, no napi types. Each submodule owns
+//! one concern of the DBOS system database and all of its SQL.
+
+pub mod db;
+pub mod error;
+pub mod migrations;
+pub mod recovery;
+pub mod steps;
+pub mod workflows;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::{Object, Pool};
+use tokio::sync::Notify;
+
+pub use error::{EngineError, ErrorCode, Result};
+
+/// Who this process is: stamped on the rows it writes and used to pick what it recovers.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub app_name: String,
+    pub executor_id: String,
+    pub app_version: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub url: String,
+    pub schema: String,
+    pub pool_size: usize,
+    pub identity: Identity,
+    /// Create the database if missing and migrate; otherwise only verify the schema version.
+    pub run_migrations: bool,
+}
+
+pub(crate) struct Statements {
+    workflows: workflows::Sql,
+    steps: steps::Sql,
+    recovery: recovery::Sql,
+}
+
+/// Closing flag that async waits can select on.
+pub(crate) struct Closer {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Closer {
+    fn new() -> Self {
+        Closer {
+            flag: AtomicBool::new(false),
+            notify: Notify::new(),
+        }
+    }
+
+    fn close(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    pub(crate) async fn cancelled(&self) {
+        loop {
+            // Register before checking the flag, so a close between the two still wakes us.
+            let notified = self.notify.notified();
+            if self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+pub struct Engine {
+    pool: Pool,
+    pub identity: Identity,
+    schema_q: String,
+    sql: Statements,
+    closed: Closer,
+}
+
+impl Engine {
+    /// Connects, creates the database if it is missing, and brings the schema to version 123.
+    pub async fn connect(opts: EngineOptions) -> Result<Engine> {
+        let config = db::parse_url(&opts.url)?;
+        if opts.schema.is_empty() {
+            return Err(EngineError::invalid(
+                "systemDatabaseSchemaName must not be empty",
+            ));
+        }
+        if opts.run_migrations {
+            db::ensure_database(&config).await?;
+        }
+        let app = format!(
+            "dbos_native_{}_{}",
+            opts.identity.executor_id, opts.identity.app_version
+        );
+        let pool = db::build_pool(config.clone(), opts.pool_size, &app)?;
+        {
+            let mut client = pool.get().await.map_err(|e| {
+                EngineError::initialization(format!(
+                    "cannot connect to the system database: {}",
+                    EngineError::from(e)
+                ))
+            })?;
+            if opts.run_migrations {
+                migrations::migrate(&mut client, &opts.schema).await?;
+            } else {
+                let shown = format!(
+                    "{}:{}/{}",
+                    config
+                        .get_hosts()
+                        .first()
+                        .map(|h| format!("{h:?}"))
+                        .unwrap_or_default(),
+                    config.get_ports().first().copied().unwrap_or(5432),
+                    db::database_name(&config)
+                );
+                migrations::verify(&client, &opts.schema, &shown).await?;
+            }
+        }
+        let schema_q = db::quote_ident(&opts.schema);
+        Ok(Engine {
+            pool,
+            identity: opts.identity,
+            sql: Statements {
+                workflows: workflows::Sql::new(&schema_q),
+                steps: steps::Sql::new(&schema_q),
+                recovery: recovery::Sql::new(&schema_q),
+            },
+            schema_q,
+            closed: Closer::new(),
+        })
+    }
+
+    pub(crate) async fn client(&self) -> Result<Object> {
+        if self.closed.is_closed() {
+            return Err(EngineError::shutdown());
+        }
+        Ok(self.pool.get().await?)
+    }
+
+    /// Idempotent: wakes every wait with a shutdown error and closes the pool.
+    pub fn close(&self) {
+        self.closed.close();
+        self.pool.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_closed()
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema_q
+    }
+}

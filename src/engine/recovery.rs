@@ -1,0 +1,153 @@
+//! Recovery: at launch this executor's PENDING workflows go back on the internal queue; claims take
+//! queued rows (recovered, resumed, or enqueued by a client) for this process to run, counting attempts.
+
+use super::db::now_ms;
+use super::error::Result;
+use super::Engine;
+
+/// The queue recovery and resume use; it has no concurrency limits.
+pub const INTERNAL_QUEUE: &str = "_dbos_internal_queue";
+
+/// A row this process claimed and must now run (or dead-letter, when over its attempt budget).
+#[derive(Debug, Clone)]
+pub struct ClaimedWorkflow {
+    pub workflow_id: String,
+    pub name: String,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub recovery_attempts: i64,
+    pub serialization: Option<String>,
+    pub inputs: Option<String>,
+    pub deadline_epoch_ms: Option<i64>,
+    /// The claim's token, now the row's owner_xid: every checkpoint of this run is fenced by it.
+    pub token: String,
+}
+
+pub(crate) struct Sql {
+    recover: String,
+    claim: String,
+    dead_letter: String,
+    register_version: String,
+}
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Self {
+        Sql {
+            recover: format!(
+                "UPDATE {s}.workflow_status SET started_at_epoch_ms = NULL, status = 'ENQUEUED', owner_xid = NULL, \
+                 updated_at = $4, queue_name = COALESCE(queue_name, '{INTERNAL_QUEUE}') \
+                 WHERE status = 'PENDING' AND executor_id = $1 AND application_version = $2 \
+                 AND (application_name = ANY($3) OR application_name IS NULL) RETURNING workflow_uuid"
+            ),
+            // $1 queue, $2 version, $3 names, $4 token, $5 executor, $6 now, $7 my app name
+            claim: format!(
+                "WITH c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = 'ENQUEUED' AND queue_name = $1 \
+                   AND (application_version = $2 OR application_version IS NULL) \
+                   AND (application_name = ANY($3) OR application_name IS NULL) \
+                   ORDER BY priority ASC, created_at ASC LIMIT $8 FOR UPDATE SKIP LOCKED) \
+                 UPDATE {s}.workflow_status ws SET status = 'PENDING', owner_xid = $4, executor_id = $5, \
+                   application_version = $2, started_at_epoch_ms = $6, rate_limited = false, \
+                   application_name = COALESCE(ws.application_name, $7), recovery_attempts = ws.recovery_attempts + 1, \
+                   updated_at = $6, workflow_deadline_epoch_ms = CASE WHEN ws.workflow_timeout_ms IS NOT NULL \
+                     AND ws.workflow_deadline_epoch_ms IS NULL THEN $6 + ws.workflow_timeout_ms \
+                     ELSE ws.workflow_deadline_epoch_ms END \
+                 FROM c WHERE ws.workflow_uuid = c.workflow_uuid AND ws.status = 'ENQUEUED' \
+                 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, \
+                   ws.serialization, COALESCE((SELECT i.inputs FROM {s}.workflow_input i \
+                     WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), ws.workflow_deadline_epoch_ms"
+            ),
+            dead_letter: format!(
+                "UPDATE {s}.workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', deduplication_id = NULL, \
+                 started_at_epoch_ms = NULL, queue_name = NULL, owner_xid = NULL, completed_at = $3, updated_at = $3 \
+                 WHERE workflow_uuid = $1 AND status = 'PENDING' AND recovery_attempts >= $2"
+            ),
+            register_version: format!(
+                "WITH claimed AS (UPDATE {s}.application_versions SET application_name = $1 \
+                   WHERE version_name = $2 AND application_name IS NULL RETURNING 1) \
+                 INSERT INTO {s}.application_versions (version_id, version_name, application_name) \
+                 SELECT $3, $2, $1 WHERE NOT EXISTS (SELECT 1 FROM claimed) ON CONFLICT DO NOTHING"
+            ),
+        }
+    }
+}
+
+impl Engine {
+    /// Puts this executor's PENDING workflows (of this app version) back on the internal queue.
+    pub async fn recover_pending(&self) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let names = vec![self.identity.app_name.clone()];
+        let rows = client
+            .query(
+                &self.sql.recovery.recover,
+                &[
+                    &self.identity.executor_id,
+                    &self.identity.app_version,
+                    &names,
+                    &now_ms(),
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Claims up to `limit` ENQUEUED rows of `queue` for this process.
+    pub async fn claim_queued(&self, queue: &str, limit: i64) -> Result<Vec<ClaimedWorkflow>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.recovery.claim).await?;
+        let token = uuid::Uuid::new_v4().to_string();
+        let names = vec![self.identity.app_name.clone()];
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &queue,
+                    &self.identity.app_version,
+                    &names,
+                    &token,
+                    &self.identity.executor_id,
+                    &now_ms(),
+                    &self.identity.app_name,
+                    &limit,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ClaimedWorkflow {
+                workflow_id: r.get(0),
+                name: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                class_name: r.get(2),
+                config_name: r.get(3),
+                recovery_attempts: r.get::<_, Option<i64>>(4).unwrap_or(0),
+                serialization: r.get(5),
+                inputs: r.get(6),
+                deadline_epoch_ms: r.get(7),
+                token: token.clone(),
+            })
+            .collect())
+    }
+
+    /// Moves a claimed workflow that has used up its attempts to MAX_RECOVERY_ATTEMPTS_EXCEEDED.
+    pub async fn dead_letter(&self, workflow_id: &str, min_attempts: i64) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                &self.sql.recovery.dead_letter,
+                &[&workflow_id, &min_attempts, &now_ms()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn register_app_version(&self) -> Result<()> {
+        let client = self.client().await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        client
+            .execute(
+                &self.sql.recovery.register_version,
+                &[&self.identity.app_name, &self.identity.app_version, &id],
+            )
+            .await?;
+        Ok(())
+    }
+}

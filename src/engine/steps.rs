@@ -1,0 +1,172 @@
+//! Checkpoints (`operation_outputs`): the fenced insert that records a step, sleep marker or child
+//! start, and the reads a replay needs.
+
+use tokio_postgres::GenericClient;
+
+use super::error::{EngineError, ErrorCode, Result};
+use super::Engine;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCheckpoint {
+    pub function_id: i32,
+    pub name: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub child_workflow_id: Option<String>,
+    pub started_at: i64,
+    pub completed_at: i64,
+    pub serialization: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub function_id: i32,
+    pub name: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub child_workflow_id: Option<String>,
+    pub serialization: Option<String>,
+}
+
+pub(crate) struct Sql {
+    record: String,
+    load_all: String,
+    load_one: String,
+}
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Self {
+        Sql {
+            // Owner check and insert in one statement (one round trip, one implicit transaction): the
+            // row lock on the status row orders us against recovery or cancellation rewriting owner_xid.
+            // `inserted` tells a fresh insert from a row another execution already wrote.
+            record: format!(
+                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
+                 ins AS (INSERT INTO {s}.operation_outputs (workflow_uuid, function_id, output, error, function_name, \
+                   child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, \
+                   retention_timestamp) \
+                   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (EXTRACT(EPOCH FROM now()) * 1000)::bigint \
+                   FROM owner WHERE owner.owner_xid = $11 \
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING (xmax = 0) AS inserted) \
+                 SELECT (SELECT owner_xid FROM owner) AS owner_xid, (SELECT inserted FROM ins) AS inserted"
+            ),
+            load_all: format!(
+                "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
+                 FROM {s}.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id"
+            ),
+            load_one: format!(
+                "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
+                 FROM {s}.operation_outputs WHERE workflow_uuid = $1 AND function_id = $2"
+            ),
+        }
+    }
+}
+
+fn checkpoint_from(r: &tokio_postgres::Row) -> Checkpoint {
+    Checkpoint {
+        function_id: r.get(0),
+        name: r.get(1),
+        output: r.get(2),
+        error: r.get(3),
+        child_workflow_id: r.get(4),
+        serialization: r.get(5),
+    }
+}
+
+impl Engine {
+    /// Records a checkpoint for a workflow this execution owns (`token`). With `conflict_check`, finding
+    /// the slot already taken is a nondeterminism error; without it (sleep markers) the existing row wins.
+    pub async fn record_checkpoint(
+        &self,
+        workflow_id: &str,
+        token: &str,
+        cp: &NewCheckpoint,
+        conflict_check: bool,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.steps.record).await?;
+        self.insert_checkpoint(&**client, &stmt, workflow_id, token, cp, conflict_check)
+            .await
+    }
+
+    /// The same fenced insert inside a caller's transaction (a child start records its parent's checkpoint).
+    pub(crate) async fn insert_checkpoint_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        workflow_id: &str,
+        token: &str,
+        cp: &NewCheckpoint,
+        conflict_check: bool,
+    ) -> Result<()> {
+        let stmt = tx.prepare_cached(&self.sql.steps.record).await?;
+        self.insert_checkpoint(&**tx, &stmt, workflow_id, token, cp, conflict_check)
+            .await
+    }
+
+    async fn insert_checkpoint<C: GenericClient>(
+        &self,
+        client: &C,
+        stmt: &tokio_postgres::Statement,
+        workflow_id: &str,
+        token: &str,
+        cp: &NewCheckpoint,
+        conflict_check: bool,
+    ) -> Result<()> {
+        let row = client
+            .query_one(
+                stmt,
+                &[
+                    &workflow_id,
+                    &cp.function_id,
+                    &cp.output,
+                    &cp.error,
+                    &cp.name,
+                    &cp.child_workflow_id,
+                    &cp.started_at,
+                    &cp.completed_at,
+                    &cp.serialization,
+                    &self.identity.app_name,
+                    &token,
+                ],
+            )
+            .await?;
+        let owner: Option<String> = row.get(0);
+        if owner.as_deref() != Some(token) {
+            return Err(EngineError::conflict(workflow_id));
+        }
+        let inserted: Option<bool> = row.get(1);
+        if conflict_check && inserted != Some(true) {
+            return Err(EngineError::new(
+                ErrorCode::StepNondeterminism,
+                format!(
+                    "Workflow {workflow_id}: a checkpoint for step {} ({}) was already recorded by another execution",
+                    cp.function_id, cp.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every checkpoint of a workflow, for replay after recovery (one query, then replay from memory).
+    pub async fn load_checkpoints(&self, workflow_id: &str) -> Result<Vec<Checkpoint>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.steps.load_all).await?;
+        let rows = client.query(&stmt, &[&workflow_id]).await?;
+        Ok(rows.iter().map(checkpoint_from).collect())
+    }
+
+    pub async fn get_checkpoint(
+        &self,
+        workflow_id: &str,
+        function_id: i32,
+    ) -> Result<Option<Checkpoint>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.steps.load_one).await?;
+        let row = client
+            .query_opt(&stmt, &[&workflow_id, &function_id])
+            .await?;
+        Ok(row.as_ref().map(checkpoint_from))
+    }
+}

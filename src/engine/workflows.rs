@@ -1,0 +1,405 @@
+//! Workflow rows: the start insert with its creator/owner tokens, child starts, completion with
+//! ownership fencing, status reads and result polling.
+
+use std::time::Duration;
+
+use tokio_postgres::Row;
+
+use super::db::now_ms;
+use super::error::{EngineError, Result};
+use super::Engine;
+
+/// A workflow row to insert (a direct start writes PENDING and owns it; an enqueue writes ENQUEUED).
+#[derive(Debug, Clone, Default)]
+pub struct NewWorkflow {
+    pub workflow_id: String,
+    pub status: String,
+    pub name: String,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub queue_name: Option<String>,
+    pub inputs: String,
+    pub serialization: Option<String>,
+    /// A fresh random token: creator_xid always, owner_xid too when the row starts PENDING.
+    pub token: String,
+    pub timeout_ms: Option<i64>,
+    pub deadline_epoch_ms: Option<i64>,
+    pub parent_workflow_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    pub priority: i32,
+}
+
+/// What the row holds after a start: ours if `should_execute`, or the one an earlier start wrote.
+#[derive(Debug, Clone)]
+pub struct StartOutcome {
+    pub should_execute: bool,
+    pub status: String,
+    pub name: String,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub queue_name: Option<String>,
+    pub serialization: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WorkflowStatusRow {
+    pub workflow_id: String,
+    pub status: String,
+    pub name: Option<String>,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub authenticated_user: Option<String>,
+    pub assumed_role: Option<String>,
+    pub authenticated_roles: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub inputs: Option<String>,
+    pub executor_id: Option<String>,
+    pub application_version: Option<String>,
+    pub application_id: Option<String>,
+    pub application_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub started_at_epoch_ms: Option<i64>,
+    pub recovery_attempts: Option<i64>,
+    pub queue_name: Option<String>,
+    pub workflow_timeout_ms: Option<i64>,
+    pub workflow_deadline_epoch_ms: Option<i64>,
+    pub deduplication_id: Option<String>,
+    pub priority: i32,
+    pub queue_partition_key: Option<String>,
+    pub forked_from: Option<String>,
+    pub parent_workflow_id: Option<String>,
+    pub serialization: Option<String>,
+    pub was_forked_from: bool,
+}
+
+/// A terminal outcome read back from the database.
+#[derive(Debug, Clone)]
+pub struct WorkflowOutcome {
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub serialization: Option<String>,
+}
+
+pub(crate) struct Sql {
+    start: String,
+    child_owner_check: String,
+    child_insert: String,
+    child_input: String,
+    complete: String,
+    status: String,
+    outcome: String,
+}
+
+const STATUS_COLUMNS: &str = "ws.workflow_uuid, ws.status, ws.name, ws.class_name, ws.config_name, \
+    ws.authenticated_user, ws.assumed_role, ws.authenticated_roles, \
+    COALESCE(o.output, ws.output) AS output, COALESCE(o.error, ws.error) AS error, \
+    COALESCE(i.inputs, ws.inputs) AS inputs, ws.executor_id, ws.application_version, ws.application_id, \
+    ws.application_name, ws.created_at, ws.updated_at, ws.completed_at, ws.started_at_epoch_ms, \
+    ws.recovery_attempts, ws.queue_name, ws.workflow_timeout_ms, ws.workflow_deadline_epoch_ms, \
+    ws.deduplication_id, ws.priority, ws.queue_partition_key, ws.forked_from, ws.parent_workflow_id, \
+    ws.serialization, ws.was_forked_from";
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Self {
+        // $1 id, $2 status, $3 name, $4 class, $5 config, $6 queue, $7 executor, $8 app version,
+        // $9 recovery_attempts, $10 timeout, $11 deadline, $12 dedup, $13 priority, $14 parent,
+        // $15 serialization, $16 creator token, $17 app name, $18 owner token, $19 inputs
+        let insert_status = format!(
+            "INSERT INTO {s}.workflow_status (workflow_uuid, status, name, class_name, config_name, \
+             queue_name, authenticated_user, assumed_role, authenticated_roles, executor_id, \
+             application_version, application_id, recovery_attempts, workflow_timeout_ms, \
+             workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key, \
+             forked_from, parent_workflow_id, serialization, creator_xid, delay_until_epoch_ms, \
+             attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid) \
+             VALUES ($1, $2, $3, $4, $5, $6, '', '', '[]', $7, $8, '', $9, $10, $11, NULL, $12, $13, NULL, \
+             NULL, $14, $15, $16, NULL, NULL, NULL, NULL, false, $17, $18) \
+             ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
+             RETURNING status, name, class_name, config_name, queue_name, creator_xid, serialization"
+        );
+        Sql {
+            // One statement: the status row, and the input row only if this call created the workflow.
+            start: format!(
+                "WITH ws AS ({insert_status}), \
+                 inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
+                         SELECT $1, $19 FROM ws WHERE ws.creator_xid = $16 ON CONFLICT (workflow_uuid) DO NOTHING) \
+                 SELECT status, name, class_name, config_name, queue_name, creator_xid, serialization FROM ws"
+            ),
+            child_owner_check: format!(
+                "SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE"
+            ),
+            child_insert: insert_status,
+            child_input: format!(
+                "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
+                 ON CONFLICT (workflow_uuid) DO NOTHING"
+            ),
+            complete: format!(
+                "WITH upd AS (UPDATE {s}.workflow_status SET status = $2, updated_at = $4, \
+                   deduplication_id = NULL, completed_at = $4, owner_xid = NULL \
+                   WHERE workflow_uuid = $1 AND status = 'PENDING' AND owner_xid = $3 RETURNING workflow_uuid), \
+                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
+                   SELECT workflow_uuid, $5, $6 FROM upd ON CONFLICT (workflow_uuid) \
+                   DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
+                 SELECT count(*) FROM upd"
+            ),
+            status: format!(
+                "SELECT {STATUS_COLUMNS} FROM {s}.workflow_status ws \
+                 LEFT JOIN {s}.workflow_input i ON i.workflow_uuid = ws.workflow_uuid \
+                 LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
+                 WHERE ws.workflow_uuid = $1"
+            ),
+            outcome: format!(
+                "SELECT ws.status, COALESCE(o.output, ws.output), COALESCE(o.error, ws.error), ws.serialization \
+                 FROM {s}.workflow_status ws \
+                 LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
+                 WHERE ws.workflow_uuid = $1"
+            ),
+        }
+    }
+}
+
+fn start_outcome(row: &Row, token: &str) -> StartOutcome {
+    let creator: Option<String> = row.get(5);
+    StartOutcome {
+        should_execute: creator.as_deref() == Some(token),
+        status: row.get::<_, Option<String>>(0).unwrap_or_default(),
+        name: row.get::<_, Option<String>>(1).unwrap_or_default(),
+        class_name: row.get(2),
+        config_name: row.get(3),
+        queue_name: row.get(4),
+        serialization: row.get(6),
+    }
+}
+
+/// Terminal statuses: a poller stops on these.
+pub fn is_terminal(status: &str) -> bool {
+    matches!(
+        status,
+        "SUCCESS" | "ERROR" | "CANCELLED" | "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+    )
+}
+
+/// Class and config names are NULL when empty (the cross-language rule).
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+impl Engine {
+    fn start_params<'a>(
+        &'a self,
+        wf: &'a NewWorkflow,
+        recovery_attempts: &'a i64,
+        owner: &'a Option<&'a str>,
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 18] {
+        [
+            &wf.workflow_id,
+            &wf.status,
+            &wf.name,
+            &wf.class_name,
+            &wf.config_name,
+            &wf.queue_name,
+            &self.identity.executor_id,
+            &self.identity.app_version,
+            recovery_attempts,
+            &wf.timeout_ms,
+            &wf.deadline_epoch_ms,
+            &wf.deduplication_id,
+            &wf.priority,
+            &wf.parent_workflow_id,
+            &wf.serialization,
+            &wf.token,
+            &self.identity.app_name,
+            owner,
+        ]
+    }
+
+    fn normalise(wf: &NewWorkflow) -> Result<NewWorkflow> {
+        if wf.workflow_id.is_empty() {
+            return Err(EngineError::invalid(
+                "workflow ID must be a non-empty string",
+            ));
+        }
+        let mut wf = wf.clone();
+        wf.class_name = non_empty(&wf.class_name).map(str::to_string);
+        wf.config_name = non_empty(&wf.config_name).map(str::to_string);
+        Ok(wf)
+    }
+
+    /// Inserts the workflow row (or finds the existing one) and its inputs, in one statement.
+    pub async fn start_workflow(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
+        let wf = Self::normalise(wf)?;
+        let pending = wf.status == "PENDING";
+        let attempts: i64 = if pending { 1 } else { 0 };
+        let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
+        let base = self.start_params(&wf, &attempts, &owner);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
+        params.push(&wf.inputs);
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.workflows.start).await?;
+        let row = client.query_one(&stmt, &params).await?;
+        Ok(start_outcome(&row, &wf.token))
+    }
+
+    /// Starts a child from a running parent: owner check on the parent, the child's rows and the
+    /// parent's checkpoint at `function_id`, all in one transaction.
+    pub async fn start_child_workflow(
+        &self,
+        parent_id: &str,
+        parent_token: &str,
+        function_id: i32,
+        wf: &NewWorkflow,
+    ) -> Result<StartOutcome> {
+        let wf = Self::normalise(wf)?;
+        let pending = wf.status == "PENDING";
+        let attempts: i64 = if pending { 1 } else { 0 };
+        let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
+        let now = now_ms();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let owner_row = tx
+            .query_opt(&self.sql.workflows.child_owner_check, &[&parent_id])
+            .await?;
+        match owner_row {
+            Some(r) if r.get::<_, Option<String>>(0).as_deref() == Some(parent_token) => {}
+            _ => return Err(EngineError::conflict(parent_id)),
+        }
+        let params = self.start_params(&wf, &attempts, &owner);
+        let row = tx
+            .query_one(&self.sql.workflows.child_insert, &params)
+            .await?;
+        let outcome = start_outcome(&row, &wf.token);
+        if outcome.should_execute {
+            tx.execute(
+                &self.sql.workflows.child_input,
+                &[&wf.workflow_id, &wf.inputs],
+            )
+            .await?;
+        }
+        let checkpoint = super::steps::NewCheckpoint {
+            function_id,
+            name: wf.name.clone(),
+            child_workflow_id: Some(wf.workflow_id.clone()),
+            started_at: now,
+            completed_at: now,
+            ..Default::default()
+        };
+        self.insert_checkpoint_in(&tx, parent_id, parent_token, &checkpoint, true)
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records the outcome if this execution still owns the row. Returns false when it does not
+    /// (cancelled, recovered elsewhere, already finished): the caller then adopts the stored outcome.
+    pub async fn complete_workflow(
+        &self,
+        workflow_id: &str,
+        token: &str,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.workflows.complete).await?;
+        let now = now_ms();
+        let row = client
+            .query_one(
+                &stmt,
+                &[&workflow_id, &status, &token, &now, &output, &error],
+            )
+            .await?;
+        Ok(row.get::<_, i64>(0) == 1)
+    }
+
+    pub async fn get_workflow_status(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Option<WorkflowStatusRow>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.workflows.status).await?;
+        let row = client.query_opt(&stmt, &[&workflow_id]).await?;
+        Ok(row.map(|r| WorkflowStatusRow {
+            workflow_id: r.get(0),
+            status: r.get::<_, Option<String>>(1).unwrap_or_default(),
+            name: r.get(2),
+            class_name: r.get(3),
+            config_name: r.get(4),
+            authenticated_user: r.get(5),
+            assumed_role: r.get(6),
+            authenticated_roles: r.get(7),
+            output: r.get(8),
+            error: r.get(9),
+            inputs: r.get(10),
+            executor_id: r.get(11),
+            application_version: r.get(12),
+            application_id: r.get(13),
+            application_name: r.get(14),
+            created_at: r.get(15),
+            updated_at: r.get(16),
+            completed_at: r.get(17),
+            started_at_epoch_ms: r.get(18),
+            recovery_attempts: r.get(19),
+            queue_name: r.get(20),
+            workflow_timeout_ms: r.get(21),
+            workflow_deadline_epoch_ms: r.get(22),
+            deduplication_id: r.get(23),
+            priority: r.get(24),
+            queue_partition_key: r.get(25),
+            forked_from: r.get(26),
+            parent_workflow_id: r.get(27),
+            serialization: r.get(28),
+            was_forked_from: r.get(29),
+        }))
+    }
+
+    /// Reads the outcome once: None while the workflow is missing or still active.
+    pub async fn read_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowOutcome>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.workflows.outcome).await?;
+        let row = client.query_opt(&stmt, &[&workflow_id]).await?;
+        Ok(row.and_then(|r| {
+            let status: String = r.get::<_, Option<String>>(0).unwrap_or_default();
+            is_terminal(&status).then(|| WorkflowOutcome {
+                status,
+                output: r.get(1),
+                error: r.get(2),
+                serialization: r.get(3),
+            })
+        }))
+    }
+
+    /// Polls until the workflow reaches a terminal status or `deadline_epoch_ms` passes (None then).
+    /// Holds no connection between polls.
+    pub async fn await_outcome(
+        &self,
+        workflow_id: &str,
+        poll_ms: u64,
+        deadline_epoch_ms: Option<i64>,
+    ) -> Result<Option<WorkflowOutcome>> {
+        loop {
+            if let Some(outcome) = self.read_outcome(workflow_id).await? {
+                return Ok(Some(outcome));
+            }
+            let mut wait = poll_ms.max(1);
+            if let Some(deadline) = deadline_epoch_ms {
+                let left = deadline - now_ms();
+                if left <= 0 {
+                    return Ok(None);
+                }
+                wait = wait.min(left as u64);
+            }
+            self.sleep_unless_closed(Duration::from_millis(wait))
+                .await?;
+        }
+    }
+
+    pub(crate) async fn sleep_unless_closed(&self, d: Duration) -> Result<()> {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            _ = self.closed.cancelled() => Err(EngineError::shutdown()),
+        }
+    }
+}

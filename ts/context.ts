@@ -1,0 +1,66 @@
+// Async context: which workflow (and step) the running code belongs to. Function IDs are taken from
+// here synchronously, before an operation's first await, so concurrent branches number in call order.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Checkpoint } from './native';
+
+export interface StepStatus {
+  stepID: number;
+  currentAttempt?: number;
+  maxAttempts?: number;
+  timeoutSignal?: AbortSignal;
+  readonly cancelSignal: AbortSignal;
+}
+
+/** One execution of a workflow in this process. */
+export interface WorkflowState {
+  readonly workflowID: string;
+  readonly workflowName: string;
+  /** owner_xid of this execution: every checkpoint write is fenced by it. */
+  token: string;
+  nextFunctionID: number;
+  /** Checkpoints loaded at recovery; null for a fresh start, which has none (no read needed). */
+  readonly recorded: Map<number, Checkpoint> | null;
+  /** The row's serialization: portable_json makes this workflow's sends/events portable. */
+  readonly serialization: string;
+  /** Absolute deadline inherited by children, if the workflow has a timeout. */
+  readonly deadlineEpochMS?: number;
+  readonly cancel: AbortController;
+}
+
+export interface StepFrame {
+  readonly stepID: number;
+  readonly name: string;
+  status: StepStatus;
+}
+
+export interface DBOSContext {
+  workflow?: WorkflowState;
+  step?: StepFrame;
+  /** withNextWorkflowID: the first start inside the callback takes it (and clears it). */
+  nextWorkflowID?: { id?: string };
+  /** withWorkflowTimeout: null detaches children from the parent's deadline. */
+  workflowTimeoutMS?: number | null;
+}
+
+export const contextStorage = new AsyncLocalStorage<DBOSContext>();
+
+export function currentContext(): DBOSContext | undefined {
+  return contextStorage.getStore();
+}
+
+/** The workflow whose own code is running (not inside one of its steps). */
+export function workflowCode(): WorkflowState | undefined {
+  const ctx = contextStorage.getStore();
+  return ctx?.workflow && !ctx.step ? ctx.workflow : undefined;
+}
+
+export function runWithContext<R>(ctx: DBOSContext, fn: () => R): R {
+  return contextStorage.run(ctx, fn);
+}
+
+/** Takes the next function ID of the running workflow (synchronously, by design). */
+export function takeFunctionID(wf: WorkflowState, count = 1): number {
+  const id = wf.nextFunctionID;
+  wf.nextFunctionID += count;
+  return id;
+}

@@ -1,0 +1,628 @@
+// The DBOS static API: configuration and lifecycle, registration (decorators and functions), starting
+// workflows, steps, durable sleep and workflow introspection. It validates and routes; the executor
+// does the work.
+import { createHash, randomUUID } from 'node:crypto';
+import { contextStorage, currentContext, takeFunctionID, workflowCode, type DBOSContext, type StepStatus } from './context';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
+import {
+  DBOSError,
+  DBOSInitializationError,
+  DBOSInvalidWorkflowTransitionError,
+  DBOSNotRegisteredError,
+} from './error';
+import {
+  Executor,
+  type InternalHandle,
+  type PollingOptions,
+  type StartWorkflowParams as BaseStartParams,
+  type WorkflowHandle,
+  type WorkflowStatus,
+} from './executor';
+import { Engine } from './native';
+import {
+  allWorkflows,
+  assertCanRegisterStep,
+  classNameOf,
+  freezeRegistry,
+  markInvoker,
+  registerWorkflowFunction,
+  registrationOf,
+  unfreezeRegistry,
+  type AnyFunction,
+  type FunctionName,
+  type StepConfig,
+  type WorkflowConfig,
+  type WorkflowRegistration,
+} from './registry';
+import {
+  registerSerialization as registerRecipe,
+  setCustomSerializer,
+  type DBOSSerializer,
+  type JSONValue,
+  type SerializationRecipe,
+} from './serialization';
+
+const PACKAGE_VERSION = '0.1.0';
+
+export interface DBOSConfig {
+  /** Application name; scopes this app's workflows in the system database. */
+  name: string;
+  /** Postgres URL of the system database. Default: `DBOS_SYSTEM_DATABASE_URL`, else an embedded Postgres. */
+  systemDatabaseUrl?: string;
+  systemDatabasePoolSize?: number;
+  systemDatabaseSchemaName?: string;
+  applicationVersion?: string;
+  executorID?: string;
+  serializer?: DBOSSerializer;
+  /** Create the database if missing and migrate it (default true); false only checks the version. */
+  runMigrations?: boolean;
+  /** Where the embedded Postgres keeps its data when no URL is configured (default `.dbos` in the working directory). */
+  embeddedPostgresDataDir?: string;
+  /** Port of the embedded Postgres (default 54329, or `DBOS_EMBEDDED_PG_PORT`). */
+  embeddedPostgresPort?: number;
+  // Accepted for source compatibility with DBOS Transact; not used by dbos-native yet.
+  systemDatabasePollingConcurrency?: number;
+  enableOTLP?: boolean;
+  tracingEnabled?: boolean;
+  logLevel?: string;
+  addContextMetadata?: boolean;
+  otlpTracesEndpoints?: string[];
+  otlpLogsEndpoints?: string[];
+  useListenNotify?: boolean;
+  notificationCoalesceMs?: number;
+  enablePatching?: boolean;
+  listenQueues?: string[];
+  maxConcurrentQueueDispatches?: number;
+  schedulerPollingIntervalMs?: number;
+  observabilityQueryTimeoutMs?: number;
+  systemDatabaseIdleTransactionTimeoutMs?: number;
+  /** @deprecated Ignored: the admin server has been removed. */
+  adminPort?: number;
+  /** @deprecated Ignored: the admin server has been removed. */
+  runAdminServer?: boolean;
+}
+
+export interface DBOSLaunchOptions {
+  conductorURL?: string;
+  conductorKey?: string;
+  conductorExecutorMetadata?: Record<string, unknown>;
+  conductorMetadataOnlyMode?: boolean;
+}
+
+export type WorkflowIDReusePolicy = 'return-existing' | 'reject';
+
+export interface StartWorkflowParams extends BaseStartParams {
+  workflowID?: string;
+  queueName?: string;
+  timeoutMS?: number | null;
+  authenticatedUser?: string;
+  authenticatedRoles?: string[];
+  workflowIDReusePolicy?: WorkflowIDReusePolicy;
+  workflowAttributes?: Record<string, unknown>;
+}
+
+export interface GetResultOptions extends PollingOptions {
+  /** Give up and return null after this many seconds. */
+  timeoutSeconds?: number;
+  /** Give up and return null at this absolute time (wins over timeoutSeconds). */
+  deadlineEpochMS?: number;
+}
+
+/** Base for classes whose instances carry configuration (`DBOS.startWorkflow(instance)`). */
+export abstract class ConfiguredInstance {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  /** Override to perform async initialization between construction and `DBOS.launch()`. */
+  async initialize(): Promise<void> {}
+}
+
+type WorkflowFunction = (...args: never[]) => Promise<unknown>;
+type InvokeFunctionsAsync<T> = T extends Function
+  ? {
+      [P in keyof T]: T[P] extends WorkflowFunction
+        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
+        : never;
+    }
+  : never;
+type InvokeFunctionsAsyncInst<T> = T extends ConfiguredInstance
+  ? {
+      [P in keyof T]: T[P] extends WorkflowFunction
+        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
+        : never;
+    }
+  : never;
+
+interface Runtime {
+  executor: Executor;
+  embedded?: EmbeddedPostgresHandle;
+}
+
+let config: DBOSConfig | undefined;
+let runtime: Runtime | undefined;
+let launching: Promise<void> | undefined;
+
+function executor(what: string): Executor {
+  if (!runtime || runtime.executor.isClosed) {
+    throw new TypeError(`\`DBOS.launch()\` must be called before running ${what}`);
+  }
+  return runtime.executor;
+}
+
+function databaseNameFor(appName: string): string {
+  return `${appName.toLowerCase().replace(/[-\s]/g, '_')}_dbos_sys`;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+function computeAppVersion(name: string): string {
+  const hash = createHash('md5');
+  for (const source of allWorkflows()
+    .map((w) => w.fn.toString())
+    .sort()) {
+    hash.update(source);
+  }
+  hash.update(PACKAGE_VERSION);
+  hash.update(name);
+  return hash.digest('hex');
+}
+
+function validateStepConfig(cfg: StepConfig, name: string): void {
+  const positive = (v: number | undefined) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0);
+  if (!positive(cfg.timeoutMS)) throw new DBOSError(`Step ${name}: timeoutMS must be a positive finite number`);
+  if (cfg.maxAttempts !== undefined && !(Number.isInteger(cfg.maxAttempts) && cfg.maxAttempts >= 1)) {
+    throw new DBOSError(`Step ${name}: maxAttempts must be a positive integer`);
+  }
+  if (cfg.intervalSeconds !== undefined && !(Number.isFinite(cfg.intervalSeconds) && cfg.intervalSeconds >= 0)) {
+    throw new DBOSError(`Step ${name}: intervalSeconds must be a non-negative number`);
+  }
+  if (cfg.backoffRate !== undefined && !(Number.isFinite(cfg.backoffRate) && cfg.backoffRate > 0)) {
+    throw new DBOSError(`Step ${name}: backoffRate must be a positive number`);
+  }
+}
+
+function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
+  const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+    const exec = executor('workflows');
+    const wf = workflowCode();
+    // A direct call from workflow code takes two IDs: the child start and its getResult.
+    const startID = wf ? takeFunctionID(wf, 2) : undefined;
+    const handle = await exec.startWorkflow(reg, this ?? reg.defaultThis, args, {}, startID);
+    return handle.resultAt(startID !== undefined ? startID + 1 : undefined);
+  };
+  Object.defineProperty(invoker, 'name', { value: reg.name });
+  markInvoker(invoker, reg);
+  return invoker;
+}
+
+function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: StepConfig): AnyFunction {
+  validateStepConfig(cfg, name);
+  const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+    const ctx = currentContext();
+    if (!ctx?.workflow) {
+      if (ctx?.nextWorkflowID?.id !== undefined) {
+        throw new DBOSInvalidWorkflowTransitionError(
+          `Cannot call step ${name} outside a workflow while DBOS.withNextWorkflowID is pending`,
+        );
+      }
+      return fn.apply(this, args);
+    }
+    return executor('steps').runStep(() => fn.apply(this, args), name, cfg);
+  };
+  Object.defineProperty(invoker, 'name', { value: name });
+  markInvoker(invoker, { kind: 'step', name, className, fn, config: cfg });
+  return invoker;
+}
+
+/** Standard (TC39) decorator context, for apps compiled without experimentalDecorators. */
+interface StandardMethodContext {
+  kind: string;
+  name: string | symbol;
+  static: boolean;
+  addInitializer(init: (this: unknown) => void): void;
+}
+
+function isStandardContext(x: unknown): x is StandardMethodContext {
+  return typeof x === 'object' && x !== null && 'kind' in x && 'addInitializer' in x;
+}
+
+export class DBOS {
+  // ------------------------------------------------------------ lifecycle
+
+  static setConfig(cfg: DBOSConfig): void {
+    if (runtime) throw new DBOSError('Cannot call DBOS.setConfig after DBOS.launch');
+    config = { ...cfg };
+  }
+
+  static isInitialized(): boolean {
+    return runtime !== undefined && !runtime.executor.isClosed;
+  }
+
+  /** Connects (starting an embedded Postgres if no URL is configured), migrates, and recovers. */
+  static async launch(_options?: DBOSLaunchOptions): Promise<void> {
+    if (runtime) return;
+    if (launching) return launching;
+    launching = DBOS.doLaunch().finally(() => {
+      launching = undefined;
+    });
+    return launching;
+  }
+
+  private static async doLaunch(): Promise<void> {
+    const cfg = config;
+    if (!cfg || typeof cfg.name !== 'string' || cfg.name.length === 0) {
+      throw new DBOSInitializationError('DBOS.setConfig({ name }) must be called with an application name before DBOS.launch()');
+    }
+    let url = cfg.systemDatabaseUrl ?? process.env.DBOS_SYSTEM_DATABASE_URL;
+    let embedded: EmbeddedPostgresHandle | undefined;
+    if (!url) {
+      const envPort = process.env.DBOS_EMBEDDED_PG_PORT ? Number(process.env.DBOS_EMBEDDED_PG_PORT) : undefined;
+      embedded = await startEmbeddedPostgres({
+        dataDir: cfg.embeddedPostgresDataDir ?? process.env.DBOS_EMBEDDED_PG_DIR,
+        port: cfg.embeddedPostgresPort ?? envPort,
+      });
+      url = withDatabase(embedded.url, databaseNameFor(cfg.name));
+    }
+    setCustomSerializer(cfg.serializer);
+    freezeRegistry();
+    const executorID = cfg.executorID ?? process.env.DBOS__VMID ?? 'local';
+    const appVersion = cfg.applicationVersion ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
+    let engine: Engine;
+    try {
+      engine = await Engine.connect({
+        url,
+        schema: cfg.systemDatabaseSchemaName ?? 'dbos',
+        poolSize: cfg.systemDatabasePoolSize ?? 10,
+        runMigrations: cfg.runMigrations ?? true,
+        appName: cfg.name,
+        executorId: executorID,
+        appVersion,
+      });
+    } catch (e) {
+      unfreezeRegistry();
+      await embedded?.stop();
+      throw e;
+    }
+    const exec = new Executor({ engine, appName: cfg.name, executorID, appVersion });
+    runtime = { executor: exec, embedded };
+    try {
+      await engine.registerAppVersion();
+      await exec.startRecovery();
+    } catch (e) {
+      await DBOS.shutdown();
+      throw e;
+    }
+  }
+
+  /**
+   * Stops dispatching and closes the engine. Workflows still running stay PENDING in the database and
+   * are recovered by the next launch of this executor.
+   */
+  static async shutdown(_options?: { deregister?: boolean; workflowCompletionTimeoutMS?: number }): Promise<void> {
+    await launching?.catch(() => undefined);
+    const rt = runtime;
+    runtime = undefined;
+    unfreezeRegistry();
+    if (!rt) return;
+    await rt.executor.close();
+    await rt.embedded?.stop();
+  }
+
+  // ------------------------------------------------------------ context
+
+  static get applicationVersion(): string {
+    return executor('DBOS.applicationVersion').appVersion;
+  }
+
+  static get executorID(): string {
+    return executor('DBOS.executorID').executorID;
+  }
+
+  static get workflowID(): string | undefined {
+    return currentContext()?.workflow?.workflowID;
+  }
+
+  static get stepID(): number | undefined {
+    return currentContext()?.step?.stepID;
+  }
+
+  static get stepStatus(): StepStatus | undefined {
+    return currentContext()?.step?.status;
+  }
+
+  static isInStep(): boolean {
+    return currentContext()?.step !== undefined;
+  }
+
+  static isWithinWorkflow(): boolean {
+    return currentContext()?.workflow !== undefined;
+  }
+
+  static isInWorkflow(): boolean {
+    return workflowCode() !== undefined;
+  }
+
+  static isInTransaction(): boolean {
+    return false;
+  }
+
+  // ------------------------------------------------------------ registration
+
+  /** Decorator designating a static method (legacy or standard decorators) as a DBOS workflow. */
+  static workflow(cfg: WorkflowConfig = {}) {
+    function decorator<This, Args extends unknown[], Return>(
+      target: object,
+      propertyKey: string,
+      inDescriptor: TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>,
+    ): TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>> {
+      const decorated = decorateMethod(target, propertyKey, inDescriptor, (fn, name, className, defaultThis) => {
+        const reg: WorkflowRegistration = {
+          kind: 'workflow',
+          name: cfg.name ?? name,
+          className,
+          fn,
+          config: cfg,
+          defaultThis,
+        };
+        registerWorkflowFunction(reg);
+        return makeWorkflowInvoker(reg);
+      });
+      return decorated as TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>;
+    }
+    return decorator;
+  }
+
+  /** Decorator designating a method as a DBOS step (checkpointed in workflows, a plain call elsewhere). */
+  static step(cfg: StepConfig = {}) {
+    function decorator<This, Args extends unknown[], Return>(
+      target: object,
+      propertyKey: string,
+      inDescriptor: TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>,
+    ): TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>> {
+      const decorated = decorateMethod(target, propertyKey, inDescriptor, (fn, name, className) => {
+        const stepName = cfg.name ?? name;
+        assertCanRegisterStep(stepName);
+        return makeStepInvoker(stepName, className, fn, cfg);
+      });
+      return decorated as TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>;
+    }
+    return decorator;
+  }
+
+  /** Registers a function as a workflow and returns the invoker to call instead of it. */
+  static registerWorkflow<This, Args extends unknown[], Return>(
+    func: (this: This, ...args: Args) => Promise<Return>,
+    cfg: FunctionName & WorkflowConfig = {},
+  ): (this: This, ...args: Args) => Promise<Return> {
+    const name = cfg.name ?? func.name;
+    const reg: WorkflowRegistration = {
+      kind: 'workflow',
+      name,
+      className: cfg.className ?? classNameOf(cfg.ctorOrProto),
+      fn: func as unknown as AnyFunction,
+      config: cfg,
+      defaultThis: typeof cfg.ctorOrProto === 'function' ? cfg.ctorOrProto : undefined,
+    };
+    registerWorkflowFunction(reg);
+    return makeWorkflowInvoker(reg) as unknown as (this: This, ...args: Args) => Promise<Return>;
+  }
+
+  /** Registers a function as a step and returns the invoker to call instead of it. */
+  static registerStep<This, Args extends unknown[], Return>(
+    func: (this: This, ...args: Args) => Promise<Return>,
+    cfg: StepConfig & FunctionName = {},
+  ): (this: This, ...args: Args) => Promise<Return> {
+    const name = cfg.name ?? func.name;
+    assertCanRegisterStep(name);
+    return makeStepInvoker(
+      name,
+      cfg.className ?? classNameOf(cfg.ctorOrProto),
+      func as unknown as AnyFunction,
+      cfg,
+    ) as unknown as (this: This, ...args: Args) => Promise<Return>;
+  }
+
+  /** Runs `func` as a checkpointed step of the current workflow (a plain call outside one). */
+  static async runStep<Return>(func: () => Promise<Return>, cfg: StepConfig & { name?: string } = {}): Promise<Return> {
+    const name = cfg.name ?? func.name;
+    validateStepConfig(cfg, name);
+    const ctx = currentContext();
+    if (!ctx?.workflow) {
+      if (ctx?.nextWorkflowID?.id !== undefined) {
+        throw new DBOSInvalidWorkflowTransitionError(
+          `Cannot call step ${name} outside a workflow while DBOS.withNextWorkflowID is pending`,
+        );
+      }
+      return func();
+    }
+    return executor('steps').runStep(func, name, cfg);
+  }
+
+  static registerSerialization<T, S extends JSONValue>(serReg: SerializationRecipe<T, S>): void {
+    registerRecipe(serReg);
+  }
+
+  // ------------------------------------------------------------ starting and awaiting workflows
+
+  static startWorkflow<Args extends unknown[], Return>(
+    target: (...args: Args) => Promise<Return>,
+    params?: StartWorkflowParams,
+  ): (...args: Args) => Promise<WorkflowHandle<Return>>;
+  static startWorkflow<T extends ConfiguredInstance>(target: T, params?: StartWorkflowParams): InvokeFunctionsAsyncInst<T>;
+  static startWorkflow<T extends object>(targetClass: T, params?: StartWorkflowParams): InvokeFunctionsAsync<T>;
+  static startWorkflow(target: object, params?: StartWorkflowParams): unknown {
+    const direct = registrationOf(target);
+    if (direct) {
+      return (...args: unknown[]) => startRegistered(direct, undefined, args, params);
+    }
+    if (typeof target === 'function' && !isClass(target)) {
+      throw new DBOSNotRegisteredError(target.name || '<anonymous>', `Function ${target.name || '<anonymous>'} is not a registered DBOS workflow`);
+    }
+    return new Proxy(target, {
+      get(obj, prop) {
+        const member: unknown = Reflect.get(obj, prop);
+        const reg = registrationOf(member);
+        if (!reg) {
+          return () => {
+            throw new DBOSNotRegisteredError(String(prop), `${String(prop)} is not a registered DBOS workflow`);
+          };
+        }
+        return (...args: unknown[]) => startRegistered(reg, obj, args, params);
+      },
+    });
+  }
+
+  /** The first workflow started inside `callback` gets `workflowID`. */
+  static async withNextWorkflowID<R>(workflowID: string, callback: () => Promise<R>): Promise<R> {
+    const ctx: DBOSContext = { ...(currentContext() ?? {}), nextWorkflowID: { id: workflowID } };
+    return contextStorage.run(ctx, callback);
+  }
+
+  /** Workflows started inside `callback` get this timeout (null: no timeout, detached from the parent's). */
+  static async withWorkflowTimeout<R>(timeoutMS: number | null, callback: () => Promise<R>): Promise<R> {
+    const ctx: DBOSContext = { ...(currentContext() ?? {}), workflowTimeoutMS: timeoutMS };
+    return contextStorage.run(ctx, callback);
+  }
+
+  /** A handle to any workflow by ID (it need not exist yet; getResult waits for it). */
+  static retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<Awaited<T>> {
+    if (currentContext()?.step) {
+      throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.retrieveWorkflow` inside a `step`');
+    }
+    return executor('DBOS.retrieveWorkflow').handleFor(workflowID) as WorkflowHandle<Awaited<T>>;
+  }
+
+  static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
+    const exec = executor('DBOS.getWorkflowStatus');
+    const wf = workflowCode();
+    if (!wf) return exec.getStatus(workflowID);
+    const functionID = takeFunctionID(wf);
+    return exec.checkpointedStatus(wf, functionID, workflowID);
+  }
+
+  /** The workflow's result; null if it does not finish within the timeout. */
+  static async getResult<T>(workflowID: string, options?: number | GetResultOptions): Promise<T | null> {
+    const exec = executor('DBOS.getResult');
+    const timeoutMS = resolveTimeoutMS(options);
+    const pollMs = typeof options === 'object' ? (options.pollingIntervalMs ?? 1000) : 1000;
+    validatePolling(pollMs);
+    const wf = workflowCode();
+    if (!wf) {
+      const deadline = timeoutMS === undefined ? null : Date.now() + timeoutMS;
+      const r = await exec.awaitResult(workflowID, pollMs, deadline);
+      return r.done ? (r.value as T) : null;
+    }
+    const timerID = timeoutMS !== undefined ? takeFunctionID(wf) : undefined;
+    const functionID = takeFunctionID(wf);
+    return exec.checkpointedResult<T>(wf, workflowID, functionID, timerID, timeoutMS, pollMs);
+  }
+
+  // ------------------------------------------------------------ time and randomness
+
+  static async sleepms(durationMS: number): Promise<void> {
+    return executor('DBOS.sleep').sleepms(durationMS);
+  }
+
+  static async sleepSeconds(durationSec: number): Promise<void> {
+    return DBOS.sleepms(durationSec * 1000);
+  }
+
+  static async sleep(durationMS: number): Promise<void> {
+    return DBOS.sleepms(durationMS);
+  }
+
+  /** The current time, recorded in workflow code so a replay sees the same value. */
+  static async now(): Promise<number> {
+    if (!workflowCode()) return Date.now();
+    return executor('DBOS.now').recordedValue('DBOS.now', () => Date.now());
+  }
+
+  /** A random UUID, recorded in workflow code so a replay sees the same value. */
+  static async randomUUID(): Promise<string> {
+    if (!workflowCode()) return randomUUID();
+    return executor('DBOS.randomUUID').recordedValue('DBOS.randomUUID', () => randomUUID());
+  }
+}
+
+function isClass(f: Function): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(f)) || Object.getOwnPropertyNames(f).some((p) => registrationOf((f as unknown as Record<string, unknown>)[p]) !== undefined);
+}
+
+async function startRegistered(
+  reg: ReturnType<typeof registrationOf>,
+  thisArg: unknown,
+  args: unknown[],
+  params: StartWorkflowParams | undefined,
+): Promise<WorkflowHandle<unknown>> {
+  if (!reg || reg.kind !== 'workflow') {
+    throw new DBOSInvalidWorkflowTransitionError(`Cannot start step ${reg?.name ?? ''} as a workflow`);
+  }
+  const handle: InternalHandle<unknown> = await executor('workflows').startWorkflow(reg, thisArg, args, params ?? {});
+  return handle;
+}
+
+function resolveTimeoutMS(options: number | GetResultOptions | undefined): number | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options === 'number') {
+    validateTimeout(options);
+    return options * 1000;
+  }
+  if (options.deadlineEpochMS !== undefined) return Math.max(0, options.deadlineEpochMS - Date.now());
+  if (options.timeoutSeconds === undefined) return undefined;
+  validateTimeout(options.timeoutSeconds);
+  return options.timeoutSeconds * 1000;
+}
+
+function validateTimeout(seconds: number): void {
+  if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds < 0) {
+    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a non-negative number`);
+  }
+}
+
+function validatePolling(ms: number): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new DBOSError('pollingIntervalMs must be a positive finite number');
+  }
+}
+
+/**
+ * Applies a method decorator in either form: legacy (target, key, descriptor) from
+ * experimentalDecorators, or standard (method, context).
+ */
+function decorateMethod<D>(
+  target: object,
+  propertyKey: unknown,
+  descriptor: D,
+  wrap: (fn: AnyFunction, name: string, className: string, defaultThis: unknown) => AnyFunction,
+): D {
+  if (typeof target === 'function' && isStandardContext(propertyKey)) {
+    // Standard decorators: `target` is the method itself; the class is only known at initialization.
+    const ctx = propertyKey;
+    const method = target as AnyFunction;
+    const name = String(ctx.name);
+    let invoker: AnyFunction | undefined;
+    const pending: AnyFunction = function (this: unknown, ...args: unknown[]) {
+      if (!invoker) throw new DBOSError(`Workflow or step ${name} was used before its class finished initializing`);
+      return invoker.apply(this, args);
+    };
+    ctx.addInitializer(function (this: unknown) {
+      const owner = this as object;
+      invoker = wrap(method, name, classNameOf(owner), ctx.static ? owner : undefined);
+      if (ctx.static) Object.defineProperty(owner, name, { value: invoker, writable: true, configurable: true });
+    });
+    return pending as unknown as D;
+  }
+  const desc = descriptor as unknown as TypedPropertyDescriptor<AnyFunction>;
+  const method = desc.value;
+  if (typeof method !== 'function') {
+    throw new DBOSError(`@DBOS decorators apply to methods; ${String(propertyKey)} is not one`);
+  }
+  const isStatic = typeof target === 'function';
+  desc.value = wrap(method, String(propertyKey), classNameOf(target), isStatic ? target : undefined);
+  return descriptor;
+}

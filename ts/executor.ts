@@ -1,0 +1,857 @@
+// The runtime between the DBOS API and the engine: starting, running and finishing workflows, steps
+// with retries, durable sleep, replay of recorded checkpoints, and recovery of claimed workflows.
+import { randomUUID } from 'node:crypto';
+import {
+  contextStorage,
+  currentContext,
+  takeFunctionID,
+  workflowCode,
+  type DBOSContext,
+  type WorkflowState,
+} from './context';
+import {
+  DBOSAwaitedWorkflowCancelledError,
+  DBOSAwaitedWorkflowExceededMaxRecoveryAttempts,
+  DBOSConflictingWorkflowError,
+  DBOSError,
+  DBOSInvalidWorkflowTransitionError,
+  DBOSMaxRecoveryAttemptsExceededError,
+  DBOSMaxStepRetriesError,
+  DBOSNonExistentWorkflowError,
+  DBOSStepTimeoutError,
+  DBOSUnexpectedStepError,
+  DBOSWorkflowCancelledError,
+  DBOSWorkflowConflictError,
+} from './error';
+import type { Checkpoint, ClaimedWorkflow, Engine, WorkflowOutcome, WorkflowStatusRow } from './native';
+import { findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
+import {
+  appSerializationName as appSerialization,
+  deserializeArgs,
+  deserializeError,
+  deserializeValue,
+  PORTABLE_JSON,
+  serializeArgs,
+  serializeError,
+  serializeValue,
+} from './serialization';
+
+export const INTERNAL_QUEUE = '_dbos_internal_queue';
+const DEFAULT_MAX_RECOVERY_ATTEMPTS = 100;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface StartWorkflowParams {
+  workflowID?: string;
+  queueName?: string;
+  timeoutMS?: number | null;
+}
+
+export interface WorkflowHandle<R> {
+  /** Retrieve the workflow's status. */
+  getStatus(): Promise<WorkflowStatus | null>;
+  /** Await workflow completion and return its result. */
+  getResult(options?: PollingOptions): Promise<R>;
+  /** The workflow's ID */
+  get workflowID(): string;
+}
+
+export interface PollingOptions {
+  /** How often to poll the database while waiting (ms). */
+  pollingIntervalMs?: number;
+}
+
+export interface WorkflowStatus {
+  readonly workflowID: string;
+  readonly status: string;
+  readonly workflowName: string;
+  readonly workflowClassName: string;
+  readonly workflowConfigName?: string;
+  readonly queueName?: string;
+  readonly authenticatedUser?: string;
+  readonly assumedRole?: string;
+  readonly authenticatedRoles?: string[];
+  readonly input?: unknown[];
+  readonly output?: unknown;
+  readonly error?: unknown;
+  readonly executorId?: string;
+  readonly applicationVersion?: string;
+  readonly applicationName?: string;
+  readonly createdAt: number;
+  readonly updatedAt?: number;
+  readonly timeoutMS?: number;
+  readonly deadlineEpochMS?: number;
+  readonly deduplicationID?: string;
+  readonly priority: number;
+  readonly queuePartitionKey?: string;
+  readonly dequeuedAt?: number;
+  readonly delayUntilEpochMS?: number;
+  readonly completedAt?: number;
+  readonly forkedFrom?: string;
+  readonly wasForkedFrom?: boolean;
+  readonly parentWorkflowID?: string;
+  readonly attributes?: Record<string, unknown>;
+  readonly scheduleName?: string;
+  readonly recoveryAttempts?: number;
+}
+
+export interface ExecutorOptions {
+  engine: Engine;
+  appName: string;
+  executorID: string;
+  appVersion: string;
+}
+
+/** Sleeps in chunks a Node timer accepts. */
+export async function timerSleep(ms: number): Promise<void> {
+  let left = ms;
+  while (left > 0) {
+    const chunk = Math.min(left, MAX_TIMER_MS);
+    await new Promise<void>((resolve) => setTimeout(resolve, chunk));
+    left -= chunk;
+  }
+}
+
+function nonEmpty(s: string | null | undefined): string | undefined {
+  return s ? s : undefined;
+}
+
+function formatFor(reg: WorkflowRegistration): string {
+  if (reg.config.serialization === 'portable') return PORTABLE_JSON;
+  if (reg.config.serialization === 'native') return 'js_superjson';
+  return appSerialization();
+}
+
+export class Executor {
+  readonly engine: Engine;
+  readonly appName: string;
+  readonly executorID: string;
+  readonly appVersion: string;
+  /** Workflows executing in this process, by ID: handles await these instead of polling. */
+  private readonly running = new Map<string, { state: WorkflowState; promise: Promise<unknown> }>();
+  private dispatchTimer: NodeJS.Timeout | undefined;
+  private dispatching: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(opts: ExecutorOptions) {
+    this.engine = opts.engine;
+    this.appName = opts.appName;
+    this.executorID = opts.executorID;
+    this.appVersion = opts.appVersion;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Re-enqueues this executor's PENDING workflows, runs them, then polls the internal queue. */
+  async startRecovery(): Promise<void> {
+    await this.engine.recoverPending();
+    await this.dispatchQueued();
+    this.dispatchTimer = setInterval(() => {
+      if (!this.dispatching) {
+        this.dispatching = this.dispatchQueued()
+          .catch(() => undefined)
+          .finally(() => {
+            this.dispatching = undefined;
+          });
+      }
+    }, 1000);
+    this.dispatchTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.dispatchTimer) clearInterval(this.dispatchTimer);
+    this.dispatchTimer = undefined;
+    await this.dispatching;
+    for (const { state } of this.running.values()) state.cancel.abort();
+    this.engine.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---------------------------------------------------------------- starting workflows
+
+  /**
+   * Starts a workflow (or finds the run an earlier start of the same ID made). Inside workflow code it
+   * is a child start: one function ID, recorded with the parent's checkpoints.
+   */
+  async startWorkflow(
+    reg: WorkflowRegistration,
+    thisArg: unknown,
+    args: unknown[],
+    params: StartWorkflowParams = {},
+    reservedFunctionID?: number,
+  ): Promise<InternalHandle<unknown>> {
+    const ctx = currentContext();
+    if (ctx?.step) {
+      throw new DBOSInvalidWorkflowTransitionError('Invalid call to start a workflow from inside a `step`');
+    }
+    const parent = ctx?.workflow;
+    const functionID = parent ? (reservedFunctionID ?? takeFunctionID(parent)) : undefined;
+    let workflowID = params.workflowID;
+    if (workflowID === undefined && ctx?.nextWorkflowID?.id !== undefined) {
+      workflowID = ctx.nextWorkflowID.id;
+      ctx.nextWorkflowID.id = undefined;
+    }
+    if (workflowID !== undefined && (typeof workflowID !== 'string' || workflowID.length === 0)) {
+      throw new DBOSError(`Invalid workflow ID ${JSON.stringify(workflowID)}: a workflow ID must be a non-empty string`);
+    }
+    if (params.queueName !== undefined) {
+      throw new DBOSError('Queues are not supported yet by dbos-native (StartWorkflowParams.queueName)');
+    }
+    workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
+
+    const format = formatFor(reg);
+    const inputs = serializeArgs(args, format);
+    // The body gets the stored form of its arguments, exactly as it would after recovery.
+    let runArgs = deserializeArgs(inputs, format);
+    if (reg.config.inputSchema) runArgs = reg.config.inputSchema.parse(runArgs) as unknown[];
+
+    if (parent && functionID !== undefined) {
+      const recorded = parent.recorded?.get(functionID);
+      if (recorded) {
+        if (recorded.name !== reg.name) {
+          throw new DBOSUnexpectedStepError(parent.workflowID, functionID, reg.name, recorded.name);
+        }
+        if (recorded.error) throw deserializeError(recorded.error, recorded.serialization ?? null);
+        return this.handleFor(recorded.childWorkflowId ?? workflowID);
+      }
+    }
+
+    const timeoutMS = params.timeoutMS !== undefined ? params.timeoutMS : ctx?.workflowTimeoutMS;
+    if (timeoutMS !== undefined && timeoutMS !== null && !(Number.isFinite(timeoutMS) && timeoutMS > 0)) {
+      throw new DBOSError(`Invalid workflow timeout ${timeoutMS}: it must be a positive number of milliseconds`);
+    }
+    let deadline: number | undefined;
+    if (typeof timeoutMS === 'number') deadline = Date.now() + timeoutMS;
+    else if (timeoutMS === undefined && parent?.deadlineEpochMS !== undefined) deadline = parent.deadlineEpochMS;
+
+    const token = randomUUID();
+    const row = {
+      workflowId: workflowID,
+      status: 'PENDING' as const,
+      name: reg.name,
+      className: reg.className || null,
+      configName: null,
+      queueName: null,
+      inputs,
+      serialization: format,
+      token,
+      timeoutMs: typeof timeoutMS === 'number' ? Math.round(timeoutMS) : null,
+      deadlineEpochMs: deadline ?? null,
+      parentWorkflowId: parent?.workflowID ?? null,
+    };
+    const outcome =
+      parent && functionID !== undefined
+        ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
+        : await this.engine.startWorkflow(row);
+
+    if (outcome.name !== reg.name || (outcome.className ?? '') !== reg.className) {
+      throw new DBOSConflictingWorkflowError(
+        workflowID,
+        `Workflow already exists with a different function name: ${outcome.className ? outcome.className + '.' : ''}${outcome.name}, but the provided function name is: ${reg.className ? reg.className + '.' : ''}${reg.name}`,
+      );
+    }
+    if (!outcome.shouldExecute) return this.handleFor(workflowID);
+
+    const state: WorkflowState = {
+      workflowID,
+      workflowName: reg.name,
+      token,
+      nextFunctionID: 0,
+      recorded: null,
+      serialization: format,
+      deadlineEpochMS: deadline,
+      cancel: new AbortController(),
+    };
+    const promise = this.execute(reg, thisArg ?? reg.defaultThis, runArgs, state);
+    return new InvokedHandle(this, workflowID, promise);
+  }
+
+  /** A handle that awaits the local run if there is one, else polls the database. */
+  handleFor(workflowID: string): InternalHandle<unknown> {
+    const local = this.running.get(workflowID);
+    return local ? new InvokedHandle(this, workflowID, local.promise) : new RetrievedHandle(this, workflowID);
+  }
+
+  /** Runs the body under its context and records the outcome. Resolves/rejects like the body. */
+  private execute(reg: WorkflowRegistration, thisArg: unknown, args: unknown[], state: WorkflowState): Promise<unknown> {
+    const run = async (): Promise<unknown> => {
+      let ok = false;
+      let result: unknown;
+      let error: unknown;
+      try {
+        result = await contextStorage.run({ workflow: state }, () => reg.fn.apply(thisArg, args));
+        ok = true;
+      } catch (e) {
+        error = e;
+      }
+      if (error instanceof DBOSWorkflowConflictError) return this.adoptOutcome(state.workflowID);
+      let output: string | null = null;
+      let errorText: string | null = null;
+      if (ok) {
+        try {
+          output = serializeValue(result, state.serialization);
+        } catch (e) {
+          ok = false;
+          error = e;
+        }
+      }
+      if (!ok) errorText = serializeError(error, state.serialization);
+      const won = await this.engine.completeWorkflow(
+        state.workflowID,
+        state.token,
+        ok ? 'SUCCESS' : 'ERROR',
+        output,
+        errorText,
+      );
+      if (!won) return this.adoptOutcome(state.workflowID);
+      if (!ok) throw error;
+      return result;
+    };
+    const promise = run();
+    const entry = { state, promise };
+    this.running.set(state.workflowID, entry);
+    // Nobody may ever await a started workflow: keep its rejection from becoming an unhandled one.
+    promise
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.running.get(state.workflowID) === entry) this.running.delete(state.workflowID);
+      });
+    return promise;
+  }
+
+  /** This run lost ownership or finished late: report what the database says happened. */
+  private async adoptOutcome(workflowID: string): Promise<unknown> {
+    const row = await this.engine.getWorkflowStatus(workflowID);
+    if (!row) throw new DBOSNonExistentWorkflowError(`Workflow ${workflowID} does not exist`);
+    if (row.status === 'CANCELLED') throw new DBOSWorkflowCancelledError(workflowID);
+    if (row.status === 'MAX_RECOVERY_ATTEMPTS_EXCEEDED') throw new DBOSMaxRecoveryAttemptsExceededError(workflowID);
+    const outcome = await this.engine.awaitOutcome(workflowID, 1000, null);
+    return outcomeValue(workflowID, outcome);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Claims queued rows of the internal queue (recovered or resumed workflows) and runs them. */
+  async dispatchQueued(): Promise<void> {
+    if (this.closed) return;
+    const claimed = await this.engine.claimQueued(INTERNAL_QUEUE, 1000);
+    await Promise.all(claimed.map((c) => this.dispatch(c)));
+  }
+
+  private async dispatch(c: ClaimedWorkflow): Promise<void> {
+    const local = this.running.get(c.workflowId);
+    if (local) {
+      // Still running here (resumed while in flight): the claim made a new owner; keep running as it.
+      local.state.token = c.token;
+      return;
+    }
+    const reg = findWorkflow(c.className, c.name);
+    if (!reg) {
+      process.emitWarning(
+        `dbos-native: cannot recover workflow ${c.workflowId}: no workflow named ${c.className ? c.className + '.' : ''}${c.name} is registered`,
+      );
+      return;
+    }
+    const max = reg.config.maxRecoveryAttempts || DEFAULT_MAX_RECOVERY_ATTEMPTS;
+    if (c.recoveryAttempts > max + 1) {
+      await this.engine.deadLetter(c.workflowId, max + 1);
+      return;
+    }
+    const serialization = c.serialization ?? appSerialization();
+    let args: unknown[];
+    try {
+      if (c.inputs === null || c.inputs === undefined) throw new DBOSError(`Workflow ${c.workflowId} has no stored inputs`);
+      args = deserializeArgs(c.inputs, serialization);
+      if (reg.config.inputSchema) args = reg.config.inputSchema.parse(args) as unknown[];
+    } catch (e) {
+      await this.engine.completeWorkflow(c.workflowId, c.token, 'ERROR', null, serializeError(e, serialization));
+      return;
+    }
+    const checkpoints = await this.engine.loadCheckpoints(c.workflowId);
+    const state: WorkflowState = {
+      workflowID: c.workflowId,
+      workflowName: reg.name,
+      token: c.token,
+      nextFunctionID: 0,
+      recorded: new Map(checkpoints.map((cp) => [cp.functionId, cp])),
+      serialization,
+      deadlineEpochMS: c.deadlineEpochMs ?? undefined,
+      cancel: new AbortController(),
+    };
+    this.execute(reg, reg.defaultThis, args, state);
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  /** A recorded checkpoint at `functionID`, checked against the name the code now expects. */
+  recorded(wf: WorkflowState, functionID: number, expectedName: string): Checkpoint | undefined {
+    const cp = wf.recorded?.get(functionID);
+    if (cp && cp.name !== expectedName) {
+      throw new DBOSUnexpectedStepError(wf.workflowID, functionID, expectedName, cp.name);
+    }
+    return cp;
+  }
+
+  async record(
+    wf: WorkflowState,
+    functionID: number,
+    name: string,
+    startedAt: number,
+    result: { output?: string | null; error?: string | null; serialization?: string | null; childWorkflowId?: string },
+    conflictCheck = true,
+    completedAt = Date.now(),
+  ): Promise<void> {
+    await this.engine.recordCheckpoint(
+      wf.workflowID,
+      wf.token,
+      {
+        functionId: functionID,
+        name,
+        output: result.output ?? null,
+        error: result.error ?? null,
+        childWorkflowId: result.childWorkflowId ?? null,
+        serialization: result.serialization ?? null,
+        startedAt,
+        completedAt,
+      },
+      conflictCheck,
+    );
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  /**
+   * Runs a step: in workflow code it is checkpointed (and replayed from its checkpoint); in a step or
+   * outside a workflow it is a plain call.
+   */
+  async runStep<R>(fn: () => Promise<R>, name: string, config: StepConfig): Promise<R> {
+    const wf = workflowCode();
+    if (!wf) return fn();
+    const functionID = takeFunctionID(wf);
+    const startedAt = Date.now();
+    const cp = this.recorded(wf, functionID, name);
+    if (cp) {
+      if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
+      return deserializeValue(cp.output ?? null, cp.serialization ?? null) as R;
+    }
+    const format = appSerialization();
+    let value: R;
+    try {
+      value = await this.attempts(wf, functionID, name, fn, config);
+    } catch (e) {
+      await this.record(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
+      throw e;
+    }
+    let output: string;
+    try {
+      output = serializeValue(value, format);
+    } catch (e) {
+      await this.record(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
+      throw e;
+    }
+    await this.record(wf, functionID, name, startedAt, { output, serialization: format });
+    // The caller sees what a replay would return.
+    return deserializeValue(output, format) as R;
+  }
+
+  private async attempts<R>(
+    wf: WorkflowState,
+    stepID: number,
+    name: string,
+    fn: () => Promise<R>,
+    config: StepConfig,
+  ): Promise<R> {
+    const retries = config.retriesAllowed === true;
+    const maxAttempts = retries ? (config.maxAttempts ?? 3) : 1;
+    let interval = (config.intervalSeconds ?? 1) * 1000;
+    const backoff = config.backoffRate ?? 2;
+    const errors: Error[] = [];
+    const ctx = currentContext() ?? {};
+    for (let attempt = 1; ; attempt++) {
+      if (wf.cancel.signal.aborted) throw new DBOSWorkflowCancelledError(wf.workflowID);
+      const timeoutCtl = config.timeoutMS !== undefined ? new AbortController() : undefined;
+      const frame: DBOSContext = {
+        ...ctx,
+        step: {
+          stepID,
+          name,
+          status: {
+            stepID,
+            currentAttempt: retries ? attempt : undefined,
+            maxAttempts: retries ? maxAttempts : undefined,
+            timeoutSignal: timeoutCtl?.signal,
+            cancelSignal: wf.cancel.signal,
+          },
+        },
+      };
+      try {
+        const run = contextStorage.run(frame, fn);
+        return timeoutCtl ? await withTimeout(run, config.timeoutMS ?? 0, timeoutCtl, name) : await run;
+      } catch (e) {
+        if (!retries) throw e;
+        errors.push(e instanceof Error ? e : new Error(String(e)));
+        if (config.shouldRetry && !(await config.shouldRetry(e))) throw e;
+        if (attempt >= maxAttempts) throw new DBOSMaxStepRetriesError(name, maxAttempts, errors);
+        await timerSleep(interval);
+        interval = Math.min(interval * backoff, 3600 * 1000);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- durable sleep and friends
+
+  async sleepms(ms: number): Promise<void> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+      throw new DBOSError(`Invalid sleep duration ${String(ms)}: it must be a finite number of milliseconds`);
+    }
+    const wf = workflowCode();
+    if (!wf) return timerSleep(ms);
+    const functionID = takeFunctionID(wf);
+    const end = await this.durableDeadline(wf, functionID, ms, true);
+    if (end !== undefined) await timerSleep(end - Date.now());
+  }
+
+  /**
+   * The recorded end of a durable wait at `functionID`, recording `now + ms` if there is none. Returns
+   * undefined (and records nothing) for a non-positive duration, as the SDK does.
+   */
+  async durableDeadline(wf: WorkflowState, functionID: number, ms: number, isSleep: boolean): Promise<number | undefined> {
+    const cp = this.recorded(wf, functionID, 'DBOS.sleep');
+    if (cp) return Number(JSON.parse(cp.output ?? 'null'));
+    if (ms <= 0) return undefined;
+    const now = Date.now();
+    const end = now + Math.ceil(ms);
+    await this.record(
+      wf,
+      functionID,
+      'DBOS.sleep',
+      now,
+      { output: JSON.stringify(end), serialization: PORTABLE_JSON },
+      false,
+      isSleep ? end : now,
+    );
+    return end;
+  }
+
+  /** A value produced once and replayed after (DBOS.now, DBOS.randomUUID). */
+  async recordedValue<T>(name: string, produce: () => T): Promise<T> {
+    const wf = workflowCode();
+    if (!wf) return produce();
+    const functionID = takeFunctionID(wf);
+    const cp = this.recorded(wf, functionID, name);
+    if (cp) return deserializeValue(cp.output ?? null, appSerialization()) as T;
+    const startedAt = Date.now();
+    const value = produce();
+    await this.record(wf, functionID, name, startedAt, { output: serializeValue(value, appSerialization()) });
+    return value;
+  }
+
+  // ---------------------------------------------------------------- results and status
+
+  /** Awaits a workflow's outcome: the local run if there is one, else by polling. */
+  async awaitResult(workflowID: string, pollMs: number, deadlineEpochMS: number | null): Promise<{ done: boolean; value?: unknown }> {
+    const local = this.running.get(workflowID);
+    if (local) {
+      if (deadlineEpochMS === null) return { done: true, value: await local.promise };
+      const left = deadlineEpochMS - Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, left));
+      });
+      try {
+        const r = await Promise.race([local.promise.then((v) => ({ v })), timedOut]);
+        return r === 'timeout' ? { done: false } : { done: true, value: r.v };
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const outcome = await this.engine.awaitOutcome(workflowID, pollMs, deadlineEpochMS);
+    if (!outcome) return { done: false };
+    return { done: true, value: outcomeValue(workflowID, outcome) };
+  }
+
+  /**
+   * getResult from workflow code: the outcome is recorded as `DBOS.getResult` at `functionID` (its
+   * timeout, if any, as a durable `DBOS.sleep` at `timerID`) and replayed after recovery.
+   */
+  async checkpointedResult<R>(
+    wf: WorkflowState,
+    workflowID: string,
+    functionID: number,
+    timerID: number | undefined,
+    timeoutMS: number | undefined,
+    pollMs: number,
+  ): Promise<R | null> {
+    const cp = this.recorded(wf, functionID, 'DBOS.getResult');
+    if (cp) {
+      if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
+      return deserializeValue(cp.output ?? null, cp.serialization ?? null) as R | null;
+    }
+    const startedAt = Date.now();
+    let deadline: number | null = null;
+    if (timerID !== undefined && timeoutMS !== undefined) {
+      deadline = (await this.durableDeadline(wf, timerID, timeoutMS, false)) ?? Date.now();
+    }
+    let result: { done: boolean; value?: unknown };
+    try {
+      result = await this.awaitResult(workflowID, pollMs, deadline);
+    } catch (e) {
+      if (e instanceof DBOSWorkflowConflictError) throw e;
+      await this.record(wf, functionID, 'DBOS.getResult', startedAt, {
+        error: serializeError(e, appSerialization()),
+        childWorkflowId: workflowID,
+      });
+      throw e;
+    }
+    const value = result.done ? result.value : null;
+    await this.record(wf, functionID, 'DBOS.getResult', startedAt, {
+      output: serializeValue(value, appSerialization()),
+      childWorkflowId: workflowID,
+    });
+    return value as R | null;
+  }
+
+  /**
+   * getWorkflowStatus from workflow code: recorded as `getStatus` (the SDK's legacy-shaped JSON) and
+   * replayed. Like the SDK, a call at function ID 0 is not recorded.
+   */
+  async checkpointedStatus(wf: WorkflowState, functionID: number, workflowID: string): Promise<WorkflowStatus | null> {
+    const cp = functionID > 0 ? this.recorded(wf, functionID, 'getStatus') : undefined;
+    if (cp) {
+      const legacy = JSON.parse(cp.output ?? 'null') as LegacyStatus | null;
+      return legacy ? toWorkflowStatus(fromLegacyStatus(legacy)) : null;
+    }
+    const startedAt = Date.now();
+    const row = await this.engine.getWorkflowStatus(workflowID);
+    if (functionID > 0) {
+      await this.record(wf, functionID, 'getStatus', startedAt, {
+        output: JSON.stringify(row ? toLegacyStatus(row) : null),
+        serialization: PORTABLE_JSON,
+      });
+    }
+    return row ? toWorkflowStatus(row) : null;
+  }
+
+  async getStatus(workflowID: string): Promise<WorkflowStatus | null> {
+    const row = await this.engine.getWorkflowStatus(workflowID);
+    return row ? toWorkflowStatus(row) : null;
+  }
+}
+
+function withTimeout<R>(run: Promise<R>, ms: number, ctl: AbortController, name: string): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ctl.abort();
+      reject(new DBOSStepTimeoutError(name, ms));
+    }, ms);
+    run.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The value of a terminal outcome read from the database, or the error it stands for. */
+export function outcomeValue(workflowID: string, outcome: WorkflowOutcome | null): unknown {
+  if (!outcome) return null;
+  switch (outcome.status) {
+    case 'SUCCESS':
+      return deserializeValue(outcome.output ?? null, outcome.serialization ?? null);
+    case 'ERROR':
+      throw deserializeError(outcome.error ?? null, outcome.serialization ?? null);
+    case 'CANCELLED':
+      throw new DBOSAwaitedWorkflowCancelledError(workflowID);
+    case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
+      throw new DBOSAwaitedWorkflowExceededMaxRecoveryAttempts(workflowID);
+    default:
+      throw new DBOSError(`Workflow ${workflowID} has unexpected status ${outcome.status}`);
+  }
+}
+
+function safely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+export function toWorkflowStatus(r: WorkflowStatusRow): WorkflowStatus {
+  const ser = r.serialization ?? null;
+  return {
+    workflowID: r.workflowId,
+    status: r.status,
+    workflowName: r.name ?? '',
+    workflowClassName: r.className ?? '',
+    workflowConfigName: r.configName ?? '',
+    queueName: nonEmpty(r.queueName),
+    authenticatedUser: r.authenticatedUser ?? undefined,
+    assumedRole: r.assumedRole ?? undefined,
+    authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : [],
+    input: r.inputs ? (safely(() => deserializeArgs(r.inputs ?? '', ser)) ?? undefined) : undefined,
+    output: r.output ? safely(() => deserializeValue(r.output ?? null, ser)) : undefined,
+    error: r.error ? safely(() => deserializeError(r.error ?? null, ser)) : undefined,
+    executorId: r.executorId ?? undefined,
+    applicationVersion: r.applicationVersion ?? undefined,
+    applicationName: r.applicationName ?? undefined,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    timeoutMS: r.workflowTimeoutMs ?? undefined,
+    deadlineEpochMS: r.workflowDeadlineEpochMs ?? undefined,
+    deduplicationID: r.deduplicationId ?? undefined,
+    priority: r.priority,
+    queuePartitionKey: r.queuePartitionKey ?? undefined,
+    dequeuedAt: r.startedAtEpochMs ?? undefined,
+    completedAt: r.completedAt ?? undefined,
+    forkedFrom: r.forkedFrom ?? undefined,
+    wasForkedFrom: r.wasForkedFrom,
+    parentWorkflowID: r.parentWorkflowId ?? undefined,
+    recoveryAttempts: r.recoveryAttempts ?? undefined,
+  };
+}
+
+/** The shape the SDK records for a `getStatus` checkpoint (key order as it writes them). */
+interface LegacyStatus {
+  workflowUUID: string;
+  status: string;
+  workflowName?: string;
+  output?: string;
+  error?: string;
+  workflowClassName: string;
+  workflowConfigName: string;
+  authenticatedUser?: string;
+  assumedRole?: string;
+  authenticatedRoles?: string[];
+  executorId?: string;
+  createdAt: number;
+  updatedAt: number;
+  applicationVersion?: string;
+  applicationID?: string;
+  recoveryAttempts?: number;
+  input?: string;
+  priority: number;
+  wasForkedFrom: boolean;
+  parentWorkflowID?: string;
+  serialization?: string;
+  completedAt?: number;
+  isDebounced: boolean;
+  applicationName?: string;
+}
+
+function toLegacyStatus(r: WorkflowStatusRow): LegacyStatus {
+  return {
+    workflowUUID: r.workflowId,
+    status: r.status,
+    workflowName: r.name ?? undefined,
+    output: r.output ?? undefined,
+    error: r.error ?? undefined,
+    workflowClassName: r.className ?? '',
+    workflowConfigName: r.configName ?? '',
+    authenticatedUser: r.authenticatedUser ?? undefined,
+    assumedRole: r.assumedRole ?? undefined,
+    authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : undefined,
+    executorId: r.executorId ?? undefined,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    applicationVersion: r.applicationVersion ?? undefined,
+    applicationID: r.applicationId ?? undefined,
+    recoveryAttempts: r.recoveryAttempts ?? undefined,
+    input: r.inputs ?? undefined,
+    priority: r.priority,
+    wasForkedFrom: r.wasForkedFrom,
+    parentWorkflowID: r.parentWorkflowId ?? undefined,
+    serialization: r.serialization ?? undefined,
+    completedAt: r.completedAt ?? undefined,
+    isDebounced: false,
+    applicationName: r.applicationName ?? undefined,
+  };
+}
+
+function fromLegacyStatus(l: LegacyStatus): WorkflowStatusRow {
+  return {
+    workflowId: l.workflowUUID,
+    status: l.status,
+    name: l.workflowName,
+    className: l.workflowClassName || null,
+    configName: l.workflowConfigName || null,
+    authenticatedUser: l.authenticatedUser,
+    assumedRole: l.assumedRole,
+    authenticatedRoles: l.authenticatedRoles ? JSON.stringify(l.authenticatedRoles) : null,
+    output: l.output,
+    error: l.error,
+    inputs: l.input,
+    executorId: l.executorId,
+    applicationVersion: l.applicationVersion,
+    applicationId: l.applicationID,
+    applicationName: l.applicationName,
+    createdAt: l.createdAt,
+    updatedAt: l.updatedAt,
+    completedAt: l.completedAt,
+    recoveryAttempts: l.recoveryAttempts,
+    priority: l.priority,
+    parentWorkflowId: l.parentWorkflowID,
+    serialization: l.serialization,
+    wasForkedFrom: l.wasForkedFrom,
+  };
+}
+
+// ---------------------------------------------------------------- handles
+
+export interface InternalHandle<R> extends WorkflowHandle<R> {
+  /** getResult with function IDs already taken by the caller (a direct child call takes two at once). */
+  resultAt(functionID: number | undefined, options?: PollingOptions): Promise<R>;
+}
+
+abstract class BaseHandle<R> implements InternalHandle<R> {
+  constructor(
+    protected readonly executor: Executor,
+    readonly workflowID: string,
+  ) {}
+
+  getStatus(): Promise<WorkflowStatus | null> {
+    return this.executor.getStatus(this.workflowID);
+  }
+
+  getResult(options?: PollingOptions): Promise<R> {
+    const wf = workflowCode();
+    return this.resultAt(wf ? takeFunctionID(wf) : undefined, options);
+  }
+
+  async resultAt(functionID: number | undefined, options?: PollingOptions): Promise<R> {
+    const pollMs = options?.pollingIntervalMs ?? 1000;
+    const wf = workflowCode();
+    if (wf && functionID !== undefined) {
+      return (await this.executor.checkpointedResult<R>(wf, this.workflowID, functionID, undefined, undefined, pollMs)) as R;
+    }
+    return (await this.executor.awaitResult(this.workflowID, pollMs, null)).value as R;
+  }
+}
+
+/** A run this process executes: results come from the in-memory promise. */
+export class InvokedHandle<R> extends BaseHandle<R> {
+  constructor(
+    executor: Executor,
+    workflowID: string,
+    readonly workflowPromise: Promise<R>,
+  ) {
+    super(executor, workflowID);
+  }
+
+  override resultAt(functionID: number | undefined, options?: PollingOptions): Promise<R> {
+    // Outside workflow code the caller gets the run's own value or error object.
+    if (!workflowCode() || functionID === undefined) return this.workflowPromise;
+    return super.resultAt(functionID, options);
+  }
+}
+
+/** A run found in the database: results come from polling its status row. */
+export class RetrievedHandle<R> extends BaseHandle<R> {}

@@ -1,0 +1,23 @@
+// Public entry point: the DBOS Transact TypeScript API surface.
+export {
+  DBOS,
+  ConfiguredInstance,
+  type DBOSConfig,
+  type DBOSLaunchOptions,
+  type StartWorkflowParams,
+  type GetResultOptions,
+  type WorkflowIDReusePolicy,
+} from './dbos';
+export type { WorkflowHandle, WorkflowStatus, PollingOptions } from './executor';
+export type { StepStatus } from './context';
+export type { WorkflowConfig, StepConfig, FunctionName, InputSchema, WorkflowSerializationFormat } from './registry';
+export type { DBOSSerializer, SerializationRecipe, JSONValue } from './serialization';
+export * as Error from './error';
+export {
+  DBOSWorkflowConflictError,
+  DBOSStepNondeterminismError,
+  PortableWorkflowError,
+  isStreamTimeoutError,
+  isWorkflowIDInUseError,
+  getDBOSErrorCode,
+} from './error';

@@ -1,0 +1,213 @@
+// The only module that touches the napi addon: it loads the binary and turns every engine error into
+// the matching DBOS error class. Types here mirror src/bindings and stay internal.
+import * as path from 'node:path';
+import { errorFromNative } from './error';
+
+export interface EngineOptions {
+  url: string;
+  schema: string;
+  poolSize: number;
+  runMigrations: boolean;
+  appName: string;
+  executorId: string;
+  appVersion: string;
+}
+
+export interface NewWorkflow {
+  workflowId: string;
+  status: 'PENDING' | 'ENQUEUED';
+  name: string;
+  className?: string | null;
+  configName?: string | null;
+  queueName?: string | null;
+  inputs: string;
+  serialization?: string | null;
+  token: string;
+  timeoutMs?: number | null;
+  deadlineEpochMs?: number | null;
+  parentWorkflowId?: string | null;
+  deduplicationId?: string | null;
+  priority?: number | null;
+}
+
+export interface StartOutcome {
+  shouldExecute: boolean;
+  status: string;
+  name: string;
+  className?: string | null;
+  configName?: string | null;
+  queueName?: string | null;
+  serialization?: string | null;
+}
+
+export interface NewCheckpoint {
+  functionId: number;
+  name: string;
+  output?: string | null;
+  error?: string | null;
+  childWorkflowId?: string | null;
+  startedAt: number;
+  completedAt: number;
+  serialization?: string | null;
+}
+
+export interface Checkpoint {
+  functionId: number;
+  name: string;
+  output?: string | null;
+  error?: string | null;
+  childWorkflowId?: string | null;
+  serialization?: string | null;
+}
+
+export interface WorkflowOutcome {
+  status: string;
+  output?: string | null;
+  error?: string | null;
+  serialization?: string | null;
+}
+
+export interface ClaimedWorkflow {
+  workflowId: string;
+  name: string;
+  className?: string | null;
+  configName?: string | null;
+  recoveryAttempts: number;
+  serialization?: string | null;
+  inputs?: string | null;
+  deadlineEpochMs?: number | null;
+  token: string;
+}
+
+export interface WorkflowStatusRow {
+  workflowId: string;
+  status: string;
+  name?: string | null;
+  className?: string | null;
+  configName?: string | null;
+  authenticatedUser?: string | null;
+  assumedRole?: string | null;
+  authenticatedRoles?: string | null;
+  output?: string | null;
+  error?: string | null;
+  inputs?: string | null;
+  executorId?: string | null;
+  applicationVersion?: string | null;
+  applicationId?: string | null;
+  applicationName?: string | null;
+  createdAt: number;
+  updatedAt: number;
+  completedAt?: number | null;
+  startedAtEpochMs?: number | null;
+  recoveryAttempts?: number | null;
+  queueName?: string | null;
+  workflowTimeoutMs?: number | null;
+  workflowDeadlineEpochMs?: number | null;
+  deduplicationId?: string | null;
+  priority: number;
+  queuePartitionKey?: string | null;
+  forkedFrom?: string | null;
+  parentWorkflowId?: string | null;
+  serialization?: string | null;
+  wasForkedFrom: boolean;
+}
+
+interface NativeEngine {
+  startWorkflow(wf: NewWorkflow): Promise<StartOutcome>;
+  startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: NewWorkflow): Promise<StartOutcome>;
+  recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck: boolean): Promise<void>;
+  loadCheckpoints(workflowId: string): Promise<Checkpoint[]>;
+  getCheckpoint(workflowId: string, functionId: number): Promise<Checkpoint | null>;
+  completeWorkflow(workflowId: string, token: string, status: string, output?: string, error?: string): Promise<boolean>;
+  getWorkflowStatus(workflowId: string): Promise<WorkflowStatusRow | null>;
+  awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs?: number): Promise<WorkflowOutcome | null>;
+  recoverPending(): Promise<string[]>;
+  claimQueued(queue: string, limit: number): Promise<ClaimedWorkflow[]>;
+  deadLetter(workflowId: string, minAttempts: number): Promise<boolean>;
+  registerAppVersion(): Promise<void>;
+  close(): void;
+}
+
+interface NativeBinding {
+  connect(options: EngineOptions): Promise<NativeEngine>;
+}
+
+function loadBinding(): NativeBinding {
+  const file = path.join(__dirname, '..', 'dbos_native.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(file) as NativeBinding;
+  } catch (e) {
+    throw new Error(
+      `dbos-native: cannot load the native engine at ${file} (${(e as Error).message}). ` +
+        'Build it with `npm run build` (needs a Rust toolchain).',
+    );
+  }
+}
+
+let binding: NativeBinding | undefined;
+
+/** napi's Option<T> takes undefined, not null: drop null fields before crossing. */
+function stripNulls<T extends object>(o: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== null) out[k] = v;
+  return out as T;
+}
+
+async function call<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw errorFromNative(e);
+  }
+}
+
+/** The engine, with native errors already mapped to DBOS error classes. */
+export class Engine {
+  private constructor(private readonly native: NativeEngine) {}
+
+  static async connect(options: EngineOptions): Promise<Engine> {
+    binding ??= loadBinding();
+    return new Engine(await call(binding.connect(options)));
+  }
+
+  startWorkflow(wf: NewWorkflow) {
+    return call(this.native.startWorkflow(stripNulls(wf)));
+  }
+  startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: NewWorkflow) {
+    return call(this.native.startChildWorkflow(parentId, parentToken, functionId, stripNulls(wf)));
+  }
+  recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck = true) {
+    return call(this.native.recordCheckpoint(workflowId, token, stripNulls(cp), conflictCheck));
+  }
+  loadCheckpoints(workflowId: string) {
+    return call(this.native.loadCheckpoints(workflowId));
+  }
+  getCheckpoint(workflowId: string, functionId: number) {
+    return call(this.native.getCheckpoint(workflowId, functionId));
+  }
+  completeWorkflow(workflowId: string, token: string, status: 'SUCCESS' | 'ERROR', output: string | null, error: string | null) {
+    return call(this.native.completeWorkflow(workflowId, token, status, output ?? undefined, error ?? undefined));
+  }
+  getWorkflowStatus(workflowId: string) {
+    return call(this.native.getWorkflowStatus(workflowId));
+  }
+  awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs: number | null) {
+    return call(this.native.awaitOutcome(workflowId, Math.max(1, Math.round(pollMs)), deadlineEpochMs ?? undefined));
+  }
+  recoverPending() {
+    return call(this.native.recoverPending());
+  }
+  claimQueued(queue: string, limit: number) {
+    return call(this.native.claimQueued(queue, limit));
+  }
+  deadLetter(workflowId: string, minAttempts: number) {
+    return call(this.native.deadLetter(workflowId, minAttempts));
+  }
+  registerAppVersion() {
+    return call(this.native.registerAppVersion());
+  }
+  close() {
+    this.native.close();
+  }
+}

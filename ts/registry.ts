@@ -1,0 +1,129 @@
+// Registered workflows and steps: what recovery looks up by (class name, name), and what the
+// invokers returned by registerWorkflow/registerStep and the decorators point at.
+import { DBOSConflictingRegistrationError } from './error';
+
+import type { WorkflowSerializationFormat } from './serialization';
+export type { WorkflowSerializationFormat };
+
+export interface InputSchema {
+  parse(args: unknown): unknown;
+}
+
+export interface WorkflowConfig {
+  /** Maximum number of recovery attempts to make on workflow function, before sending to dead-letter queue */
+  maxRecoveryAttempts?: number;
+  /** Name to use */
+  name?: string;
+  /** Default serialization to use */
+  serialization?: WorkflowSerializationFormat;
+  /** Validates and transforms the argument array before every execution (direct, dispatch, recovery). */
+  inputSchema?: InputSchema;
+}
+
+export interface StepConfig {
+  /** If `true`, the step will be retried if it throws an exception (default false) */
+  retriesAllowed?: boolean;
+  /** seconds to wait before the first retry attempt (default 1). */
+  intervalSeconds?: number;
+  /** If `retriesAllowed` is true: maximum number of retry attempts (default 3). */
+  maxAttempts?: number;
+  /** If `retriesAllowed` is true: the multiplier applied to the interval after every retry (default 2) */
+  backoffRate?: number;
+  /** If `retriesAllowed` is true: decides whether an error is retried. Defaults to retrying every error. */
+  shouldRetry?: (error: unknown) => boolean | Promise<boolean>;
+  /** Maximum duration in milliseconds of a single attempt of this step. */
+  timeoutMS?: number;
+  /** If specified, override step function name */
+  name?: string;
+}
+
+export interface FunctionName {
+  /** Function name; if not provided, this will be taken from the function's `name` */
+  name?: string;
+  /** Class name; if not provided, the class constructor or prototype's `name` will be used, or blank otherwise */
+  className?: string;
+  /** For member functions, class constructor (for `static` methods) or prototype (for instance methods) */
+  ctorOrProto?: object;
+}
+
+// The registry stores functions of any signature; callers are typed at the public API.
+export type AnyFunction = (this: unknown, ...args: unknown[]) => Promise<unknown>;
+
+export interface WorkflowRegistration {
+  readonly kind: 'workflow';
+  readonly name: string;
+  readonly className: string;
+  readonly fn: AnyFunction;
+  readonly config: WorkflowConfig;
+  /** `this` for recovery of static methods: the class. */
+  defaultThis?: unknown;
+}
+
+export interface StepRegistration {
+  readonly kind: 'step';
+  readonly name: string;
+  readonly className: string;
+  readonly fn: AnyFunction;
+  readonly config: StepConfig;
+}
+
+const workflows = new Map<string, WorkflowRegistration>();
+const invokers = new WeakMap<object, WorkflowRegistration | StepRegistration>();
+let frozen = false;
+
+function key(className: string, name: string): string {
+  return `${className}\u0000${name}`;
+}
+
+export function classNameOf(ctorOrProto: object | undefined): string {
+  if (!ctorOrProto) return '';
+  if (typeof ctorOrProto === 'function') return ctorOrProto.name;
+  const ctor = (ctorOrProto as { constructor?: { name?: string } }).constructor;
+  return ctor?.name ?? '';
+}
+
+function assertOpen(what: string): void {
+  if (frozen) {
+    throw new DBOSConflictingRegistrationError(`Cannot register ${what} after DBOS.launch()`);
+  }
+}
+
+export function registerWorkflowFunction(reg: WorkflowRegistration): void {
+  assertOpen(`workflow ${reg.name}`);
+  const k = key(reg.className, reg.name);
+  const existing = workflows.get(k);
+  if (existing && existing.fn !== reg.fn) {
+    throw new DBOSConflictingRegistrationError(
+      `Workflow ${reg.className ? reg.className + '.' : ''}${reg.name} is already registered`,
+    );
+  }
+  workflows.set(k, reg);
+}
+
+export function assertCanRegisterStep(name: string): void {
+  assertOpen(`step ${name}`);
+}
+
+export function findWorkflow(className: string | null | undefined, name: string): WorkflowRegistration | undefined {
+  return workflows.get(key(className ?? '', name));
+}
+
+export function allWorkflows(): WorkflowRegistration[] {
+  return [...workflows.values()];
+}
+
+export function markInvoker(invoker: object, reg: WorkflowRegistration | StepRegistration): void {
+  invokers.set(invoker, reg);
+}
+
+export function registrationOf(invoker: unknown): WorkflowRegistration | StepRegistration | undefined {
+  return typeof invoker === 'function' ? invokers.get(invoker) : undefined;
+}
+
+export function freezeRegistry(): void {
+  frozen = true;
+}
+
+export function unfreezeRegistry(): void {
+  frozen = false;
+}
