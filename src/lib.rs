@@ -1,4 +1,4 @@
 //! dbos-native: the Rust engine (`engine`, plain Rust) and its napi bindings (`bindings`).
 
-mod bindings;
+pub mod bindings;
 pub mod engine;

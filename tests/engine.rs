@@ -1,0 +1,360 @@
+//! Engine tests against a real Postgres: `DBOS_TEST_DATABASE_URL` names a server (any database on it);
+//! each test creates its own database. `npm test` starts an embedded server and sets the variable.
+
+use dbos_native::engine::recovery::INTERNAL_QUEUE;
+use dbos_native::engine::steps::NewCheckpoint;
+use dbos_native::engine::workflows::NewWorkflow;
+use dbos_native::engine::{Engine, EngineOptions, ErrorCode, Identity};
+use tokio_postgres::NoTls;
+
+fn server_url() -> String {
+    std::env::var("DBOS_TEST_DATABASE_URL").expect(
+        "DBOS_TEST_DATABASE_URL must name a Postgres server for the engine tests (npm test sets it)",
+    )
+}
+
+fn url_for(db: &str) -> String {
+    let base = server_url();
+    let (head, _) = base.rsplit_once('/').expect("URL with a database path");
+    let head = head.to_string();
+    // Keep any query string off: the admin URL has none in our harness.
+    format!("{head}/{db}")
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&url_for("postgres"), NoTls)
+        .await
+        .expect("connect to test server");
+    tokio::spawn(conn);
+    client
+}
+
+async fn fresh_db(name: &str) -> String {
+    let db = format!("engine_test_{name}");
+    admin()
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .expect("drop test database");
+    url_for(&db)
+}
+
+async fn sql(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+fn options(url: &str, executor: &str) -> EngineOptions {
+    EngineOptions {
+        url: url.to_string(),
+        schema: "dbos".to_string(),
+        pool_size: 4,
+        run_migrations: true,
+        identity: Identity {
+            app_name: "engine-test".to_string(),
+            executor_id: executor.to_string(),
+            app_version: "v1".to_string(),
+        },
+    }
+}
+
+fn workflow(id: &str, token: &str) -> NewWorkflow {
+    NewWorkflow {
+        workflow_id: id.to_string(),
+        status: "PENDING".to_string(),
+        name: "wf".to_string(),
+        inputs: r#"{"json":[1],"__dbos_serializer":"superjson"}"#.to_string(),
+        serialization: Some("js_superjson".to_string()),
+        token: token.to_string(),
+        ..Default::default()
+    }
+}
+
+fn step(function_id: i32, name: &str, output: &str) -> NewCheckpoint {
+    NewCheckpoint {
+        function_id,
+        name: name.to_string(),
+        output: Some(output.to_string()),
+        started_at: 1,
+        completed_at: 2,
+        serialization: Some("js_superjson".to_string()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn migrates_fresh_database_to_123_and_leaves_it_alone_after() {
+    let url = fresh_db("migrate").await;
+    let engine = Engine::connect(options(&url, "local"))
+        .await
+        .expect("connect");
+    let db = sql(&url).await;
+    let v: i64 = db
+        .query_one("SELECT version FROM dbos.dbos_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 123);
+    let tables: i64 = db
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dbos'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        tables >= 12,
+        "expected the full schema, found {tables} tables"
+    );
+    engine.close();
+    // A second engine on the same database neither fails nor re-runs DDL (the row count stays 1).
+    let again = Engine::connect(options(&url, "local"))
+        .await
+        .expect("reconnect");
+    let rows: i64 = db
+        .query_one("SELECT count(*) FROM dbos.dbos_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+    again.close();
+}
+
+#[tokio::test]
+async fn run_migrations_false_rejects_an_unmigrated_database() {
+    let url = fresh_db("nomigrate").await;
+    admin()
+        .await
+        .batch_execute("CREATE DATABASE engine_test_nomigrate")
+        .await
+        .unwrap();
+    let mut opts = options(&url, "local");
+    opts.run_migrations = false;
+    let err = Engine::connect(opts).await.err().expect("must fail");
+    assert_eq!(err.code, ErrorCode::Initialization);
+    assert!(
+        err.message.contains("schema version 0") && err.message.contains("requires 123"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn a_second_start_of_the_same_id_does_not_execute() {
+    let url = fresh_db("dupstart").await;
+    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    let first = engine
+        .start_workflow(&workflow("w1", "tok-a"))
+        .await
+        .unwrap();
+    assert!(first.should_execute);
+    let second = engine
+        .start_workflow(&workflow("w1", "tok-b"))
+        .await
+        .unwrap();
+    assert!(!second.should_execute);
+    assert_eq!(second.name, "wf");
+    let db = sql(&url).await;
+    let row = db
+        .query_one(
+            "SELECT recovery_attempts, owner_xid, creator_xid, status FROM dbos.workflow_status WHERE workflow_uuid = 'w1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("tok-a"));
+    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("tok-a"));
+    assert_eq!(row.get::<_, String>(3), "PENDING");
+    let inputs: i64 = db
+        .query_one(
+            "SELECT count(*) FROM dbos.workflow_input WHERE workflow_uuid = 'w1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(inputs, 1);
+    let empty = engine.start_workflow(&workflow("", "tok")).await;
+    assert_eq!(
+        empty.err().map(|e| e.code),
+        Some(ErrorCode::InvalidArgument)
+    );
+}
+
+#[tokio::test]
+async fn checkpoints_are_fenced_by_owner_and_written_once() {
+    let url = fresh_db("fencing").await;
+    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    engine.start_workflow(&workflow("w2", "tok")).await.unwrap();
+    engine
+        .record_checkpoint("w2", "tok", &step(0, "s", "1"), true)
+        .await
+        .expect("owner writes");
+    let dup = engine
+        .record_checkpoint("w2", "tok", &step(0, "s", "2"), true)
+        .await
+        .expect_err("slot taken");
+    assert_eq!(dup.code, ErrorCode::StepNondeterminism);
+    // Without the conflict check (sleep markers) the first row stays and no error is raised.
+    engine
+        .record_checkpoint("w2", "tok", &step(0, "s", "3"), false)
+        .await
+        .unwrap();
+    let stranger = engine
+        .record_checkpoint("w2", "other", &step(1, "s", "4"), true)
+        .await
+        .expect_err("fenced");
+    assert_eq!(stranger.code, ErrorCode::WorkflowConflict);
+    let missing = engine
+        .record_checkpoint("nope", "tok", &step(0, "s", "4"), true)
+        .await
+        .expect_err("no row");
+    assert_eq!(missing.code, ErrorCode::WorkflowConflict);
+    let cps = engine.load_checkpoints("w2").await.unwrap();
+    assert_eq!(cps.len(), 1);
+    assert_eq!(cps[0].output.as_deref(), Some("1"));
+    assert_eq!(
+        engine
+            .get_checkpoint("w2", 0)
+            .await
+            .unwrap()
+            .map(|c| c.name),
+        Some("s".to_string())
+    );
+}
+
+#[tokio::test]
+async fn completion_needs_ownership_and_writes_the_output_row() {
+    let url = fresh_db("complete").await;
+    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    engine.start_workflow(&workflow("w3", "tok")).await.unwrap();
+    assert!(!engine
+        .complete_workflow("w3", "wrong", "SUCCESS", Some("x"), None)
+        .await
+        .unwrap());
+    assert!(engine
+        .complete_workflow("w3", "tok", "SUCCESS", Some("out"), None)
+        .await
+        .unwrap());
+    // Terminal rows are never completed twice.
+    assert!(!engine
+        .complete_workflow("w3", "tok", "ERROR", None, Some("e"))
+        .await
+        .unwrap());
+    let status = engine.get_workflow_status("w3").await.unwrap().unwrap();
+    assert_eq!(status.status, "SUCCESS");
+    assert_eq!(status.output.as_deref(), Some("out"));
+    assert!(status.completed_at.is_some());
+    let outcome = engine.await_outcome("w3", 10, None).await.unwrap().unwrap();
+    assert_eq!(outcome.output.as_deref(), Some("out"));
+    // A workflow that never finishes: the wait ends at the deadline with None.
+    engine.start_workflow(&workflow("w3b", "t")).await.unwrap();
+    let deadline = dbos_native::engine::db::now_ms() + 50;
+    assert!(engine
+        .await_outcome("w3b", 10, Some(deadline))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn recovery_requeues_this_executors_pending_rows_and_claims_fence_the_old_run() {
+    let url = fresh_db("recovery").await;
+    let engine = Engine::connect(options(&url, "exec-a")).await.unwrap();
+    let other = Engine::connect(options(&url, "exec-b")).await.unwrap();
+    engine
+        .start_workflow(&workflow("mine", "old"))
+        .await
+        .unwrap();
+    other
+        .start_workflow(&workflow("theirs", "t2"))
+        .await
+        .unwrap();
+    engine
+        .record_checkpoint("mine", "old", &step(0, "s", "1"), true)
+        .await
+        .unwrap();
+
+    let recovered = engine.recover_pending().await.unwrap();
+    assert_eq!(recovered, vec!["mine".to_string()]);
+    let claimed = engine.claim_queued(INTERNAL_QUEUE, 100).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let c = &claimed[0];
+    assert_eq!(c.workflow_id, "mine");
+    assert_eq!(c.recovery_attempts, 2);
+    assert_eq!(c.name, "wf");
+    assert!(c.inputs.as_deref().unwrap_or("").contains("superjson"));
+    // The pre-crash execution is fenced out; the claim's token owns the row now.
+    let fenced = engine
+        .record_checkpoint("mine", "old", &step(1, "s", "2"), true)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(fenced.code, ErrorCode::WorkflowConflict);
+    engine
+        .record_checkpoint("mine", &c.token, &step(1, "s", "2"), true)
+        .await
+        .unwrap();
+    // Nothing left to claim, and the other executor's row was not touched.
+    assert!(engine
+        .claim_queued(INTERNAL_QUEUE, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let theirs = engine.get_workflow_status("theirs").await.unwrap().unwrap();
+    assert_eq!(theirs.status, "PENDING");
+    let mine = engine.get_workflow_status("mine").await.unwrap().unwrap();
+    assert_eq!(mine.queue_name.as_deref(), Some(INTERNAL_QUEUE));
+    assert!(!engine.dead_letter("mine", 3).await.unwrap());
+    assert!(engine.dead_letter("mine", 2).await.unwrap());
+    let dead = engine.get_workflow_status("mine").await.unwrap().unwrap();
+    assert_eq!(dead.status, "MAX_RECOVERY_ATTEMPTS_EXCEEDED");
+}
+
+#[tokio::test]
+async fn child_start_records_the_parents_checkpoint_in_the_same_transaction() {
+    let url = fresh_db("child").await;
+    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    engine
+        .start_workflow(&workflow("parent", "ptok"))
+        .await
+        .unwrap();
+    let mut child = workflow("parent-0", "ctok");
+    child.name = "childWf".to_string();
+    child.parent_workflow_id = Some("parent".to_string());
+    let out = engine
+        .start_child_workflow("parent", "ptok", 0, &child)
+        .await
+        .unwrap();
+    assert!(out.should_execute);
+    let cp = engine.get_checkpoint("parent", 0).await.unwrap().unwrap();
+    assert_eq!(cp.name, "childWf");
+    assert_eq!(cp.child_workflow_id.as_deref(), Some("parent-0"));
+    // A fenced-out parent cannot start children: nothing is written.
+    let mut child2 = workflow("parent-1", "c2");
+    child2.name = "childWf".to_string();
+    let err = engine
+        .start_child_workflow("parent", "stale", 1, &child2)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code, ErrorCode::WorkflowConflict);
+    assert!(engine
+        .get_workflow_status("parent-1")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn calls_after_close_fail_with_shutdown() {
+    let url = fresh_db("close").await;
+    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    engine.close();
+    engine.close();
+    let err = engine.get_workflow_status("x").await.err().unwrap();
+    assert_eq!(err.code, ErrorCode::Shutdown);
+}
