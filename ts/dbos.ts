@@ -58,7 +58,7 @@ export interface DBOSConfig {
   runMigrations?: boolean;
   /** Where the embedded Postgres keeps its data when no URL is configured (default `.dbos` in the working directory). */
   embeddedPostgresDataDir?: string;
-  /** Port of the embedded Postgres (default 54329, or `DBOS_EMBEDDED_PG_PORT`). */
+  /** Port of the embedded Postgres (default: `DBOS_EMBEDDED_PG_PORT`, else the one chosen at first init, 5433 or the next free one). */
   embeddedPostgresPort?: number;
   // Accepted for source compatibility with DBOS Transact; not used by dbos-native yet.
   systemDatabasePollingConcurrency?: number;

@@ -1,0 +1,78 @@
+// A small app the crash tests run as a child process and SIGKILL at chosen points. It logs each step
+// execution to $LOG so the test can count what ran, and with AWAIT=<id> prints that workflow's outcome.
+import { appendFileSync } from 'node:fs';
+import { DBOS } from 'dbos-native';
+
+function log(event: string): void {
+  appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
+}
+
+const hangForever = () => new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+
+export class CrashApp {
+  @DBOS.step()
+  static async stepA(): Promise<string> {
+    log('A');
+    return 'a';
+  }
+
+  @DBOS.step()
+  static async stepB(): Promise<string> {
+    log('B-start');
+    if (process.env.HANG === 'B') await hangForever();
+    log('B-done');
+    return 'b';
+  }
+
+  @DBOS.workflow()
+  static async twoSteps(): Promise<string> {
+    const a = await CrashApp.stepA();
+    const b = await CrashApp.stepB();
+    log('wf-done');
+    return a + b;
+  }
+
+  @DBOS.workflow()
+  static async sleeper(ms: number): Promise<string> {
+    await DBOS.runStep(async () => log('before'), { name: 'before' });
+    await DBOS.sleep(ms);
+    await DBOS.runStep(async () => log('after'), { name: 'after' });
+    return 'rested';
+  }
+
+  @DBOS.workflow({ maxRecoveryAttempts: 1 })
+  static async doomed(): Promise<string> {
+    await DBOS.runStep(async () => log('doomed-step'), { name: 'doomedStep' });
+    await hangForever();
+    return 'never';
+  }
+}
+
+async function main(): Promise<void> {
+  DBOS.setConfig({ name: 'crash-app', applicationVersion: 'crash-v1' });
+  await DBOS.launch();
+  log('launched');
+  const id = process.env.WF_ID ?? 'crash-wf';
+  const start = process.env.START;
+  if (start === 'twoSteps') await DBOS.startWorkflow(CrashApp, { workflowID: id }).twoSteps();
+  if (start === 'sleeper') await DBOS.startWorkflow(CrashApp, { workflowID: id }).sleeper(Number(process.env.SLEEP_MS));
+  if (start === 'doomed') await DBOS.startWorkflow(CrashApp, { workflowID: id }).doomed();
+  if (process.env.AWAIT) {
+    let out: Record<string, unknown>;
+    try {
+      out = { ok: true, value: await DBOS.retrieveWorkflow(process.env.AWAIT).getResult() };
+    } catch (e) {
+      const err = e as Error & { dbosErrorCode?: number };
+      out = { ok: false, name: err.constructor.name, code: err.dbosErrorCode, message: err.message };
+    }
+    process.stdout.write(JSON.stringify(out) + '\n');
+    await DBOS.shutdown();
+    return;
+  }
+  await hangForever();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`crash-app failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

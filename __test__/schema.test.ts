@@ -1,0 +1,74 @@
+// The system database our launch creates is the official SDK 5.3.0's, object for object, so the DBOS
+// client, CLI and SDK can share it with us; a second launch leaves a version-123 database untouched.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client } from 'pg';
+import { DBOS } from 'dbos-native';
+import { freshDatabase, query } from './helpers/db';
+
+interface SnapshotModule {
+  schemaSnapshot(client: Client, schema: string): Promise<unknown>;
+  diffSnapshots(a: unknown, b: unknown): string[];
+}
+
+// The helper is plain ESM shared with ad-hoc scripts; it is not compiled.
+const helperUrl = pathToFileURL(path.join(__dirname, '..', '..', 'helpers', 'schema-snapshot.mjs')).href;
+const loadHelper = () => import(helperUrl) as Promise<SnapshotModule>;
+
+async function snapshot(url: string, schema: string): Promise<unknown> {
+  const { schemaSnapshot } = await loadHelper();
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await schemaSnapshot(client, schema);
+  } finally {
+    await client.end();
+  }
+}
+
+interface OfficialDBOS {
+  setConfig(c: Record<string, unknown>): void;
+  launch(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+async function launchOfficial(url: string, schema: string): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require('@dbos-inc/dbos-sdk') as { DBOS: OfficialDBOS };
+  sdk.DBOS.setConfig({ name: 'schemacheck', systemDatabaseUrl: url, systemDatabaseSchemaName: schema, logLevel: 'error' });
+  await sdk.DBOS.launch();
+  await sdk.DBOS.shutdown();
+}
+
+async function launchOurs(url: string, schema: string): Promise<void> {
+  DBOS.setConfig({ name: 'schemacheck', systemDatabaseUrl: url, systemDatabaseSchemaName: schema });
+  await DBOS.launch();
+  await DBOS.shutdown();
+}
+
+for (const schema of ['dbos', 'custom_sys']) {
+  test(`our launch creates the same "${schema}" schema as @dbos-inc/dbos-sdk 5.3.0`, async () => {
+    const ours = await freshDatabase('dbosn_schema_ours');
+    const theirs = await freshDatabase('dbosn_schema_sdk');
+    await launchOurs(ours, schema);
+    await launchOfficial(theirs, schema);
+    const { diffSnapshots } = await loadHelper();
+    const a = await snapshot(ours, schema);
+    const b = await snapshot(theirs, schema);
+    assert.deepEqual(diffSnapshots(a, b), []);
+    const versions = await query<{ version: string }>(ours, `SELECT version FROM "${schema.replace(/"/g, '""')}".dbos_migrations`);
+    assert.deepEqual(versions, [{ version: '123' }]);
+  });
+}
+
+test('a database at version 123 is left as is: no DDL, the SDK and we launch on each other', async () => {
+  const url = await freshDatabase('dbosn_schema_shared');
+  await launchOfficial(url, 'dbos');
+  const before = await query<{ xmin: string }>(url, 'SELECT xmin::text FROM dbos.dbos_migrations');
+  await launchOurs(url, 'dbos');
+  const after = await query<{ xmin: string }>(url, 'SELECT xmin::text FROM dbos.dbos_migrations');
+  assert.deepEqual(after, before, 'the version row was not rewritten');
+  await launchOfficial(url, 'dbos');
+});
