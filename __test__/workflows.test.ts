@@ -60,6 +60,20 @@ class Shop {
   }
 
   @DBOS.workflow()
+  static async napThenStep(ms: number): Promise<string> {
+    const n = await Shop.reserve('before-nap');
+    await DBOS.sleep(ms);
+    const m = await Shop.reserve('after-nap');
+    return `${n}/${m}`;
+  }
+
+  @DBOS.workflow()
+  static async parentOfSleepers(ms: number): Promise<string> {
+    await DBOS.startWorkflow(Shop).slow(ms);
+    return Shop.slow(ms);
+  }
+
+  @DBOS.workflow()
   static async parent(): Promise<string[]> {
     const h = await DBOS.startWorkflow(Shop).order('child', 1);
     const direct = await Shop.order('direct', 2);
@@ -326,5 +340,59 @@ describe('children, context and recorded values', () => {
     assert.equal(rows[0]?.function_name, 'DBOS.sleep');
     assert.equal(rows[0]?.serialization, 'portable_json');
     assert.ok(Number(rows[0]?.output) > Date.now() - 60_000);
+  });
+});
+
+describe('cancel, resume and timeouts', () => {
+  test('a workflow past its timeout is cancelled, and so are the children that inherit its deadline', async () => {
+    const id = `timeout-${randomUUID()}`;
+    const t0 = Date.now();
+    const h = await DBOS.startWorkflow(Shop, { workflowID: id, timeoutMS: 300 }).parentOfSleepers(10_000);
+    await assert.rejects(h.getResult(), (e: unknown) => e instanceof DBOSErrors.DBOSWorkflowCancelledError && e.dbosErrorCode === 24);
+    assert.ok(Date.now() - t0 < 5000, 'cancelled by the sweep within seconds, not after the sleep');
+    const st = await statusRow(url, id);
+    assert.equal(st?.status, 'CANCELLED');
+    assert.equal(st?.workflow_timeout_ms, '300');
+    for (const child of [`${id}-0`, `${id}-1`]) {
+      const c = await statusRow(url, child);
+      assert.equal(c?.workflow_deadline_epoch_ms, st?.workflow_deadline_epoch_ms, 'children inherit the deadline');
+      for (let i = 0; i < 100 && (await statusRow(url, child))?.status !== 'CANCELLED'; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await statusRow(url, child))?.status, 'CANCELLED');
+    }
+    await assert.rejects(DBOS.retrieveWorkflow(id).getResult(), DBOSErrors.DBOSAwaitedWorkflowCancelledError);
+  });
+
+  test('cancelWorkflow stops a sleeping workflow at once; resumeWorkflow continues it from its checkpoints', async () => {
+    const id = `cancel-${randomUUID()}`;
+    runs['reserve:before-nap'] = 0;
+    runs['reserve:after-nap'] = 0;
+    const h = await DBOS.startWorkflow(Shop, { workflowID: id }).napThenStep(300);
+    while ((await steps(url, id)).length < 2) await new Promise((r) => setTimeout(r, 10));
+    const t0 = Date.now();
+    await DBOS.cancelWorkflow(id);
+    await assert.rejects(h.getResult(), DBOSErrors.DBOSWorkflowCancelledError);
+    assert.ok(Date.now() - t0 < 250, 'the durable sleep was interrupted');
+    assert.equal((await DBOS.getWorkflowStatus(id))?.status, 'CANCELLED');
+    await new Promise((r) => setTimeout(r, 350)); // past the recorded wake-up time
+
+    const resumed = await DBOS.resumeWorkflow<string>(id);
+    assert.equal(await resumed.getResult(), '10/9');
+    assert.equal(runs['reserve:before-nap'], 1, 'the recorded step was replayed, not re-run');
+    assert.equal(runs['reserve:after-nap'], 1);
+    const st = await statusRow(url, id);
+    assert.equal(st?.status, 'SUCCESS');
+    assert.equal(st?.recovery_attempts, '1');
+    assert.equal(st?.queue_name, '_dbos_internal_queue');
+    await assert.rejects(DBOS.resumeWorkflow(`missing-${randomUUID()}`), DBOSErrors.DBOSNonExistentWorkflowError);
+  });
+
+  test('a cancel written by another process (as the DBOS CLI does) stops the local run within seconds', async () => {
+    const id = `ext-cancel-${randomUUID()}`;
+    const h = await DBOS.startWorkflow(Shop, { workflowID: id }).slow(20_000);
+    while ((await steps(url, id)).length < 1) await new Promise((r) => setTimeout(r, 10));
+    await query(url, "UPDATE dbos.workflow_status SET status = 'CANCELLED', owner_xid = NULL WHERE workflow_uuid = $1", [id]);
+    const t0 = Date.now();
+    await assert.rejects(h.getResult(), DBOSErrors.DBOSWorkflowCancelledError);
+    assert.ok(Date.now() - t0 < 3000);
   });
 });

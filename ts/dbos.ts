@@ -101,6 +101,11 @@ export interface StartWorkflowParams extends BaseStartParams {
   workflowAttributes?: Record<string, unknown>;
 }
 
+export interface CancelWorkflowsOptions {
+  /** Also cancel all descendant (child) workflows, recursively (default false). */
+  cancelChildren?: boolean;
+}
+
 export interface GetResultOptions extends PollingOptions {
   /** Give up and return null after this many seconds. */
   timeoutSeconds?: number;
@@ -522,6 +527,34 @@ export class DBOS {
     return exec.checkpointedResult<T>(wf, workflowID, functionID, timerID, timeoutMS, pollMs);
   }
 
+  /**
+   * Cancels a workflow that has not finished. A run in this process stops at its next durable
+   * operation (or at once if sleeping) with `DBOSWorkflowCancelledError`.
+   */
+  static async cancelWorkflow(workflowID: string, options?: CancelWorkflowsOptions): Promise<void> {
+    return DBOS.cancelWorkflows([workflowID], options);
+  }
+
+  static async cancelWorkflows(workflowIDs: string[], options?: CancelWorkflowsOptions): Promise<void> {
+    const exec = executor('DBOS.cancelWorkflow');
+    await recordedManagement('DBOS.cancelWorkflow', () => exec.cancel(workflowIDs, options?.cancelChildren === true));
+  }
+
+  /** Resumes a cancelled or dead-lettered workflow from its last checkpoint (with a fresh attempt budget). */
+  static async resumeWorkflow<T>(workflowID: string, options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>> {
+    const [handle] = await DBOS.resumeWorkflows<T>([workflowID], options);
+    return handle as WorkflowHandle<Awaited<T>>;
+  }
+
+  static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
+    const exec = executor('DBOS.resumeWorkflow');
+    if (options?.queueName !== undefined) {
+      throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
+    }
+    await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs));
+    return workflowIDs.map((id) => exec.handleFor(id) as WorkflowHandle<Awaited<T>>);
+  }
+
   // ------------------------------------------------------------ time and randomness
 
   static async sleepms(durationMS: number): Promise<void> {
@@ -547,6 +580,12 @@ export class DBOS {
     if (!workflowCode()) return randomUUID();
     return executor('DBOS.randomUUID').recordedValue('DBOS.randomUUID', () => randomUUID());
   }
+}
+
+/** Management calls from workflow code are recorded like steps, so a replay does not repeat them. */
+async function recordedManagement(name: string, fn: () => Promise<void>): Promise<void> {
+  if (!workflowCode()) return fn();
+  return executor(name).runStep(fn, name, {});
 }
 
 function isClass(f: Function): boolean {

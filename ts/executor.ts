@@ -14,6 +14,7 @@ import {
   DBOSAwaitedWorkflowExceededMaxRecoveryAttempts,
   DBOSConflictingWorkflowError,
   DBOSError,
+  DBOSInvalidWorkflowInputError,
   DBOSInvalidWorkflowTransitionError,
   DBOSMaxRecoveryAttemptsExceededError,
   DBOSMaxStepRetriesError,
@@ -101,12 +102,24 @@ export interface ExecutorOptions {
   appVersion: string;
 }
 
-/** Sleeps in chunks a Node timer accepts. */
-export async function timerSleep(ms: number): Promise<void> {
+/** Sleeps in chunks a Node timer accepts; a workflow's cancellation interrupts it. */
+export async function timerSleep(ms: number, cancel?: { signal: AbortSignal; workflowID: string }): Promise<void> {
   let left = ms;
   while (left > 0) {
     const chunk = Math.min(left, MAX_TIMER_MS);
-    await new Promise<void>((resolve) => setTimeout(resolve, chunk));
+    await new Promise<void>((resolve, reject) => {
+      const signal = cancel?.signal;
+      if (signal?.aborted) return reject(new DBOSWorkflowCancelledError(cancel?.workflowID ?? ''));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new DBOSWorkflowCancelledError(cancel?.workflowID ?? ''));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, chunk);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     left -= chunk;
   }
 }
@@ -145,16 +158,43 @@ export class Executor {
   async startRecovery(): Promise<void> {
     await this.engine.recoverPending();
     await this.dispatchQueued();
-    this.dispatchTimer = setInterval(() => {
-      if (!this.dispatching) {
-        this.dispatching = this.dispatchQueued()
-          .catch(() => undefined)
-          .finally(() => {
-            this.dispatching = undefined;
-          });
-      }
-    }, 1000);
+    this.dispatchTimer = setInterval(() => this.tick(), 1000);
     this.dispatchTimer.unref();
+  }
+
+  /**
+   * Once a second: run what was queued for us (resumed workflows), cancel workflows past their deadline,
+   * and stop local executions that someone cancelled.
+   */
+  private tick(): void {
+    if (this.dispatching || this.closed) return;
+    this.dispatching = (async () => {
+      await this.dispatchQueued();
+      this.abortLocal(await this.engine.cancelTimedOut());
+      if (this.running.size > 0) this.abortLocal(await this.engine.cancelledAmong([...this.running.keys()]));
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        this.dispatching = undefined;
+      });
+  }
+
+  private abortLocal(ids: string[]): void {
+    for (const id of ids) this.running.get(id)?.state.cancel.abort();
+  }
+
+  async cancel(workflowIDs: string[], children: boolean): Promise<void> {
+    this.abortLocal(await this.engine.cancelWorkflows(workflowIDs, children));
+  }
+
+  /** Re-enqueues unfinished workflows (finished ones are left alone); unknown IDs are an error. */
+  async resume(workflowIDs: string[]): Promise<void> {
+    for (const id of workflowIDs) {
+      if (!(await this.engine.getWorkflowStatus(id))) throw new DBOSNonExistentWorkflowError(`Workflow ${id} does not exist`);
+    }
+    await this.engine.resumeWorkflows(workflowIDs);
+    // Run them now rather than at the next tick.
+    await this.dispatchQueued();
   }
 
   async close(): Promise<void> {
@@ -203,7 +243,13 @@ export class Executor {
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
 
     const format = formatFor(reg);
-    const inputs = serializeArgs(args, format);
+    let inputs: string;
+    try {
+      // A callback or symbol in the arguments could not be restored on recovery: refuse it up front.
+      inputs = serializeArgs(args, format, undefined, { rejectFunctions: true, path: ['args'] });
+    } catch (e) {
+      throw new DBOSInvalidWorkflowInputError(reg.name, e);
+    }
     // The body gets the stored form of its arguments, exactly as it would after recovery.
     let runArgs = deserializeArgs(inputs, format);
     if (reg.config.inputSchema) runArgs = reg.config.inputSchema.parse(runArgs) as unknown[];
@@ -495,7 +541,7 @@ export class Executor {
         errors.push(e instanceof Error ? e : new Error(String(e)));
         if (config.shouldRetry && !(await config.shouldRetry(e))) throw e;
         if (attempt >= maxAttempts) throw new DBOSMaxStepRetriesError(name, maxAttempts, errors);
-        await timerSleep(interval);
+        await timerSleep(interval, { signal: wf.cancel.signal, workflowID: wf.workflowID });
         interval = Math.min(interval * backoff, 3600 * 1000);
       }
     }
@@ -511,7 +557,7 @@ export class Executor {
     if (!wf) return timerSleep(ms);
     const functionID = takeFunctionID(wf);
     const end = await this.durableDeadline(wf, functionID, ms, true);
-    if (end !== undefined) await timerSleep(end - Date.now());
+    if (end !== undefined) await timerSleep(end - Date.now(), { signal: wf.cancel.signal, workflowID: wf.workflowID });
   }
 
   /**

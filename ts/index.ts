@@ -6,6 +6,7 @@ export {
   type DBOSLaunchOptions,
   type StartWorkflowParams,
   type GetResultOptions,
+  type CancelWorkflowsOptions,
   type WorkflowIDReusePolicy,
 } from './dbos';
 export type { WorkflowHandle, WorkflowStatus, PollingOptions } from './executor';

@@ -121,6 +121,10 @@ interface NativeEngine {
   completeWorkflow(workflowId: string, token: string, status: string, output?: string, error?: string): Promise<boolean>;
   getWorkflowStatus(workflowId: string): Promise<WorkflowStatusRow | null>;
   awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs?: number): Promise<WorkflowOutcome | null>;
+  cancelWorkflows(ids: string[], children: boolean): Promise<string[]>;
+  resumeWorkflows(ids: string[]): Promise<string[]>;
+  cancelTimedOut(): Promise<string[]>;
+  cancelledAmong(ids: string[]): Promise<string[]>;
   recoverPending(): Promise<string[]>;
   claimQueued(queue: string, limit: number): Promise<ClaimedWorkflow[]>;
   deadLetter(workflowId: string, minAttempts: number): Promise<boolean>;
@@ -194,6 +198,18 @@ export class Engine {
   }
   awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs: number | null) {
     return call(this.native.awaitOutcome(workflowId, Math.max(1, Math.round(pollMs)), deadlineEpochMs ?? undefined));
+  }
+  cancelWorkflows(ids: string[], children: boolean) {
+    return call(this.native.cancelWorkflows(ids, children));
+  }
+  resumeWorkflows(ids: string[]) {
+    return call(this.native.resumeWorkflows(ids));
+  }
+  cancelTimedOut() {
+    return call(this.native.cancelTimedOut());
+  }
+  cancelledAmong(ids: string[]) {
+    return call(this.native.cancelledAmong(ids));
   }
   recoverPending() {
     return call(this.native.recoverPending());

@@ -163,6 +163,37 @@ impl NativeEngine {
     }
 
     #[napi]
+    pub async fn cancel_workflows(
+        &self,
+        ids: Vec<String>,
+        children: bool,
+    ) -> JsResult<Vec<String>> {
+        let engine = self.inner.clone();
+        engine
+            .cancel_workflows(&ids, children)
+            .await
+            .map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn resume_workflows(&self, ids: Vec<String>) -> JsResult<Vec<String>> {
+        let engine = self.inner.clone();
+        engine.resume_workflows(&ids).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn cancel_timed_out(&self) -> JsResult<Vec<String>> {
+        let engine = self.inner.clone();
+        engine.cancel_timed_out().await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn cancelled_among(&self, ids: Vec<String>) -> JsResult<Vec<String>> {
+        let engine = self.inner.clone();
+        engine.cancelled_among(&ids).await.map_err(js_error)
+    }
+
+    #[napi]
     pub async fn recover_pending(&self) -> JsResult<Vec<String>> {
         let engine = self.inner.clone();
         engine.recover_pending().await.map_err(js_error)

@@ -24,6 +24,11 @@ pub struct ClaimedWorkflow {
 }
 
 pub(crate) struct Sql {
+    cancel: String,
+    cancel_tree: String,
+    resume: String,
+    sweep_timeouts: String,
+    cancelled_among: String,
     recover: String,
     claim: String,
     dead_letter: String,
@@ -33,6 +38,39 @@ pub(crate) struct Sql {
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
         Sql {
+            // Cancellation clears the owner, so the running execution is fenced out at its next write.
+            cancel: format!(
+                "UPDATE {s}.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, \
+                 deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = $2 \
+                 WHERE workflow_uuid = ANY($1) AND status NOT IN ('SUCCESS', 'ERROR') RETURNING workflow_uuid"
+            ),
+            cancel_tree: format!(
+                "WITH RECURSIVE tree(id) AS (SELECT unnest($1::text[]) \
+                   UNION SELECT ws.workflow_uuid FROM {s}.workflow_status ws JOIN tree ON ws.parent_workflow_id = tree.id) \
+                 UPDATE {s}.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, \
+                 deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = $2 \
+                 WHERE workflow_uuid IN (SELECT id FROM tree) AND status NOT IN ('SUCCESS', 'ERROR') \
+                 RETURNING workflow_uuid"
+            ),
+            resume: format!(
+                "UPDATE {s}.workflow_status SET status = 'ENQUEUED', owner_xid = NULL, \
+                 queue_name = '{INTERNAL_QUEUE}', recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, \
+                 deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = NULL \
+                 WHERE workflow_uuid = ANY($1) AND status NOT IN ('SUCCESS', 'ERROR') RETURNING workflow_uuid"
+            ),
+            sweep_timeouts: format!(
+                "UPDATE {s}.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, \
+                 deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $1, completed_at = $1 \
+                 WHERE workflow_uuid IN (SELECT workflow_uuid FROM {s}.workflow_status \
+                   WHERE status IN ('ENQUEUED', 'PENDING', 'DELAYED') AND workflow_deadline_epoch_ms IS NOT NULL \
+                   AND workflow_deadline_epoch_ms <= $1 AND (application_name = ANY($2) OR application_name IS NULL) \
+                   ORDER BY workflow_deadline_epoch_ms LIMIT 1000 FOR UPDATE SKIP LOCKED) \
+                 RETURNING workflow_uuid"
+            ),
+            cancelled_among: format!(
+                "SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1) \
+                 AND status = 'CANCELLED'"
+            ),
             recover: format!(
                 "UPDATE {s}.workflow_status SET started_at_epoch_ms = NULL, status = 'ENQUEUED', owner_xid = NULL, \
                  updated_at = $4, queue_name = COALESCE(queue_name, '{INTERNAL_QUEUE}') \
@@ -72,6 +110,52 @@ impl Sql {
 }
 
 impl Engine {
+    /// Cancels every listed workflow (and, with `children`, their descendants) that has not finished;
+    /// returns the ones it changed.
+    pub async fn cancel_workflows(&self, ids: &[String], children: bool) -> Result<Vec<String>> {
+        let sql = if children {
+            &self.sql.recovery.cancel_tree
+        } else {
+            &self.sql.recovery.cancel
+        };
+        self.ids_update(sql, ids).await
+    }
+
+    /// Puts listed unfinished workflows back on the internal queue with a fresh attempt budget.
+    pub async fn resume_workflows(&self, ids: &[String]) -> Result<Vec<String>> {
+        self.ids_update(&self.sql.recovery.resume, ids).await
+    }
+
+    async fn ids_update(&self, sql: &str, ids: &[String]) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client.query(sql, &[&ids, &now_ms()]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Cancels this app's workflows whose deadline has passed (up to 1000 per call).
+    pub async fn cancel_timed_out(&self) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.recovery.sweep_timeouts)
+            .await?;
+        let names = vec![self.identity.app_name.clone()];
+        let rows = client.query(&stmt, &[&now_ms(), &names]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Which of these workflows were cancelled (by anyone): running executions then stop.
+    pub async fn cancelled_among(&self, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.recovery.cancelled_among)
+            .await?;
+        let rows = client.query(&stmt, &[&ids]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Puts this executor's PENDING workflows (of this app version) back on the internal queue.
     pub async fn recover_pending(&self) -> Result<Vec<String>> {
         let client = self.client().await?;

@@ -1,0 +1,65 @@
+// The README's first command: the example runs with nothing configured (an embedded Postgres under
+// ./.dbos), and a second run reuses that database and returns the recorded result without re-running.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+const root = path.join(__dirname, '..', '..', '..');
+let cwd = '';
+let port = 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+function runExample(): { code: number | null; out: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, DBOS_EMBEDDED_PG_PORT: String(port) };
+  delete env.DBOS_SYSTEM_DATABASE_URL;
+  const r = spawnSync(process.execPath, [path.join(root, 'examples', 'build', 'onboarding.js'), 'Zoe'], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+before(async () => {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const build = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'examples')], { encoding: 'utf8' });
+  assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
+  cwd = mkdtempSync(path.join(tmpdir(), 'dbosn-example-'));
+  chmodSync(cwd, 0o755); // as root, the server runs as "postgres", which must reach ./.dbos
+  port = await freePort();
+});
+
+after(() => {
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+test('npm start: the example completes on an embedded Postgres with nothing configured', () => {
+  const first = runExample();
+  assert.equal(first.code, 0, first.out);
+  assert.match(first.out, /\[step\] creating an account for Zoe/);
+  assert.match(first.out, /Result: Zoe is onboarded \(welcome-email-sent:acct-zoe\)/);
+  assert.match(first.out, /Workflow onboard-Zoe: SUCCESS, recovery attempts 1/);
+  assert.ok(existsSync(path.join(cwd, '.dbos', 'pgdata')), 'the data lives under ./.dbos');
+});
+
+test('a second run reuses the database: the finished workflow is not run again', () => {
+  const second = runExample();
+  assert.equal(second.code, 0, second.out);
+  assert.match(second.out, /Result: Zoe is onboarded/);
+  assert.doesNotMatch(second.out, /\[step\]/);
+});

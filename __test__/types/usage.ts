@@ -1,0 +1,104 @@
+// Compiled with `tsc --noEmit` by types.test.ts: code written against DBOS Transact's documented
+// signatures must type-check against dbos-native, and (with only the import changed) against
+// @dbos-inc/dbos-sdk 5.3.0 too.
+import { DBOS, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig } from 'dbos-native';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type ExpectTrue<T extends true> = T;
+
+const config: DBOSConfig = {
+  name: 'typed-app',
+  systemDatabaseUrl: 'postgresql://postgres:dbos@localhost:5432/typed_dbos_sys',
+  applicationVersion: 'v1',
+  executorID: 'local',
+  systemDatabaseSchemaName: 'dbos',
+  systemDatabasePoolSize: 10,
+  runMigrations: true,
+};
+
+class Payments {
+  @DBOS.step({ retriesAllowed: true, maxAttempts: 5, intervalSeconds: 1, backoffRate: 2 })
+  static async charge(amount: number): Promise<string> {
+    return `charged ${amount}`;
+  }
+
+  @DBOS.workflow({ maxRecoveryAttempts: 10 })
+  static async checkout(amount: number, customer: string): Promise<{ receipt: string; customer: string }> {
+    const receipt = await Payments.charge(amount);
+    await DBOS.sleep(1000);
+    await DBOS.sleepms(10);
+    await DBOS.sleepSeconds(1);
+    const now: number = await DBOS.now();
+    const id: string = await DBOS.randomUUID();
+    const wfid: string | undefined = DBOS.workflowID;
+    void [now, id, wfid];
+    return { receipt, customer };
+  }
+}
+
+class Configured extends ConfiguredInstance {
+  constructor() {
+    super('configured');
+  }
+}
+void Configured;
+
+const stepCfg: StepConfig = { name: 'x', retriesAllowed: false, timeoutMS: 1000 };
+const wfCfg: WorkflowConfig = { name: 'y', maxRecoveryAttempts: 3, serialization: 'portable' };
+void [stepCfg, wfCfg];
+
+async function plainFn(a: number, b: string): Promise<string> {
+  return `${a}${b}`;
+}
+const registered: (a: number, b: string) => Promise<string> = DBOS.registerWorkflow(plainFn, { name: 'plainFn' });
+const step = DBOS.registerStep(async (n: number) => n + 1, { name: 'inc' });
+
+async function usage(): Promise<void> {
+  DBOS.setConfig(config);
+  await DBOS.launch();
+
+  const h1: WorkflowHandle<{ receipt: string; customer: string }> = await DBOS.startWorkflow(Payments, {
+    workflowID: 'order-1',
+  }).checkout(10, 'ann');
+  const r1 = await h1.getResult();
+  type _r1 = ExpectTrue<Equal<typeof r1, { receipt: string; customer: string }>>;
+  const idOf: string = h1.workflowID;
+  const st: WorkflowStatus | null = await h1.getStatus();
+  void [idOf, st?.status, st?.workflowName];
+
+  const h2: WorkflowHandle<string> = await DBOS.startWorkflow(registered, { workflowID: 'fn-1' })(1, 'x');
+  const r2: string = await h2.getResult();
+  const r3: string = await registered(2, 'y');
+  const r4: number = await step(3);
+  const r5: number = await DBOS.runStep(async () => 5, { name: 'five', retriesAllowed: true, maxAttempts: 2 });
+  const r6: string | null = await DBOS.getResult<string>('fn-1', 5);
+  const r7: string | null = await DBOS.getResult<string>('fn-1', { timeoutSeconds: 5, pollingIntervalMs: 100 });
+  const s2: WorkflowStatus | null = await DBOS.getWorkflowStatus('fn-1');
+  const retrieved: WorkflowHandle<string> = DBOS.retrieveWorkflow<string>('fn-1');
+  const r8: string = await DBOS.withNextWorkflowID('next-1', () => registered(3, 'z'));
+  const flags: boolean[] = [DBOS.isWithinWorkflow(), DBOS.isInStep(), DBOS.isInWorkflow(), DBOS.isInitialized()];
+  void [r2, r3, r4, r5, r6, r7, s2, retrieved, r8, flags];
+
+  try {
+    await registered(1, 'a');
+  } catch (e) {
+    if (e instanceof DBOSErrors.DBOSMaxStepRetriesError) void e.errors;
+    if (e instanceof DBOSErrors.DBOSError) void e.dbosErrorCode;
+    if (e instanceof DBOSWorkflowConflictError) void e.message;
+  }
+  await DBOS.shutdown();
+}
+void usage;
+
+async function negative(): Promise<void> {
+  // @ts-expect-error: the wrong argument type is rejected
+  void DBOS.startWorkflow(Payments).checkout('ten', 'ann');
+  // @ts-expect-error: handles are typed by the workflow's return type
+  const wrong: WorkflowHandle<number> = await DBOS.startWorkflow(registered)(1, 'x');
+  // @ts-expect-error: recv-style misuse of types: sleep takes a number
+  await DBOS.sleep('1s');
+  void wrong;
+}
+void negative;
+
+export {};
