@@ -139,6 +139,24 @@ type InvokeFunctionsAsyncInst<T> = T extends ConfiguredInstance
     }
   : never;
 
+type AsyncMethod<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Promise<Return>;
+
+/**
+ * What `@DBOS.workflow()` and `@DBOS.step()` return: a legacy (experimentalDecorators) method decorator,
+ * as DBOS documents it, that also works as a standard (TC39) one.
+ */
+export interface DBOSMethodDecorator {
+  <This, Args extends unknown[], Return>(
+    target: object,
+    propertyKey: string,
+    inDescriptor: TypedPropertyDescriptor<AsyncMethod<This, Args, Return>>,
+  ): TypedPropertyDescriptor<AsyncMethod<This, Args, Return>>;
+  <This, Args extends unknown[], Return>(
+    method: AsyncMethod<This, Args, Return>,
+    context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, Return>>,
+  ): AsyncMethod<This, Args, Return>;
+}
+
 interface Runtime {
   executor: Executor;
   embedded?: EmbeddedPostgresHandle;
@@ -359,13 +377,9 @@ export class DBOS {
   // ------------------------------------------------------------ registration
 
   /** Decorator designating a static method (legacy or standard decorators) as a DBOS workflow. */
-  static workflow(cfg: WorkflowConfig = {}) {
-    function decorator<This, Args extends unknown[], Return>(
-      target: object,
-      propertyKey: string,
-      inDescriptor: TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>,
-    ): TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>> {
-      const decorated = decorateMethod(target, propertyKey, inDescriptor, (fn, name, className, defaultThis) => {
+  static workflow(cfg: WorkflowConfig = {}): DBOSMethodDecorator {
+    return ((target: object, propertyKey: unknown, descriptor?: unknown) =>
+      decorateMethod(target, propertyKey, descriptor, (fn, name, className, defaultThis) => {
         const reg: WorkflowRegistration = {
           kind: 'workflow',
           name: cfg.name ?? name,
@@ -376,27 +390,17 @@ export class DBOS {
         };
         registerWorkflowFunction(reg);
         return makeWorkflowInvoker(reg);
-      });
-      return decorated as TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>;
-    }
-    return decorator;
+      })) as DBOSMethodDecorator;
   }
 
   /** Decorator designating a method as a DBOS step (checkpointed in workflows, a plain call elsewhere). */
-  static step(cfg: StepConfig = {}) {
-    function decorator<This, Args extends unknown[], Return>(
-      target: object,
-      propertyKey: string,
-      inDescriptor: TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>,
-    ): TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>> {
-      const decorated = decorateMethod(target, propertyKey, inDescriptor, (fn, name, className) => {
+  static step(cfg: StepConfig = {}): DBOSMethodDecorator {
+    return ((target: object, propertyKey: unknown, descriptor?: unknown) =>
+      decorateMethod(target, propertyKey, descriptor, (fn, name, className) => {
         const stepName = cfg.name ?? name;
         assertCanRegisterStep(stepName);
         return makeStepInvoker(stepName, className, fn, cfg);
-      });
-      return decorated as TypedPropertyDescriptor<(this: This, ...args: Args) => Promise<Return>>;
-    }
-    return decorator;
+      })) as DBOSMethodDecorator;
   }
 
   /** Registers a function as a workflow and returns the invoker to call instead of it. */
@@ -633,12 +637,12 @@ function validatePolling(ms: number): void {
  * Applies a method decorator in either form: legacy (target, key, descriptor) from
  * experimentalDecorators, or standard (method, context).
  */
-function decorateMethod<D>(
+function decorateMethod(
   target: object,
   propertyKey: unknown,
-  descriptor: D,
+  descriptor: unknown,
   wrap: (fn: AnyFunction, name: string, className: string, defaultThis: unknown) => AnyFunction,
-): D {
+): unknown {
   if (typeof target === 'function' && isStandardContext(propertyKey)) {
     // Standard decorators: `target` is the method itself; the class is only known at initialization.
     const ctx = propertyKey;
@@ -654,7 +658,7 @@ function decorateMethod<D>(
       invoker = wrap(method, name, classNameOf(owner), ctx.static ? owner : undefined);
       if (ctx.static) Object.defineProperty(owner, name, { value: invoker, writable: true, configurable: true });
     });
-    return pending as unknown as D;
+    return pending;
   }
   const desc = descriptor as unknown as TypedPropertyDescriptor<AnyFunction>;
   const method = desc.value;
