@@ -4,7 +4,7 @@
 use dbos_native::engine::recovery::INTERNAL_QUEUE;
 use dbos_native::engine::steps::NewCheckpoint;
 use dbos_native::engine::workflows::NewWorkflow;
-use dbos_native::engine::{Engine, EngineOptions, ErrorCode, Identity};
+use dbos_native::engine::{Engine, EngineOptions, ErrorCode, Identity, SchemaMode};
 use tokio_postgres::NoTls;
 
 fn server_url() -> String {
@@ -50,7 +50,8 @@ fn options(url: &str, executor: &str) -> EngineOptions {
         url: url.to_string(),
         schema: "dbos".to_string(),
         pool_size: 4,
-        run_migrations: true,
+        schema_mode: SchemaMode::Migrate,
+        listen: false,
         identity: Identity {
             app_name: "engine-test".to_string(),
             executor_id: executor.to_string(),
@@ -131,7 +132,7 @@ async fn run_migrations_false_rejects_an_unmigrated_database() {
         .await
         .unwrap();
     let mut opts = options(&url, "local");
-    opts.run_migrations = false;
+    opts.schema_mode = SchemaMode::Verify;
     let err = Engine::connect(opts).await.err().expect("must fail");
     assert_eq!(err.code, ErrorCode::Initialization);
     assert!(
@@ -357,4 +358,280 @@ async fn calls_after_close_fail_with_shutdown() {
     engine.close();
     let err = engine.get_workflow_status("x").await.err().unwrap();
     assert_eq!(err.code, ErrorCode::Shutdown);
+}
+
+mod communication {
+    use super::*;
+    use dbos_native::engine::db::now_ms;
+    use dbos_native::engine::listener::WaitGuard;
+    use dbos_native::engine::messages::{OutgoingMessage, SendContext, NULL_TOPIC};
+    use std::time::{Duration, Instant};
+
+    fn message(dest: &str, topic: &str, body: &str, uuid: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            destination_id: dest.to_string(),
+            topic: topic.to_string(),
+            message: body.to_string(),
+            serialization: Some("portable_json".to_string()),
+            message_uuid: uuid.to_string(),
+        }
+    }
+
+    async fn count(url: &str, sql_text: &str) -> i64 {
+        sql(url)
+            .await
+            .query_one(sql_text, &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    #[tokio::test]
+    async fn send_to_a_missing_workflow_is_an_error_and_stores_nothing() {
+        let url = fresh_db("send_missing").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let err = engine
+            .send(
+                &message("ghost", NULL_TOPIC, "1", "m1"),
+                SendContext::Outside,
+            )
+            .await
+            .expect_err("no destination");
+        assert_eq!(err.code, ErrorCode::NonExistentWorkflow);
+        assert!(err.message.contains("ghost"));
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn workflow_send_is_exactly_once_and_idempotency_keys_dedupe() {
+        let url = fresh_db("send_once").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("dest", "d")).await.unwrap();
+        engine.start_workflow(&workflow("src", "s")).await.unwrap();
+        let ctx = || SendContext::Workflow {
+            workflow_id: "src",
+            token: "s",
+            function_id: 0,
+            started_at: 1,
+        };
+        engine
+            .send(&message("dest", "t", "1", "u1"), ctx())
+            .await
+            .unwrap();
+        let again = engine
+            .send(&message("dest", "t", "1", "u2"), ctx())
+            .await
+            .expect_err("slot taken");
+        assert_eq!(again.code, ErrorCode::StepNondeterminism);
+        let stale = engine
+            .send(
+                &message("dest", "t", "1", "u3"),
+                SendContext::Workflow {
+                    workflow_id: "src",
+                    token: "old",
+                    function_id: 1,
+                    started_at: 1,
+                },
+            )
+            .await
+            .expect_err("fenced");
+        assert_eq!(stale.code, ErrorCode::WorkflowConflict);
+        for _ in 0..2 {
+            engine
+                .send(
+                    &message("dest", "t", "2", "key::dest"),
+                    SendContext::Outside,
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            2
+        );
+        let cp = engine.get_checkpoint("src", 0).await.unwrap().unwrap();
+        assert_eq!(cp.name, "DBOS.send");
+        assert_eq!(cp.serialization.as_deref(), Some("portable_json"));
+    }
+
+    #[tokio::test]
+    async fn recv_consumes_in_order_records_and_times_out_with_null() {
+        let url = fresh_db("recv_fifo").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        for (i, body) in ["\"a\"", "\"b\""].iter().enumerate() {
+            engine
+                .send(
+                    &message("rx", "t", body, &format!("m{i}")),
+                    SendContext::Outside,
+                )
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let soon = now_ms() + 2000;
+        let first = engine
+            .recv("rx", "tok", 0, "t", soon, 1, 10_000)
+            .await
+            .unwrap();
+        let second = engine
+            .recv("rx", "tok", 2, "t", soon, 1, 10_000)
+            .await
+            .unwrap();
+        assert_eq!(first.message.as_deref(), Some("\"a\""));
+        assert_eq!(second.message.as_deref(), Some("\"b\""));
+        let consumed: Vec<(String, Option<i32>)> = sql(&url)
+            .await
+            .query(
+                "SELECT message, consumed_by_function_id FROM dbos.notifications WHERE consumed ORDER BY created_at_epoch_ms",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            consumed,
+            vec![
+                ("\"a\"".to_string(), Some(0)),
+                ("\"b\"".to_string(), Some(2))
+            ]
+        );
+        let t0 = Instant::now();
+        let none = engine
+            .recv("rx", "tok", 4, "t", now_ms() + 150, 1, 10_000)
+            .await
+            .unwrap();
+        assert!(none.message.is_none());
+        assert!(t0.elapsed() >= Duration::from_millis(140));
+        let cp = engine.get_checkpoint("rx", 4).await.unwrap().unwrap();
+        assert_eq!(cp.name, "DBOS.recv");
+        assert!(cp.output.is_none() && cp.serialization.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_recv_is_woken_by_notify_not_by_polling() {
+        let url = fresh_db("recv_wake").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        engine.listener().await;
+        let writer = sql(&url).await;
+        let t0 = Instant::now();
+        let (got, _) = tokio::join!(
+            engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
+            async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                // A foreign writer: the table's trigger sends the NOTIFY.
+                writer
+                    .execute(
+                        "INSERT INTO dbos.notifications (destination_uuid, topic, message, serialization) VALUES ('rx', 't', '42', 'portable_json')",
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+            }
+        );
+        assert_eq!(got.unwrap().message.as_deref(), Some("42"));
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_wait_stops_when_its_workflow_loses_ownership() {
+        let url = fresh_db("recv_fenced").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let db = sql(&url).await;
+        let (got, _) = tokio::join!(
+            engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                db.execute(
+                    "UPDATE dbos.workflow_status SET status = 'CANCELLED', owner_xid = NULL WHERE workflow_uuid = 'rx'",
+                    &[],
+                )
+                .await
+                .unwrap();
+                engine.wake("rx::t").await;
+            }
+        );
+        assert_eq!(got.expect_err("fenced").code, ErrorCode::WorkflowConflict);
+    }
+
+    #[tokio::test]
+    async fn events_upsert_keep_history_notify_and_wake_getters() {
+        let url = fresh_db("events").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let reader = Engine::connect(options(&url, "other")).await.unwrap();
+        engine.start_workflow(&workflow("ev", "tok")).await.unwrap();
+        assert!(reader
+            .get_event("ev", "k", Some(now_ms()), 1000, None)
+            .await
+            .unwrap()
+            .is_none());
+        let t0 = Instant::now();
+        let (got, _) = tokio::join!(
+            reader.get_event("ev", "k", Some(now_ms() + 20_000), 60_000, None),
+            async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                engine
+                    .set_event("ev", "tok", 0, "k", "1", Some("portable_json"), 1)
+                    .await
+                    .unwrap();
+            }
+        );
+        assert_eq!(got.unwrap().unwrap().value, "1");
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        engine
+            .set_event("ev", "tok", 1, "k", "2", Some("js_superjson"), 1)
+            .await
+            .unwrap();
+        let latest = reader.read_event("ev", "k").await.unwrap().unwrap();
+        assert_eq!(latest.value, "2");
+        assert_eq!(latest.serialization.as_deref(), Some("js_superjson"));
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.workflow_events_history").await,
+            2
+        );
+        let dup = engine
+            .set_event("ev", "tok", 1, "k", "3", None, 1)
+            .await
+            .expect_err("slot taken");
+        assert_eq!(dup.code, ErrorCode::StepNondeterminism);
+        assert_eq!(
+            reader.read_event("ev", "k").await.unwrap().unwrap().value,
+            "2"
+        );
+        let fenced = engine
+            .set_event("ev", "nope", 2, "k", "4", None, 1)
+            .await
+            .expect_err("fenced");
+        assert_eq!(fenced.code, ErrorCode::WorkflowConflict);
+        let guard = WaitGuard {
+            workflow_id: "ev",
+            token: "nope",
+        };
+        let guarded = reader
+            .get_event("ev", "missing", Some(now_ms() + 5000), 1000, Some(guard))
+            .await;
+        // The reader has no row "ev" of its own with this token: the guard fails at once.
+        assert_eq!(
+            guarded.expect_err("guard").code,
+            ErrorCode::WorkflowConflict
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_the_engine_ends_waits_with_shutdown() {
+        let url = fresh_db("close_wait").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let (got, _) = tokio::join!(engine.get_event("nobody", "k", None, 60_000, None), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            engine.close();
+        });
+        assert_eq!(got.expect_err("closed").code, ErrorCode::Shutdown);
+    }
 }

@@ -18,6 +18,14 @@ import {
   type WorkflowHandle,
   type WorkflowStatus,
 } from './executor';
+import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
+import {
+  recv as recvMessage,
+  send as sendMessage,
+  type GetEventOptions,
+  type RecvOptions,
+  type SendOptions,
+} from './messages';
 import { Engine } from './native';
 import {
   allWorkflows,
@@ -301,7 +309,8 @@ export class DBOS {
         url,
         schema: cfg.systemDatabaseSchemaName ?? 'dbos',
         poolSize: cfg.systemDatabasePoolSize ?? 10,
-        runMigrations: cfg.runMigrations ?? true,
+        schemaMode: (cfg.runMigrations ?? true) ? 'migrate' : 'verify',
+        listen: true,
         appName: cfg.name,
         executorId: executorID,
         appVersion,
@@ -557,6 +566,38 @@ export class DBOS {
     }
     await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs));
     return workflowIDs.map((id) => exec.handleFor(id) as WorkflowHandle<Awaited<T>>);
+  }
+
+  // ------------------------------------------------------------ messages and events
+
+  /**
+   * Sends a message to a workflow, optionally on a topic. From workflow code it is exactly once; from
+   * elsewhere, exactly once with an idempotency key (scoped to the destination).
+   */
+  static async send<T>(destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
+    const exec = executor('DBOS.send');
+    return sendMessage(exec.engine, exec, { destinationID, message, topic, idempotencyKey, options });
+  }
+
+  /**
+   * Waits for and consumes the oldest unconsumed message on `topic` (no topic: only topic-less
+   * messages); null on timeout (default 60 s). Workflow code only.
+   */
+  static async recv<T>(topic?: string, options?: number | RecvOptions): Promise<T | null> {
+    const exec = executor('DBOS.recv');
+    return (await recvMessage(exec.engine, exec, topic, options)) as T | null;
+  }
+
+  /** Publishes (or updates) a key-value event of the running workflow. Workflow code only. */
+  static async setEvent<T>(key: string, value: T, options?: SetEventOptions): Promise<void> {
+    const exec = executor('DBOS.setEvent');
+    return setWorkflowEvent(exec.engine, exec, key, value, options);
+  }
+
+  /** Waits until `workflowID` has published `key` and returns its latest value; null on timeout (default 60 s). */
+  static async getEvent<T>(workflowID: string, key: string, options?: number | GetEventOptions): Promise<T | null> {
+    const exec = executor('DBOS.getEvent');
+    return (await getWorkflowEvent(exec.engine, exec, workflowID, key, options)) as T | null;
   }
 
   // ------------------------------------------------------------ time and randomness

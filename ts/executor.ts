@@ -467,6 +467,21 @@ export class Executor {
     );
   }
 
+  /**
+   * Runs a wait of workflow code (recv, getEvent) so that cancelling the workflow interrupts it: the
+   * abort wakes the engine's waiter, which then finds the execution no longer owns its row.
+   */
+  async whileWaiting<T>(wf: WorkflowState, key: string, wait: () => Promise<T>): Promise<T> {
+    const onAbort = () => void this.engine.wake(key).catch(() => undefined);
+    wf.cancel.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (wf.cancel.signal.aborted) throw new DBOSWorkflowCancelledError(wf.workflowID);
+      return await wait();
+    } finally {
+      wf.cancel.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   // ---------------------------------------------------------------- steps
 
   /**

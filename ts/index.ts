@@ -10,6 +10,9 @@ export {
   type WorkflowIDReusePolicy,
 } from './dbos';
 export type { WorkflowHandle, WorkflowStatus, PollingOptions } from './executor';
+export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
+export type { SetEventOptions } from './events';
+export { DBOSClient, type DBOSClientConfig } from './client';
 export type { StepStatus } from './context';
 export type { WorkflowConfig, StepConfig, FunctionName, InputSchema, WorkflowSerializationFormat } from './registry';
 export type { DBOSSerializer, SerializationRecipe, JSONValue } from './serialization';

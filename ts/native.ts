@@ -7,7 +7,10 @@ export interface EngineOptions {
   url: string;
   schema: string;
   poolSize: number;
-  runMigrations: boolean;
+  /** migrate: create and migrate (an app); verify: only check the version; lazy: connect on first use (a client). */
+  schemaMode: 'migrate' | 'verify' | 'lazy';
+  /** Start the LISTEN connection at once rather than at the first wait. */
+  listen: boolean;
   appName: string;
   executorId: string;
   appVersion: string;
@@ -112,7 +115,33 @@ export interface WorkflowStatusRow {
   wasForkedFrom: boolean;
 }
 
+export interface OutgoingMessage {
+  destinationId: string;
+  topic: string;
+  message: string;
+  serialization?: string | null;
+  messageUuid: string;
+}
+
+/** Workflow code: all four; a step: workflowId and token; elsewhere: nothing. */
+export interface SendContext {
+  workflowId?: string;
+  token?: string;
+  functionId?: number;
+  startedAt?: number;
+}
+
+export interface StoredValue {
+  value?: string | null;
+  serialization?: string | null;
+}
+
 interface NativeEngine {
+  send(message: OutgoingMessage, context: SendContext): Promise<void>;
+  recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, startedAt: number, pollMs: number): Promise<StoredValue>;
+  setEvent(workflowId: string, token: string, functionId: number, key: string, value: string, serialization: string | undefined, startedAt: number): Promise<void>;
+  getEvent(workflowId: string, key: string, deadlineEpochMs: number | undefined, pollMs: number, guardWorkflowId?: string, guardToken?: string): Promise<StoredValue | null>;
+  wake(key: string): Promise<void>;
   startWorkflow(wf: NewWorkflow): Promise<StartOutcome>;
   startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: NewWorkflow): Promise<StartOutcome>;
   recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck: boolean): Promise<void>;
@@ -219,6 +248,24 @@ export class Engine {
   }
   deadLetter(workflowId: string, minAttempts: number) {
     return call(this.native.deadLetter(workflowId, minAttempts));
+  }
+  send(message: OutgoingMessage, context: SendContext) {
+    return call(this.native.send(stripNulls(message), context));
+  }
+  recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, startedAt: number, pollMs: number) {
+    return call(this.native.recv(workflowId, token, functionId, topic, Math.round(deadlineEpochMs), startedAt, Math.max(1, Math.round(pollMs))));
+  }
+  setEvent(workflowId: string, token: string, functionId: number, key: string, value: string, serialization: string | null, startedAt: number) {
+    return call(this.native.setEvent(workflowId, token, functionId, key, value, serialization ?? undefined, startedAt));
+  }
+  /** Waits for an event; `guard` (a waiting workflow) stops the wait if that execution loses ownership. */
+  getEvent(workflowId: string, key: string, deadlineEpochMs: number, pollMs: number, guard?: { workflowId: string; token: string }) {
+    return call(
+      this.native.getEvent(workflowId, key, Math.round(deadlineEpochMs), Math.max(1, Math.round(pollMs)), guard?.workflowId, guard?.token),
+    );
+  }
+  wake(key: string) {
+    return call(this.native.wake(key));
   }
   registerAppVersion() {
     return call(this.native.registerAppVersion());

@@ -2,6 +2,8 @@
 
 use napi_derive::napi;
 
+use crate::engine::events::EventValue;
+use crate::engine::messages::{OutgoingMessage, Received};
 use crate::engine::recovery::ClaimedWorkflow;
 use crate::engine::steps::{Checkpoint, NewCheckpoint};
 use crate::engine::workflows::{NewWorkflow, StartOutcome, WorkflowOutcome, WorkflowStatusRow};
@@ -11,7 +13,10 @@ pub struct JsEngineOptions {
     pub url: String,
     pub schema: String,
     pub pool_size: u32,
-    pub run_migrations: bool,
+    /// "migrate" (an app's launch), "verify" (`runMigrations: false`) or "lazy" (a client).
+    pub schema_mode: String,
+    /// Start the LISTEN connection at once (an app) rather than at the first wait (a client).
+    pub listen: bool,
     pub app_name: String,
     pub executor_id: String,
     pub app_version: String,
@@ -246,6 +251,61 @@ impl From<WorkflowStatusRow> for JsWorkflowStatus {
             parent_workflow_id: r.parent_workflow_id,
             serialization: r.serialization,
             was_forked_from: r.was_forked_from,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsOutgoingMessage {
+    pub destination_id: String,
+    pub topic: String,
+    pub message: String,
+    pub serialization: Option<String>,
+    pub message_uuid: String,
+}
+
+impl From<JsOutgoingMessage> for OutgoingMessage {
+    fn from(m: JsOutgoingMessage) -> Self {
+        OutgoingMessage {
+            destination_id: m.destination_id,
+            topic: m.topic,
+            message: m.message,
+            serialization: m.serialization,
+            message_uuid: m.message_uuid,
+        }
+    }
+}
+
+/// Where a send comes from: no workflow (plain code, client), a step, or workflow code (with its ID).
+#[napi(object)]
+pub struct JsSendContext {
+    pub workflow_id: Option<String>,
+    pub token: Option<String>,
+    pub function_id: Option<i32>,
+    pub started_at: Option<i64>,
+}
+
+/// A stored value with its format (a received message, an event value).
+#[napi(object)]
+pub struct JsStoredValue {
+    pub value: Option<String>,
+    pub serialization: Option<String>,
+}
+
+impl From<Received> for JsStoredValue {
+    fn from(r: Received) -> Self {
+        JsStoredValue {
+            value: r.message,
+            serialization: r.serialization,
+        }
+    }
+}
+
+impl From<EventValue> for JsStoredValue {
+    fn from(e: EventValue) -> Self {
+        JsStoredValue {
+            value: Some(e.value),
+            serialization: e.serialization,
         }
     }
 }

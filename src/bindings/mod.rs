@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use napi_derive::napi;
 
-use crate::engine::{Engine, EngineError, EngineOptions, Identity};
+use crate::engine::listener::WaitGuard;
+use crate::engine::messages::SendContext;
+use crate::engine::{Engine, EngineError, EngineOptions, Identity, SchemaMode};
 use convert::*;
 
 fn js_error(e: EngineError) -> napi::Error {
@@ -34,7 +36,17 @@ pub async fn connect(options: JsEngineOptions) -> JsResult<NativeEngine> {
         url: options.url,
         schema: options.schema,
         pool_size: options.pool_size.max(1) as usize,
-        run_migrations: options.run_migrations,
+        schema_mode: match options.schema_mode.as_str() {
+            "migrate" => SchemaMode::Migrate,
+            "verify" => SchemaMode::Verify,
+            "lazy" => SchemaMode::Lazy,
+            other => {
+                return Err(js_error(EngineError::invalid(format!(
+                    "unknown schema mode {other}"
+                ))))
+            }
+        },
+        listen: options.listen,
         identity: Identity {
             app_name: options.app_name,
             executor_id: options.executor_id,
@@ -223,6 +235,118 @@ impl NativeEngine {
     pub async fn register_app_version(&self) -> JsResult<()> {
         let engine = self.inner.clone();
         engine.register_app_version().await.map_err(js_error)
+    }
+
+    /// Sends a message; `context` says whether it comes from workflow code, a step, or elsewhere.
+    #[napi]
+    pub async fn send(&self, message: JsOutgoingMessage, context: JsSendContext) -> JsResult<()> {
+        let engine = self.inner.clone();
+        let msg = message.into();
+        let ctx = match (&context.workflow_id, &context.token, context.function_id) {
+            (Some(workflow_id), Some(token), Some(function_id)) => SendContext::Workflow {
+                workflow_id,
+                token,
+                function_id,
+                started_at: context.started_at.unwrap_or(0),
+            },
+            (Some(workflow_id), Some(token), None) => SendContext::Step { workflow_id, token },
+            _ => SendContext::Outside,
+        };
+        engine.send(&msg, ctx).await.map_err(js_error)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub async fn recv(
+        &self,
+        workflow_id: String,
+        token: String,
+        function_id: i32,
+        topic: String,
+        deadline_epoch_ms: i64,
+        started_at: i64,
+        poll_ms: u32,
+    ) -> JsResult<JsStoredValue> {
+        let engine = self.inner.clone();
+        let received = engine
+            .recv(
+                &workflow_id,
+                &token,
+                function_id,
+                &topic,
+                deadline_epoch_ms,
+                started_at,
+                u64::from(poll_ms),
+            )
+            .await
+            .map_err(js_error)?;
+        Ok(received.into())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub async fn set_event(
+        &self,
+        workflow_id: String,
+        token: String,
+        function_id: i32,
+        key: String,
+        value: String,
+        serialization: Option<String>,
+        started_at: i64,
+    ) -> JsResult<()> {
+        let engine = self.inner.clone();
+        engine
+            .set_event(
+                &workflow_id,
+                &token,
+                function_id,
+                &key,
+                &value,
+                serialization.as_deref(),
+                started_at,
+            )
+            .await
+            .map_err(js_error)
+    }
+
+    /// Waits for an event; `guard_workflow_id`/`guard_token` stop the wait if that execution loses
+    /// ownership. Null after the deadline.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub async fn get_event(
+        &self,
+        workflow_id: String,
+        key: String,
+        deadline_epoch_ms: Option<i64>,
+        poll_ms: u32,
+        guard_workflow_id: Option<String>,
+        guard_token: Option<String>,
+    ) -> JsResult<Option<JsStoredValue>> {
+        let engine = self.inner.clone();
+        let guard = match (&guard_workflow_id, &guard_token) {
+            (Some(workflow_id), Some(token)) => Some(WaitGuard { workflow_id, token }),
+            _ => None,
+        };
+        let value = engine
+            .get_event(
+                &workflow_id,
+                &key,
+                deadline_epoch_ms,
+                u64::from(poll_ms),
+                guard,
+            )
+            .await
+            .map_err(js_error)?;
+        Ok(value.map(Into::into))
+    }
+
+    /// Wakes this process's waiters on a key (they re-check their condition).
+    #[napi]
+    pub async fn wake(&self, key: String) -> JsResult<()> {
+        let engine = self.inner.clone();
+        engine.wake(&key).await;
+        Ok(())
     }
 
     /// Idempotent.

@@ -3,15 +3,19 @@
 
 pub mod db;
 pub mod error;
+pub mod events;
+pub mod listener;
+pub mod messages;
 pub mod migrations;
 pub mod recovery;
 pub mod steps;
 pub mod workflows;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use deadpool_postgres::{Object, Pool};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 
 pub use error::{EngineError, ErrorCode, Result};
 
@@ -23,20 +27,34 @@ pub struct Identity {
     pub app_version: String,
 }
 
+/// What connecting does to the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaMode {
+    /// Create the database if it is missing and migrate it to version 123 (an app's launch).
+    Migrate,
+    /// Only check that the schema is at version 123 or newer (`runMigrations: false`).
+    Verify,
+    /// Touch nothing and open no connection until the first call (a client).
+    Lazy,
+}
+
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub url: String,
     pub schema: String,
     pub pool_size: usize,
     pub identity: Identity,
-    /// Create the database if missing and migrate; otherwise only verify the schema version.
-    pub run_migrations: bool,
+    pub schema_mode: SchemaMode,
+    /// Start the LISTEN connection now rather than at the first wait.
+    pub listen: bool,
 }
 
 pub(crate) struct Statements {
     workflows: workflows::Sql,
     steps: steps::Sql,
     recovery: recovery::Sql,
+    messages: messages::Sql,
+    events: events::Sql,
 }
 
 /// Closing flag that async waits can select on.
@@ -76,10 +94,12 @@ impl Closer {
 
 pub struct Engine {
     pool: Pool,
+    config: tokio_postgres::Config,
     pub identity: Identity,
     schema_q: String,
     sql: Statements,
-    closed: Closer,
+    closed: Arc<Closer>,
+    listener: OnceCell<Arc<listener::Listener>>,
 }
 
 impl Engine {
@@ -91,7 +111,7 @@ impl Engine {
                 "systemDatabaseSchemaName must not be empty",
             ));
         }
-        if opts.run_migrations {
+        if opts.schema_mode == SchemaMode::Migrate {
             db::ensure_database(&config).await?;
         }
         let app = format!(
@@ -99,14 +119,14 @@ impl Engine {
             opts.identity.executor_id, opts.identity.app_version
         );
         let pool = db::build_pool(config.clone(), opts.pool_size, &app)?;
-        {
+        if opts.schema_mode != SchemaMode::Lazy {
             let mut client = pool.get().await.map_err(|e| {
                 EngineError::initialization(format!(
                     "cannot connect to the system database: {}",
                     EngineError::from(e)
                 ))
             })?;
-            if opts.run_migrations {
+            if opts.schema_mode == SchemaMode::Migrate {
                 migrations::migrate(&mut client, &opts.schema).await?;
             } else {
                 let shown = format!(
@@ -123,17 +143,25 @@ impl Engine {
             }
         }
         let schema_q = db::quote_ident(&opts.schema);
-        Ok(Engine {
+        let engine = Engine {
             pool,
+            config,
             identity: opts.identity,
             sql: Statements {
                 workflows: workflows::Sql::new(&schema_q),
                 steps: steps::Sql::new(&schema_q),
                 recovery: recovery::Sql::new(&schema_q),
+                messages: messages::Sql::new(&schema_q),
+                events: events::Sql::new(&schema_q),
             },
             schema_q,
-            closed: Closer::new(),
-        })
+            closed: Arc::new(Closer::new()),
+            listener: OnceCell::new(),
+        };
+        if opts.listen {
+            engine.listener().await;
+        }
+        Ok(engine)
     }
 
     pub(crate) async fn client(&self) -> Result<Object> {

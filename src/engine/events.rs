@@ -1,0 +1,122 @@
+//! Workflow events: setEvent's upsert, history row, checkpoint and NOTIFY in one statement, and
+//! getEvent's wait for a key to exist.
+
+use super::db::now_ms;
+use super::error::{EngineError, ErrorCode, Result};
+use super::listener::{WaitGuard, EVENTS_CHANNEL};
+use super::Engine;
+
+/// An event value as stored.
+#[derive(Debug, Clone)]
+pub struct EventValue {
+    pub value: String,
+    pub serialization: Option<String>,
+}
+
+pub(crate) struct Sql {
+    set: String,
+    get: String,
+}
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Self {
+        Sql {
+            // The NOTIFY goes out at commit, so readers (ours and the official SDK's) wake at once.
+            // Payloads of 8000 bytes or more would make pg_notify fail: those readers poll instead.
+            set: format!(
+                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
+                 ck AS (INSERT INTO {s}.operation_outputs (workflow_uuid, function_id, output, error, function_name, \
+                   child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, \
+                   retention_timestamp) \
+                   SELECT $1, $3, NULL, NULL, 'DBOS.setEvent', NULL, $7, $8, 'portable_json', $9, \
+                     (EXTRACT(EPOCH FROM now()) * 1000)::bigint \
+                   FROM owner WHERE owner.owner_xid = $2 \
+                   ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1), \
+                 ev AS (INSERT INTO {s}.workflow_events (workflow_uuid, key, value, serialization) \
+                   SELECT $1, $4, $5, $6 FROM ck ON CONFLICT (workflow_uuid, key) \
+                   DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
+                 hist AS (INSERT INTO {s}.workflow_events_history (workflow_uuid, function_id, key, value, serialization) \
+                   SELECT $1, $3, $4, $5, $6 FROM ck ON CONFLICT (workflow_uuid, function_id, key) \
+                   DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
+                 n AS (SELECT pg_notify('{EVENTS_CHANNEL}', $1::text || '::' || $4::text) FROM ck \
+                   WHERE octet_length($1::text || '::' || $4::text) < 8000) \
+                 SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck), (SELECT count(*) FROM n)"
+            ),
+            get: format!(
+                "SELECT value, serialization FROM {s}.workflow_events WHERE workflow_uuid = $1 AND key = $2"
+            ),
+        }
+    }
+}
+
+impl Engine {
+    /// setEvent from workflow code (exactly once: the upsert only happens with a fresh checkpoint).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_event(
+        &self,
+        workflow_id: &str,
+        token: &str,
+        function_id: i32,
+        key: &str,
+        value: &str,
+        serialization: Option<&str>,
+        started_at: i64,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.events.set).await?;
+        let row = client
+            .query_one(
+                &stmt,
+                &[
+                    &workflow_id,
+                    &token,
+                    &function_id,
+                    &key,
+                    &value,
+                    &serialization,
+                    &started_at,
+                    &now_ms(),
+                    &self.identity.app_name,
+                ],
+            )
+            .await?;
+        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+            return Err(EngineError::conflict(workflow_id));
+        }
+        if !row.get::<_, bool>(1) {
+            return Err(EngineError::new(
+                ErrorCode::StepNondeterminism,
+                format!("Workflow {workflow_id}: step {function_id} (DBOS.setEvent) was already recorded by another execution"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads an event once.
+    pub async fn read_event(&self, workflow_id: &str, key: &str) -> Result<Option<EventValue>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.events.get).await?;
+        let row = client.query_opt(&stmt, &[&workflow_id, &key]).await?;
+        Ok(row.map(|r| EventValue {
+            value: r.get(0),
+            serialization: r.get(1),
+        }))
+    }
+
+    /// Waits until the event exists (None after the deadline). `guard` makes a waiting workflow stop
+    /// when it loses ownership.
+    pub async fn get_event(
+        &self,
+        workflow_id: &str,
+        key: &str,
+        deadline_epoch_ms: Option<i64>,
+        poll_ms: u64,
+        guard: Option<WaitGuard<'_>>,
+    ) -> Result<Option<EventValue>> {
+        let wait_key = format!("{workflow_id}::{key}");
+        self.wait_for(wait_key, deadline_epoch_ms, poll_ms, guard, || {
+            self.read_event(workflow_id, key)
+        })
+        .await
+    }
+}

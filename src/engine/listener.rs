@@ -1,0 +1,235 @@
+//! One LISTEN connection per process on the DBOS channels, and the registry of waiters keyed by the
+//! notification payload (`<workflowID>::<topic or key>`). A notification is only a hint: waiters re-read
+//! the table when woken and on a poll interval, so a lost notification costs latency, never correctness.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, Notify};
+use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+use super::Closer;
+
+pub const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
+pub const EVENTS_CHANNEL: &str = "dbos_workflow_events_channel";
+pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
+
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Registry {
+    /// Waiters per payload, with how many are registered (the entry goes when the last one leaves).
+    waiters: HashMap<String, (Arc<Notify>, usize)>,
+}
+
+/// Shared between the listener task and every waiter.
+pub struct Listener {
+    registry: Mutex<Registry>,
+    connected: AtomicBool,
+}
+
+/// A registration: woken on each notification for its key (and on every reconnect).
+pub struct Waiter {
+    listener: Arc<Listener>,
+    key: String,
+    pub notify: Arc<Notify>,
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let mut reg = self.listener.lock();
+        if let Some(entry) = reg.waiters.get_mut(&self.key) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                reg.waiters.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Listener {
+    fn new() -> Arc<Self> {
+        Arc::new(Listener {
+            registry: Mutex::new(Registry::default()),
+            connected: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // A panic while holding this lock cannot leave the map inconsistent: keep going.
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers interest in `key` (a notification payload).
+    pub fn register(self: &Arc<Self>, key: String) -> Waiter {
+        let notify = {
+            let mut reg = self.lock();
+            let entry = reg
+                .waiters
+                .entry(key.clone())
+                .or_insert_with(|| (Arc::new(Notify::new()), 0));
+            entry.1 += 1;
+            entry.0.clone()
+        };
+        Waiter {
+            listener: self.clone(),
+            key,
+            notify,
+        }
+    }
+
+    /// Wakes the waiters of one key (a notification arrived, or this process wrote it).
+    pub fn wake(&self, key: &str) {
+        let notify = self.lock().waiters.get(key).map(|e| e.0.clone());
+        if let Some(n) = notify {
+            n.notify_waiters();
+        }
+    }
+
+    /// Wakes everybody: after a reconnect, notifications may have been missed.
+    fn wake_all(&self) {
+        let all: Vec<Arc<Notify>> = self.lock().waiters.values().map(|e| e.0.clone()).collect();
+        for n in all {
+            n.notify_waiters();
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    pub fn waiter_count(&self) -> usize {
+        self.lock().waiters.values().map(|e| e.1).sum()
+    }
+
+    /// Starts the listening task; it reconnects after errors until the engine closes.
+    pub(crate) fn start(config: Config, closed: Arc<Closer>) -> Arc<Self> {
+        let listener = Listener::new();
+        let task_listener = listener.clone();
+        tokio::spawn(async move {
+            while !closed.is_closed() {
+                tokio::select! {
+                    _ = task_listener.listen_once(&config) => {}
+                    _ = closed.cancelled() => break,
+                }
+                task_listener.connected.store(false, Ordering::SeqCst);
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONNECT_DELAY) => {}
+                    _ = closed.cancelled() => break,
+                }
+            }
+            task_listener.connected.store(false, Ordering::SeqCst);
+        });
+        listener
+    }
+
+    /// One connection's life: LISTEN, then dispatch notifications until the connection fails.
+    async fn listen_once(&self, config: &Config) {
+        let Ok((client, mut connection)) = config.connect(NoTls).await else {
+            return;
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(n)) => {
+                        if tx.send(n.payload().to_string()).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        let listen = format!(
+            "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL};"
+        );
+        if client.batch_execute(&listen).await.is_ok() {
+            self.connected.store(true, Ordering::SeqCst);
+            self.wake_all();
+            while let Some(payload) = rx.recv().await {
+                self.wake(&payload);
+            }
+        }
+        driver.abort();
+    }
+}
+
+use super::db::now_ms;
+use super::error::{EngineError, Result};
+use super::Engine;
+
+/// Who waits: a workflow's own wait stops when that execution loses ownership (cancelled, recovered
+/// elsewhere), checked on every wake-up.
+pub struct WaitGuard<'a> {
+    pub workflow_id: &'a str,
+    pub token: &'a str,
+}
+
+impl Engine {
+    /// The process's listener, started on first use (an app starts it at launch).
+    pub async fn listener(&self) -> Arc<Listener> {
+        self.listener
+            .get_or_init(|| async { Listener::start(self.config.clone(), self.closed.clone()) })
+            .await
+            .clone()
+    }
+
+    /// Wakes local waiters on `key` at once (used after this process writes, and to interrupt waits).
+    pub async fn wake(&self, key: &str) {
+        if let Some(l) = self.listener.get() {
+            l.wake(key);
+        }
+    }
+
+    /// Calls `check` until it yields a value, re-checking on every notification for `key` and at least
+    /// every `poll_ms`; None once `deadline_epoch_ms` passes (one check is always made). Holds no
+    /// connection between checks.
+    pub(crate) async fn wait_for<T, F, Fut>(
+        &self,
+        key: String,
+        deadline_epoch_ms: Option<i64>,
+        poll_ms: u64,
+        guard: Option<WaitGuard<'_>>,
+        mut check: F,
+    ) -> Result<Option<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
+        let listener = self.listener().await;
+        let waiter = listener.register(key);
+        loop {
+            let notified = waiter.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a notification that lands during it still wakes us.
+            notified.as_mut().enable();
+            if let Some(g) = &guard {
+                self.check_owner(g.workflow_id, g.token).await?;
+            }
+            if let Some(v) = check().await? {
+                return Ok(Some(v));
+            }
+            let mut wait = poll_ms.max(1);
+            if let Some(deadline) = deadline_epoch_ms {
+                let left = deadline - now_ms();
+                if left <= 0 {
+                    return Ok(None);
+                }
+                wait = wait.min(left as u64);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = self.closed.cancelled() => return Err(EngineError::shutdown()),
+            }
+        }
+    }
+}

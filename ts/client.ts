@@ -1,0 +1,122 @@
+// DBOSClient: talks to DBOS workflows from outside a DBOS app (send, getEvent, retrieve, cancel,
+// resume). It connects lazily, runs no migrations, and starts its LISTEN connection at its first wait,
+// so getEvent wakes within milliseconds instead of polling.
+import { DBOSError, DBOSNonExistentWorkflowError } from './error';
+import { getEvent } from './events';
+import { outcomeValue, toWorkflowStatus, type PollingOptions, type WorkflowHandle, type WorkflowStatus } from './executor';
+import { requireString, send, type GetEventOptions, type SendOptions } from './messages';
+import { Engine } from './native';
+import type { DBOSSerializer, SerializerOptions } from './serialization';
+
+export interface DBOSClientConfig {
+  systemDatabaseUrl: string;
+  /** Not supported by dbos-native (the engine has its own pool); accepted for source compatibility. */
+  systemDatabasePool?: unknown;
+  serializer?: DBOSSerializer;
+  systemDatabaseSchemaName?: string;
+  systemDatabasePoolSize?: number;
+  systemDatabasePollingConcurrency?: number;
+  logger?: unknown;
+  /** The application this client acts for (stamped on rows it creates). */
+  applicationName?: string;
+  observabilityQueryTimeoutMs?: number;
+  systemDatabaseIdleTransactionTimeoutMs?: number;
+}
+
+class ClientHandle<R> implements WorkflowHandle<R> {
+  constructor(
+    private readonly client: DBOSClient,
+    readonly workflowID: string,
+  ) {}
+
+  getStatus(): Promise<WorkflowStatus | null> {
+    return this.client.getWorkflow(this.workflowID).then((s) => s ?? null);
+  }
+
+  async getResult(options?: PollingOptions): Promise<R> {
+    const outcome = await this.client.engineForHandles().awaitOutcome(this.workflowID, options?.pollingIntervalMs ?? 1000, null);
+    return outcomeValue(this.workflowID, outcome) as R;
+  }
+}
+
+export class DBOSClient {
+  private destroyed = false;
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly serializerOpts: SerializerOptions,
+    private readonly appName: string | undefined,
+  ) {}
+
+  /** Creates a client; no connection is opened until the first call. */
+  static async create(config: DBOSClientConfig): Promise<DBOSClient> {
+    const url = requireString('systemDatabaseUrl', config?.systemDatabaseUrl);
+    if (config.systemDatabasePool !== undefined) {
+      throw new DBOSError('systemDatabasePool is not supported by dbos-native; pass systemDatabaseUrl');
+    }
+    const engine = await Engine.connect({
+      url,
+      schema: config.systemDatabaseSchemaName ?? 'dbos',
+      poolSize: config.systemDatabasePoolSize ?? 10,
+      schemaMode: 'lazy',
+      listen: false,
+      appName: config.applicationName ?? '',
+      executorId: 'dbos-client',
+      appVersion: '',
+    });
+    return new DBOSClient(engine, { serializer: config.serializer }, config.applicationName);
+  }
+
+  /** The application this client acts on behalf of; undefined if it writes unclaimed rows. */
+  get applicationName(): string | undefined {
+    return this.appName;
+  }
+
+  /** Closes the client's connections; waits still in progress reject. Idempotent. */
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    this.engine.close();
+  }
+
+  private live(): Engine {
+    if (this.destroyed) throw new DBOSError('The system database has been shut down');
+    return this.engine;
+  }
+
+  /** @internal */
+  engineForHandles(): Engine {
+    return this.live();
+  }
+
+  /** Sends a message to a workflow; with an idempotency key, at most once per key and destination. */
+  async send<T>(destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
+    await send(this.live(), undefined, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
+  }
+
+  /** Waits until the workflow has published `key`; null on timeout (default 60 s). */
+  async getEvent<T>(workflowID: string, key: string, options?: number | GetEventOptions): Promise<T | null> {
+    return (await getEvent(this.live(), undefined, workflowID, key, options, this.serializerOpts)) as T | null;
+  }
+
+  retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<Awaited<T>> {
+    requireString('workflow ID', workflowID);
+    return new ClientHandle<Awaited<T>>(this, workflowID);
+  }
+
+  async getWorkflow(workflowID: string): Promise<WorkflowStatus | undefined> {
+    const row = await this.live().getWorkflowStatus(requireString('workflow ID', workflowID));
+    return row ? toWorkflowStatus(row) : undefined;
+  }
+
+  async cancelWorkflow(workflowID: string, options?: { cancelChildren?: boolean }): Promise<void> {
+    await this.live().cancelWorkflows([workflowID], options?.cancelChildren === true);
+  }
+
+  /** Puts the workflow back on the internal queue; an app process of its version runs it. */
+  async resumeWorkflow<T>(workflowID: string): Promise<WorkflowHandle<Awaited<T>>> {
+    const engine = this.live();
+    if (!(await engine.getWorkflowStatus(workflowID))) throw new DBOSNonExistentWorkflowError(`Workflow ${workflowID} does not exist`);
+    await engine.resumeWorkflows([workflowID]);
+    return this.retrieveWorkflow<T>(workflowID);
+  }
+}

@@ -1,0 +1,69 @@
+// DBOS.setEvent / DBOS.getEvent (and DBOSClient.getEvent): argument checks, function IDs, replay and
+// formats; the engine does the durable part (upsert + history + checkpoint + NOTIFY; the wait).
+import { currentContext, takeFunctionID } from './context';
+import { DBOSInvalidWorkflowTransitionError } from './error';
+import type { Executor } from './executor';
+import { requireString, resolveWait, serializeUserValue, valueFormat, type GetEventOptions } from './messages';
+import type { Engine } from './native';
+import { deserializeValue, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
+
+export interface SetEventOptions {
+  /** Serialization format override, so readers in other languages can read the event */
+  serializationType?: WorkflowSerializationFormat;
+}
+
+/** setEvent: workflow code only; exactly once (the upsert commits with its checkpoint). */
+export async function setEvent(engine: Engine, executor: Executor, keyArg: unknown, value: unknown, options: SetEventOptions | undefined): Promise<void> {
+  const ctx = currentContext();
+  if (ctx?.step) throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.setEvent` inside a `step` or `transaction`');
+  const wf = ctx?.workflow;
+  if (!wf) throw new DBOSInvalidWorkflowTransitionError('Attempt to call `DBOS.setEvent` outside of a workflow');
+  const functionID = takeFunctionID(wf);
+  const key = requireString('event key', keyArg, true);
+  const format = valueFormat(options?.serializationType, wf);
+  const text = serializeUserValue('event value', value, format);
+  if (executor.recorded(wf, functionID, 'DBOS.setEvent')) return;
+  await engine.setEvent(wf.workflowID, wf.token, functionID, key, text, format, Date.now());
+}
+
+/**
+ * getEvent: waits until the workflow has published `key` (null on timeout). In workflow code the value
+ * (or the timeout) is recorded, so a replay returns the same value even if the event changed since.
+ */
+export async function getEvent(
+  engine: Engine,
+  executor: Executor | undefined,
+  workflowIDArg: unknown,
+  keyArg: unknown,
+  options: number | GetEventOptions | undefined,
+  serializerOpts?: SerializerOptions,
+): Promise<unknown> {
+  // A client (no executor) is never part of the calling workflow, even when called from one.
+  const ctx = executor ? currentContext() : undefined;
+  if (ctx?.step) throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.getEvent` inside a `step` or `transaction`');
+  const wf = ctx?.workflow;
+  const functionID = wf && executor ? takeFunctionID(wf, 2) : undefined;
+  const workflowID = requireString('workflow ID', workflowIDArg);
+  const key = requireString('event key', keyArg, true);
+  const wait = resolveWait(options);
+  const read = (text: string | null | undefined, serialization: string | null | undefined) =>
+    text === null || text === undefined ? null : deserializeValue(text, serialization ?? null, serializerOpts);
+
+  if (!wf || functionID === undefined || !executor) {
+    const found = await engine.getEvent(workflowID, key, Date.now() + wait.timeoutMS, wait.pollMs);
+    return found ? read(found.value, found.serialization) : null;
+  }
+  const cp = executor.recorded(wf, functionID, 'DBOS.getEvent');
+  if (cp) return read(cp.output, cp.serialization);
+  const startedAt = Date.now();
+  const deadline =
+    wait.timeoutMS > 0 ? ((await executor.durableDeadline(wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
+  const found = await executor.whileWaiting(wf, `${workflowID}::${key}`, () =>
+    engine.getEvent(workflowID, key, deadline, wait.pollMs, { workflowId: wf.workflowID, token: wf.token }),
+  );
+  await executor.record(wf, functionID, 'DBOS.getEvent', startedAt, {
+    output: found?.value ?? null,
+    serialization: found?.serialization ?? null,
+  });
+  return found ? read(found.value, found.serialization) : null;
+}

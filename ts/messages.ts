@@ -1,0 +1,179 @@
+// DBOS.send / DBOS.recv (and DBOSClient.send): argument checks, function IDs, replay and the stored
+// format; the engine does the durable part (insert + checkpoint, wait + consume + checkpoint).
+import { randomUUID } from 'node:crypto';
+import { currentContext, takeFunctionID, type WorkflowState } from './context';
+import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSNonExistentWorkflowError } from './error';
+import type { Executor, PollingOptions } from './executor';
+import type { Engine } from './native';
+import {
+  appSerializationName,
+  deserializeError,
+  deserializeValue,
+  serializationNameFor,
+  serializeError,
+  serializeValue,
+  type SerializerOptions,
+  type WorkflowSerializationFormat,
+} from './serialization';
+
+export const NULL_TOPIC = '__null__topic__';
+const DEFAULT_TIMEOUT_SECONDS = 60;
+/** With LISTEN/NOTIFY waking waiters, polling is only the fallback for a lost notification. */
+export const DEFAULT_WAIT_POLL_MS = 10_000;
+
+export interface SendOptions {
+  /** Serialization format override, allows cross-language send/recv */
+  serializationType?: WorkflowSerializationFormat;
+}
+
+export interface RecvOptions extends PollingOptions {
+  /** Give up after this many seconds (default 60) and return null. */
+  timeoutSeconds?: number;
+  /** Give up at this absolute time (epoch ms); wins over timeoutSeconds. */
+  deadlineEpochMS?: number;
+}
+
+export type GetEventOptions = RecvOptions;
+
+export function requireString(what: string, value: unknown, allowEmpty = false): string {
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
+    throw new DBOSError(`Invalid ${what} ${describe(value)}: it must be a${allowEmpty ? '' : ' non-empty'} string`);
+  }
+  return value;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'symbol' || typeof v === 'function') return typeof v;
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** The stored topic: the sentinel for none, else the string itself. */
+export function storedTopic(topic: unknown): string {
+  if (topic === undefined || topic === null) return NULL_TOPIC;
+  return requireString('topic', topic, true);
+}
+
+export interface WaitSpec {
+  timeoutMS: number;
+  pollMs: number;
+}
+
+/** Resolves `number | {timeoutSeconds, deadlineEpochMS, pollingIntervalMs}` as the SDK does. */
+export function resolveWait(options: number | RecvOptions | undefined, defaultPollMs = DEFAULT_WAIT_POLL_MS): WaitSpec {
+  const opts: RecvOptions = typeof options === 'number' ? { timeoutSeconds: options } : (options ?? {});
+  if (typeof opts !== 'object') throw new DBOSError(`Invalid wait options ${describe(options)}`);
+  const pollMs = opts.pollingIntervalMs ?? defaultPollMs;
+  if (typeof pollMs !== 'number' || !Number.isFinite(pollMs) || pollMs <= 0) {
+    throw new DBOSError('pollingIntervalMs must be a positive finite number');
+  }
+  if (opts.deadlineEpochMS !== undefined) {
+    if (typeof opts.deadlineEpochMS !== 'number' || !Number.isFinite(opts.deadlineEpochMS)) {
+      throw new DBOSError(`Invalid deadlineEpochMS ${describe(opts.deadlineEpochMS)}: it must be a finite number`);
+    }
+    return { timeoutMS: Math.max(0, opts.deadlineEpochMS - Date.now()), pollMs };
+  }
+  const seconds = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new DBOSError(`Invalid timeout ${describe(seconds)}: timeoutSeconds must be a finite, non-negative number`);
+  }
+  return { timeoutMS: seconds * 1000, pollMs };
+}
+
+/** The format a value is written in: the explicit choice, else the workflow's, else the app's. */
+export function valueFormat(kind: WorkflowSerializationFormat, wf: WorkflowState | undefined, opts?: SerializerOptions): string {
+  if (kind !== undefined) {
+    if (kind !== 'portable' && kind !== 'native') throw new DBOSError(`Invalid serializationType ${describe(kind)}`);
+    return serializationNameFor(kind, opts);
+  }
+  return wf?.serialization ?? appSerializationName(opts);
+}
+
+/** Serializes a user value, refusing what could not be restored (functions, symbols). */
+export function serializeUserValue(what: string, value: unknown, format: string, opts?: SerializerOptions): string {
+  return serializeValue(value, format, { ...opts, rejectFunctions: true, path: [what] });
+}
+
+export interface SendRequest {
+  destinationID: unknown;
+  message: unknown;
+  topic: unknown;
+  idempotencyKey: unknown;
+  options: SendOptions | undefined;
+}
+
+/**
+ * send from workflow code (exactly once, checkpointed as `DBOS.send`), from a step (no checkpoint) or
+ * from anywhere else (exactly once only with an idempotency key).
+ */
+export async function send(engine: Engine, executor: Executor | undefined, req: SendRequest, serializerOpts?: SerializerOptions): Promise<void> {
+  // A client (no executor) is never part of the calling workflow, even when called from one.
+  const ctx = executor ? currentContext() : undefined;
+  const wf = ctx?.workflow;
+  const inStep = ctx?.step !== undefined;
+  // Synchronously, before any await: the function ID belongs to this call's position in the workflow.
+  const functionID = wf && !inStep ? takeFunctionID(wf) : undefined;
+  const destination = requireString('destination workflow ID', req.destinationID);
+  const topic = storedTopic(req.topic);
+  if (req.idempotencyKey !== undefined && req.idempotencyKey !== null) requireString('idempotency key', req.idempotencyKey);
+  const key = req.idempotencyKey as string | undefined | null;
+  const format = valueFormat(req.options?.serializationType, wf, serializerOpts);
+  const message = serializeUserValue('message', req.message, format, serializerOpts);
+  const outgoing = {
+    destinationId: destination,
+    topic,
+    message,
+    serialization: format,
+    messageUuid: key ? `${key}::${destination}` : randomUUID(),
+  };
+
+  if (wf && functionID !== undefined && executor) {
+    const cp = executor.recorded(wf, functionID, 'DBOS.send');
+    if (cp) {
+      if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
+      return;
+    }
+    const startedAt = Date.now();
+    try {
+      await engine.send(outgoing, { workflowId: wf.workflowID, token: wf.token, functionId: functionID, startedAt });
+    } catch (e) {
+      // A missing destination is recorded, so a replay fails the same way without sending.
+      if (e instanceof DBOSNonExistentWorkflowError) {
+        const ser = appSerializationName();
+        await executor.record(wf, functionID, 'DBOS.send', startedAt, { error: serializeError(e, ser), serialization: ser });
+      }
+      throw e;
+    }
+    return;
+  }
+  if (wf && inStep) {
+    await engine.send(outgoing, { workflowId: wf.workflowID, token: wf.token });
+    return;
+  }
+  await engine.send(outgoing, {});
+}
+
+/** recv: workflow code only. Waits for the oldest unconsumed message of the topic; null on timeout. */
+export async function recv(engine: Engine, executor: Executor, topicArg: unknown, options: number | RecvOptions | undefined): Promise<unknown> {
+  const ctx = currentContext();
+  if (ctx?.step) throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.recv` inside a `step` or `transaction`');
+  const wf = ctx?.workflow;
+  if (!wf) throw new DBOSInvalidWorkflowTransitionError('Attempt to call `DBOS.recv` outside of a workflow');
+  const functionID = takeFunctionID(wf, 2);
+  const topic = storedTopic(topicArg);
+  const wait = resolveWait(options);
+  const cp = executor.recorded(wf, functionID, 'DBOS.recv');
+  if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValue(cp.output, cp.serialization ?? null);
+  const startedAt = Date.now();
+  // The deadline is recorded (n+1), so a recovered workflow keeps its original one.
+  const deadline =
+    wait.timeoutMS > 0 ? ((await executor.durableDeadline(wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
+  const got = await executor.whileWaiting(wf, `${wf.workflowID}::${topic}`, () =>
+    engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, startedAt, wait.pollMs),
+  );
+  return got.value === null || got.value === undefined ? null : deserializeValue(got.value, got.serialization ?? null);
+}
