@@ -6,6 +6,7 @@ mod convert;
 
 use std::sync::Arc;
 
+use napi::Result;
 use napi_derive::napi;
 
 use crate::engine::listener::WaitGuard;
@@ -22,8 +23,6 @@ fn js_error(e: EngineError) -> napi::Error {
     napi::Error::from_reason(body.to_string())
 }
 
-type JsResult<T> = std::result::Result<T, napi::Error>;
-
 #[napi]
 pub struct NativeEngine {
     inner: Arc<Engine>,
@@ -31,7 +30,7 @@ pub struct NativeEngine {
 
 /// Connects (creating and migrating the database when asked) and returns the engine handle.
 #[napi]
-pub async fn connect(options: JsEngineOptions) -> JsResult<NativeEngine> {
+pub async fn connect(options: JsEngineOptions) -> Result<NativeEngine> {
     let opts = EngineOptions {
         url: options.url,
         schema: options.schema,
@@ -62,7 +61,7 @@ pub async fn connect(options: JsEngineOptions) -> JsResult<NativeEngine> {
 #[napi]
 impl NativeEngine {
     #[napi]
-    pub async fn start_workflow(&self, wf: JsNewWorkflow) -> JsResult<JsStartOutcome> {
+    pub async fn start_workflow(&self, wf: JsNewWorkflow) -> Result<JsStartOutcome> {
         let engine = self.inner.clone();
         let outcome = engine.start_workflow(&wf.into()).await.map_err(js_error)?;
         Ok(outcome.into())
@@ -75,7 +74,7 @@ impl NativeEngine {
         parent_token: String,
         function_id: i32,
         wf: JsNewWorkflow,
-    ) -> JsResult<JsStartOutcome> {
+    ) -> Result<JsStartOutcome> {
         let engine = self.inner.clone();
         let outcome = engine
             .start_child_workflow(&parent_id, &parent_token, function_id, &wf.into())
@@ -91,7 +90,7 @@ impl NativeEngine {
         token: String,
         checkpoint: JsNewCheckpoint,
         conflict_check: bool,
-    ) -> JsResult<()> {
+    ) -> Result<()> {
         let engine = self.inner.clone();
         engine
             .record_checkpoint(&workflow_id, &token, &checkpoint.into(), conflict_check)
@@ -100,7 +99,7 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub async fn load_checkpoints(&self, workflow_id: String) -> JsResult<Vec<JsCheckpoint>> {
+    pub async fn load_checkpoints(&self, workflow_id: String) -> Result<Vec<JsCheckpoint>> {
         let engine = self.inner.clone();
         let rows = engine
             .load_checkpoints(&workflow_id)
@@ -114,7 +113,7 @@ impl NativeEngine {
         &self,
         workflow_id: String,
         function_id: i32,
-    ) -> JsResult<Option<JsCheckpoint>> {
+    ) -> Result<Option<JsCheckpoint>> {
         let engine = self.inner.clone();
         let row = engine
             .get_checkpoint(&workflow_id, function_id)
@@ -131,7 +130,7 @@ impl NativeEngine {
         status: String,
         output: Option<String>,
         error: Option<String>,
-    ) -> JsResult<bool> {
+    ) -> Result<bool> {
         let engine = self.inner.clone();
         engine
             .complete_workflow(
@@ -149,7 +148,7 @@ impl NativeEngine {
     pub async fn get_workflow_status(
         &self,
         workflow_id: String,
-    ) -> JsResult<Option<JsWorkflowStatus>> {
+    ) -> Result<Option<JsWorkflowStatus>> {
         let engine = self.inner.clone();
         let row = engine
             .get_workflow_status(&workflow_id)
@@ -165,7 +164,7 @@ impl NativeEngine {
         workflow_id: String,
         poll_ms: u32,
         deadline_epoch_ms: Option<i64>,
-    ) -> JsResult<Option<JsWorkflowOutcome>> {
+    ) -> Result<Option<JsWorkflowOutcome>> {
         let engine = self.inner.clone();
         let outcome = engine
             .await_outcome(&workflow_id, u64::from(poll_ms), deadline_epoch_ms)
@@ -175,11 +174,7 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub async fn cancel_workflows(
-        &self,
-        ids: Vec<String>,
-        children: bool,
-    ) -> JsResult<Vec<String>> {
+    pub async fn cancel_workflows(&self, ids: Vec<String>, children: bool) -> Result<Vec<String>> {
         let engine = self.inner.clone();
         engine
             .cancel_workflows(&ids, children)
@@ -188,42 +183,38 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub async fn resume_workflows(&self, ids: Vec<String>) -> JsResult<Vec<String>> {
+    pub async fn resume_workflows(&self, ids: Vec<String>) -> Result<Vec<String>> {
         let engine = self.inner.clone();
         engine.resume_workflows(&ids).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn cancel_timed_out(&self) -> JsResult<Vec<String>> {
+    pub async fn cancel_timed_out(&self) -> Result<Vec<String>> {
         let engine = self.inner.clone();
         engine.cancel_timed_out().await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn cancelled_among(&self, ids: Vec<String>) -> JsResult<Vec<String>> {
+    pub async fn cancelled_among(&self, ids: Vec<String>) -> Result<Vec<String>> {
         let engine = self.inner.clone();
         engine.cancelled_among(&ids).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn recover_pending(&self) -> JsResult<Vec<String>> {
+    pub async fn recover_pending(&self) -> Result<Vec<String>> {
         let engine = self.inner.clone();
         engine.recover_pending().await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn claim_queued(
-        &self,
-        queue: String,
-        limit: i64,
-    ) -> JsResult<Vec<JsClaimedWorkflow>> {
+    pub async fn claim_queued(&self, queue: String, limit: i64) -> Result<Vec<JsClaimedWorkflow>> {
         let engine = self.inner.clone();
         let rows = engine.claim_queued(&queue, limit).await.map_err(js_error)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     #[napi]
-    pub async fn dead_letter(&self, workflow_id: String, min_attempts: i64) -> JsResult<bool> {
+    pub async fn dead_letter(&self, workflow_id: String, min_attempts: i64) -> Result<bool> {
         let engine = self.inner.clone();
         engine
             .dead_letter(&workflow_id, min_attempts)
@@ -232,14 +223,14 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub async fn register_app_version(&self) -> JsResult<()> {
+    pub async fn register_app_version(&self) -> Result<()> {
         let engine = self.inner.clone();
         engine.register_app_version().await.map_err(js_error)
     }
 
     /// Sends a message; `context` says whether it comes from workflow code, a step, or elsewhere.
     #[napi]
-    pub async fn send(&self, message: JsOutgoingMessage, context: JsSendContext) -> JsResult<()> {
+    pub async fn send(&self, message: JsOutgoingMessage, context: JsSendContext) -> Result<()> {
         let engine = self.inner.clone();
         let msg = message.into();
         let ctx = match (&context.workflow_id, &context.token, context.function_id) {
@@ -266,7 +257,7 @@ impl NativeEngine {
         deadline_epoch_ms: i64,
         started_at: i64,
         poll_ms: u32,
-    ) -> JsResult<JsStoredValue> {
+    ) -> Result<JsStoredValue> {
         let engine = self.inner.clone();
         let received = engine
             .recv(
@@ -294,7 +285,7 @@ impl NativeEngine {
         value: String,
         serialization: Option<String>,
         started_at: i64,
-    ) -> JsResult<()> {
+    ) -> Result<()> {
         let engine = self.inner.clone();
         engine
             .set_event(
@@ -322,7 +313,7 @@ impl NativeEngine {
         poll_ms: u32,
         guard_workflow_id: Option<String>,
         guard_token: Option<String>,
-    ) -> JsResult<Option<JsStoredValue>> {
+    ) -> Result<Option<JsStoredValue>> {
         let engine = self.inner.clone();
         let guard = match (&guard_workflow_id, &guard_token) {
             (Some(workflow_id), Some(token)) => Some(WaitGuard { workflow_id, token }),
@@ -343,7 +334,7 @@ impl NativeEngine {
 
     /// Wakes this process's waiters on a key (they re-check their condition).
     #[napi]
-    pub async fn wake(&self, key: String) -> JsResult<()> {
+    pub async fn wake(&self, key: String) -> Result<()> {
         let engine = self.inner.clone();
         engine.wake(&key).await;
         Ok(())
