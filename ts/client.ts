@@ -7,6 +7,7 @@ import { outcomeValue, toWorkflowStatus, type PollingOptions, type WorkflowHandl
 import { requireString, send, type GetEventOptions, type SendOptions } from './messages';
 import { Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
+import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
 
 export interface DBOSClientConfig {
   systemDatabaseUrl: string;
@@ -96,6 +97,16 @@ export class DBOSClient {
   /** Waits until the workflow has published `key`; null on timeout (default 60 s). */
   async getEvent<T>(workflowID: string, key: string, options?: number | GetEventOptions): Promise<T | null> {
     return (await getEvent(this.live(), undefined, workflowID, key, options, this.serializerOpts)) as T | null;
+  }
+
+  /** The values of a workflow's stream, in order, until it is closed or the workflow ends (never checkpointed). */
+  async *readStream<T>(workflowID: string, key: string, options?: ReadStreamOptions): AsyncGenerator<T, void, unknown> {
+    yield* readStream<T>({ engine: this.live(), executor: undefined, workflowID, key, options, serializerOpts: this.serializerOpts });
+  }
+
+  /** The single value at `offset` of a workflow's stream, waiting for it (never checkpointed). */
+  async readStreamOffset<T>(workflowID: string, key: string, offset: number, options?: ReadStreamOffsetOptions): Promise<T> {
+    return readStreamOffset<T>({ engine: this.live(), executor: undefined, workflowID, key, offset, options, serializerOpts: this.serializerOpts });
   }
 
   retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<Awaited<T>> {

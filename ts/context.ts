@@ -25,6 +25,8 @@ export interface WorkflowState {
   /** Absolute deadline inherited by children, if the workflow has a timeout. */
   readonly deadlineEpochMS?: number;
   readonly cancel: AbortController;
+  /** Checkpointed stream reads in progress: two at once would number their values by scheduling. */
+  activeStreamReads?: number;
 }
 
 export interface StepFrame {

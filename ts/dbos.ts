@@ -28,6 +28,15 @@ import {
 } from './messages';
 import { Engine } from './native';
 import {
+  closeStream as closeWorkflowStream,
+  readStream as readWorkflowStream,
+  readStreamOffset as readWorkflowStreamOffset,
+  writeStream as writeWorkflowStream,
+  type ReadStreamOffsetOptions,
+  type ReadStreamOptions,
+  type WriteStreamOptions,
+} from './streams';
+import {
   allWorkflows,
   assertCanRegisterStep,
   classNameOf,
@@ -598,6 +607,38 @@ export class DBOS {
   static async getEvent<T>(workflowID: string, key: string, options?: number | GetEventOptions): Promise<T | null> {
     const exec = executor('DBOS.getEvent');
     return (await getWorkflowEvent(exec.engine, exec, workflowID, key, options)) as T | null;
+  }
+
+  // ------------------------------------------------------------ streams
+
+  /**
+   * Appends a value to the running workflow's stream `key`: exactly once from workflow code, at least
+   * once from a step (a retried step's earlier writes stay, in order).
+   */
+  static async writeStream<T>(key: string, value: T, options?: WriteStreamOptions): Promise<void> {
+    const exec = executor('DBOS.writeStream');
+    return writeWorkflowStream(exec.engine, exec, key, value, options);
+  }
+
+  /** Ends the running workflow's stream `key` for every reader (streams also end when the workflow does). */
+  static async closeStream(key: string): Promise<void> {
+    const exec = executor('DBOS.closeStream');
+    return closeWorkflowStream(exec.engine, exec, key);
+  }
+
+  /**
+   * The values of `workflowID`'s stream `key`, in order, until it is closed or the workflow ends. In
+   * workflow code each value read is recorded, so a replay sees the same sequence.
+   */
+  static async *readStream<T>(workflowID: string, key: string, options?: ReadStreamOptions): AsyncGenerator<T, void, unknown> {
+    const exec = executor('DBOS.readStream');
+    yield* readWorkflowStream<T>({ engine: exec.engine, executor: exec, workflowID, key, options });
+  }
+
+  /** The single value at `offset` of the stream, waiting for it (`DBOSStreamTimeoutError` if the stream ends first). */
+  static async readStreamOffset<T>(workflowID: string, key: string, offset: number, options?: ReadStreamOffsetOptions): Promise<T> {
+    const exec = executor('DBOS.readStreamOffset');
+    return readWorkflowStreamOffset<T>({ engine: exec.engine, executor: exec, workflowID, key, offset, options });
   }
 
   // ------------------------------------------------------------ time and randomness

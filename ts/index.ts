@@ -12,6 +12,7 @@ export {
 export type { WorkflowHandle, WorkflowStatus, PollingOptions } from './executor';
 export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
 export type { SetEventOptions } from './events';
+export type { WriteStreamOptions, ReadStreamOptions, ReadStreamOffsetOptions } from './streams';
 export { DBOSClient, type DBOSClientConfig } from './client';
 export type { StepStatus } from './context';
 export type { WorkflowConfig, StepConfig, FunctionName, InputSchema, WorkflowSerializationFormat } from './registry';

@@ -136,7 +136,17 @@ export interface StoredValue {
   serialization?: string | null;
 }
 
+/** Values from offset `firstOffset` on (dense); `end`: more may follow, the stream ended, or the wait timed out. */
+export interface StreamPage {
+  firstOffset: number;
+  values: string[];
+  serializations: (string | null | undefined)[];
+  end: 'more' | 'closed' | 'timeout';
+}
+
 interface NativeEngine {
+  writeStream(workflowId: string, token: string, functionId: number, checkpointName: string | undefined, startedAt: number, key: string, value: string, serialization: string | undefined): Promise<void>;
+  readStream(workflowId: string, key: string, offset: number, limit: number, deadlineEpochMs: number | undefined, pollMs: number, guardWorkflowId?: string, guardToken?: string): Promise<StreamPage>;
   send(message: OutgoingMessage, context: SendContext): Promise<void>;
   recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, startedAt: number, pollMs: number): Promise<StoredValue>;
   setEvent(workflowId: string, token: string, functionId: number, key: string, value: string, serialization: string | undefined, startedAt: number): Promise<void>;
@@ -263,6 +273,25 @@ export class Engine {
     return call(
       this.native.getEvent(workflowId, key, Math.round(deadlineEpochMs), Math.max(1, Math.round(pollMs)), guard?.workflowId, guard?.token),
     );
+  }
+  /** Appends to a stream: with `checkpointName` from workflow code, else from the step `functionId`. */
+  writeStream(workflowId: string, token: string, functionId: number, checkpointName: string | null, startedAt: number, key: string, value: string, serialization: string | null) {
+    return call(this.native.writeStream(workflowId, token, functionId, checkpointName ?? undefined, startedAt, key, value, serialization ?? undefined));
+  }
+  /** A page of a stream from `offset`, waiting for one value, the end, or the deadline. */
+  readStream(workflowId: string, key: string, offset: number, limit: number, deadlineEpochMs: number | undefined, pollMs: number, guard?: { workflowId: string; token: string }) {
+    return call(
+      this.native.readStream(
+        workflowId,
+        key,
+        offset,
+        limit,
+        deadlineEpochMs === undefined ? undefined : Math.round(deadlineEpochMs),
+        Math.max(1, Math.round(pollMs)),
+        guard?.workflowId,
+        guard?.token,
+      ),
+    ) as Promise<StreamPage>;
   }
   wake(key: string) {
     return call(this.native.wake(key));

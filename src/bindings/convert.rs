@@ -6,6 +6,7 @@ use crate::engine::events::EventValue;
 use crate::engine::messages::{OutgoingMessage, Received};
 use crate::engine::recovery::ClaimedWorkflow;
 use crate::engine::steps::{Checkpoint, NewCheckpoint};
+use crate::engine::streams::{PageEnd, StreamPage};
 use crate::engine::workflows::{NewWorkflow, StartOutcome, WorkflowOutcome, WorkflowStatusRow};
 
 #[napi(object)]
@@ -306,6 +307,39 @@ impl From<EventValue> for JsStoredValue {
         JsStoredValue {
             value: Some(e.value),
             serialization: e.serialization,
+        }
+    }
+}
+
+/// A page of stream values: offsets are dense, so value i is at `first_offset + i`. Parallel arrays
+/// cross the boundary far cheaper than one object per value.
+#[napi(object)]
+pub struct JsStreamPage {
+    pub first_offset: i32,
+    pub values: Vec<String>,
+    pub serializations: Vec<Option<String>>,
+    /// "more", "closed" or "timeout".
+    pub end: String,
+}
+
+impl From<StreamPage> for JsStreamPage {
+    fn from(p: StreamPage) -> Self {
+        let first_offset = p.values.first().map(|v| v.offset).unwrap_or(0);
+        let (values, serializations) = p
+            .values
+            .into_iter()
+            .map(|v| (v.value, v.serialization))
+            .unzip();
+        JsStreamPage {
+            first_offset,
+            values,
+            serializations,
+            end: match p.end {
+                PageEnd::More => "more",
+                PageEnd::Closed => "closed",
+                PageEnd::TimedOut => "timeout",
+            }
+            .to_string(),
         }
     }
 }

@@ -11,6 +11,7 @@ use napi_derive::napi;
 
 use crate::engine::listener::WaitGuard;
 use crate::engine::messages::SendContext;
+use crate::engine::streams::StreamWriter;
 use crate::engine::{Engine, EngineError, EngineOptions, Identity, SchemaMode};
 use convert::*;
 
@@ -330,6 +331,77 @@ impl NativeEngine {
             .await
             .map_err(js_error)?;
         Ok(value.map(Into::into))
+    }
+
+    /// Appends to a stream: from workflow code with `checkpoint_name` (exactly once), else from the
+    /// step `function_id` of the workflow (no checkpoint).
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub async fn write_stream(
+        &self,
+        workflow_id: String,
+        token: String,
+        function_id: i32,
+        checkpoint_name: Option<String>,
+        started_at: i64,
+        key: String,
+        value: String,
+        serialization: Option<String>,
+    ) -> Result<()> {
+        let engine = self.inner.clone();
+        let writer = match &checkpoint_name {
+            Some(name) => StreamWriter::Workflow {
+                workflow_id: &workflow_id,
+                token: &token,
+                function_id,
+                name,
+                started_at,
+            },
+            None => StreamWriter::Step {
+                workflow_id: &workflow_id,
+                token: &token,
+                function_id,
+            },
+        };
+        engine
+            .write_stream(&writer, &key, &value, serialization.as_deref())
+            .await
+            .map_err(js_error)
+    }
+
+    /// Reads a page of a stream from `offset`, waiting until a value is there, the stream ends or the
+    /// deadline passes; the guard stops a waiting workflow that loses ownership.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub async fn read_stream(
+        &self,
+        workflow_id: String,
+        key: String,
+        offset: i32,
+        limit: i64,
+        deadline_epoch_ms: Option<i64>,
+        poll_ms: u32,
+        guard_workflow_id: Option<String>,
+        guard_token: Option<String>,
+    ) -> Result<JsStreamPage> {
+        let engine = self.inner.clone();
+        let guard = match (&guard_workflow_id, &guard_token) {
+            (Some(workflow_id), Some(token)) => Some(WaitGuard { workflow_id, token }),
+            _ => None,
+        };
+        let page = engine
+            .read_stream(
+                &workflow_id,
+                &key,
+                offset,
+                limit,
+                deadline_epoch_ms,
+                u64::from(poll_ms),
+                guard,
+            )
+            .await
+            .map_err(js_error)?;
+        Ok(page.into())
     }
 
     /// Wakes this process's waiters on a key (they re-check their condition).

@@ -9,6 +9,7 @@ pub mod messages;
 pub mod migrations;
 pub mod recovery;
 pub mod steps;
+pub mod streams;
 pub mod workflows;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,6 +56,7 @@ pub(crate) struct Statements {
     recovery: recovery::Sql,
     messages: messages::Sql,
     events: events::Sql,
+    streams: streams::Sql,
 }
 
 /// Closing flag that async waits can select on.
@@ -153,6 +155,7 @@ impl Engine {
                 recovery: recovery::Sql::new(&schema_q),
                 messages: messages::Sql::new(&schema_q),
                 events: events::Sql::new(&schema_q),
+                streams: streams::Sql::new(&schema_q),
             },
             schema_q,
             closed: Arc::new(Closer::new()),

@@ -6,6 +6,12 @@ use tokio_postgres::GenericClient;
 use super::error::{EngineError, ErrorCode, Result};
 use super::Engine;
 
+/// The columns of a checkpoint insert, for statements that record one beside other writes.
+pub(crate) const CHECKPOINT_COLUMNS: &str = "workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
+     started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, retention_timestamp";
+/// `retention_timestamp` as the SDK writes it: the server clock at the checkpoint transaction.
+pub(crate) const NOW_MS: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::bigint";
+
 #[derive(Debug, Clone, Default)]
 pub struct NewCheckpoint {
     pub function_id: i32,
