@@ -284,8 +284,7 @@ impl Engine {
             closed: false,
             active: status.as_deref().map(writer_active).unwrap_or(true),
         };
-        let mut expected = from;
-        for row in &rows {
+        for (expected, row) in (from..).zip(rows.iter()) {
             let Some(offset) = row.get::<_, Option<i32>>(1) else {
                 break;
             };
@@ -303,7 +302,6 @@ impl Engine {
                 value,
                 serialization: row.get(3),
             });
-            expected += 1;
         }
         Ok(Some(snap))
     }
