@@ -635,3 +635,220 @@ mod communication {
         assert_eq!(got.expect_err("closed").code, ErrorCode::Shutdown);
     }
 }
+
+mod streams {
+    use super::*;
+    use dbos_native::engine::db::now_ms;
+    use dbos_native::engine::streams::{PageEnd, StreamWriter, CLOSE_MARKER, MAX_PAGE_VALUES};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn in_workflow<'a>(id: &'a str, token: &'a str, function_id: i32) -> StreamWriter<'a> {
+        StreamWriter::Workflow {
+            workflow_id: id,
+            token,
+            function_id,
+            name: "DBOS.writeStream",
+            started_at: 1,
+        }
+    }
+
+    fn in_step<'a>(id: &'a str, token: &'a str, function_id: i32) -> StreamWriter<'a> {
+        StreamWriter::Step {
+            workflow_id: id,
+            token,
+            function_id,
+        }
+    }
+
+    #[tokio::test]
+    async fn workflow_writes_are_exactly_once_and_fenced_step_writes_repeat() {
+        let url = fresh_db("stream_write").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        engine
+            .write_stream(
+                &in_workflow("w", "tok", 0),
+                "k",
+                "\"a\"",
+                Some("portable_json"),
+            )
+            .await
+            .unwrap();
+        let again = engine
+            .write_stream(
+                &in_workflow("w", "tok", 0),
+                "k",
+                "\"a\"",
+                Some("portable_json"),
+            )
+            .await
+            .expect_err("slot taken");
+        assert_eq!(again.code, ErrorCode::StepNondeterminism);
+        for _ in 0..2 {
+            engine
+                .write_stream(&in_step("w", "tok", 1), "k", "\"s\"", Some("portable_json"))
+                .await
+                .unwrap();
+        }
+        let stale = engine
+            .write_stream(&in_step("w", "old", 1), "k", "\"x\"", None)
+            .await
+            .expect_err("fenced");
+        assert_eq!(stale.code, ErrorCode::WorkflowConflict);
+        let rows = sql(&url)
+            .await
+            .query(
+                "SELECT \"offset\", function_id, value FROM dbos.streams WHERE workflow_uuid = 'w' ORDER BY \"offset\"",
+                &[],
+            )
+            .await
+            .unwrap();
+        let got: Vec<(i32, i32, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, "\"a\"".to_string()),
+                (1, 1, "\"s\"".to_string()),
+                (2, 1, "\"s\"".to_string())
+            ]
+        );
+        let cp = engine.get_checkpoint("w", 0).await.unwrap().unwrap();
+        assert_eq!(cp.name, "DBOS.writeStream");
+        assert_eq!(cp.serialization.as_deref(), Some("portable_json"));
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_take_dense_distinct_offsets() {
+        let url = fresh_db("stream_dense").await;
+        let mut opts = options(&url, "local");
+        opts.pool_size = 8;
+        let engine = Arc::new(Engine::connect(opts).await.unwrap());
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let e = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                e.write_stream(&in_step("w", "tok", 0), "k", &i.to_string(), None)
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let row = sql(&url)
+            .await
+            .query_one(
+                "SELECT count(*), min(\"offset\"), max(\"offset\"), count(DISTINCT value) FROM dbos.streams",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 64);
+        assert_eq!(row.get::<_, Option<i32>>(1), Some(0));
+        assert_eq!(row.get::<_, Option<i32>>(2), Some(63));
+        assert_eq!(row.get::<_, i64>(3), 64);
+    }
+
+    #[tokio::test]
+    async fn reads_come_in_bounded_pages_and_end_at_the_marker_or_the_writers_end() {
+        let url = fresh_db("stream_pages").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        // 2,500 small values, then the marker, then one more that no reader may see.
+        sql(&url)
+            .await
+            .batch_execute(&format!(
+                "INSERT INTO dbos.streams (workflow_uuid, key, value, \"offset\", function_id, serialization) \
+                 SELECT 'w', 'k', i::text, i, 0, 'portable_json' FROM generate_series(0, 2499) i; \
+                 INSERT INTO dbos.streams VALUES ('w', 'k', '{CLOSE_MARKER}', 2500, 0, 'portable_json'); \
+                 INSERT INTO dbos.streams VALUES ('w', 'k', '\"late\"', 2501, 0, 'portable_json'); \
+                 INSERT INTO dbos.streams (workflow_uuid, key, value, \"offset\", function_id, serialization) \
+                 SELECT 'w', 'big', repeat('x', 400000), i, 0, 'portable_json' FROM generate_series(0, 4) i;"
+            ))
+            .await
+            .unwrap();
+        let mut from = 0;
+        let mut pages = Vec::new();
+        loop {
+            let page = engine
+                .read_stream("w", "k", from, 5000, None, 1000, None)
+                .await
+                .unwrap();
+            assert!(page.values.len() as i64 <= MAX_PAGE_VALUES);
+            for (i, v) in page.values.iter().enumerate() {
+                assert_eq!(v.offset, from + i as i32);
+                assert_eq!(v.value, v.offset.to_string());
+            }
+            from += page.values.len() as i32;
+            pages.push(page.values.len());
+            if page.end == PageEnd::Closed {
+                break;
+            }
+        }
+        assert_eq!(from, 2500);
+        assert_eq!(pages, vec![1000, 1000, 500]);
+        // Large values: a page stops at about 1 MB (but always holds one value).
+        let big = engine
+            .read_stream("w", "big", 0, 1000, None, 1000, None)
+            .await
+            .unwrap();
+        assert_eq!(big.values.len(), 3);
+        // A workflow that finished without a marker: its last values, then the end.
+        engine
+            .complete_workflow("w", "tok", "SUCCESS", None, None)
+            .await
+            .unwrap();
+        let tail = engine
+            .read_stream("w", "big", 4, 1000, None, 1000, None)
+            .await
+            .unwrap();
+        assert_eq!((tail.values.len(), tail.end), (1, PageEnd::More));
+        let end = engine
+            .read_stream("w", "big", 5, 1000, None, 1000, None)
+            .await
+            .unwrap();
+        assert_eq!((end.values.len(), end.end), (0, PageEnd::Closed));
+        let missing = engine
+            .read_stream("ghost", "k", 0, 10, None, 1000, None)
+            .await
+            .expect_err("no workflow");
+        assert_eq!(missing.code, ErrorCode::NonExistentWorkflow);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_wakes_on_a_write_and_times_out_without_one() {
+        let url = fresh_db("stream_wait").await;
+        let mut opts = options(&url, "local");
+        opts.listen = true;
+        let engine = Engine::connect(opts).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let t0 = Instant::now();
+        let timed_out = engine
+            .read_stream("w", "k", 0, 10, Some(now_ms() + 200), 10_000, None)
+            .await
+            .unwrap();
+        assert_eq!(timed_out.end, PageEnd::TimedOut);
+        assert!(t0.elapsed() >= Duration::from_millis(180));
+        let t1 = Instant::now();
+        let (page, _) = tokio::join!(
+            engine.read_stream("w", "k", 0, 10, None, 10_000, None),
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                engine
+                    .write_stream(&in_workflow("w", "tok", 0), "k", "1", None)
+                    .await
+                    .unwrap();
+            }
+        );
+        let page = page.unwrap();
+        assert_eq!(page.values.len(), 1);
+        assert!(
+            t1.elapsed() < Duration::from_secs(5),
+            "woken by the write, not the 10 s poll"
+        );
+    }
+}
