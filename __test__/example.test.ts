@@ -63,3 +63,21 @@ test('a second run reuses the database: the finished workflow is not run again',
   assert.match(second.out, /Result: Zoe is onboarded/);
   assert.doesNotMatch(second.out, /\[step\]/);
 });
+
+test('the Server-Sent Events example streams a workflow\'s progress over HTTP to the end', () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, DBOS_EMBEDDED_PG_PORT: String(port) };
+  delete env.DBOS_SYSTEM_DATABASE_URL;
+  const r = spawnSync(process.execPath, [path.join(root, 'examples', 'build', 'progress-stream.js'), '--once'], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const out = `${r.stdout}${r.stderr}`;
+  assert.equal(r.status, 0, out);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 5, out);
+  for (let i = 0; i < 3; i++) assert.match(lines[i] ?? '', new RegExp(`^id: ${i} \\| data: \\{"part":${i + 1},"of":3,"at":"[0-9T:.Z-]+"\\}$`));
+  assert.equal(lines[3], 'event: end | data: {}');
+  assert.equal(lines[4], 'result: part 1, part 2, part 3');
+});
