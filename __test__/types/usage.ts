@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by types.test.ts: code written against DBOS Transact's documented
 // signatures must type-check against dbos-native, and (with only the import changed) against
 // @dbos-inc/dbos-sdk 5.3.0 too.
-import { DBOS, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig } from 'dbos-native';
+import { DBOS, DBOSClient, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig } from 'dbos-native';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type ExpectTrue<T extends true> = T;
@@ -79,6 +79,32 @@ async function usage(): Promise<void> {
   const flags: boolean[] = [DBOS.isWithinWorkflow(), DBOS.isInStep(), DBOS.isInWorkflow(), DBOS.isInitialized()];
   void [r2, r3, r4, r5, r6, r7, s2, retrieved, r8, flags];
 
+  // Communicating with workflows: the documented signatures, and the SDK's newer forms.
+  await DBOS.send<{ ok: boolean }>('order-1', { ok: true }, 'topic');
+  await DBOS.send('order-1', 'm', undefined, 'idempotency-key', { serializationType: 'portable' });
+  const m1: string | null = await DBOS.recv<string>('topic', 10);
+  const m2: number | null = await DBOS.recv<number>(undefined, { timeoutSeconds: 1, pollingIntervalMs: 50 });
+  const m3: Date | null = await DBOS.recv<Date>('t', { deadlineEpochMS: Date.now() + 1000 });
+  await DBOS.setEvent<number>('k', 1);
+  await DBOS.setEvent('k', { a: 1 }, { serializationType: 'native' });
+  const e1: number | null = await DBOS.getEvent<number>('order-1', 'k', 5);
+  const e2: string | null = await DBOS.getEvent<string>('order-1', 'k', { timeoutSeconds: 5 });
+  await DBOS.writeStream<{ step: number }>('s', { step: 1 });
+  await DBOS.writeStream('s', 'x', { serializationType: 'portable' });
+  await DBOS.closeStream('s');
+  const gen: AsyncGenerator<{ step: number }, void, unknown> = DBOS.readStream<{ step: number }>('order-1', 's');
+  for await (const v of gen) void v.step;
+  for await (const v of DBOS.readStream<string>('order-1', 's', { offset: 2, timeoutSeconds: 1, pollingIntervalMs: 10 })) void v.length;
+  const one: number = await DBOS.readStreamOffset<number>('order-1', 's', 0, { timeoutSeconds: 1 });
+  const client: DBOSClient = await DBOSClient.create({ systemDatabaseUrl: 'postgresql://localhost/x' });
+  await client.send<string>('order-1', 'm', 't', 'key');
+  const ce: number | null = await client.getEvent<number>('order-1', 'k', 1);
+  for await (const v of client.readStream<number>('order-1', 's', { offset: 0 })) void (v + 1);
+  const co: number = await client.readStreamOffset<number>('order-1', 's', 1);
+  const ch: WorkflowHandle<string> = client.retrieveWorkflow<string>('order-1');
+  await client.destroy();
+  void [m1, m2, m3, e1, e2, one, ce, co, ch];
+
   try {
     await registered(1, 'a');
   } catch (e) {
@@ -97,6 +123,10 @@ async function negative(): Promise<void> {
   const wrong: WorkflowHandle<number> = await DBOS.startWorkflow(registered)(1, 'x');
   // @ts-expect-error: recv-style misuse of types: sleep takes a number
   await DBOS.sleep('1s');
+  // @ts-expect-error: a stream's values are typed
+  for await (const v of DBOS.readStream<number>('id', 'k')) v.toUpperCase();
+  // @ts-expect-error: readStreamOffset takes a numeric offset
+  await DBOS.readStreamOffset('id', 'k', '0');
   void wrong;
 }
 void negative;
