@@ -3,7 +3,7 @@
 //   START=waiter WF_ID=<id> TOPICS=<a,b,...> TIMEOUT_S=<n>   starts `waiter` (one recv per topic)
 //   HANG_AFTER=1                 the step after the recvs hangs (so the test can kill it there)
 //   GET_EVENT_ID=<id> GET_EVENT_KEY=<k>   calls DBOS.getEvent outside a workflow, logs `got-event`
-//                                and prints {"event": value} on stdout
+//                                and prints {"event": value, "types": {field: type}} on stdout
 //   AWAIT=<id>                   prints that workflow's outcome as JSON, shuts down and exits 0
 // Without AWAIT it runs until killed.
 import { appendFileSync } from 'node:fs';
@@ -47,7 +47,13 @@ async function main(): Promise<void> {
       log('getEvent-start');
       const value = await DBOS.getEvent(id, key, 30);
       log('got-event');
-      process.stdout.write(JSON.stringify({ event: value }) + '\n');
+      // What arrived, with the type of each field (JSON alone would hide a Date or a BigInt).
+      const types =
+        value !== null && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, (v as object | null)?.constructor?.name ?? typeof v]))
+          : typeof value;
+      const json = JSON.stringify({ event: value, types }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+      process.stdout.write(json + '\n');
     })();
   }
   if (process.env.AWAIT) {
