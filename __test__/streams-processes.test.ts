@@ -3,20 +3,19 @@
 // cancelled, a 1,000,000-value stream read with flat memory, and interop with the official SDK.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DBOS, DBOSClient, Error as E } from 'dbos-native';
 import { DBOS as OfficialDBOS, DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
+import { countEvents, killAll, killApp, spawnApp, waitFor, type App } from './helpers/child';
 import { freshDatabase, query, sleep, statusRow } from './helpers/db';
 
 const app = path.join(__dirname, 'apps', 'stream-app.js');
 let url = '';
 let dir = '';
 let client: DBOSClient;
-const children = new Set<ChildProcess>();
 
 const holder = DBOS.registerWorkflow(async () => DBOS.recv('done', 120), { name: 'holder' });
 
@@ -60,51 +59,14 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  await killAll();
   await client.destroy();
   await DBOS.shutdown();
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  exited: Promise<number | null>;
-}
-
-function runApp(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [app], {
-    env: { ...process.env, DBOS_SYSTEM_DATABASE_URL: url, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      if (code !== 0 && code !== null) process.stderr.write(`stream-app stderr: ${err}\n`);
-      resolve(code);
-    }),
-  );
-  return { child, stdout: () => out, exited };
-}
-
-function logged(log: string, name: string): number {
-  if (!existsSync(log)) return 0;
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[0] === name).length;
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+function runApp(env: Record<string, string>): App {
+  return spawnApp(app, { DBOS_SYSTEM_DATABASE_URL: url, ...env }, 'stream-app');
 }
 
 test('SIGKILL of the writer mid-stream: recovery continues it with no gap or duplicate among workflow-written values', async () => {
@@ -112,16 +74,15 @@ test('SIGKILL of the writer mid-stream: recovery continues it with no gap or dup
   const id = `killed-writer-${randomUUID()}`;
   const n = 8;
   const first = runApp({ START: 'streamer', WF_ID: id, N: String(n), HANG_AT: '3', LOG: log });
-  await waitFor('the writer to start', () => logged(log, 'step-0') === 1);
+  await waitFor('the writer to start', () => countEvents(log, 'step-0') === 1, [first]);
   // A reader in this process follows the stream the whole time, across the crash.
   const reading = (async () => {
     const got: unknown[] = [];
     for await (const v of client.readStream(id, 's')) got.push(v);
     return got;
   })();
-  await waitFor('the writer to hang in step 3', () => logged(log, 'step-3') === 1);
-  first.child.kill('SIGKILL');
-  assert.equal(await first.exited, null);
+  await waitFor('the writer to hang in step 3', () => countEvents(log, 'step-3') === 1, [first]);
+  await killApp(first);
   assert.equal((await statusRow(url, id))?.status, 'PENDING');
 
   const second = runApp({ AWAIT: id, LOG: log });
@@ -132,7 +93,7 @@ test('SIGKILL of the writer mid-stream: recovery continues it with no gap or dup
   // Step writes are at least once: step 3 ran twice (killed, then re-run), so its write appears twice.
   const fromSteps = got.filter((v) => typeof v === 'string');
   assert.deepEqual(fromSteps, ['step-0', 'step-1', 'step-2', 'step-3', 'step-3', 'step-4', 'step-5', 'step-6', 'step-7']);
-  assert.equal(logged(log, 'step-2'), 1, 'recorded steps were not re-run');
+  assert.equal(countEvents(log, 'step-2'), 1, 'recorded steps were not re-run');
   const rows = await query<{ offset: number }>(url, 'SELECT "offset" FROM dbos.streams WHERE workflow_uuid = $1 ORDER BY "offset"', [id]);
   assert.deepEqual(
     rows.map((r) => r.offset),
@@ -147,12 +108,12 @@ test('a reader in another process follows a stream written here, woken by NOTIFY
   const h = await DBOS.startWorkflow(relay, { workflowID: id })();
   const log = path.join(dir, 'reader.log');
   const other = runApp({ READ: id, KEY: 'k', EXECUTOR: 'reader-proc', LOG: log });
-  await waitFor('the reader process to launch', () => logged(log, 'launched') === 1);
+  await waitFor('the reader process to launch', () => countEvents(log, 'launched') === 1, [other]);
   await sleep(300);
   for (let i = 0; i < 3; i++) {
     const t0 = Date.now();
     await DBOS.send(id, `v${i}`, 'in');
-    await waitFor(`the other process to print v${i}`, () => other.stdout().includes(`"v${i}"`), 5000);
+    await waitFor(`the other process to print v${i}`, () => other.stdout().includes(`"v${i}"`), [other], 5000);
     // The reader polls only every second: a prompt delivery is the notification's doing.
     assert.ok(Date.now() - t0 < 900, `v${i} arrived after ${Date.now() - t0} ms`);
   }

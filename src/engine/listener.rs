@@ -177,7 +177,20 @@ impl Engine {
     /// The process's listener, started on first use (an app starts it at launch).
     pub async fn listener(&self) -> Arc<Listener> {
         self.listener
-            .get_or_init(|| async { Listener::start(self.config.clone(), self.closed.clone()) })
+            .get_or_init(|| async {
+                let mut config = self.config.clone();
+                // Named, so it can be told apart in pg_stat_activity; keepalives notice a silently
+                // dropped connection in about a minute rather than at the OS's two-hour default.
+                config
+                    .application_name(format!(
+                        "dbos_native_listener_{}",
+                        self.identity.executor_id
+                    ))
+                    .connect_timeout(Duration::from_secs(10))
+                    .keepalives(true)
+                    .keepalives_idle(Duration::from_secs(30));
+                Listener::start(config, self.closed.clone())
+            })
             .await
             .clone()
     }
