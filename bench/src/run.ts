@@ -174,6 +174,8 @@ async function main(): Promise<number> {
       for (const s of reports[sdk]?.scenarios ?? []) if (s.error) failures.push(`${SDK_LABELS[sdk]}: ${s.id}`);
     }
 
+    if (interrupted) return 130; // no table, and latest.json is left as it was
+
     const rows = buildRows(order, reports.native, reports.sdk);
     const n = reports.native;
     const o = reports.sdk;
