@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { StatementCounter } from './pgstats';
 import { ENV, errorText, type ChildReport, type ScenarioResult } from './protocol';
 import { now, withTimeout, type RunContext } from './scenario';
 import { scenarios } from './scenarios';
@@ -63,6 +64,8 @@ async function main(): Promise<number> {
   const write = (): void => fs.writeFileSync(out, JSON.stringify(report, null, 2));
   let failed = false;
 
+  const adminUrl = process.env[ENV.adminUrl];
+  const counter = adminUrl ? await StatementCounter.connect(adminUrl, required(ENV.dbName)) : undefined;
   const sdk = await loadSdk(sdkID, url);
   const runs = selected.map((s) => ({ scenario: s, run: s.prepare(sdk) }));
   const t0 = now();
@@ -81,6 +84,7 @@ async function main(): Promise<number> {
         elapsedMs: 0,
         cpuUserMs: 0,
         cpuSystemMs: 0,
+        ops: 0,
       };
       const ctx: RunContext = {
         sdk,
@@ -89,7 +93,11 @@ async function main(): Promise<number> {
         recordSamples: (name, values) => {
           result.samples[name] = values.map((v) => Math.round(v * 1000) / 1000);
         },
+        countOps: (n) => {
+          result.ops += n;
+        },
       };
+      const stats0 = await counter?.snapshot();
       const cpu0 = process.cpuUsage();
       const s0 = now();
       try {
@@ -104,6 +112,7 @@ async function main(): Promise<number> {
       result.elapsedMs = now() - s0;
       result.cpuUserMs = cpu.user / 1000;
       result.cpuSystemMs = cpu.system / 1000;
+      if (counter && stats0) result.statements = StatementCounter.delta(stats0, await counter.snapshot());
       report.scenarios.push(result);
       write();
       log(
@@ -124,6 +133,7 @@ async function main(): Promise<number> {
       console.error(`[${label}] shutdown FAILED: ${errorText(e)}`);
     }
     write();
+    await counter?.close();
   }
   return failed ? 1 : 0;
 }

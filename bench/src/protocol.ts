@@ -1,5 +1,6 @@
 // What a child process reports to the runner (and what results/latest.json holds per SDK).
 import type { Metric } from './scenario';
+import type { StatementDelta } from './pgstats';
 import type { SdkId } from './sdk';
 
 export interface ScenarioResult {
@@ -15,6 +16,10 @@ export interface ScenarioResult {
   /** CPU time of the whole child process (JS and native threads) while the scenario ran. */
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** Operations the scenario ran in all (warm-up included), as reported with RunContext.countOps. */
+  ops: number;
+  /** Postgres statements this SDK's database received while the scenario ran (pg_stat_statements). */
+  statements?: StatementDelta;
 }
 
 export interface ChildReport {
@@ -31,6 +36,9 @@ export interface ChildReport {
 export const ENV = {
   sdk: 'BENCH_SDK',
   dbUrl: 'BENCH_SYSTEM_DATABASE_URL',
+  /** Set only when pg_stat_statements is available: the admin database, to read statement counts from. */
+  adminUrl: 'BENCH_ADMIN_DATABASE_URL',
+  dbName: 'BENCH_DATABASE_NAME',
   out: 'BENCH_OUT',
   only: 'BENCH_ONLY',
 } as const;

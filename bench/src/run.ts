@@ -5,7 +5,8 @@
 // Server: the server of DBOS_SYSTEM_DATABASE_URL if set (databases bench_native_sys and bench_sdk_sys are
 // dropped and re-created there), else a throwaway embedded Postgres (temp dir, free port) stopped at the end.
 //
-// Usage: npm run bench [-- [--sdk native|sdk]... [--only <scenario id>]...]
+// Usage: npm run bench [-- [--sdk native|sdk]... [--only <scenario id>]... [--cpu-prof]]
+//   --cpu-prof   run the children with node --cpu-prof; profiles go to bench/results/cpu-prof/ (JS thread only)
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -16,7 +17,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../dist/e
 import { ENV, errorText, type ChildReport } from './protocol';
 import { scenarios } from './scenarios';
 import { SDK_LABELS, type SdkId } from './sdk';
-import { buildRows, renderMarkdown, renderNotes } from './table';
+import { enablePgStatStatements } from './pgstats';
+import { buildPerOpRows, buildRows, renderMarkdown, renderNotes } from './table';
 
 const DATABASES: Record<SdkId, string> = { native: 'bench_native_sys', sdk: 'bench_sdk_sys' };
 const RESULTS_DIR = path.resolve(__dirname, '..', 'results');
@@ -52,15 +54,19 @@ function freePort(): Promise<number> {
 interface Args {
   sdks: SdkId[];
   only: string[];
+  cpuProf: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const sdks: SdkId[] = [];
   const only: string[] = [];
+  let cpuProf = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = argv[i + 1];
-    if (a === '--sdk' && (value === 'native' || value === 'sdk')) {
+    if (a === '--cpu-prof') {
+      cpuProf = true;
+    } else if (a === '--sdk' && (value === 'native' || value === 'sdk')) {
       sdks.push(value);
       i++;
     } else if (a === '--only' && value !== undefined && scenarios.some((s) => s.id === value)) {
@@ -68,12 +74,12 @@ function parseArgs(argv: readonly string[]): Args {
       i++;
     } else {
       throw new Error(
-        `bench: bad argument ${a}${value !== undefined ? ` ${value}` : ''}. Usage: npm run bench [-- [--sdk native|sdk]... [--only <id>]...]; ` +
+        `bench: bad argument ${a}${value !== undefined ? ` ${value}` : ''}. Usage: npm run bench [-- [--sdk native|sdk]... [--only <id>]... [--cpu-prof]]; ` +
           `scenario ids: ${scenarios.map((s) => s.id).join(', ')}`,
       );
     }
   }
-  return { sdks: sdks.length ? sdks : ['native', 'sdk'], only };
+  return { sdks: sdks.length ? sdks : ['native', 'sdk'], only, cpuProf };
 }
 
 let current: ChildProcess | undefined;
@@ -90,9 +96,9 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 /** Runs one SDK's child to completion (or kills it after `capMs`); returns its exit code. */
-function runChild(sdk: SdkId, env: NodeJS.ProcessEnv, capMs: number): Promise<number> {
+function runChild(sdk: SdkId, env: NodeJS.ProcessEnv, capMs: number, nodeArgs: readonly string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'child.js')], { env, stdio: 'inherit' });
+    const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, 'child.js')], { env, stdio: 'inherit' });
     current = child;
     const timer = setTimeout(() => {
       console.error(`bench: the ${SDK_LABELS[sdk]} process ran past ${capMs} ms; killing it`);
@@ -139,7 +145,12 @@ async function main(): Promise<number> {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-native-bench-pg-'));
       try {
         // Same settings as the test runner's throwaway server (fsync off): identical for both SDKs.
-        const handle = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true, postgresFlags: ['-c', 'max_connections=200'] });
+        const handle = await startEmbeddedPostgres({
+          dataDir,
+          port: await freePort(),
+          ephemeral: true,
+          postgresFlags: ['-c', 'max_connections=200', '-c', 'shared_preload_libraries=pg_stat_statements'],
+        });
         embedded = { handle, dataDir };
         adminUrl = handle.url;
         serverDesc = `throwaway embedded Postgres on 127.0.0.1:${handle.port} (fsync off)`;
@@ -149,7 +160,8 @@ async function main(): Promise<number> {
       }
     }
     const pgVersion = await adminQuery(adminUrl, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v);
-    console.log(`bench: server ${serverDesc}, Postgres ${pgVersion}`);
+    const statements = await enablePgStatStatements(adminUrl);
+    console.log(`bench: server ${serverDesc}, Postgres ${pgVersion}, pg_stat_statements ${statements ? 'on' : 'not available (no statement counts)'}`);
 
     const order = scenarios.filter((s) => args.only.length === 0 || args.only.includes(s.id));
     const capMs = order.reduce((sum, s) => sum + s.timeCapMs, 0) + 150_000;
@@ -163,8 +175,16 @@ async function main(): Promise<number> {
       console.log(`\nbench: ${SDK_LABELS[sdk]} on database ${db}`);
       const code = await runChild(
         sdk,
-        { ...process.env, [ENV.sdk]: sdk, [ENV.dbUrl]: withDatabase(adminUrl, db), [ENV.out]: out, [ENV.only]: args.only.join(',') },
+        {
+          ...process.env,
+          [ENV.sdk]: sdk,
+          [ENV.dbUrl]: withDatabase(adminUrl, db),
+          [ENV.out]: out,
+          [ENV.only]: args.only.join(','),
+          ...(statements ? { [ENV.adminUrl]: adminUrl, [ENV.dbName]: db } : {}),
+        },
         capMs,
+        args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'cpu-prof')}`, `--cpu-prof-name=${sdk}-${process.pid}.cpuprofile`] : [],
       );
       if (fs.existsSync(out)) {
         reports[sdk] = JSON.parse(fs.readFileSync(out, 'utf8')) as ChildReport;
@@ -186,8 +206,14 @@ async function main(): Promise<number> {
       `dbos-native ${n?.packageVersion ?? '-'} vs @dbos-inc/dbos-sdk ${o?.packageVersion ?? '-'}; each in its own process and database, run one after the other`,
     ];
     const table = renderMarkdown(rows, { scenario: 'scenario', native: 'dbos-native', sdk: '@dbos-inc/dbos-sdk', ratio: 'ratio' });
+    const perOp = renderMarkdown(buildPerOpRows(order, reports.native, reports.sdk), {
+      scenario: 'cost per operation (whole scenario, warm-up included)',
+      native: 'dbos-native',
+      sdk: '@dbos-inc/dbos-sdk',
+      ratio: 'ratio',
+    });
     const notes = renderNotes(order.filter((s) => rows.some((r) => r.scenario.startsWith(s.title))));
-    console.log(`\n${header.join('\n')}\n\n${table}\n${notes ? `${notes}\n` : ''}`);
+    console.log(`\n${header.join('\n')}\n\n${table}\n${notes ? `${notes}\n` : ''}\n${perOp}\n`);
 
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     const resultsFile = path.join(RESULTS_DIR, 'latest.json');
@@ -204,6 +230,7 @@ async function main(): Promise<number> {
           server: embedded ? 'embedded' : 'DBOS_SYSTEM_DATABASE_URL',
           reports,
           table: rows,
+          perOperation: buildPerOpRows(order, reports.native, reports.sdk),
         },
         null,
         2,

@@ -21,6 +21,11 @@ export interface RunContext {
   log(message: string): void;
   /** Keeps raw samples (e.g. every latency, in ms) in results/latest.json, for distributions and README updates. */
   recordSamples(name: string, values: readonly number[]): void;
+  /**
+   * Adds to the scenario's operation count (warm-up included): one message, event, round trip or workflow.
+   * Used for the per-operation table (Postgres statements and app CPU per operation).
+   */
+  countOps(n: number): void;
 }
 
 export interface Scenario {

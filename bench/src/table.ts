@@ -1,6 +1,6 @@
 // Formats the comparison table (Markdown, so it can be pasted into README.md).
 import type { Metric } from './scenario';
-import type { ChildReport } from './protocol';
+import type { ChildReport, ScenarioResult } from './protocol';
 
 export function formatValue(m: Metric): string {
   const v = m.value;
@@ -68,4 +68,39 @@ export function renderNotes(order: readonly { title: string; note?: string }[]):
     .filter((s) => s.note)
     .map((s) => `(*) ${s.title}: ${s.note}`)
     .join('\n');
+}
+
+/** "dbos-native 2.50× fewer" for two per-operation costs (lower is better). */
+function costRatio(native: number, sdk: number, word: string): string {
+  if (!(native > 0) || !(sdk > 0)) return '';
+  const r = sdk / native;
+  if (Math.abs(r - 1) < 0.05) return '≈ same';
+  const x = r >= 1 ? r : 1 / r;
+  return `${r >= 1 ? 'dbos-native' : 'dbos-sdk'} ${x.toFixed(x < 10 ? 2 : 1)}× ${word}`;
+}
+
+/**
+ * Costs per operation (ScenarioResult.ops): Postgres statements the SDK's database received and CPU time of the
+ * SDK's process (JS and native threads; not Postgres's), over the whole scenario including warm-up.
+ */
+export function buildPerOpRows(order: readonly { id: string; title: string }[], native?: ChildReport, sdk?: ChildReport): Row[] {
+  const rows: Row[] = [];
+  const usable = (r: ScenarioResult | undefined): r is ScenarioResult => r !== undefined && !r.error && r.ops > 0;
+  for (const s of order) {
+    const n = native?.scenarios.find((r) => r.id === s.id);
+    const o = sdk?.scenarios.find((r) => r.id === s.id);
+    if (!usable(n) && !usable(o)) continue;
+    const stmts = (r: ScenarioResult | undefined): number | undefined => (usable(r) && r.statements ? r.statements.total / r.ops : undefined);
+    const cpu = (r: ScenarioResult | undefined): number | undefined => (usable(r) ? (r.cpuUserMs + r.cpuSystemMs) / r.ops : undefined);
+    const fmt = (v: number | undefined, r: ScenarioResult | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 1)} (ops=${r?.ops ?? 0})`);
+    const ns = stmts(n);
+    const os = stmts(o);
+    if (ns !== undefined || os !== undefined) {
+      rows.push({ scenario: `${s.title}: Postgres statements/op`, native: fmt(ns, n), sdk: fmt(os, o), ratio: ns && os ? costRatio(ns, os, 'fewer') : '' });
+    }
+    const nc = cpu(n);
+    const oc = cpu(o);
+    rows.push({ scenario: `${s.title}: app CPU ms/op`, native: fmt(nc, n), sdk: fmt(oc, o), ratio: nc && oc ? costRatio(nc, oc, 'less') : '' });
+  }
+  return rows;
 }

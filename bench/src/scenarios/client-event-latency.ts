@@ -24,7 +24,7 @@ export const clientEventLatency: Scenario = {
       try {
         // Warm up: opens the client's connections (and a LISTEN, for a client that has one). Untimed.
         await client.getEvent(loop.id, 'warmup', 1);
-        await boundedLoop(SAMPLES, ctx.deadline, async (i) => {
+        const n = await boundedLoop(SAMPLES, ctx.deadline, async (i) => {
           const got = client.getEvent<number>(loop.id, key(i), GET_EVENT_TIMEOUT_S);
           got.catch(() => undefined); // awaited below; no unhandled rejection if the send fails first
           await sleep(GAP_MS);
@@ -36,6 +36,7 @@ export const clientEventLatency: Scenario = {
           latencies.push(t1 - t0);
           ctx.log(`  sample ${i + 1}: ${(t1 - t0).toFixed(1)} ms`);
         });
+        ctx.countOps(n);
       } finally {
         ctx.recordSamples('latency_ms', latencies);
         await loop.stop();

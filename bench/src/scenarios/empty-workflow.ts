@@ -16,10 +16,12 @@ export const emptyWorkflow: Scenario = {
         const handle = await sdk.start(wf, undefined);
         await handle.getResult();
       };
-      await boundedLoop(WARMUP, ctx.deadline, once);
+      ctx.countOps(await boundedLoop(WARMUP, ctx.deadline, once));
       const t0 = now();
       const ops = await boundedLoop(MAX_OPS, Math.min(ctx.deadline, t0 + DURATION_MS), once);
-      return [rateMetric('throughput', ops, now() - t0)];
+      const elapsed = now() - t0;
+      ctx.countOps(ops);
+      return [rateMetric('throughput', ops, elapsed)];
     };
   },
 };

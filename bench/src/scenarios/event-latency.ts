@@ -22,7 +22,7 @@ export const eventLatency: Scenario = {
       const loop = await startLoop(sdk, wf, SAMPLES + WARMUP + 1, TOPIC);
       const latencies: number[] = [];
       try {
-        await boundedLoop(SAMPLES + WARMUP, ctx.deadline, async (i) => {
+        const n = await boundedLoop(SAMPLES + WARMUP, ctx.deadline, async (i) => {
           const got = sdk.getEvent<number>(loop.id, key(i), RECV_TIMEOUT_S);
           got.catch(() => undefined); // awaited below; no unhandled rejection if the send fails first
           await sleep(GAP_MS);
@@ -33,6 +33,7 @@ export const eventLatency: Scenario = {
           const t0 = await setCalls.take(i, 1000, `setEvent time of ${key(i)}`);
           if (i >= WARMUP) latencies.push(t1 - t0);
         });
+        ctx.countOps(n);
       } finally {
         ctx.recordSamples('latency_ms', latencies);
         await loop.stop();

@@ -26,10 +26,11 @@ export const pingPong: Scenario = {
           const value = await withTimeout(sdk.getEvent<number>(loop.id, key(i), RECV_TIMEOUT_S), 35_000, `pong ${i}`);
           if (value !== i) throw new Error(`pong ${i}: got ${String(value)}`);
         };
-        await boundedLoop(WARMUP, ctx.deadline, roundTrip);
+        ctx.countOps(await boundedLoop(WARMUP, ctx.deadline, roundTrip));
         const t0 = now();
         ops = await boundedLoop(MAX_ROUND_TRIPS, Math.min(ctx.deadline, t0 + DURATION_MS), (i) => roundTrip(WARMUP + i));
         elapsed = now() - t0;
+        ctx.countOps(ops);
       } finally {
         await loop.stop();
       }

@@ -22,12 +22,13 @@ export const sendRecvLatency: Scenario = {
       const latencies: number[] = [];
       try {
         await sleep(100); // let the workflow start and block in its first recv
-        await boundedLoop(SAMPLES + WARMUP, ctx.deadline, async (i) => {
+        const n = await boundedLoop(SAMPLES + WARMUP, ctx.deadline, async (i) => {
           const t0 = now();
           const [t1] = await Promise.all([arrivals.take(i, 30_000, `message ${i} to reach the workflow`), sdk.send(loop.id, i, TOPIC)]);
           if (i >= WARMUP) latencies.push(t1 - t0);
           await sleep(GAP_MS);
         });
+        ctx.countOps(n);
       } finally {
         ctx.recordSamples('latency_ms', latencies);
         await loop.stop();
