@@ -13,12 +13,15 @@ export interface StatementDelta {
   top: StatementCount[];
 }
 
-/** Whether pg_stat_statements is usable on this server (creates the extension in the admin database if needed). */
-export async function enablePgStatStatements(adminUrl: string): Promise<boolean> {
+/**
+ * Whether pg_stat_statements is usable through the admin database. With `create` (our own throwaway server),
+ * creates the extension there first; on someone else's server, only uses it if it is already there.
+ */
+export async function enablePgStatStatements(adminUrl: string, create: boolean): Promise<boolean> {
   const c = new Client({ connectionString: adminUrl });
   await c.connect();
   try {
-    await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    if (create) await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await c.query('SELECT 1 FROM pg_stat_statements LIMIT 1');
     return true;
   } catch {

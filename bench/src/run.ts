@@ -160,7 +160,7 @@ async function main(): Promise<number> {
       }
     }
     const pgVersion = await adminQuery(adminUrl, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v);
-    const statements = await enablePgStatStatements(adminUrl);
+    const statements = await enablePgStatStatements(adminUrl, embedded !== undefined);
     console.log(`bench: server ${serverDesc}, Postgres ${pgVersion}, pg_stat_statements ${statements ? 'on' : 'not available (no statement counts)'}`);
 
     const order = scenarios.filter((s) => args.only.length === 0 || args.only.includes(s.id));
