@@ -852,3 +852,145 @@ mod streams {
         );
     }
 }
+
+mod faults {
+    use super::*;
+    use dbos_native::engine::messages::{OutgoingMessage, SendContext};
+    use std::time::Duration;
+
+    async fn count(url: &str, sql_text: &str) -> i64 {
+        sql(url)
+            .await
+            .query_one(sql_text, &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Kills the session inserting into `table` the first `times` times (a sequence survives the
+    /// aborted transaction), so the statement dies mid-flight and never commits.
+    async fn kill_inserts_into(url: &str, table: &str, times: i64) {
+        sql(url)
+            .await
+            .batch_execute(&format!(
+                "CREATE SEQUENCE public.kills_{table}; \
+                 CREATE FUNCTION public.kill_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF nextval('public.kills_{table}') <= {times} THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; \
+                 RETURN NEW; END $$; \
+                 CREATE TRIGGER kill_session BEFORE INSERT ON dbos.{table} FOR EACH ROW EXECUTE FUNCTION public.kill_{table}();"
+            ))
+            .await
+            .unwrap();
+    }
+
+    async fn terminate_engine_connections(url: &str) -> i64 {
+        count(
+            url,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name LIKE 'dbos_native_%'",
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn operations_survive_their_connections_being_terminated() {
+        let url = fresh_db("fault_terminate").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        assert!(terminate_engine_connections(&url).await >= 1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        engine
+            .record_checkpoint("w", "tok", &step(0, "s", "1"), true)
+            .await
+            .expect("retried on a fresh connection");
+        assert_eq!(
+            engine.get_checkpoint("w", 0).await.unwrap().unwrap().name,
+            "s"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_statement_killed_mid_flight_is_retried_and_takes_effect_once() {
+        let url = fresh_db("fault_midflight").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        engine.start_workflow(&workflow("dest", "d")).await.unwrap();
+        kill_inserts_into(&url, "notifications", 2).await;
+        let msg = OutgoingMessage {
+            destination_id: "dest".to_string(),
+            topic: "t".to_string(),
+            message: "1".to_string(),
+            serialization: Some("portable_json".to_string()),
+            message_uuid: "m-1".to_string(),
+        };
+        let ctx = SendContext::Workflow {
+            workflow_id: "w",
+            token: "tok",
+            function_id: 0,
+            started_at: 1,
+        };
+        engine
+            .send(&msg, ctx)
+            .await
+            .expect("sent after two killed attempts");
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            1
+        );
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.operation_outputs WHERE function_name = 'DBOS.send'"
+            )
+            .await,
+            1
+        );
+        // The consume of recv dies too, then goes through: one message consumed, one checkpoint.
+        kill_inserts_into(&url, "operation_outputs", 2).await;
+        let got = engine
+            .recv(
+                "dest",
+                "d",
+                0,
+                "t",
+                dbos_native::engine::db::now_ms() + 5000,
+                1,
+                1000,
+            )
+            .await
+            .expect("received after killed attempts");
+        assert_eq!(got.message.as_deref(), Some("1"));
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.notifications WHERE consumed AND consumed_by_function_id = 0"
+            )
+            .await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn repeating_a_committed_checkpoint_write_is_recognised_as_ours() {
+        let url = fresh_db("fault_repeat").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let cp = step(0, "s", "1");
+        engine
+            .record_checkpoint("w", "tok", &cp, true)
+            .await
+            .unwrap();
+        // What a retry after a lost acknowledgement does: the same write again.
+        engine
+            .record_checkpoint("w", "tok", &cp, true)
+            .await
+            .expect("our own earlier write");
+        let mut other = cp.clone();
+        other.completed_at += 1;
+        let err = engine
+            .record_checkpoint("w", "tok", &other, true)
+            .await
+            .expect_err("another execution's write");
+        assert_eq!(err.code, ErrorCode::StepNondeterminism);
+    }
+}

@@ -81,9 +81,13 @@ impl fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
-/// SQLSTATE classes that mean "the connection, not the statement, failed".
+/// SQLSTATE classes that mean "the connection, not the statement, failed" (57014, a cancelled
+/// statement, is the statement's own fault).
 fn is_connection_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "40003"
+    code.starts_with("08")
+        || code.starts_with("53")
+        || (code.starts_with("57") && code != "57014")
+        || code == "40003"
 }
 
 impl From<tokio_postgres::Error> for EngineError {

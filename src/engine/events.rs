@@ -4,6 +4,7 @@
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
 use super::listener::{WaitGuard, EVENTS_CHANNEL};
+use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
 /// An event value as stored.
@@ -23,24 +24,26 @@ impl Sql {
         Sql {
             // The NOTIFY goes out at commit, so readers (ours and the official SDK's) wake at once.
             // Payloads of 8000 bytes or more would make pg_notify fail: those readers poll instead.
+            // `ours` (the slot holds exactly this write) means this setEvent is recorded (now, or by an
+            // attempt whose reply was lost); the upserts only happen with a fresh checkpoint.
             set: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
-                 ck AS (INSERT INTO {s}.operation_outputs (workflow_uuid, function_id, output, error, function_name, \
-                   child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, \
-                   retention_timestamp) \
-                   SELECT $1, $3, NULL, NULL, 'DBOS.setEvent', NULL, $7, $8, 'portable_json', $9, \
-                     (EXTRACT(EPOCH FROM now()) * 1000)::bigint \
+                 ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
+                   SELECT $1, $3, NULL, NULL, 'DBOS.setEvent', NULL, $7, $8, 'portable_json', $9, {NOW_MS} \
                    FROM owner WHERE owner.owner_xid = $2 \
-                   ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1), \
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING (xmax = 0) AS fresh, (function_name = 'DBOS.setEvent' AND output IS NULL AND error IS NULL \
+                     AND started_at_epoch_ms = $7 AND completed_at_epoch_ms = $8) AS ours), \
                  ev AS (INSERT INTO {s}.workflow_events (workflow_uuid, key, value, serialization) \
-                   SELECT $1, $4, $5, $6 FROM ck ON CONFLICT (workflow_uuid, key) \
+                   SELECT $1, $4, $5, $6 FROM ck WHERE ck.fresh ON CONFLICT (workflow_uuid, key) \
                    DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
                  hist AS (INSERT INTO {s}.workflow_events_history (workflow_uuid, function_id, key, value, serialization) \
-                   SELECT $1, $3, $4, $5, $6 FROM ck ON CONFLICT (workflow_uuid, function_id, key) \
+                   SELECT $1, $3, $4, $5, $6 FROM ck WHERE ck.fresh ON CONFLICT (workflow_uuid, function_id, key) \
                    DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
                  n AS (SELECT pg_notify('{EVENTS_CHANNEL}', $1::text || '::' || $4::text) FROM ck \
-                   WHERE octet_length($1::text || '::' || $4::text) < 8000) \
-                 SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck), (SELECT count(*) FROM n)"
+                   WHERE ck.fresh AND octet_length($1::text || '::' || $4::text) < 8000) \
+                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n)"
             ),
             get: format!(
                 "SELECT value, serialization FROM {s}.workflow_events WHERE workflow_uuid = $1 AND key = $2"
@@ -62,45 +65,52 @@ impl Engine {
         serialization: Option<&str>,
         started_at: i64,
     ) -> Result<()> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.events.set).await?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &workflow_id,
-                    &token,
-                    &function_id,
-                    &key,
-                    &value,
-                    &serialization,
-                    &started_at,
-                    &now_ms(),
-                    &self.identity.app_name,
-                ],
-            )
-            .await?;
-        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-            return Err(EngineError::conflict(workflow_id));
-        }
-        if !row.get::<_, bool>(1) {
-            return Err(EngineError::new(
-                ErrorCode::StepNondeterminism,
-                format!("Workflow {workflow_id}: step {function_id} (DBOS.setEvent) was already recorded by another execution"),
-            ));
-        }
-        Ok(())
+        let completed_at = now_ms();
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.events.set).await?;
+            let row = client
+                .query_one(
+                    &stmt,
+                    &[
+                        &workflow_id,
+                        &token,
+                        &function_id,
+                        &key,
+                        &value,
+                        &serialization,
+                        &started_at,
+                        &completed_at,
+                        &self.identity.app_name,
+                    ],
+                )
+                .await?;
+            if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+                return Err(EngineError::conflict(workflow_id));
+            }
+            if row.get::<_, Option<bool>>(1) != Some(true) {
+                return Err(EngineError::new(
+                    ErrorCode::StepNondeterminism,
+                    format!("Workflow {workflow_id}: step {function_id} (DBOS.setEvent) was already recorded by another execution"),
+                ));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Reads an event once.
     pub async fn read_event(&self, workflow_id: &str, key: &str) -> Result<Option<EventValue>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.events.get).await?;
-        let row = client.query_opt(&stmt, &[&workflow_id, &key]).await?;
-        Ok(row.map(|r| EventValue {
-            value: r.get(0),
-            serialization: r.get(1),
-        }))
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.events.get).await?;
+            let row = client.query_opt(&stmt, &[&workflow_id, &key]).await?;
+            Ok(row.map(|r| EventValue {
+                value: r.get(0),
+                serialization: r.get(1),
+            }))
+        })
+        .await
     }
 
     /// Waits until the event exists (None after the deadline). `guard` makes a waiting workflow stop

@@ -4,6 +4,7 @@
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
 use super::listener::WaitGuard;
+use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
 /// Stored topic for messages sent without one.
@@ -20,6 +21,7 @@ pub struct OutgoingMessage {
 }
 
 /// Where a send comes from, which decides its guarantees.
+#[derive(Clone, Copy)]
 pub enum SendContext<'a> {
     /// Plain code or a client: one insert (exactly once only with an idempotency key).
     Outside,
@@ -52,10 +54,6 @@ pub(crate) struct Sql {
     consume: String,
 }
 
-const CHECKPOINT_COLUMNS: &str = "workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
-     started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, retention_timestamp";
-const NOW_MS: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::bigint";
-
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
         let insert = format!(
@@ -72,25 +70,35 @@ impl Sql {
                  SELECT (SELECT owner_xid FROM owner)"
             ),
             // The message is inserted only together with a fresh checkpoint, so a replay never resends.
+            // `ours` (the slot holds exactly this write) means this send is recorded (now, or by an
+            // attempt whose reply was lost); another means the slot belongs to another execution.
             send_in_workflow: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $6 FOR NO KEY UPDATE), \
                  ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
                    SELECT $6, $8, NULL, NULL, 'DBOS.send', NULL, $9, $10, 'portable_json', $11, {NOW_MS} \
                    FROM owner WHERE owner.owner_xid = $7 \
-                   ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1), \
-                 msg AS ({insert} SELECT $1, $2, $3, $4, $5 FROM ck ON CONFLICT (message_uuid) DO NOTHING) \
-                 SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck)"
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING (xmax = 0) AS fresh, (function_name = 'DBOS.send' AND output IS NULL AND error IS NULL \
+                     AND started_at_epoch_ms = $9 AND completed_at_epoch_ms = $10) AS ours), \
+                 msg AS ({insert} SELECT $1, $2, $3, $4, $5 FROM ck WHERE ck.fresh \
+                   ON CONFLICT (message_uuid) DO NOTHING) \
+                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck)"
             ),
             pending: format!(
                 "SELECT EXISTS (SELECT 1 FROM {s}.notifications WHERE destination_uuid = $1 AND topic = $2 \
                  AND consumed = false)"
             ),
             // Owner check, consume the oldest unconsumed message (none on timeout) and record
-            // `DBOS.recv` with it, all in one statement.
+            // `DBOS.recv` with it, all in one statement. If the slot is already recorded, nothing is
+            // consumed and the recorded message comes back: when it is exactly ours, an earlier
+            // attempt of this very call committed it and only its reply was lost.
             consume: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
-                 ok AS (SELECT 1 AS one FROM owner WHERE owner.owner_xid = $3 AND NOT EXISTS \
-                   (SELECT 1 FROM {s}.operation_outputs WHERE workflow_uuid = $1 AND function_id = $4)), \
+                 prior AS (SELECT output, serialization, (function_name = 'DBOS.recv' \
+                     AND started_at_epoch_ms = $5 AND completed_at_epoch_ms = $6) AS ours \
+                   FROM {s}.operation_outputs WHERE workflow_uuid = $1 AND function_id = $4), \
+                 ok AS (SELECT 1 AS one FROM owner WHERE owner.owner_xid = $3 AND NOT EXISTS (SELECT 1 FROM prior)), \
                  msg AS (UPDATE {s}.notifications SET consumed = true, consumed_by_function_id = $4 \
                    WHERE message_uuid = (SELECT message_uuid FROM {s}.notifications \
                      WHERE destination_uuid = $1 AND topic = $2 AND consumed = false \
@@ -101,7 +109,9 @@ impl Sql {
                      (SELECT serialization FROM msg), $7, {NOW_MS} FROM ok \
                    ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1) \
                  SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck), \
-                   (SELECT message FROM msg), (SELECT serialization FROM msg)"
+                   (SELECT message FROM msg), (SELECT serialization FROM msg), \
+                   (SELECT ours FROM prior), (SELECT output FROM prior), \
+                   (SELECT serialization FROM prior)"
             ),
         }
     }
@@ -121,8 +131,21 @@ fn slot_taken(workflow_id: &str, function_id: i32, what: &str) -> EngineError {
 }
 
 impl Engine {
-    /// Sends a message. A missing destination is `NonExistentWorkflow` and stores nothing.
+    /// Sends a message. A missing destination is `NonExistentWorkflow` and stores nothing. Safe to
+    /// retry: the message UUID makes the insert idempotent, and a workflow's send is recognised by
+    /// its checkpoint.
     pub async fn send(&self, msg: &OutgoingMessage, ctx: SendContext<'_>) -> Result<()> {
+        let completed_at = now_ms();
+        self.retrying(|| self.send_once(msg, ctx, completed_at))
+            .await
+    }
+
+    async fn send_once(
+        &self,
+        msg: &OutgoingMessage,
+        ctx: SendContext<'_>,
+        completed_at: i64,
+    ) -> Result<()> {
         let client = self.client().await?;
         let base: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
             &msg.destination_id,
@@ -134,7 +157,7 @@ impl Engine {
         let result = match ctx {
             SendContext::Outside => {
                 let stmt = client.prepare_cached(&self.sql.messages.send).await?;
-                client.execute(&stmt, &base).await.map(|_| ())
+                client.execute(&stmt, &base).await.map(|_| Ok(()))
             }
             SendContext::Step { workflow_id, token } => {
                 let stmt = client
@@ -143,15 +166,12 @@ impl Engine {
                 let mut params = base.to_vec();
                 params.push(&workflow_id);
                 params.push(&token);
-                match client.query_one(&stmt, &params).await {
-                    Ok(row) => {
-                        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-                            return Err(EngineError::conflict(workflow_id));
-                        }
-                        Ok(())
+                client.query_one(&stmt, &params).await.map(|row| {
+                    if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+                        return Err(EngineError::conflict(workflow_id));
                     }
-                    Err(e) => Err(e),
-                }
+                    Ok(())
+                })
             }
             SendContext::Workflow {
                 workflow_id,
@@ -162,41 +182,35 @@ impl Engine {
                 let stmt = client
                     .prepare_cached(&self.sql.messages.send_in_workflow)
                     .await?;
-                let now = now_ms();
                 let mut params = base.to_vec();
                 params.push(&workflow_id);
                 params.push(&token);
                 params.push(&function_id);
                 params.push(&started_at);
-                params.push(&now);
+                params.push(&completed_at);
                 params.push(&self.identity.app_name);
-                match client.query_one(&stmt, &params).await {
-                    Ok(row) => {
-                        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-                            return Err(EngineError::conflict(workflow_id));
-                        }
-                        if !row.get::<_, bool>(1) {
-                            return Err(slot_taken(workflow_id, function_id, "DBOS.send"));
-                        }
-                        Ok(())
+                client.query_one(&stmt, &params).await.map(|row| {
+                    if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+                        return Err(EngineError::conflict(workflow_id));
                     }
-                    Err(e) => Err(e),
-                }
+                    if row.get::<_, Option<bool>>(1) != Some(true) {
+                        return Err(slot_taken(workflow_id, function_id, "DBOS.send"));
+                    }
+                    Ok(())
+                })
             }
         };
-        result.map_err(|e| {
-            if is_missing_destination(&e) {
-                EngineError::new(
-                    ErrorCode::NonExistentWorkflow,
-                    format!(
-                        "Sent to non-existent destination workflow UUID: {}",
-                        msg.destination_id
-                    ),
-                )
-            } else {
-                e.into()
-            }
-        })
+        match result {
+            Ok(outcome) => outcome,
+            Err(e) if is_missing_destination(&e) => Err(EngineError::new(
+                ErrorCode::NonExistentWorkflow,
+                format!(
+                    "Sent to non-existent destination workflow UUID: {}",
+                    msg.destination_id
+                ),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// recv for workflow code: waits (without holding a connection) until a message for `topic` is
@@ -215,44 +229,50 @@ impl Engine {
     ) -> Result<Received> {
         let key = format!("{workflow_id}::{topic}");
         let guard = WaitGuard { workflow_id, token };
-        self.wait_for(
-            key,
-            Some(deadline_epoch_ms),
-            poll_ms,
-            Some(guard),
-            || async {
+        self.wait_for(key, Some(deadline_epoch_ms), poll_ms, Some(guard), || {
+            self.retrying(|| async {
                 let client = self.client().await?;
                 let stmt = client.prepare_cached(&self.sql.messages.pending).await?;
                 let row = client.query_one(&stmt, &[&workflow_id, &topic]).await?;
                 Ok(row.get::<_, bool>(0).then_some(()))
-            },
-        )
-        .await?;
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &workflow_id,
-                    &topic,
-                    &token,
-                    &function_id,
-                    &started_at,
-                    &now_ms(),
-                    &self.identity.app_name,
-                ],
-            )
-            .await?;
-        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-            return Err(EngineError::conflict(workflow_id));
-        }
-        if !row.get::<_, bool>(1) {
-            return Err(slot_taken(workflow_id, function_id, "DBOS.recv"));
-        }
-        Ok(Received {
-            message: row.get(2),
-            serialization: row.get(3),
+            })
         })
+        .await?;
+        let completed_at = now_ms();
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
+            let row = client
+                .query_one(
+                    &stmt,
+                    &[
+                        &workflow_id,
+                        &topic,
+                        &token,
+                        &function_id,
+                        &started_at,
+                        &completed_at,
+                        &self.identity.app_name,
+                    ],
+                )
+                .await?;
+            if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+                return Err(EngineError::conflict(workflow_id));
+            }
+            if row.get::<_, bool>(1) {
+                return Ok(Received {
+                    message: row.get(2),
+                    serialization: row.get(3),
+                });
+            }
+            if row.get::<_, Option<bool>>(4) == Some(true) {
+                return Ok(Received {
+                    message: row.get(5),
+                    serialization: row.get(6),
+                });
+            }
+            Err(slot_taken(workflow_id, function_id, "DBOS.recv"))
+        })
+        .await
     }
 }

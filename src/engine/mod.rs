@@ -8,6 +8,7 @@ pub mod listener;
 pub mod messages;
 pub mod migrations;
 pub mod recovery;
+mod retry;
 pub mod steps;
 pub mod streams;
 pub mod workflows;

@@ -31,6 +31,7 @@ pub(crate) struct Sql {
     cancelled_among: String,
     recover: String,
     claim: String,
+    claimed_by: String,
     dead_letter: String,
     register_version: String,
 }
@@ -94,6 +95,14 @@ impl Sql {
                    ws.serialization, COALESCE((SELECT i.inputs FROM {s}.workflow_input i \
                      WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), ws.workflow_deadline_epoch_ms"
             ),
+            // What a claim with this token already took: a retried claim whose first attempt committed
+            // unacknowledged runs those rows rather than leaving them PENDING with nobody running them.
+            claimed_by: format!(
+                "SELECT ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, \
+                   ws.serialization, COALESCE((SELECT i.inputs FROM {s}.workflow_input i \
+                     WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), ws.workflow_deadline_epoch_ms \
+                 FROM {s}.workflow_status ws WHERE ws.owner_xid = $1 AND ws.status = 'PENDING'"
+            ),
             dead_letter: format!(
                 "UPDATE {s}.workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', deduplication_id = NULL, \
                  started_at_epoch_ms = NULL, queue_name = NULL, owner_xid = NULL, completed_at = $3, updated_at = $3 \
@@ -127,20 +136,27 @@ impl Engine {
     }
 
     async fn ids_update(&self, sql: &str, ids: &[String]) -> Result<Vec<String>> {
-        let client = self.client().await?;
-        let rows = client.query(sql, &[&ids, &now_ms()]).await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        let now = now_ms();
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let rows = client.query(sql, &[&ids, &now]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
     }
 
     /// Cancels this app's workflows whose deadline has passed (up to 1000 per call).
     pub async fn cancel_timed_out(&self) -> Result<Vec<String>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.recovery.sweep_timeouts)
-            .await?;
         let names = vec![self.identity.app_name.clone()];
-        let rows = client.query(&stmt, &[&now_ms(), &names]).await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(&self.sql.recovery.sweep_timeouts)
+                .await?;
+            let rows = client.query(&stmt, &[&now_ms(), &names]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
     }
 
     /// Which of these workflows were cancelled (by anyone): running executions then stop.
@@ -148,52 +164,74 @@ impl Engine {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.recovery.cancelled_among)
-            .await?;
-        let rows = client.query(&stmt, &[&ids]).await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(&self.sql.recovery.cancelled_among)
+                .await?;
+            let rows = client.query(&stmt, &[&ids]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
     }
 
     /// Puts this executor's PENDING workflows (of this app version) back on the internal queue.
     pub async fn recover_pending(&self) -> Result<Vec<String>> {
-        let client = self.client().await?;
         let names = vec![self.identity.app_name.clone()];
-        let rows = client
-            .query(
-                &self.sql.recovery.recover,
-                &[
-                    &self.identity.executor_id,
-                    &self.identity.app_version,
-                    &names,
-                    &now_ms(),
-                ],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    &self.sql.recovery.recover,
+                    &[
+                        &self.identity.executor_id,
+                        &self.identity.app_version,
+                        &names,
+                        &now_ms(),
+                    ],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
     }
 
     /// Claims up to `limit` ENQUEUED rows of `queue` for this process.
     pub async fn claim_queued(&self, queue: &str, limit: i64) -> Result<Vec<ClaimedWorkflow>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.recovery.claim).await?;
         let token = uuid::Uuid::new_v4().to_string();
         let names = vec![self.identity.app_name.clone()];
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &queue,
-                    &self.identity.app_version,
-                    &names,
-                    &token,
-                    &self.identity.executor_id,
-                    &now_ms(),
-                    &self.identity.app_name,
-                    &limit,
-                ],
-            )
+        let mut first = true;
+        let rows = self
+            .retrying(|| {
+                let retry = !std::mem::replace(&mut first, false);
+                let (token, names) = (&token, &names);
+                async move {
+                    let client = self.client().await?;
+                    if retry {
+                        let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
+                        let taken = client.query(&stmt, &[token]).await?;
+                        if !taken.is_empty() {
+                            return Ok(taken);
+                        }
+                    }
+                    let stmt = client.prepare_cached(&self.sql.recovery.claim).await?;
+                    Ok(client
+                        .query(
+                            &stmt,
+                            &[
+                                &queue,
+                                &self.identity.app_version,
+                                names,
+                                token,
+                                &self.identity.executor_id,
+                                &now_ms(),
+                                &self.identity.app_name,
+                                &limit,
+                            ],
+                        )
+                        .await?)
+                }
+            })
             .await?;
         Ok(rows
             .iter()
@@ -213,25 +251,31 @@ impl Engine {
 
     /// Moves a claimed workflow that has used up its attempts to MAX_RECOVERY_ATTEMPTS_EXCEEDED.
     pub async fn dead_letter(&self, workflow_id: &str, min_attempts: i64) -> Result<bool> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                &self.sql.recovery.dead_letter,
-                &[&workflow_id, &min_attempts, &now_ms()],
-            )
-            .await?;
-        Ok(n == 1)
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let n = client
+                .execute(
+                    &self.sql.recovery.dead_letter,
+                    &[&workflow_id, &min_attempts, &now_ms()],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+        .await
     }
 
     pub async fn register_app_version(&self) -> Result<()> {
-        let client = self.client().await?;
         let id = uuid::Uuid::new_v4().to_string();
-        client
-            .execute(
-                &self.sql.recovery.register_version,
-                &[&self.identity.app_name, &self.identity.app_version, &id],
-            )
-            .await?;
-        Ok(())
+        self.retrying(|| async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    &self.sql.recovery.register_version,
+                    &[&self.identity.app_name, &self.identity.app_version, &id],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -45,7 +45,8 @@ impl Sql {
         Sql {
             // Owner check and insert in one statement (one round trip, one implicit transaction): the
             // row lock on the status row orders us against recovery or cancellation rewriting owner_xid.
-            // `inserted` tells a fresh insert from a row another execution already wrote.
+            // `ours`: the slot holds exactly what we wrote (fresh, or committed by an attempt whose
+            // reply was lost, down to the millisecond timestamps); otherwise another execution wrote it.
             record: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
                  ins AS (INSERT INTO {s}.operation_outputs (workflow_uuid, function_id, output, error, function_name, \
@@ -55,8 +56,10 @@ impl Sql {
                    FROM owner WHERE owner.owner_xid = $11 \
                    ON CONFLICT (workflow_uuid, function_id) \
                    DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING (xmax = 0) AS inserted) \
-                 SELECT (SELECT owner_xid FROM owner) AS owner_xid, (SELECT inserted FROM ins) AS inserted"
+                   RETURNING (function_name = $5 AND output IS NOT DISTINCT FROM $3 \
+                     AND error IS NOT DISTINCT FROM $4 AND started_at_epoch_ms IS NOT DISTINCT FROM $7 \
+                     AND completed_at_epoch_ms IS NOT DISTINCT FROM $8) AS ours) \
+                 SELECT (SELECT owner_xid FROM owner) AS owner_xid, (SELECT ours FROM ins)"
             ),
             load_all: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
@@ -91,10 +94,13 @@ impl Engine {
         cp: &NewCheckpoint,
         conflict_check: bool,
     ) -> Result<()> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.steps.record).await?;
-        self.insert_checkpoint(&**client, &stmt, workflow_id, token, cp, conflict_check)
-            .await
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.steps.record).await?;
+            self.insert_checkpoint(&**client, &stmt, workflow_id, token, cp, conflict_check)
+                .await
+        })
+        .await
     }
 
     /// The same fenced insert inside a caller's transaction (a child start records its parent's checkpoint).
@@ -142,8 +148,8 @@ impl Engine {
         if owner.as_deref() != Some(token) {
             return Err(EngineError::conflict(workflow_id));
         }
-        let inserted: Option<bool> = row.get(1);
-        if conflict_check && inserted != Some(true) {
+        let ours: Option<bool> = row.get(1);
+        if conflict_check && ours != Some(true) {
             return Err(EngineError::new(
                 ErrorCode::StepNondeterminism,
                 format!(
@@ -157,10 +163,13 @@ impl Engine {
 
     /// Every checkpoint of a workflow, for replay after recovery (one query, then replay from memory).
     pub async fn load_checkpoints(&self, workflow_id: &str) -> Result<Vec<Checkpoint>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.steps.load_all).await?;
-        let rows = client.query(&stmt, &[&workflow_id]).await?;
-        Ok(rows.iter().map(checkpoint_from).collect())
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.steps.load_all).await?;
+            let rows = client.query(&stmt, &[&workflow_id]).await?;
+            Ok(rows.iter().map(checkpoint_from).collect())
+        })
+        .await
     }
 
     pub async fn get_checkpoint(
@@ -168,11 +177,14 @@ impl Engine {
         workflow_id: &str,
         function_id: i32,
     ) -> Result<Option<Checkpoint>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.steps.load_one).await?;
-        let row = client
-            .query_opt(&stmt, &[&workflow_id, &function_id])
-            .await?;
-        Ok(row.as_ref().map(checkpoint_from))
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.steps.load_one).await?;
+            let row = client
+                .query_opt(&stmt, &[&workflow_id, &function_id])
+                .await?;
+            Ok(row.as_ref().map(checkpoint_from))
+        })
+        .await
     }
 }

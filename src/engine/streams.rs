@@ -83,15 +83,20 @@ impl Sql {
              WHERE octet_length($1::text || '::' || $2::text) < 8000)"
         );
         Sql {
+            // `ours` (the slot holds exactly this write) means this write is recorded (now, or by an
+            // attempt whose reply was lost); the value is appended only with a fresh checkpoint.
             write_in_workflow: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
                  ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
                    SELECT $1, $5, NULL, NULL, $7, NULL, $8, $9, 'portable_json', $10, {NOW_MS} \
                    FROM owner WHERE owner.owner_xid = $6 \
-                   ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1), \
-                 ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck RETURNING 1), \
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING (xmax = 0) AS fresh, (function_name = $7 AND output IS NULL AND error IS NULL \
+                     AND started_at_epoch_ms = $8 AND completed_at_epoch_ms = $9) AS ours), \
+                 ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING 1), \
                  {notify} \
-                 SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck), (SELECT count(*) FROM n)"
+                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n)"
             ),
             write_in_step: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
@@ -173,8 +178,12 @@ impl Engine {
                 ..
             } => (*workflow_id, *function_id, "step"),
         };
+        let completed_at = now_ms();
         for _ in 0..MAX_OFFSET_RETRIES {
-            match self.try_write_stream(writer, key, value, serialization).await? {
+            let attempt = self
+                .retrying(|| self.try_write_stream(writer, key, value, serialization, completed_at))
+                .await?;
+            match attempt {
                 Attempt::OffsetTaken => continue,
                 Attempt::Fenced => return Err(EngineError::conflict(workflow_id)),
                 Attempt::SlotTaken => {
@@ -202,6 +211,7 @@ impl Engine {
         key: &str,
         value: &str,
         serialization: Option<&str>,
+        completed_at: i64,
     ) -> Result<Attempt> {
         let client = self.client().await?;
         let (result, token) = match writer {
@@ -224,7 +234,7 @@ impl Engine {
                     token,
                     name,
                     started_at,
-                    &now_ms(),
+                    &completed_at,
                     &self.identity.app_name,
                 ];
                 (client.query_one(&stmt, &params).await, *token)
@@ -257,7 +267,9 @@ impl Engine {
             return Ok(Attempt::Fenced);
         }
         // The step statement has no checkpoint: its second column is the NOTIFY count.
-        if matches!(writer, StreamWriter::Workflow { .. }) && !row.get::<_, bool>(1) {
+        if matches!(writer, StreamWriter::Workflow { .. })
+            && row.get::<_, Option<bool>>(1) != Some(true)
+        {
             return Ok(Attempt::SlotTaken);
         }
         Ok(Attempt::Written)
@@ -270,10 +282,14 @@ impl Engine {
         from: i32,
         limit: i64,
     ) -> Result<Option<Snapshot>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.streams.read).await?;
-        let rows = client
-            .query(&stmt, &[&workflow_id, &key, &from, &limit, &MAX_PAGE_BYTES])
+        let rows = self
+            .retrying(|| async {
+                let client = self.client().await?;
+                let stmt = client.prepare_cached(&self.sql.streams.read).await?;
+                Ok(client
+                    .query(&stmt, &[&workflow_id, &key, &from, &limit, &MAX_PAGE_BYTES])
+                    .await?)
+            })
             .await?;
         let Some(first) = rows.first() else {
             return Ok(None);

@@ -239,10 +239,14 @@ impl Engine {
         let base = self.start_params(&wf, &attempts, &owner);
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
         params.push(&wf.inputs);
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.start).await?;
-        let row = client.query_one(&stmt, &params).await?;
-        Ok(start_outcome(&row, &wf.token))
+        // Safe to retry: a start whose reply was lost finds its own creator token in the row.
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.workflows.start).await?;
+            let row = client.query_one(&stmt, &params).await?;
+            Ok(start_outcome(&row, &wf.token))
+        })
+        .await
     }
 
     /// Starts a child from a running parent: owner check on the parent, the child's rows and the
@@ -259,27 +263,6 @@ impl Engine {
         let attempts: i64 = if pending { 1 } else { 0 };
         let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
         let now = now_ms();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let owner_row = tx
-            .query_opt(&self.sql.workflows.child_owner_check, &[&parent_id])
-            .await?;
-        match owner_row {
-            Some(r) if r.get::<_, Option<String>>(0).as_deref() == Some(parent_token) => {}
-            _ => return Err(EngineError::conflict(parent_id)),
-        }
-        let params = self.start_params(&wf, &attempts, &owner);
-        let row = tx
-            .query_one(&self.sql.workflows.child_insert, &params)
-            .await?;
-        let outcome = start_outcome(&row, &wf.token);
-        if outcome.should_execute {
-            tx.execute(
-                &self.sql.workflows.child_input,
-                &[&wf.workflow_id, &wf.inputs],
-            )
-            .await?;
-        }
         let checkpoint = super::steps::NewCheckpoint {
             function_id,
             name: wf.name.clone(),
@@ -288,10 +271,36 @@ impl Engine {
             completed_at: now,
             ..Default::default()
         };
-        self.insert_checkpoint_in(&tx, parent_id, parent_token, &checkpoint, true)
-            .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        let params = self.start_params(&wf, &attempts, &owner);
+        // Safe to retry: the child row keeps our creator token and the parent's checkpoint our
+        // completed_at, so an attempt whose commit went unacknowledged is recognised as ours.
+        self.retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let owner_row = tx
+                .query_opt(&self.sql.workflows.child_owner_check, &[&parent_id])
+                .await?;
+            match owner_row {
+                Some(r) if r.get::<_, Option<String>>(0).as_deref() == Some(parent_token) => {}
+                _ => return Err(EngineError::conflict(parent_id)),
+            }
+            let row = tx
+                .query_one(&self.sql.workflows.child_insert, &params)
+                .await?;
+            let outcome = start_outcome(&row, &wf.token);
+            if outcome.should_execute {
+                tx.execute(
+                    &self.sql.workflows.child_input,
+                    &[&wf.workflow_id, &wf.inputs],
+                )
+                .await?;
+            }
+            self.insert_checkpoint_in(&tx, parent_id, parent_token, &checkpoint, true)
+                .await?;
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await
     }
 
     /// Records the outcome if this execution still owns the row. Returns false when it does not
@@ -304,25 +313,34 @@ impl Engine {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<bool> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.complete).await?;
+        // A retry after an unacknowledged commit changes nothing and returns false: the caller then
+        // adopts the stored outcome, which is this one.
         let now = now_ms();
-        let row = client
-            .query_one(
-                &stmt,
-                &[&workflow_id, &status, &token, &now, &output, &error],
-            )
-            .await?;
-        Ok(row.get::<_, i64>(0) == 1)
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.workflows.complete).await?;
+            let row = client
+                .query_one(
+                    &stmt,
+                    &[&workflow_id, &status, &token, &now, &output, &error],
+                )
+                .await?;
+            Ok(row.get::<_, i64>(0) == 1)
+        })
+        .await
     }
 
     pub async fn get_workflow_status(
         &self,
         workflow_id: &str,
     ) -> Result<Option<WorkflowStatusRow>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.status).await?;
-        let row = client.query_opt(&stmt, &[&workflow_id]).await?;
+        let row = self
+            .retrying(|| async {
+                let client = self.client().await?;
+                let stmt = client.prepare_cached(&self.sql.workflows.status).await?;
+                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
+            })
+            .await?;
         Ok(row.map(|r| WorkflowStatusRow {
             workflow_id: r.get(0),
             status: r.get::<_, Option<String>>(1).unwrap_or_default(),
@@ -359,9 +377,13 @@ impl Engine {
 
     /// Reads the outcome once: None while the workflow is missing or still active.
     pub async fn read_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowOutcome>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.outcome).await?;
-        let row = client.query_opt(&stmt, &[&workflow_id]).await?;
+        let row = self
+            .retrying(|| async {
+                let client = self.client().await?;
+                let stmt = client.prepare_cached(&self.sql.workflows.outcome).await?;
+                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
+            })
+            .await?;
         Ok(row.and_then(|r| {
             let status: String = r.get::<_, Option<String>>(0).unwrap_or_default();
             is_terminal(&status).then(|| WorkflowOutcome {
@@ -409,9 +431,13 @@ impl Engine {
 impl Engine {
     /// Fails with `WorkflowConflict` unless `token` still owns the workflow (waits call this on wake-up).
     pub async fn check_owner(&self, workflow_id: &str, token: &str) -> Result<()> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.owner).await?;
-        let row = client.query_opt(&stmt, &[&workflow_id]).await?;
+        let row = self
+            .retrying(|| async {
+                let client = self.client().await?;
+                let stmt = client.prepare_cached(&self.sql.workflows.owner).await?;
+                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
+            })
+            .await?;
         match row {
             Some(r) if r.get::<_, Option<String>>(0).as_deref() == Some(token) => Ok(()),
             _ => Err(EngineError::conflict(workflow_id)),
