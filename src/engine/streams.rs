@@ -213,19 +213,18 @@ impl Engine {
         serialization: Option<&str>,
         completed_at: i64,
     ) -> Result<Attempt> {
-        let client = self.client().await?;
-        let (result, token) = match writer {
+        type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
+        let (sql, token, params): (&str, &str, Vec<Param>) = match writer {
             StreamWriter::Workflow {
                 workflow_id,
                 token,
                 function_id,
                 name,
                 started_at,
-            } => {
-                let stmt = client
-                    .prepare_cached(&self.sql.streams.write_in_workflow)
-                    .await?;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+            } => (
+                &self.sql.streams.write_in_workflow,
+                token,
+                vec![
                     workflow_id,
                     &key,
                     &value,
@@ -236,28 +235,28 @@ impl Engine {
                     started_at,
                     &completed_at,
                     &self.identity.app_name,
-                ];
-                (client.query_one(&stmt, &params).await, *token)
-            }
+                ],
+            ),
             StreamWriter::Step {
                 workflow_id,
                 token,
                 function_id,
-            } => {
-                let stmt = client
-                    .prepare_cached(&self.sql.streams.write_in_step)
-                    .await?;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            } => (
+                &self.sql.streams.write_in_step,
+                token,
+                vec![
                     workflow_id,
                     &key,
                     &value,
                     &serialization,
                     function_id,
                     token,
-                ];
-                (client.query_one(&stmt, &params).await, *token)
-            }
+                ],
+            ),
         };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        let result = client.query_one(&stmt, &params).await;
         let row = match result {
             Ok(row) => row,
             Err(e) if is_duplicate_offset(&e) => return Ok(Attempt::OffsetTaken),
