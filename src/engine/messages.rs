@@ -3,7 +3,6 @@
 
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
-use super::listener::WaitGuard;
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
@@ -50,7 +49,6 @@ pub(crate) struct Sql {
     send: String,
     send_in_step: String,
     send_in_workflow: String,
-    pending: String,
     consume: String,
 }
 
@@ -85,14 +83,11 @@ impl Sql {
                    ON CONFLICT (message_uuid) DO NOTHING) \
                  SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck)"
             ),
-            pending: format!(
-                "SELECT EXISTS (SELECT 1 FROM {s}.notifications WHERE destination_uuid = $1 AND topic = $2 \
-                 AND consumed = false)"
-            ),
-            // Owner check, consume the oldest unconsumed message (none on timeout) and record
-            // `DBOS.recv` with it, all in one statement. If the slot is already recorded, nothing is
-            // consumed and the recorded message comes back: when it is exactly ours, an earlier
-            // attempt of this very call committed it and only its reply was lost.
+            // Owner check, consume the oldest unconsumed message and record `DBOS.recv` with it, all in
+            // one statement; with no message nothing is written, unless the wait is over ($8): then
+            // the NULL of a timeout is recorded. If the slot is already recorded, nothing is consumed
+            // and the recorded message comes back: when it is exactly ours, an earlier attempt of this
+            // very call committed it and only its reply was lost.
             consume: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
                  prior AS (SELECT output, serialization, (function_name = 'DBOS.recv' \
@@ -107,6 +102,7 @@ impl Sql {
                  ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
                    SELECT $1, $4, (SELECT message FROM msg), NULL, 'DBOS.recv', NULL, $5, $6, \
                      (SELECT serialization FROM msg), $7, {NOW_MS} FROM ok \
+                   WHERE $8 OR EXISTS (SELECT 1 FROM msg) \
                    ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1) \
                  SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck), \
                    (SELECT message FROM msg), (SELECT serialization FROM msg), \
@@ -213,9 +209,10 @@ impl Engine {
         }
     }
 
-    /// recv for workflow code: waits (without holding a connection) until a message for `topic` is
-    /// there or the deadline passes, then consumes it and records `DBOS.recv` at `function_id` in one
-    /// statement. A timeout records NULL. Fenced: a run that lost ownership gets `WorkflowConflict`.
+    /// recv for workflow code: until a message for `topic` is there or the deadline passes, tries to
+    /// consume one and record `DBOS.recv` at `function_id` in one statement, waiting between tries
+    /// without holding a connection; at the deadline the timeout's NULL is recorded. Fenced: a run that
+    /// lost ownership gets `WorkflowConflict`.
     #[allow(clippy::too_many_arguments)]
     pub async fn recv(
         &self,
@@ -228,51 +225,79 @@ impl Engine {
         poll_ms: u64,
     ) -> Result<Received> {
         let key = format!("{workflow_id}::{topic}");
-        let guard = WaitGuard { workflow_id, token };
-        self.wait_for(key, Some(deadline_epoch_ms), poll_ms, Some(guard), || {
-            self.retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.messages.pending).await?;
-                let row = client.query_one(&stmt, &[&workflow_id, &topic]).await?;
-                Ok(row.get::<_, bool>(0).then_some(()))
-            })
-        })
-        .await?;
-        let completed_at = now_ms();
-        self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
-            let row = client
-                .query_one(
-                    &stmt,
-                    &[
-                        &workflow_id,
-                        &topic,
-                        &token,
-                        &function_id,
-                        &started_at,
-                        &completed_at,
-                        &self.identity.app_name,
-                    ],
+        let consume = |last: bool| {
+            let completed_at = now_ms();
+            self.retrying(move || {
+                self.consume_once(
+                    workflow_id,
+                    token,
+                    function_id,
+                    topic,
+                    started_at,
+                    completed_at,
+                    last,
                 )
-                .await?;
-            if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-                return Err(EngineError::conflict(workflow_id));
-            }
-            if row.get::<_, bool>(1) {
-                return Ok(Received {
-                    message: row.get(2),
-                    serialization: row.get(3),
-                });
-            }
-            if row.get::<_, Option<bool>>(4) == Some(true) {
-                return Ok(Received {
-                    message: row.get(5),
-                    serialization: row.get(6),
-                });
-            }
-            Err(slot_taken(workflow_id, function_id, "DBOS.recv"))
-        })
-        .await
+            })
+        };
+        // The consume checks ownership itself, so the wait needs no separate guard.
+        let got = self
+            .wait_for(key, Some(deadline_epoch_ms), poll_ms, None, || {
+                consume(false)
+            })
+            .await?;
+        match got {
+            Some(received) => Ok(received),
+            None => Ok(consume(true).await?.unwrap_or_default()),
+        }
+    }
+
+    /// One consume attempt: Some if a message was consumed (or this call's record found), None if
+    /// there was none and `last` is false.
+    #[allow(clippy::too_many_arguments)]
+    async fn consume_once(
+        &self,
+        workflow_id: &str,
+        token: &str,
+        function_id: i32,
+        topic: &str,
+        started_at: i64,
+        completed_at: i64,
+        last: bool,
+    ) -> Result<Option<Received>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
+        let row = client
+            .query_one(
+                &stmt,
+                &[
+                    &workflow_id,
+                    &topic,
+                    &token,
+                    &function_id,
+                    &started_at,
+                    &completed_at,
+                    &self.identity.app_name,
+                    &last,
+                ],
+            )
+            .await?;
+        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+            return Err(EngineError::conflict(workflow_id));
+        }
+        if row.get::<_, bool>(1) {
+            return Ok(Some(Received {
+                message: row.get(2),
+                serialization: row.get(3),
+            }));
+        }
+        match row.get::<_, Option<bool>>(4) {
+            Some(true) => Ok(Some(Received {
+                message: row.get(5),
+                serialization: row.get(6),
+            })),
+            Some(false) => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
+            None if last => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
+            None => Ok(None),
+        }
     }
 }
