@@ -8,6 +8,10 @@ import { eventLatency } from './event-latency';
 import { messagesC32 } from './messages-c32';
 import { pingPong } from './ping-pong';
 import { sendRecvLatency } from './send-recv-latency';
+import { streamFirstValueClient } from './stream-first-value-client';
+import { streamLatency } from './stream-latency';
+import { streamLatencyClient } from './stream-latency-client';
+import { streamWriteThroughput } from './stream-write-throughput';
 import { tenStepC1, tenStepC32 } from './ten-step';
 
 export const scenarios: readonly Scenario[] = [
@@ -21,4 +25,8 @@ export const scenarios: readonly Scenario[] = [
   emptyWorkflowC32,
   tenStepC1,
   tenStepC32,
+  streamWriteThroughput,
+  streamLatency,
+  streamLatencyClient,
+  streamFirstValueClient,
 ];
