@@ -98,6 +98,7 @@ async function main(): Promise<number> {
         },
       };
       const stats0 = await counter?.snapshot();
+      const xid0 = await counter?.nextXid();
       const cpu0 = process.cpuUsage();
       const s0 = now();
       try {
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
       result.elapsedMs = now() - s0;
       result.cpuUserMs = cpu.user / 1000;
       result.cpuSystemMs = cpu.system / 1000;
+      if (counter && xid0 !== undefined) result.writeXacts = Number((await counter.nextXid()) - xid0);
       if (counter && stats0) result.statements = StatementCounter.delta(stats0, await counter.snapshot());
       report.scenarios.push(result);
       write();

@@ -5,10 +5,14 @@ import { Client } from 'pg';
 export interface StatementCount {
   query: string;
   calls: number;
+  /** Server time executing it (pg_stat_statements total_exec_time), ms. */
+  execMs: number;
 }
 
 export interface StatementDelta {
   total: number;
+  /** Server time executing statements (planning excluded), ms. */
+  execMs: number;
   /** The most frequent statements, most calls first. */
   top: StatementCount[];
 }
@@ -44,22 +48,34 @@ export class StatementCounter {
   }
 
   async snapshot(): Promise<Map<string, StatementCount>> {
-    const res = await this.client.query<{ id: string; query: string; calls: string }>(
-      `SELECT queryid::text AS id, query, calls::text AS calls FROM pg_stat_statements
+    const res = await this.client.query<{ id: string; query: string; calls: string; exec_ms: number }>(
+      `SELECT queryid::text AS id, query, calls::text AS calls, total_exec_time AS exec_ms FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)`,
       [this.database],
     );
-    return new Map(res.rows.map((r) => [`${r.id}`, { query: r.query, calls: Number(r.calls) }]));
+    return new Map(res.rows.map((r) => [`${r.id}`, { query: r.query, calls: Number(r.calls), execMs: Number(r.exec_ms) }]));
   }
 
   static delta(before: Map<string, StatementCount>, after: Map<string, StatementCount>, topN = 12): StatementDelta {
     const counts: StatementCount[] = [];
     for (const [id, a] of after) {
       const calls = a.calls - (before.get(id)?.calls ?? 0);
-      if (calls > 0) counts.push({ query: a.query.replace(/\s+/g, ' ').slice(0, 300), calls });
+      const execMs = Math.round((a.execMs - (before.get(id)?.execMs ?? 0)) * 1000) / 1000;
+      if (calls > 0) counts.push({ query: a.query.replace(/\s+/g, ' ').slice(0, 300), calls, execMs });
     }
     counts.sort((x, y) => y.calls - x.calls);
-    return { total: counts.reduce((s, c) => s + c.calls, 0), top: counts.slice(0, topN) };
+    return { total: counts.reduce((s, c) => s + c.calls, 0), execMs: counts.reduce((s, c) => s + c.execMs, 0), top: counts.slice(0, topN) };
+  }
+
+  /**
+   * The server's next transaction ID (without taking one). The difference between two readings is the number of
+   * transactions that wrote something (only those get an ID), on the whole server: the SDK's, plus the odd
+   * autovacuum/analyze. Immediate, unlike pg_stat_database.xact_commit, which an idle backend may report up to
+   * 10 s late (and which also counts read-only transactions).
+   */
+  async nextXid(): Promise<bigint> {
+    const res = await this.client.query<{ x: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x');
+    return BigInt(res.rows[0].x);
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,8 @@ export interface ScenarioResult {
   ops: number;
   /** Postgres statements this SDK's database received while the scenario ran (pg_stat_statements). */
   statements?: StatementDelta;
+  /** Transactions that wrote (transaction IDs assigned on the server) while the scenario ran. */
+  writeXacts?: number;
 }
 
 export interface ChildReport {

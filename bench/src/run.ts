@@ -18,6 +18,7 @@ import { ENV, errorText, type ChildReport } from './protocol';
 import { scenarios } from './scenarios';
 import { SDK_LABELS, type SdkId } from './sdk';
 import { enablePgStatStatements } from './pgstats';
+import { COMMIT_LIMIT_CLIENTS, measureCommitLimit, type CommitLimit } from './commit-limit';
 import { buildPerOpRows, buildRows, renderMarkdown, renderNotes } from './table';
 
 const DATABASES: Record<SdkId, string> = { native: 'bench_native_sys', sdk: 'bench_sdk_sys' };
@@ -163,6 +164,16 @@ async function main(): Promise<number> {
     const statements = await enablePgStatStatements(adminUrl, embedded !== undefined);
     console.log(`bench: server ${serverDesc}, Postgres ${pgVersion}, pg_stat_statements ${statements ? 'on' : 'not available (no statement counts)'}`);
 
+    // The raw commit rate first, on the idle server (a scratch database, dropped afterwards).
+    let limit: CommitLimit | undefined;
+    try {
+      console.log('bench: measuring the commit limit (single-row INSERT transactions/s)');
+      limit = await measureCommitLimit(adminUrl);
+    } catch (e) {
+      console.error(`bench: could not measure the commit limit: ${errorText(e)}`);
+      failures.push('commit limit');
+    }
+
     const order = scenarios.filter((s) => args.only.length === 0 || args.only.includes(s.id));
     const capMs = order.reduce((sum, s) => sum + s.timeCapMs, 0) + 150_000;
     for (const sdk of args.sdks) {
@@ -196,13 +207,17 @@ async function main(): Promise<number> {
 
     if (interrupted) return 130; // no table, and latest.json is left as it was
 
-    const rows = buildRows(order, reports.native, reports.sdk);
+    const rows = buildRows(order, reports.native, reports.sdk, limit);
     const n = reports.native;
     const o = reports.sdk;
     const cpus = os.cpus();
     const header = [
       `date ${started.toISOString()}, node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()}-${os.arch()}`,
       `Postgres ${pgVersion}: ${serverDesc}`,
+      limit
+        ? `commit limit: ${COMMIT_LIMIT_CLIENTS.map((c) => `${Math.round(limit.tps[c])} tps with ${c} client${c > 1 ? 's' : ''}`).join(', ')} ` +
+          `(${limit.durationS} s each; ${limit.tool}); "% of limit" = ops/s × nominal commits/op (empty workflow 2, 10-step 12) / that tps at the same concurrency`
+        : 'commit limit: not measured',
       `dbos-native ${n?.packageVersion ?? '-'} vs @dbos-inc/dbos-sdk ${o?.packageVersion ?? '-'}; each in its own process and database, run one after the other`,
     ];
     const table = renderMarkdown(rows, { scenario: 'scenario', native: 'dbos-native', sdk: '@dbos-inc/dbos-sdk', ratio: 'ratio' });
@@ -229,6 +244,7 @@ async function main(): Promise<number> {
           postgres: pgVersion,
           server: embedded ? 'embedded' : 'DBOS_SYSTEM_DATABASE_URL',
           reports,
+          commitLimit: limit,
           table: rows,
           perOperation: buildPerOpRows(order, reports.native, reports.sdk),
         },

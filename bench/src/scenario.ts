@@ -12,6 +12,11 @@ export interface Metric {
   better: 'lower' | 'higher';
   /** Timed samples (latencies) or operations (throughput) behind the value. */
   samples: number;
+  /**
+   * For workflow throughput rows: the nominal commits one operation needs and the number of concurrent callers.
+   * The table then shows value × commitsPerOp as a share of the server's raw commit rate at that many clients.
+   */
+  commitLimit?: { commitsPerOp: number; clients: number };
 }
 
 export interface RunContext {
@@ -76,6 +81,23 @@ export async function boundedLoop(maxCount: number, deadline: number, body: (i: 
     i++;
   }
   return i;
+}
+
+/**
+ * `concurrency` workers run `body(i)` with i = 0, 1, ... shared between them, until `maxCount` iterations
+ * started or `deadline` passed (checked before each iteration). Returns the number of iterations run.
+ */
+export async function concurrentLoop(concurrency: number, maxCount: number, deadline: number, body: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < maxCount && now() < deadline) {
+      await body(next++);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return done;
 }
 
 /** Nearest-rank percentile of unsorted samples. */

@@ -21,8 +21,10 @@ export interface Handle<R> {
 
 export interface BenchClient {
   send<T>(destinationID: string, message: T, topic?: string): Promise<void>;
-  /** With the client's default polling options (the official client polls every 10 s). */
+  /** With the client's default polling options (the official client polls events every 10 s). */
   getEvent<T>(workflowID: string, key: string, timeoutSeconds: number): Promise<T | null>;
+  /** With the client's default polling options (the official client polls streams every 1 s, without LISTEN). */
+  readStream<T>(workflowID: string, key: string): AsyncGenerator<T, void, unknown>;
   destroy(): Promise<void>;
 }
 
@@ -33,11 +35,18 @@ export interface BenchSdk {
   readonly systemDatabaseUrl: string;
   /** Only before `launch`. Names must be unique across scenarios (prefix them with the scenario id). */
   registerWorkflow<Args extends unknown[], R>(name: string, fn: (...args: Args) => Promise<R>): Workflow<Args, R>;
+  /** Only before `launch`. Returns the function to call (from workflow code) instead of `fn`. */
+  registerStep<Args extends unknown[], R>(name: string, fn: (...args: Args) => Promise<R>): (...args: Args) => Promise<R>;
   start<Args extends unknown[], R>(wf: Workflow<Args, R>, workflowID: string | undefined, ...args: Args): Promise<Handle<R>>;
   send<T>(destinationID: string, message: T, topic?: string): Promise<void>;
   recv<T>(topic: string, timeoutSeconds: number): Promise<T | null>;
   setEvent<T>(key: string, value: T): Promise<void>;
   getEvent<T>(workflowID: string, key: string, timeoutSeconds: number): Promise<T | null>;
+  /** From workflow code (exactly once, checkpointed). */
+  writeStream<T>(key: string, value: T): Promise<void>;
+  closeStream(key: string): Promise<void>;
+  /** In-process reader with default options (outside a workflow here, so never checkpointed). */
+  readStream<T>(workflowID: string, key: string): AsyncGenerator<T, void, unknown>;
   workflowID(): string | undefined;
   createClient(): Promise<BenchClient>;
   launch(): Promise<void>;
@@ -56,6 +65,10 @@ export interface DBOSStatics {
     func: (this: This, ...args: Args) => Promise<Return>,
     config?: { name?: string },
   ): (this: This, ...args: Args) => Promise<Return>;
+  registerStep<This, Args extends unknown[], Return>(
+    func: (this: This, ...args: Args) => Promise<Return>,
+    config?: { name?: string },
+  ): (this: This, ...args: Args) => Promise<Return>;
   startWorkflow<Args extends unknown[], Return>(
     target: (...args: Args) => Promise<Return>,
     params?: { workflowID?: string },
@@ -64,6 +77,9 @@ export interface DBOSStatics {
   recv<T>(topic?: string, options?: number): Promise<T | null>;
   setEvent<T>(key: string, value: T): Promise<void>;
   getEvent<T>(workflowID: string, key: string, options?: number): Promise<T | null>;
+  writeStream<T>(key: string, value: T): Promise<void>;
+  closeStream(key: string): Promise<void>;
+  readStream<T>(workflowID: string, key: string): AsyncGenerator<T, void, unknown>;
 }
 
 export interface ClientStatics {
@@ -79,6 +95,7 @@ export function makeSdk(id: SdkId, systemDatabaseUrl: string, dbos: DBOSStatics,
     registerWorkflow<Args extends unknown[], R>(name: string, fn: (...args: Args) => Promise<R>): Workflow<Args, R> {
       return { name, invoke: dbos.registerWorkflow(fn, { name }) };
     },
+    registerStep: (name, fn) => dbos.registerStep(fn, { name }),
     start<Args extends unknown[], R>(wf: Workflow<Args, R>, workflowID: string | undefined, ...args: Args): Promise<Handle<R>> {
       return dbos.startWorkflow(wf.invoke, workflowID === undefined ? undefined : { workflowID })(...args);
     },
@@ -86,6 +103,9 @@ export function makeSdk(id: SdkId, systemDatabaseUrl: string, dbos: DBOSStatics,
     recv: (topic, timeoutSeconds) => dbos.recv(topic, timeoutSeconds),
     setEvent: (key, value) => dbos.setEvent(key, value),
     getEvent: (workflowID, key, timeoutSeconds) => dbos.getEvent(workflowID, key, timeoutSeconds),
+    writeStream: (key, value) => dbos.writeStream(key, value),
+    closeStream: (key) => dbos.closeStream(key),
+    readStream: (workflowID, key) => dbos.readStream(workflowID, key),
     workflowID: () => dbos.workflowID,
     createClient: () => client.create({ systemDatabaseUrl }),
     launch: () => dbos.launch(),

@@ -1,6 +1,7 @@
 // Formats the comparison table (Markdown, so it can be pasted into README.md).
 import type { Metric } from './scenario';
 import type { ChildReport, ScenarioResult } from './protocol';
+import type { CommitLimit } from './commit-limit';
 
 export function formatValue(m: Metric): string {
   const v = m.value;
@@ -25,8 +26,23 @@ export interface Row {
   ratio: string;
 }
 
+/**
+ * A workflow throughput as a share of the server's raw commit rate with as many clients: ops/s × nominal
+ * commits per op / commit-limit tps.
+ */
+export function commitShare(m: Metric, limit: CommitLimit | undefined): string {
+  const tps = m.commitLimit && limit?.tps[m.commitLimit.clients];
+  if (!m.commitLimit || !tps) return '';
+  return `, ${Math.round((100 * m.value * m.commitLimit.commitsPerOp) / tps)}% of limit`;
+}
+
 /** One row per (scenario, metric), in registry order; a missing side (error, not run) shows why. */
-export function buildRows(order: readonly { id: string; title: string; note?: string }[], native?: ChildReport, sdk?: ChildReport): Row[] {
+export function buildRows(
+  order: readonly { id: string; title: string; note?: string }[],
+  native?: ChildReport,
+  sdk?: ChildReport,
+  limit?: CommitLimit,
+): Row[] {
   const rows: Row[] = [];
   for (const s of order) {
     const n = native?.scenarios.find((r) => r.id === s.id);
@@ -38,7 +54,7 @@ export function buildRows(order: readonly { id: string; title: string; note?: st
       if (!r) return 'not run';
       if (r.error) return 'ERROR';
       const m = r.metrics.find((x) => x.name === name);
-      return m ? `${formatValue(m)} (n=${m.samples})` : '–';
+      return m ? `${formatValue(m)} (n=${m.samples}${commitShare(m, limit)})` : '–';
     };
     if (names.length === 0) {
       rows.push({ scenario: title, native: cell(n, ''), sdk: cell(o, ''), ratio: '' });
@@ -97,6 +113,12 @@ export function buildPerOpRows(order: readonly { id: string; title: string }[], 
     const os = stmts(o);
     if (ns !== undefined || os !== undefined) {
       rows.push({ scenario: `${s.title}: Postgres statements/op`, native: fmt(ns, n), sdk: fmt(os, o), ratio: ns && os ? costRatio(ns, os, 'fewer') : '' });
+    }
+    const xacts = (r: ScenarioResult | undefined): number | undefined => (usable(r) && r.writeXacts !== undefined ? r.writeXacts / r.ops : undefined);
+    const nx = xacts(n);
+    const ox = xacts(o);
+    if (nx !== undefined || ox !== undefined) {
+      rows.push({ scenario: `${s.title}: write transactions/op`, native: fmt(nx, n), sdk: fmt(ox, o), ratio: nx && ox ? costRatio(nx, ox, 'fewer') : '' });
     }
     const nc = cpu(n);
     const oc = cpu(o);

@@ -1,9 +1,13 @@
-// d2. Empty workflow throughput at concurrency 1: start a workflow that does nothing, await its result, repeat.
+// d2. Empty workflow throughput: start a workflow that does nothing, await its result, repeat; with 1 caller and
+// with 32 concurrent callers.
 import { boundedLoop, now, rateMetric, type Scenario } from '../scenario';
+import { workflowThroughput } from './common';
 
 const MAX_OPS = 50_000;
 const WARMUP = 20;
 const DURATION_MS = 8000;
+/** Nominal commits of an empty workflow: the status row's insert and its completion. */
+const COMMITS = 2;
 
 export const emptyWorkflow: Scenario = {
   id: 'empty-workflow-c1',
@@ -21,7 +25,16 @@ export const emptyWorkflow: Scenario = {
       const ops = await boundedLoop(MAX_OPS, Math.min(ctx.deadline, t0 + DURATION_MS), once);
       const elapsed = now() - t0;
       ctx.countOps(ops);
-      return [rateMetric('throughput', ops, elapsed)];
+      return [{ ...rateMetric('throughput', ops, elapsed), commitLimit: { commitsPerOp: COMMITS, clients: 1 } }];
     };
   },
 };
+
+export const emptyWorkflowC32: Scenario = workflowThroughput({
+  id: 'empty-workflow-c32',
+  title: 'empty workflow start+getResult, concurrency 32',
+  concurrency: 32,
+  commitsPerOp: COMMITS,
+  durationMs: 6000,
+  register: (sdk) => sdk.registerWorkflow('empty-workflow-c32.empty', async (): Promise<number> => 0),
+});

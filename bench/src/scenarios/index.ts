@@ -2,9 +2,31 @@
 // exporting a `Scenario` (see ../scenario.ts) and list it here.
 import type { Scenario } from '../scenario';
 import { clientEventLatency } from './client-event-latency';
-import { emptyWorkflow } from './empty-workflow';
+import { clientSendC32 } from './client-send-c32';
+import { emptyWorkflow, emptyWorkflowC32 } from './empty-workflow';
 import { eventLatency } from './event-latency';
+import { messagesC32 } from './messages-c32';
 import { pingPong } from './ping-pong';
 import { sendRecvLatency } from './send-recv-latency';
+import { streamFirstValueClient } from './stream-first-value-client';
+import { streamLatency } from './stream-latency';
+import { streamLatencyClient } from './stream-latency-client';
+import { streamWriteThroughput } from './stream-write-throughput';
+import { tenStepC1, tenStepC32 } from './ten-step';
 
-export const scenarios: readonly Scenario[] = [sendRecvLatency, eventLatency, clientEventLatency, pingPong, emptyWorkflow];
+export const scenarios: readonly Scenario[] = [
+  sendRecvLatency,
+  eventLatency,
+  clientEventLatency,
+  pingPong,
+  messagesC32,
+  clientSendC32,
+  emptyWorkflow,
+  emptyWorkflowC32,
+  tenStepC1,
+  tenStepC32,
+  streamWriteThroughput,
+  streamLatency,
+  streamLatencyClient,
+  streamFirstValueClient,
+];
