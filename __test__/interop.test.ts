@@ -114,12 +114,7 @@ test('workflows enqueued by the official DBOSClient (native and portable) are ru
 
 test('a replayed checkpoint that does not match the code fails the workflow with DBOSUnexpectedStepError', async () => {
   const id = `nondet-${randomUUID()}`;
-  await query(
-    url,
-    `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, class_name, queue_name, serialization, application_version, application_name)
-     VALUES ($1, 'ENQUEUED', 'post', 'Ledger', '_dbos_internal_queue', 'js_superjson', 'iv1', 'interop-app')`,
-    [id],
-  );
+  // The status row goes in last: once it is ENQUEUED our dispatcher may claim it at any moment.
   await query(url, 'INSERT INTO dbos.workflow_input (workflow_uuid, inputs) VALUES ($1, $2)', [
     id,
     '{"json":["1","2025-01-01T00:00:00.000Z"],"meta":{"values":{"0":["bigint"],"1":["Date"]}},"__dbos_serializer":"superjson"}',
@@ -127,6 +122,12 @@ test('a replayed checkpoint that does not match the code fails the workflow with
   await query(
     url,
     "INSERT INTO dbos.operation_outputs (workflow_uuid, function_id, function_name, output, serialization) VALUES ($1, 0, 'someOtherStep', '{\"json\":1,\"__dbos_serializer\":\"superjson\"}', 'js_superjson')",
+    [id],
+  );
+  await query(
+    url,
+    `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, class_name, queue_name, serialization, application_version, application_name)
+     VALUES ($1, 'ENQUEUED', 'post', 'Ledger', '_dbos_internal_queue', 'js_superjson', 'iv1', 'interop-app')`,
     [id],
   );
   const before = Ledger.entries;

@@ -144,6 +144,8 @@ test('a workflow that keeps crashing is dead-lettered after maxRecoveryAttempts'
   const id = 'crash-doomed';
   const first = runApp({ START: 'doomed', WF_ID: id, LOG: log });
   await waitFor('first attempt', () => count(log, 'doomed-step') === 1);
+  // Killed only once the step is recorded (before that, re-running it would be right).
+  for (let i = 0; i < 500 && !(await steps(url, id)).some((s) => s.function_name === 'doomedStep'); i++) await sleep(20);
   await kill(first);
   // Second execution (recovery attempt 2 of 1 + maxRecoveryAttempts): replays the step, hangs again.
   const second = runApp({ LOG: log });
