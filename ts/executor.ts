@@ -134,6 +134,9 @@ function formatFor(reg: WorkflowRegistration): string {
   return appSerialization();
 }
 
+/** How many queued workflows one poll of the internal queue claims. */
+const CLAIM_BATCH = 1000;
+
 export class Executor {
   readonly engine: Engine;
   readonly appName: string;
@@ -156,8 +159,10 @@ export class Executor {
 
   /** Re-enqueues this executor's PENDING workflows, runs them, then polls the internal queue. */
   async startRecovery(): Promise<void> {
-    await this.engine.recoverPending();
-    await this.dispatchQueued();
+    const recovered = await this.engine.recoverPending();
+    // Claim all of them at once: with the usual batch, the rest would wait for our next tick, and the
+    // other processes of this version, which poll the same internal queue, would take them first.
+    await this.dispatchQueued(Math.max(CLAIM_BATCH, recovered.length));
     this.dispatchTimer = setInterval(() => this.tick(), 1000);
     this.dispatchTimer.unref();
   }
@@ -381,9 +386,9 @@ export class Executor {
   // ---------------------------------------------------------------- recovery
 
   /** Claims queued rows of the internal queue (recovered or resumed workflows) and runs them. */
-  async dispatchQueued(): Promise<void> {
+  async dispatchQueued(limit = CLAIM_BATCH): Promise<void> {
     if (this.closed) return;
-    const claimed = await this.engine.claimQueued(INTERNAL_QUEUE, 1000);
+    const claimed = await this.engine.claimQueued(INTERNAL_QUEUE, limit);
     await Promise.all(claimed.map((c) => this.dispatch(c)));
   }
 

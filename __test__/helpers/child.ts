@@ -18,8 +18,18 @@ export interface App {
 
 const running = new Set<App>();
 
-export function spawnApp(script: string, env: Record<string, string>, name = script): App {
-  const child = spawn(process.execPath, [script], {
+export interface SpawnOptions {
+  /** Node flags, before the script (e.g. --expose-gc). */
+  nodeArgs?: string[];
+  /** The script's arguments. */
+  args?: string[];
+  cwd?: string;
+}
+
+/** Runs `node [nodeArgs...] script [args...]` with `env` added to ours. */
+export function spawnApp(script: string, env: Record<string, string>, name = script, opts: SpawnOptions = {}): App {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...(opts.args ?? [])], {
+    cwd: opts.cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
