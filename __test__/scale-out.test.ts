@@ -199,14 +199,9 @@ describe(`${TOTAL} waiters in ${PROCS} processes`, () => {
     assert.ok((now.get(poolName(VICTIM)) ?? 0) <= POOL_SIZE);
   });
 
-  // TODO(engine): recovery re-enqueues the rows on the internal queue in one statement and claims them in
-  // the next; every process of the same version polls that queue once a second, so one that polls in
-  // between (or during the claim) takes some of them: it happened in 2 of 5 runs here (1,000 and 31 of
-  // 3,333), and in every run before the launch claimed all recovered rows at once (ts/executor.ts). The
-  // official SDK 5.3.0 behaves the same (any executor may dequeue them). Fixing it takes the engine:
-  // recovery that claims for this process in the same transaction as the re-enqueue. Until then this
-  // test runs and reports, as a todo.
-  test('the relaunch ran all of the recovered workflows: the other processes took none', { todo: 'recovered rows can be claimed by another process between the re-enqueue and the claim (engine change needed)' }, async () => {
+  // Recovery claims the rows for the relaunched process in the statement that recovers them, so the
+  // other processes (which poll the internal queue every second) never see them ENQUEUED.
+  test('the relaunch ran all of the recovered workflows: the other processes took none', async () => {
     const stolen = OTHERS.map((k) => [...runs(logOf(k)).keys()].filter((id) => !id.startsWith(`w-${k}-`)).length);
     const byExecutor = await query<{ executor_id: string; n: string }>(
       url,

@@ -262,7 +262,7 @@ async fn completion_needs_ownership_and_writes_the_output_row() {
 }
 
 #[tokio::test]
-async fn recovery_requeues_this_executors_pending_rows_and_claims_fence_the_old_run() {
+async fn recovery_claims_this_executors_pending_rows_and_fences_the_old_run() {
     let url = fresh_db("recovery").await;
     let engine = Engine::connect(options(&url, "exec-a")).await.unwrap();
     let other = Engine::connect(options(&url, "exec-b")).await.unwrap();
@@ -279,10 +279,14 @@ async fn recovery_requeues_this_executors_pending_rows_and_claims_fence_the_old_
         .await
         .unwrap();
 
-    let recovered = engine.recover_pending().await.unwrap();
-    assert_eq!(recovered, vec!["mine".to_string()]);
-    let claimed = engine.claim_queued(INTERNAL_QUEUE, 100).await.unwrap();
+    // Claimed in the recovery statement itself: never ENQUEUED, so no other process can take it.
+    let claimed = engine.recover_pending().await.unwrap();
     assert_eq!(claimed.len(), 1);
+    assert!(other
+        .claim_queued(INTERNAL_QUEUE, 100)
+        .await
+        .unwrap()
+        .is_empty());
     let c = &claimed[0];
     assert_eq!(c.workflow_id, "mine");
     assert_eq!(c.recovery_attempts, 2);

@@ -157,12 +157,14 @@ export class Executor {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Re-enqueues this executor's PENDING workflows, runs them, then polls the internal queue. */
+  /**
+   * Claims this executor's PENDING workflows and runs them (claimed in one statement, so no other
+   * process can take them), then polls the internal queue for resumed and enqueued work.
+   */
   async startRecovery(): Promise<void> {
     const recovered = await this.engine.recoverPending();
-    // Claim all of them at once: with the usual batch, the rest would wait for our next tick, and the
-    // other processes of this version, which poll the same internal queue, would take them first.
-    await this.dispatchQueued(Math.max(CLAIM_BATCH, recovered.length));
+    await Promise.all(recovered.map((c) => this.dispatch(c)));
+    await this.dispatchQueued();
     this.dispatchTimer = setInterval(() => this.tick(), 1000);
     this.dispatchTimer.unref();
   }
@@ -386,9 +388,9 @@ export class Executor {
   // ---------------------------------------------------------------- recovery
 
   /** Claims queued rows of the internal queue (recovered or resumed workflows) and runs them. */
-  async dispatchQueued(limit = CLAIM_BATCH): Promise<void> {
+  async dispatchQueued(): Promise<void> {
     if (this.closed) return;
-    const claimed = await this.engine.claimQueued(INTERNAL_QUEUE, limit);
+    const claimed = await this.engine.claimQueued(INTERNAL_QUEUE, CLAIM_BATCH);
     await Promise.all(claimed.map((c) => this.dispatch(c)));
   }
 

@@ -164,7 +164,7 @@ interface NativeEngine {
   resumeWorkflows(ids: string[]): Promise<string[]>;
   cancelTimedOut(): Promise<string[]>;
   cancelledAmong(ids: string[]): Promise<string[]>;
-  recoverPending(): Promise<string[]>;
+  recoverPending(): Promise<ClaimedWorkflow[]>;
   claimQueued(queue: string, limit: number): Promise<ClaimedWorkflow[]>;
   deadLetter(workflowId: string, minAttempts: number): Promise<boolean>;
   registerAppVersion(): Promise<void>;

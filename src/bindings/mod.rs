@@ -202,9 +202,10 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub async fn recover_pending(&self) -> Result<Vec<String>> {
+    pub async fn recover_pending(&self) -> Result<Vec<JsClaimedWorkflow>> {
         let engine = self.inner.clone();
-        engine.recover_pending().await.map_err(js_error)
+        let rows = engine.recover_pending().await.map_err(js_error)?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     #[napi]

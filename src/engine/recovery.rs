@@ -38,6 +38,12 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
+        // What a claimed row's run needs, in `claimed_from`'s order.
+        let claimed_columns = format!(
+            "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
+             COALESCE((SELECT i.inputs FROM {s}.workflow_input i WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), \
+             ws.workflow_deadline_epoch_ms"
+        );
         Sql {
             // Cancellation clears the owner, so the running execution is fenced out at its next write.
             cancel: format!(
@@ -72,11 +78,17 @@ impl Sql {
                 "SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1) \
                  AND status = 'CANCELLED'"
             ),
+            // Recovery claims this executor's PENDING rows for the new run in the same statement (the
+            // SDK re-enqueues them first, which lets any process of the version take them). The end
+            // state is the SDK's: internal queue, one more attempt, a new owner, started_at now.
+            // $1 executor, $2 version, $3 names, $4 now, $5 token
             recover: format!(
-                "UPDATE {s}.workflow_status SET started_at_epoch_ms = NULL, status = 'ENQUEUED', owner_xid = NULL, \
-                 updated_at = $4, queue_name = COALESCE(queue_name, '{INTERNAL_QUEUE}') \
-                 WHERE status = 'PENDING' AND executor_id = $1 AND application_version = $2 \
-                 AND (application_name = ANY($3) OR application_name IS NULL) RETURNING workflow_uuid"
+                "UPDATE {s}.workflow_status ws SET status = 'PENDING', owner_xid = $5, started_at_epoch_ms = $4, \
+                   updated_at = $4, queue_name = COALESCE(ws.queue_name, '{INTERNAL_QUEUE}'), rate_limited = false, \
+                   recovery_attempts = ws.recovery_attempts + 1 \
+                 WHERE ws.status = 'PENDING' AND ws.executor_id = $1 AND ws.application_version = $2 \
+                   AND (ws.application_name = ANY($3) OR ws.application_name IS NULL) \
+                 RETURNING {claimed_columns}"
             ),
             // $1 queue, $2 version, $3 names, $4 token, $5 executor, $6 now, $7 my app name
             claim: format!(
@@ -91,17 +103,12 @@ impl Sql {
                      AND ws.workflow_deadline_epoch_ms IS NULL THEN $6 + ws.workflow_timeout_ms \
                      ELSE ws.workflow_deadline_epoch_ms END \
                  FROM c WHERE ws.workflow_uuid = c.workflow_uuid AND ws.status = 'ENQUEUED' \
-                 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, \
-                   ws.serialization, COALESCE((SELECT i.inputs FROM {s}.workflow_input i \
-                     WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), ws.workflow_deadline_epoch_ms"
+                 RETURNING {claimed_columns}"
             ),
             // What a claim with this token already took: a retried claim whose first attempt committed
             // unacknowledged runs those rows rather than leaving them PENDING with nobody running them.
             claimed_by: format!(
-                "SELECT ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, \
-                   ws.serialization, COALESCE((SELECT i.inputs FROM {s}.workflow_input i \
-                     WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), ws.workflow_deadline_epoch_ms \
-                 FROM {s}.workflow_status ws WHERE ws.owner_xid = $1 AND ws.status = 'PENDING'"
+                "SELECT {claimed_columns} FROM {s}.workflow_status ws WHERE ws.owner_xid = $1 AND ws.status = 'PENDING'"
             ),
             dead_letter: format!(
                 "UPDATE {s}.workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', deduplication_id = NULL, \
@@ -115,6 +122,20 @@ impl Sql {
                  SELECT $3, $2, $1 WHERE NOT EXISTS (SELECT 1 FROM claimed) ON CONFLICT DO NOTHING"
             ),
         }
+    }
+}
+
+fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkflow {
+    ClaimedWorkflow {
+        workflow_id: r.get(0),
+        name: r.get::<_, Option<String>>(1).unwrap_or_default(),
+        class_name: r.get(2),
+        config_name: r.get(3),
+        recovery_attempts: r.get::<_, Option<i64>>(4).unwrap_or(0),
+        serialization: r.get(5),
+        inputs: r.get(6),
+        deadline_epoch_ms: r.get(7),
+        token: token.to_string(),
     }
 }
 
@@ -175,25 +196,50 @@ impl Engine {
         .await
     }
 
-    /// Puts this executor's PENDING workflows (of this app version) back on the internal queue.
-    pub async fn recover_pending(&self) -> Result<Vec<String>> {
+    /// Claims this executor's PENDING workflows (of this app version) for a new run of each: the old
+    /// executions, if any still live, are fenced out by the new owner token.
+    pub async fn recover_pending(&self) -> Result<Vec<ClaimedWorkflow>> {
         let names = vec![self.identity.app_name.clone()];
-        self.retrying(|| async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    &self.sql.recovery.recover,
-                    &[
-                        &self.identity.executor_id,
-                        &self.identity.app_version,
-                        &names,
-                        &now_ms(),
-                    ],
-                )
-                .await?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
-        })
-        .await
+        let token = uuid::Uuid::new_v4().to_string();
+        let mut first = true;
+        let rows = self
+            .retrying(|| {
+                let retry = !std::mem::replace(&mut first, false);
+                let (token, names) = (&token, &names);
+                async move {
+                    let client = self.client().await?;
+                    if retry {
+                        let taken = self.claimed_by(&client, token).await?;
+                        if !taken.is_empty() {
+                            return Ok(taken);
+                        }
+                    }
+                    Ok(client
+                        .query(
+                            &self.sql.recovery.recover,
+                            &[
+                                &self.identity.executor_id,
+                                &self.identity.app_version,
+                                names,
+                                &now_ms(),
+                                token,
+                            ],
+                        )
+                        .await?)
+                }
+            })
+            .await?;
+        Ok(rows.iter().map(|r| claimed_from(r, &token)).collect())
+    }
+
+    /// The rows a claim with `token` took: a retried claim whose first attempt committed unseen.
+    async fn claimed_by(
+        &self,
+        client: &deadpool_postgres::Object,
+        token: &str,
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
+        Ok(client.query(&stmt, &[&token]).await?)
     }
 
     /// Claims up to `limit` ENQUEUED rows of `queue` for this process.
@@ -208,8 +254,7 @@ impl Engine {
                 async move {
                     let client = self.client().await?;
                     if retry {
-                        let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
-                        let taken = client.query(&stmt, &[token]).await?;
+                        let taken = self.claimed_by(&client, token).await?;
                         if !taken.is_empty() {
                             return Ok(taken);
                         }
@@ -233,20 +278,7 @@ impl Engine {
                 }
             })
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ClaimedWorkflow {
-                workflow_id: r.get(0),
-                name: r.get::<_, Option<String>>(1).unwrap_or_default(),
-                class_name: r.get(2),
-                config_name: r.get(3),
-                recovery_attempts: r.get::<_, Option<i64>>(4).unwrap_or(0),
-                serialization: r.get(5),
-                inputs: r.get(6),
-                deadline_epoch_ms: r.get(7),
-                token: token.clone(),
-            })
-            .collect())
+        Ok(rows.iter().map(|r| claimed_from(r, &token)).collect())
     }
 
     /// Moves a claimed workflow that has used up its attempts to MAX_RECOVERY_ATTEMPTS_EXCEEDED.
