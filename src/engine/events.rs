@@ -17,6 +17,7 @@ pub struct EventValue {
 pub(crate) struct Sql {
     set: String,
     get: String,
+    get_guarded: String,
 }
 
 impl Sql {
@@ -47,6 +48,11 @@ impl Sql {
             ),
             get: format!(
                 "SELECT value, serialization FROM {s}.workflow_events WHERE workflow_uuid = $1 AND key = $2"
+            ),
+            // For a waiting workflow: its ownership and the event in one round trip (always one row).
+            get_guarded: format!(
+                "SELECT (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $3), e.value, e.serialization \
+                 FROM (SELECT 1) one LEFT JOIN {s}.workflow_events e ON e.workflow_uuid = $1 AND e.key = $2"
             ),
         }
     }
@@ -124,8 +130,28 @@ impl Engine {
         guard: Option<WaitGuard<'_>>,
     ) -> Result<Option<EventValue>> {
         let wait_key = format!("{workflow_id}::{key}");
-        self.wait_for(wait_key, deadline_epoch_ms, poll_ms, guard, || {
-            self.read_event(workflow_id, key)
+        let Some(guard) = guard else {
+            return self
+                .wait_for(wait_key, deadline_epoch_ms, poll_ms, || {
+                    self.read_event(workflow_id, key)
+                })
+                .await;
+        };
+        self.wait_for(wait_key, deadline_epoch_ms, poll_ms, || {
+            self.retrying(|| async {
+                let client = self.client().await?;
+                let stmt = client.prepare_cached(&self.sql.events.get_guarded).await?;
+                let row = client
+                    .query_one(&stmt, &[&workflow_id, &key, &guard.workflow_id])
+                    .await?;
+                if row.get::<_, Option<String>>(0).as_deref() != Some(guard.token) {
+                    return Err(EngineError::conflict(guard.workflow_id));
+                }
+                Ok(row.get::<_, Option<String>>(1).map(|value| EventValue {
+                    value,
+                    serialization: row.get(2),
+                }))
+            })
         })
         .await
     }

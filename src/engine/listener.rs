@@ -167,7 +167,7 @@ use super::error::{EngineError, Result};
 use super::Engine;
 
 /// Who waits: a workflow's own wait stops when that execution loses ownership (cancelled, recovered
-/// elsewhere), checked on every wake-up.
+/// elsewhere), checked with every re-read.
 pub struct WaitGuard<'a> {
     pub workflow_id: &'a str,
     pub token: &'a str,
@@ -204,13 +204,13 @@ impl Engine {
 
     /// Calls `check` until it yields a value, re-checking on every notification for `key` and at least
     /// every `poll_ms`; None once `deadline_epoch_ms` passes (one check is always made). Holds no
-    /// connection between checks.
+    /// connection between checks. A waiting workflow's check also checks its ownership (in the same
+    /// query), so a cancelled or fenced-out wait ends at its next wake-up.
     pub(crate) async fn wait_for<T, F, Fut>(
         &self,
         key: String,
         deadline_epoch_ms: Option<i64>,
         poll_ms: u64,
-        guard: Option<WaitGuard<'_>>,
         mut check: F,
     ) -> Result<Option<T>>
     where
@@ -224,9 +224,6 @@ impl Engine {
             tokio::pin!(notified);
             // Registered before the check: a notification that lands during it still wakes us.
             notified.as_mut().enable();
-            if let Some(g) = &guard {
-                self.check_owner(g.workflow_id, g.token).await?;
-            }
             if let Some(v) = check().await? {
                 return Ok(Some(v));
             }

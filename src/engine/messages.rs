@@ -239,11 +239,9 @@ impl Engine {
                 )
             })
         };
-        // The consume checks ownership itself, so the wait needs no separate guard.
+        // The consume checks ownership itself: a cancelled or fenced-out recv ends at its next try.
         let got = self
-            .wait_for(key, Some(deadline_epoch_ms), poll_ms, None, || {
-                consume(false)
-            })
+            .wait_for(key, Some(deadline_epoch_ms), poll_ms, || consume(false))
             .await?;
         match got {
             Some(received) => Ok(received),

@@ -107,8 +107,10 @@ impl Sql {
             ),
             // The writer's status and the values come from one snapshot: a terminal status means every
             // value it wrote is visible here. No row at all: the workflow does not exist.
+            // $6: a waiting workflow's ID, whose ownership comes back too (NULL for other readers).
             read: format!(
-                "SELECT ws.status, v.\"offset\", v.value, v.serialization \
+                "SELECT ws.status, v.\"offset\", v.value, v.serialization, \
+                   (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $6) \
                  FROM {s}.workflow_status ws \
                  LEFT JOIN LATERAL (SELECT \"offset\", value, serialization, \
                      sum(octet_length(value)) OVER (ORDER BY \"offset\") - octet_length(value) AS before \
@@ -280,19 +282,36 @@ impl Engine {
         key: &str,
         from: i32,
         limit: i64,
+        guard: Option<&WaitGuard<'_>>,
     ) -> Result<Option<Snapshot>> {
+        let guard_id = guard.map(|g| g.workflow_id);
         let rows = self
             .retrying(|| async {
                 let client = self.client().await?;
                 let stmt = client.prepare_cached(&self.sql.streams.read).await?;
                 Ok(client
-                    .query(&stmt, &[&workflow_id, &key, &from, &limit, &MAX_PAGE_BYTES])
+                    .query(
+                        &stmt,
+                        &[
+                            &workflow_id,
+                            &key,
+                            &from,
+                            &limit,
+                            &MAX_PAGE_BYTES,
+                            &guard_id,
+                        ],
+                    )
                     .await?)
             })
             .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
+        if let Some(g) = guard {
+            if first.get::<_, Option<String>>(4).as_deref() != Some(g.token) {
+                return Err(EngineError::conflict(g.workflow_id));
+            }
+        }
         let status: Option<String> = first.get(0);
         let mut snap = Snapshot {
             values: Vec::with_capacity(rows.len()),
@@ -343,8 +362,11 @@ impl Engine {
         let limit = limit.clamp(1, MAX_PAGE_VALUES);
         let wait_key = format!("{workflow_id}::{key}");
         let page = self
-            .wait_for(wait_key, deadline_epoch_ms, poll_ms, guard, || async {
-                let Some(snap) = self.read_snapshot(workflow_id, key, from, limit).await? else {
+            .wait_for(wait_key, deadline_epoch_ms, poll_ms, || async {
+                let Some(snap) = self
+                    .read_snapshot(workflow_id, key, from, limit, guard.as_ref())
+                    .await?
+                else {
                     return Err(EngineError::new(
                         ErrorCode::NonExistentWorkflow,
                         format!("Workflow {workflow_id} does not exist"),
@@ -367,7 +389,9 @@ impl Engine {
                 }
                 // The writer is done: one more read catches a value committed just before its status
                 // changed by a writer that does not fence (an older SDK); then the stream has ended.
-                let last = self.read_snapshot(workflow_id, key, from, limit).await?;
+                let last = self
+                    .read_snapshot(workflow_id, key, from, limit, guard.as_ref())
+                    .await?;
                 let values = last.map(|s| s.values).unwrap_or_default();
                 Ok(Some(StreamPage {
                     values,

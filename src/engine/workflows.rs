@@ -92,7 +92,6 @@ pub(crate) struct Sql {
     complete: String,
     status: String,
     outcome: String,
-    owner: String,
 }
 
 const STATUS_COLUMNS: &str = "ws.workflow_uuid, ws.status, ws.name, ws.class_name, ws.config_name, \
@@ -152,7 +151,6 @@ impl Sql {
                  LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
                  WHERE ws.workflow_uuid = $1"
             ),
-            owner: format!("SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1"),
             outcome: format!(
                 "SELECT ws.status, COALESCE(o.output, ws.output), COALESCE(o.error, ws.error), ws.serialization \
                  FROM {s}.workflow_status ws \
@@ -424,23 +422,6 @@ impl Engine {
         tokio::select! {
             _ = tokio::time::sleep(d) => Ok(()),
             _ = self.closed.cancelled() => Err(EngineError::shutdown()),
-        }
-    }
-}
-
-impl Engine {
-    /// Fails with `WorkflowConflict` unless `token` still owns the workflow (waits call this on wake-up).
-    pub async fn check_owner(&self, workflow_id: &str, token: &str) -> Result<()> {
-        let row = self
-            .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.workflows.owner).await?;
-                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
-            })
-            .await?;
-        match row {
-            Some(r) if r.get::<_, Option<String>>(0).as_deref() == Some(token) => Ok(()),
-            _ => Err(EngineError::conflict(workflow_id)),
         }
     }
 }
