@@ -20,6 +20,7 @@ import {
 } from './executor';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
+  requireString,
   recv as recvMessage,
   send as sendMessage,
   type GetEventOptions,
@@ -521,11 +522,13 @@ export class DBOS {
     if (currentContext()?.step) {
       throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.retrieveWorkflow` inside a `step`');
     }
-    return executor('DBOS.retrieveWorkflow').handleFor(workflowID) as WorkflowHandle<Awaited<T>>;
+    const exec = executor('DBOS.retrieveWorkflow');
+    return exec.handleFor(requireString('workflow ID', workflowID)) as WorkflowHandle<Awaited<T>>;
   }
 
   static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
     const exec = executor('DBOS.getWorkflowStatus');
+    requireString('workflow ID', workflowID);
     const wf = workflowCode();
     if (!wf) return exec.getStatus(workflowID);
     const functionID = takeFunctionID(wf);
@@ -535,6 +538,7 @@ export class DBOS {
   /** The workflow's result; null if it does not finish within the timeout. */
   static async getResult<T>(workflowID: string, options?: number | GetResultOptions): Promise<T | null> {
     const exec = executor('DBOS.getResult');
+    requireString('workflow ID', workflowID);
     const timeoutMS = resolveTimeoutMS(options);
     const pollMs = typeof options === 'object' ? (options.pollingIntervalMs ?? 1000) : 1000;
     validatePolling(pollMs);
@@ -559,6 +563,7 @@ export class DBOS {
 
   static async cancelWorkflows(workflowIDs: string[], options?: CancelWorkflowsOptions): Promise<void> {
     const exec = executor('DBOS.cancelWorkflow');
+    requireIDs(workflowIDs);
     await recordedManagement('DBOS.cancelWorkflow', () => exec.cancel(workflowIDs, options?.cancelChildren === true));
   }
 
@@ -570,6 +575,7 @@ export class DBOS {
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
     const exec = executor('DBOS.resumeWorkflow');
+    requireIDs(workflowIDs);
     if (options?.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
     }
@@ -707,6 +713,11 @@ function validateTimeout(seconds: number): void {
   if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds < 0) {
     throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a non-negative number`);
   }
+}
+
+function requireIDs(workflowIDs: unknown): void {
+  if (!Array.isArray(workflowIDs)) throw new DBOSError('workflowIDs must be an array of workflow IDs');
+  for (const id of workflowIDs) requireString('workflow ID', id);
 }
 
 function validatePolling(ms: number): void {

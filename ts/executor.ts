@@ -24,6 +24,7 @@ import {
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
+import { requireString } from './messages';
 import type { Checkpoint, ClaimedWorkflow, Engine, WorkflowOutcome, WorkflowStatusRow } from './native';
 import { findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
 import {
@@ -234,9 +235,7 @@ export class Executor {
       workflowID = ctx.nextWorkflowID.id;
       ctx.nextWorkflowID.id = undefined;
     }
-    if (workflowID !== undefined && (typeof workflowID !== 'string' || workflowID.length === 0)) {
-      throw new DBOSError(`Invalid workflow ID ${JSON.stringify(workflowID)}: a workflow ID must be a non-empty string`);
-    }
+    if (workflowID !== undefined) requireString('workflow ID', workflowID);
     if (params.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (StartWorkflowParams.queueName)');
     }

@@ -35,15 +35,29 @@ export interface RecvOptions extends PollingOptions {
 
 export type GetEventOptions = RecvOptions;
 
+/** A lone UTF-16 surrogate: the addon's UTF-8 conversion would replace it with U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * An ID, topic or key as given, refusing what could not be stored verbatim: a NUL character (Postgres
+ * text cannot hold one) or a lone surrogate (it would be stored as U+FFFD, so two IDs would collide).
+ */
 export function requireString(what: string, value: unknown, allowEmpty = false): string {
   if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
     throw new DBOSError(`Invalid ${what} ${describe(value)}: it must be a${allowEmpty ? '' : ' non-empty'} string`);
   }
+  if (value.includes('\u0000')) {
+    throw new DBOSError(`Invalid ${what} ${describe(value)}: it contains a NUL character, which Postgres cannot store`);
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new DBOSError(`Invalid ${what} ${describe(value)}: it contains a lone UTF-16 surrogate, which cannot be stored verbatim`);
+  }
   return value;
 }
 
+
 function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}... (${v.length} characters)` : JSON.stringify(v);
   if (typeof v === 'symbol' || typeof v === 'function') return typeof v;
   try {
     return JSON.stringify(v) ?? String(v);
