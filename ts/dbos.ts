@@ -703,15 +703,21 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
     validateTimeout(options);
     return options * 1000;
   }
-  if (options.deadlineEpochMS !== undefined) return Math.max(0, options.deadlineEpochMS - Date.now());
+  if (options.deadlineEpochMS !== undefined) {
+    if (typeof options.deadlineEpochMS !== 'number' || !Number.isFinite(options.deadlineEpochMS)) {
+      throw new DBOSError(`Invalid deadlineEpochMS ${String(options.deadlineEpochMS)}: it must be a finite number`);
+    }
+    return Math.max(0, options.deadlineEpochMS - Date.now());
+  }
   if (options.timeoutSeconds === undefined) return undefined;
   validateTimeout(options.timeoutSeconds);
   return options.timeoutSeconds * 1000;
 }
 
 function validateTimeout(seconds: number): void {
-  if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a non-negative number`);
+  // Infinity used to reach the engine as a deadline it read as past: null at once instead of a wait.
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a finite, non-negative number`);
   }
 }
 
