@@ -11,7 +11,9 @@ import {
   DBOSNotRegisteredError,
 } from './error';
 import {
+  checkSleepDuration,
   Executor,
+  timerSleep,
   type InternalHandle,
   type PollingOptions,
   type StartWorkflowParams as BaseStartParams,
@@ -244,6 +246,7 @@ function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
 function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: StepConfig): AnyFunction {
   validateStepConfig(cfg, name);
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+    const exec = executor('steps');
     const ctx = currentContext();
     if (!ctx?.workflow) {
       if (ctx?.nextWorkflowID?.id !== undefined) {
@@ -253,7 +256,7 @@ function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: 
       }
       return fn.apply(this, args);
     }
-    return executor('steps').runStep(() => fn.apply(this, args), name, cfg);
+    return exec.runStep(() => fn.apply(this, args), name, cfg);
   };
   Object.defineProperty(invoker, 'name', { value: name });
   markInvoker(invoker, { kind: 'step', name, className, fn, config: cfg });
@@ -457,6 +460,8 @@ export class DBOS {
 
   /** Runs `func` as a checkpointed step of the current workflow (a plain call outside one). */
   static async runStep<Return>(func: () => Promise<Return>, cfg: StepConfig & { name?: string } = {}): Promise<Return> {
+    const exec = executor('steps');
+    if (typeof func !== 'function') throw new TypeError(`DBOS.runStep needs a function to run, got ${typeof func}`);
     const name = cfg.name ?? func.name;
     validateStepConfig(cfg, name);
     const ctx = currentContext();
@@ -468,7 +473,7 @@ export class DBOS {
       }
       return func();
     }
-    return executor('steps').runStep(func, name, cfg);
+    return exec.runStep(func, name, cfg);
   }
 
   static registerSerialization<T, S extends JSONValue>(serReg: SerializationRecipe<T, S>): void {
@@ -650,6 +655,11 @@ export class DBOS {
   // ------------------------------------------------------------ time and randomness
 
   static async sleepms(durationMS: number): Promise<void> {
+    // Outside workflow code (and in a step) it is a plain timer, as in DBOS: no launch needed.
+    if (!workflowCode()) {
+      checkSleepDuration(durationMS);
+      return timerSleep(durationMS);
+    }
     return executor('DBOS.sleep').sleepms(durationMS);
   }
 

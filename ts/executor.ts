@@ -125,6 +125,12 @@ export async function timerSleep(ms: number, cancel?: { signal: AbortSignal; wor
   }
 }
 
+export function checkSleepDuration(ms: unknown): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new DBOSError(`Invalid sleep duration ${String(ms)}: it must be a finite number of milliseconds`);
+  }
+}
+
 function nonEmpty(s: string | null | undefined): string | undefined {
   return s ? s : undefined;
 }
@@ -564,9 +570,7 @@ export class Executor {
   // ---------------------------------------------------------------- durable sleep and friends
 
   async sleepms(ms: number): Promise<void> {
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-      throw new DBOSError(`Invalid sleep duration ${String(ms)}: it must be a finite number of milliseconds`);
-    }
+    checkSleepDuration(ms);
     const wf = workflowCode();
     if (!wf) return timerSleep(ms);
     const functionID = takeFunctionID(wf);
