@@ -120,12 +120,14 @@ export class DBOSClient {
   }
 
   async cancelWorkflow(workflowID: string, options?: { cancelChildren?: boolean }): Promise<void> {
-    await this.live().cancelWorkflows([workflowID], options?.cancelChildren === true);
+    const engine = this.live();
+    await engine.cancelWorkflows([requireString('workflow ID', workflowID)], options?.cancelChildren === true);
   }
 
   /** Puts the workflow back on the internal queue; an app process of its version runs it. */
   async resumeWorkflow<T>(workflowID: string): Promise<WorkflowHandle<Awaited<T>>> {
     const engine = this.live();
+    requireString('workflow ID', workflowID);
     if (!(await engine.getWorkflowStatus(workflowID))) throw new DBOSNonExistentWorkflowError(`Workflow ${workflowID} does not exist`);
     await engine.resumeWorkflows([workflowID]);
     return this.retrieveWorkflow<T>(workflowID);

@@ -11,7 +11,9 @@ import {
   DBOSNotRegisteredError,
 } from './error';
 import {
+  checkSleepDuration,
   Executor,
+  timerSleep,
   type InternalHandle,
   type PollingOptions,
   type StartWorkflowParams as BaseStartParams,
@@ -20,6 +22,7 @@ import {
 } from './executor';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
+  requireString,
   recv as recvMessage,
   send as sendMessage,
   type GetEventOptions,
@@ -243,6 +246,7 @@ function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
 function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: StepConfig): AnyFunction {
   validateStepConfig(cfg, name);
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+    const exec = executor('steps');
     const ctx = currentContext();
     if (!ctx?.workflow) {
       if (ctx?.nextWorkflowID?.id !== undefined) {
@@ -252,7 +256,7 @@ function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: 
       }
       return fn.apply(this, args);
     }
-    return executor('steps').runStep(() => fn.apply(this, args), name, cfg);
+    return exec.runStep(() => fn.apply(this, args), name, cfg);
   };
   Object.defineProperty(invoker, 'name', { value: name });
   markInvoker(invoker, { kind: 'step', name, className, fn, config: cfg });
@@ -456,6 +460,8 @@ export class DBOS {
 
   /** Runs `func` as a checkpointed step of the current workflow (a plain call outside one). */
   static async runStep<Return>(func: () => Promise<Return>, cfg: StepConfig & { name?: string } = {}): Promise<Return> {
+    const exec = executor('steps');
+    if (typeof func !== 'function') throw new TypeError(`DBOS.runStep needs a function to run, got ${typeof func}`);
     const name = cfg.name ?? func.name;
     validateStepConfig(cfg, name);
     const ctx = currentContext();
@@ -467,7 +473,7 @@ export class DBOS {
       }
       return func();
     }
-    return executor('steps').runStep(func, name, cfg);
+    return exec.runStep(func, name, cfg);
   }
 
   static registerSerialization<T, S extends JSONValue>(serReg: SerializationRecipe<T, S>): void {
@@ -521,11 +527,13 @@ export class DBOS {
     if (currentContext()?.step) {
       throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.retrieveWorkflow` inside a `step`');
     }
-    return executor('DBOS.retrieveWorkflow').handleFor(workflowID) as WorkflowHandle<Awaited<T>>;
+    const exec = executor('DBOS.retrieveWorkflow');
+    return exec.handleFor(requireString('workflow ID', workflowID)) as WorkflowHandle<Awaited<T>>;
   }
 
   static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
     const exec = executor('DBOS.getWorkflowStatus');
+    requireString('workflow ID', workflowID);
     const wf = workflowCode();
     if (!wf) return exec.getStatus(workflowID);
     const functionID = takeFunctionID(wf);
@@ -535,6 +543,7 @@ export class DBOS {
   /** The workflow's result; null if it does not finish within the timeout. */
   static async getResult<T>(workflowID: string, options?: number | GetResultOptions): Promise<T | null> {
     const exec = executor('DBOS.getResult');
+    requireString('workflow ID', workflowID);
     const timeoutMS = resolveTimeoutMS(options);
     const pollMs = typeof options === 'object' ? (options.pollingIntervalMs ?? 1000) : 1000;
     validatePolling(pollMs);
@@ -559,6 +568,7 @@ export class DBOS {
 
   static async cancelWorkflows(workflowIDs: string[], options?: CancelWorkflowsOptions): Promise<void> {
     const exec = executor('DBOS.cancelWorkflow');
+    requireIDs(workflowIDs);
     await recordedManagement('DBOS.cancelWorkflow', () => exec.cancel(workflowIDs, options?.cancelChildren === true));
   }
 
@@ -570,6 +580,7 @@ export class DBOS {
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
     const exec = executor('DBOS.resumeWorkflow');
+    requireIDs(workflowIDs);
     if (options?.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
     }
@@ -644,6 +655,11 @@ export class DBOS {
   // ------------------------------------------------------------ time and randomness
 
   static async sleepms(durationMS: number): Promise<void> {
+    // Outside workflow code (and in a step) it is a plain timer, as in DBOS: no launch needed.
+    if (!workflowCode()) {
+      checkSleepDuration(durationMS);
+      return timerSleep(durationMS);
+    }
     return executor('DBOS.sleep').sleepms(durationMS);
   }
 
@@ -697,16 +713,27 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
     validateTimeout(options);
     return options * 1000;
   }
-  if (options.deadlineEpochMS !== undefined) return Math.max(0, options.deadlineEpochMS - Date.now());
+  if (options.deadlineEpochMS !== undefined) {
+    if (typeof options.deadlineEpochMS !== 'number' || !Number.isFinite(options.deadlineEpochMS)) {
+      throw new DBOSError(`Invalid deadlineEpochMS ${String(options.deadlineEpochMS)}: it must be a finite number`);
+    }
+    return Math.max(0, options.deadlineEpochMS - Date.now());
+  }
   if (options.timeoutSeconds === undefined) return undefined;
   validateTimeout(options.timeoutSeconds);
   return options.timeoutSeconds * 1000;
 }
 
 function validateTimeout(seconds: number): void {
-  if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a non-negative number`);
+  // Infinity used to reach the engine as a deadline it read as past: null at once instead of a wait.
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a finite, non-negative number`);
   }
+}
+
+function requireIDs(workflowIDs: unknown): void {
+  if (!Array.isArray(workflowIDs)) throw new DBOSError('workflowIDs must be an array of workflow IDs');
+  for (const id of workflowIDs) requireString('workflow ID', id);
 }
 
 function validatePolling(ms: number): void {

@@ -24,6 +24,7 @@ import {
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
+import { requireString } from './messages';
 import type { Checkpoint, ClaimedWorkflow, Engine, WorkflowOutcome, WorkflowStatusRow } from './native';
 import { findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
 import {
@@ -121,6 +122,12 @@ export async function timerSleep(ms: number, cancel?: { signal: AbortSignal; wor
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     left -= chunk;
+  }
+}
+
+export function checkSleepDuration(ms: unknown): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new DBOSError(`Invalid sleep duration ${String(ms)}: it must be a finite number of milliseconds`);
   }
 }
 
@@ -241,9 +248,7 @@ export class Executor {
       workflowID = ctx.nextWorkflowID.id;
       ctx.nextWorkflowID.id = undefined;
     }
-    if (workflowID !== undefined && (typeof workflowID !== 'string' || workflowID.length === 0)) {
-      throw new DBOSError(`Invalid workflow ID ${JSON.stringify(workflowID)}: a workflow ID must be a non-empty string`);
-    }
+    if (workflowID !== undefined) requireString('workflow ID', workflowID);
     if (params.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (StartWorkflowParams.queueName)');
     }
@@ -572,9 +577,7 @@ export class Executor {
   // ---------------------------------------------------------------- durable sleep and friends
 
   async sleepms(ms: number): Promise<void> {
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-      throw new DBOSError(`Invalid sleep duration ${String(ms)}: it must be a finite number of milliseconds`);
-    }
+    checkSleepDuration(ms);
     const wf = workflowCode();
     if (!wf) return timerSleep(ms);
     const functionID = takeFunctionID(wf);

@@ -17,6 +17,8 @@ import {
 } from './serialization';
 
 export const NULL_TOPIC = '__null__topic__';
+/** Postgres refuses a NOTIFY payload of this many bytes or more. */
+const NOTIFY_PAYLOAD_LIMIT = 8000;
 const DEFAULT_TIMEOUT_SECONDS = 60;
 /** With LISTEN/NOTIFY waking waiters, polling is only the fallback for a lost notification. */
 export const DEFAULT_WAIT_POLL_MS = 10_000;
@@ -35,15 +37,28 @@ export interface RecvOptions extends PollingOptions {
 
 export type GetEventOptions = RecvOptions;
 
+/** A lone UTF-16 surrogate: the addon's UTF-8 conversion would replace it with U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * An ID, topic or key as given, refusing what could not be stored verbatim: a NUL character (Postgres
+ * text cannot hold one) or a lone surrogate (it would be stored as U+FFFD, so two IDs would collide).
+ */
 export function requireString(what: string, value: unknown, allowEmpty = false): string {
   if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
     throw new DBOSError(`Invalid ${what} ${describe(value)}: it must be a${allowEmpty ? '' : ' non-empty'} string`);
+  }
+  if (value.includes('\u0000')) {
+    throw new DBOSError(`Invalid ${what} ${describe(value)}: it contains a NUL character, which Postgres cannot store`);
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new DBOSError(`Invalid ${what} ${describe(value)}: it contains a lone UTF-16 surrogate, which cannot be stored verbatim`);
   }
   return value;
 }
 
 function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}... (${v.length} characters)` : JSON.stringify(v);
   if (typeof v === 'symbol' || typeof v === 'function') return typeof v;
   try {
     return JSON.stringify(v) ?? String(v);
@@ -119,6 +134,14 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   const functionID = wf && !inStep ? takeFunctionID(wf) : undefined;
   const destination = requireString('destination workflow ID', req.destinationID);
   const topic = storedTopic(req.topic);
+  // The schema's notifications trigger NOTIFYs '<destination>::<topic>', which Postgres caps below 8000 bytes.
+  const payloadBytes = Buffer.byteLength(`${destination}::${topic}`, 'utf8');
+  if (payloadBytes >= NOTIFY_PAYLOAD_LIMIT) {
+    throw new DBOSError(
+      `Cannot send to workflow ${describe(destination)} on topic ${describe(topic)}: ` +
+        `'<destinationID>::<topic>' is ${payloadBytes} bytes, and the system database's notification trigger allows at most ${NOTIFY_PAYLOAD_LIMIT - 1}`,
+    );
+  }
   if (req.idempotencyKey !== undefined && req.idempotencyKey !== null) requireString('idempotency key', req.idempotencyKey);
   const key = req.idempotencyKey as string | undefined | null;
   const format = valueFormat(req.options?.serializationType, wf, serializerOpts);

@@ -1,0 +1,705 @@
+// The bad-input matrix: one row per (public function, input class, calling context) with the expected
+// outcome, either "works" (with a check that the value was stored and comes back intact, or that odd
+// but valid input is kept verbatim) or a typed error (exact class and message). Every rejected call must
+// also leave no row behind: the six tables are counted before and after it (the harness workflow that
+// hosts an in-workflow or in-step call is not counted, its other rows are). Rows marked `records` name
+// what DBOS records on purpose for a failure, so that a replay fails the same way.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { DBOS, DBOSClient, Error as E, type WorkflowHandle } from 'dbos-native';
+import { freshDatabase, steps } from './helpers/db';
+
+// ---------------------------------------------------------------- inputs
+
+/** 10 MiB of UTF-8 (2-, 3- and 4-byte characters, so an encoding slip shows). */
+const BIG = 'é€😀x'.repeat(1 << 20);
+const SQL_TOPIC = `t'); DROP TABLE dbos.notifications; --`;
+const SQL_KEY = `k'); DELETE FROM dbos.workflow_events; -- "\\`;
+const sqlID = () => `o'; DROP TABLE dbos.workflow_status; -- "${randomUUID()}" \\ ;`;
+const unknownID = () => `unknown-${randomUUID()}`;
+/** A destination + topic whose NOTIFY payload would be 8000 bytes or more. */
+const LONG_TOPIC = 't'.repeat(8000);
+
+interface Loop {
+  name: string;
+  self?: Loop;
+  list: Loop[];
+}
+function circular(): Loop {
+  const a: Loop = { name: 'loop', list: [] };
+  a.self = a;
+  a.list.push(a);
+  return a;
+}
+function assertCircular(v: unknown): void {
+  const r = v as Loop;
+  assert.equal(r?.name, 'loop');
+  assert.equal(r.self, r, 'the self reference survives');
+  assert.equal(r.list[0], r, 'the reference in an array survives');
+}
+function assertBig(v: unknown): void {
+  assert.equal(typeof v, 'string');
+  assert.equal((v as string).length, BIG.length, 'the 10 MB value keeps its length');
+  assert.ok(v === BIG, 'the 10 MB value comes back intact');
+}
+/** A value of the wrong type, where the signature wants a T. */
+const bad = <T>(v: unknown): T => v as T;
+
+// ---------------------------------------------------------------- workflows
+
+const echo = DBOS.registerWorkflow(async (x: unknown) => x, { name: 'matrixEcho' });
+const receiveOne = DBOS.registerWorkflow(async (topic: string | null) => DBOS.recv<unknown>(topic ?? undefined, 20), {
+  name: 'matrixReceive',
+});
+const receiveIsBig = DBOS.registerWorkflow(async () => (await DBOS.recv<unknown>('big', 20)) === BIG, { name: 'matrixReceiveBig' });
+const sink = DBOS.registerWorkflow(async () => DBOS.recv('release', 300), { name: 'matrixSink' });
+const finished = DBOS.registerWorkflow(
+  async () => {
+    await DBOS.setEvent('k', 'v');
+    await DBOS.setEvent(SQL_KEY, 'sql');
+    for (const v of [0, 1, 2]) await DBOS.writeStream('k', v);
+    await DBOS.writeStream(SQL_KEY, 'sql');
+    await DBOS.closeStream('k');
+  },
+  { name: 'matrixFinished' },
+);
+
+// The harness: runs a row's call in workflow code or in a step. Its own status row and its step
+// checkpoint are not counted; anything else it writes is.
+const HARNESS_STEP = 'matrixStep';
+const bodies = new Map<string, () => Promise<unknown>>();
+const harnessIDs: string[] = [];
+function body(): () => Promise<unknown> {
+  const fn = bodies.get(DBOS.workflowID ?? '');
+  if (!fn) throw new Error(`no body for ${DBOS.workflowID}`);
+  return fn;
+}
+const inWorkflowHarness = DBOS.registerWorkflow(async () => body()(), { name: 'matrixInWorkflow' });
+const inStepHarness = DBOS.registerWorkflow(async () => DBOS.runStep(() => body()(), { name: HARNESS_STEP }), { name: 'matrixInStep' });
+
+async function runIn(where: 'workflow' | 'step', id: string, fn: () => Promise<unknown>): Promise<unknown> {
+  bodies.set(id, fn);
+  harnessIDs.push(id);
+  try {
+    const h = await DBOS.startWorkflow(where === 'workflow' ? inWorkflowHarness : inStepHarness, { workflowID: id })();
+    return await h.getResult();
+  } finally {
+    bodies.delete(id);
+  }
+}
+
+// ---------------------------------------------------------------- rows and counts
+
+const TABLES = ['workflow_status', 'notifications', 'workflow_events', 'workflow_events_history', 'streams', 'operation_outputs'] as const;
+type Table = (typeof TABLES)[number];
+type Counts = Record<Table, number>;
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+interface Ctx<S> {
+  /** What `setup` returned (run outside, before the counts are taken). */
+  s: S;
+  /** The harness workflow's ID for rows run in a workflow or step. */
+  wf: string;
+}
+type Expect<S> =
+  | { works: (result: unknown, ctx: Ctx<S>) => void | Promise<void> }
+  | { rejects: ErrorClass; message: RegExp };
+
+interface Row<S> {
+  fn: string;
+  input: string;
+  /** Where the call is made (default: outside any workflow). */
+  at?: 'workflow' | 'step';
+  setup?(): Promise<S>;
+  call(s: S): Promise<unknown>;
+  expect: Expect<S>;
+  /** Rows a rejected call writes on purpose (default: none). */
+  records?: Partial<Counts>;
+  /** A call that works and must not write any row either (a lookup, a no-op). */
+  writesNothing?: boolean;
+}
+
+const works = <S>(check: (result: unknown, ctx: Ctx<S>) => void | Promise<void> = () => undefined): Expect<S> => ({ works: check });
+const rejects = <S>(cls: ErrorClass, message: RegExp): Expect<S> => ({ rejects: cls, message });
+const NOT_STRING = /it must be a non-empty string/;
+
+let url = '';
+let client: DBOSClient;
+let pg: Client;
+let SINK = '';
+let FINISHED = '';
+
+async function counts(): Promise<Counts> {
+  const r = await pg.query<Record<Table, string>>(
+    `SELECT (SELECT count(*) FROM dbos.workflow_status WHERE NOT (workflow_uuid = ANY($1))) AS workflow_status,
+            (SELECT count(*) FROM dbos.notifications) AS notifications,
+            (SELECT count(*) FROM dbos.workflow_events) AS workflow_events,
+            (SELECT count(*) FROM dbos.workflow_events_history) AS workflow_events_history,
+            (SELECT count(*) FROM dbos.streams) AS streams,
+            (SELECT count(*) FROM dbos.operation_outputs WHERE NOT (workflow_uuid = ANY($1) AND function_name = $2)) AS operation_outputs`,
+    [harnessIDs, HARNESS_STEP],
+  );
+  const row = r.rows[0];
+  assert.ok(row);
+  const out = {} as Counts;
+  for (const t of TABLES) out[t] = Number(row[t]);
+  return out;
+}
+
+async function rows<T>(sql: string, params: unknown[]): Promise<T[]> {
+  return (await pg.query(sql, params)).rows as T[];
+}
+
+async function collect(gen: AsyncGenerator<unknown, void, unknown>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const v of gen) out.push(v);
+  return out;
+}
+
+/** The call's outcome, or a failure if it neither resolves nor rejects in time. */
+async function settle(p: Promise<unknown>, ms: number): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HANG: no outcome after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p.then((value) => ({ ok: true as const, value })), hang]);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('HANG')) throw error;
+    return { ok: false, error };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.constructor.name}: ${e.message.slice(0, 300)}` : String(e);
+}
+
+// ---------------------------------------------------------------- the matrix
+
+/** A receiver of one topic-less message, started before the counts are taken. */
+const toReceiver = { setup: () => DBOS.startWorkflow(receiveOne)(null) };
+type Rx = WorkflowHandle<unknown>;
+
+const MATRIX: Row<unknown>[] = [
+  // ---- DBOS.startWorkflow (and the workflow's arguments)
+  ...[
+    row({ input: 'argument: a function', call: () => DBOS.startWorkflow(echo)({ cb: () => 1 }), expect: rejects(E.DBOSInvalidWorkflowInputError, /Could not serialize the arguments to workflow matrixEcho[\s\S]*cb/) }),
+    row({ input: 'argument: a symbol', call: () => DBOS.startWorkflow(echo)(Symbol('s')), expect: rejects(E.DBOSInvalidWorkflowInputError, /Could not serialize the arguments to workflow matrixEcho/) }),
+    row({
+      input: 'argument: a circular object',
+      call: async () => {
+        const h = await DBOS.startWorkflow(echo)(circular());
+        return { result: await h.getResult(), stored: (await DBOS.getWorkflowStatus(h.workflowID))?.input?.[0] };
+      },
+      expect: works((r) => {
+        const { result, stored } = r as { result: unknown; stored: unknown };
+        assertCircular(result);
+        assertCircular(stored);
+      }),
+    }),
+    row({
+      input: 'argument: 10 MB',
+      call: async () => {
+        const h = await DBOS.startWorkflow(echo)(BIG);
+        const same = (await h.getResult()) === BIG;
+        return { same, stored: (await DBOS.getWorkflowStatus(h.workflowID))?.input?.[0] };
+      },
+      expect: works((r) => {
+        const { same, stored } = r as { same: boolean; stored: unknown };
+        assert.ok(same, 'the workflow got and returned the 10 MB argument intact');
+        assertBig(stored);
+      }),
+    }),
+    row({ input: 'workflowID: empty', call: () => DBOS.startWorkflow(echo, { workflowID: '' })(1), expect: rejects(E.DBOSError, /Invalid workflow ID "": it must be a non-empty string/) }),
+    row({ input: 'workflowID: a number', call: () => DBOS.startWorkflow(echo, { workflowID: bad<string>(42) })(1), expect: rejects(E.DBOSError, /Invalid workflow ID 42: it must be a non-empty string/) }),
+    row({ input: 'workflowID: a NUL character', call: () => DBOS.startWorkflow(echo, { workflowID: 'a\u0000b' })(1), expect: rejects(E.DBOSError, /NUL character/) }),
+    row({ input: 'workflowID: a lone surrogate', call: () => DBOS.startWorkflow(echo, { workflowID: 'a\ud800' })(1), expect: rejects(E.DBOSError, /lone UTF-16 surrogate/) }),
+    row({
+      input: 'workflowID: SQL-shaped',
+      call: async () => {
+        const id = sqlID();
+        const h = await DBOS.startWorkflow(echo, { workflowID: id })(SQL_TOPIC);
+        return { id, result: await h.getResult(), status: await DBOS.getWorkflowStatus(id) };
+      },
+      expect: works(async (r) => {
+        const { id, result, status } = r as { id: string; result: unknown; status: { workflowID: string; status: string } | null };
+        assert.equal(result, SQL_TOPIC);
+        assert.equal(status?.workflowID, id);
+        assert.equal(status?.status, 'SUCCESS');
+        assert.deepEqual(await rows('SELECT workflow_uuid FROM dbos.workflow_status WHERE workflow_uuid = $1', [id]), [{ workflow_uuid: id }]);
+      }),
+    }),
+    row({ input: 'timeoutMS: NaN', call: () => DBOS.startWorkflow(echo, { timeoutMS: NaN })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout NaN/) }),
+    row({ input: 'timeoutMS: negative', call: () => DBOS.startWorkflow(echo, { timeoutMS: -1 })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout -1/) }),
+    row({ input: 'timeoutMS: Infinity', call: () => DBOS.startWorkflow(echo, { timeoutMS: Infinity })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout Infinity/) }),
+    row({ input: 'an unregistered function', call: async () => DBOS.startWorkflow(async () => 1)(), expect: rejects(E.DBOSNotRegisteredError, /is not a registered DBOS workflow/) }),
+    row({ input: 'called in a step', at: 'step', call: () => DBOS.startWorkflow(echo)(1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /inside a `step`/) }),
+  ].map(named('DBOS.startWorkflow')),
+
+  // ---- DBOS.send
+  ...[
+    row({ input: 'message: a function', call: () => DBOS.send(SINK, { cb: () => 1 }), expect: rejects(E.DBOSError, /Cannot serialize function 'cb'/) }),
+    row({ input: 'message: a symbol', call: () => DBOS.send(SINK, Symbol('s')), expect: rejects(E.DBOSError, /Cannot serialize/) }),
+    row<Rx>({ input: 'message: a circular object', ...toReceiver, call: (h) => DBOS.send(h.workflowID, circular()), expect: works(async (_, { s }) => assertCircular(await s.getResult())) }),
+    row<WorkflowHandle<boolean>>({
+      input: 'message: 10 MB',
+      setup: () => DBOS.startWorkflow(receiveIsBig)(),
+      call: (h) => DBOS.send(h.workflowID, BIG, 'big'),
+      expect: works(async (_, { s }) => assert.equal(await s.getResult(), true, 'the receiver got the 10 MB message intact')),
+    }),
+    row({ input: 'destination: empty', call: () => DBOS.send('', 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID "": it must be a non-empty string/) }),
+    row({ input: 'destination: a number', call: () => DBOS.send(bad<string>(42), 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID 42/) }),
+    row({ input: 'destination: a NUL character', call: () => DBOS.send('a\u0000b', 1), expect: rejects(E.DBOSError, /NUL character/) }),
+    row({ input: 'destination: unknown workflow', call: () => DBOS.send(unknownID(), 1), expect: rejects(E.DBOSNonExistentWorkflowError, /^Sent to non-existent destination workflow UUID: unknown-/) }),
+    row({ input: 'topic: a number', call: () => DBOS.send(SINK, 1, bad<string>(7)), expect: rejects(E.DBOSError, /Invalid topic 7/) }),
+    row({ input: 'topic: a lone surrogate', call: () => DBOS.send(SINK, 1, 'x\udc00'), expect: rejects(E.DBOSError, /lone UTF-16 surrogate/) }),
+    row({ input: 'topic: 8000 bytes', call: () => DBOS.send(SINK, 1, LONG_TOPIC), expect: rejects(E.DBOSError, /notification trigger allows at most 7999/) }),
+    row<Rx>({ input: 'topic: empty string', setup: () => DBOS.startWorkflow(receiveOne)(''), call: (h) => DBOS.send(h.workflowID, 'to empty', ''), expect: works(async (_, { s }) => assert.equal(await s.getResult(), 'to empty')) }),
+    row({ input: 'idempotencyKey: a number', call: () => DBOS.send(SINK, 1, undefined, bad<string>(5)), expect: rejects(E.DBOSError, /Invalid idempotency key 5/) }),
+    row({ input: 'idempotencyKey: empty', call: () => DBOS.send(SINK, 1, undefined, ''), expect: rejects(E.DBOSError, /Invalid idempotency key ""/) }),
+    row({ input: 'serializationType: unknown', call: () => DBOS.send(SINK, 1, undefined, undefined, { serializationType: bad<'portable'>('bogus') }), expect: rejects(E.DBOSError, /Invalid serializationType "bogus"/) }),
+    row<{ id: string; h: Rx }>({
+      input: 'SQL-shaped destination, topic and idempotency key',
+      setup: async () => {
+        const id = sqlID();
+        return { id, h: await DBOS.startWorkflow(receiveOne, { workflowID: id })(SQL_TOPIC) };
+      },
+      call: ({ id }) => DBOS.send(id, 'sql ok', SQL_TOPIC, SQL_KEY),
+      expect: works(async (_, { s }) => {
+        assert.equal(await s.h.getResult(), 'sql ok');
+        const stored = await rows<{ destination_uuid: string; topic: string; message_uuid: string }>(
+          'SELECT destination_uuid, topic, message_uuid FROM dbos.notifications WHERE destination_uuid = $1',
+          [s.id],
+        );
+        assert.deepEqual(stored, [{ destination_uuid: s.id, topic: SQL_TOPIC, message_uuid: `${SQL_KEY}::${s.id}` }]);
+      }),
+    }),
+    row({ input: 'message: a function', at: 'workflow', call: () => DBOS.send(SINK, { cb: () => 1 }), expect: rejects(E.DBOSError, /Cannot serialize function 'cb'/) }),
+    row({ input: 'destination: empty', at: 'workflow', call: () => DBOS.send('', 1), expect: rejects(E.DBOSError, NOT_STRING) }),
+    // Recorded at the send's function ID, so a replay fails the same way without sending.
+    row({ input: 'destination: unknown workflow', at: 'workflow', call: () => DBOS.send(unknownID(), 1), expect: rejects(E.DBOSNonExistentWorkflowError, /Sent to non-existent destination/), records: { operation_outputs: 1 } }),
+    row({ input: 'destination: empty', at: 'step', call: () => DBOS.send('', 1), expect: rejects(E.DBOSError, NOT_STRING) }),
+    row<Rx>({ input: 'a valid send (allowed in a step)', at: 'step', setup: () => DBOS.startWorkflow(receiveOne)('s'), call: (h) => DBOS.send(h.workflowID, 'from a step', 's'), expect: works(async (_, { s }) => assert.equal(await s.getResult(), 'from a step')) }),
+  ].map(named('DBOS.send')),
+
+  // ---- DBOS.recv
+  ...[
+    row({ input: 'called outside a workflow', call: () => DBOS.recv('t', 1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /outside of a workflow/) }),
+    row({ input: 'called in a step', at: 'step', call: () => DBOS.recv('t', 1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /inside a `step`/) }),
+    row({ input: 'timeout: NaN', at: 'workflow', call: () => DBOS.recv('t', NaN), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: negative', at: 'workflow', call: () => DBOS.recv('t', -1), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: Infinity', at: 'workflow', call: () => DBOS.recv('t', Infinity), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'deadlineEpochMS: NaN', at: 'workflow', call: () => DBOS.recv('t', { deadlineEpochMS: NaN }), expect: rejects(E.DBOSError, /Invalid deadlineEpochMS/) }),
+    row({ input: 'pollingIntervalMs: 0', at: 'workflow', call: () => DBOS.recv('t', { timeoutSeconds: 1, pollingIntervalMs: 0 }), expect: rejects(E.DBOSError, /pollingIntervalMs must be a positive finite number/) }),
+    row({ input: 'topic: a number', at: 'workflow', call: () => DBOS.recv(bad<string>(7), 0), expect: rejects(E.DBOSError, /Invalid topic 7/) }),
+    row({ input: 'topic: a NUL character', at: 'workflow', call: () => DBOS.recv('a\u0000', 0), expect: rejects(E.DBOSError, /NUL character/) }),
+    row({ input: 'timeout 0, nothing sent', at: 'workflow', call: () => DBOS.recv('t', 0), expect: works((r) => assert.equal(r, null)) }),
+  ].map(named('DBOS.recv')),
+
+  // ---- DBOS.setEvent
+  ...[
+    row({ input: 'called outside a workflow', call: () => DBOS.setEvent('k', 1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /outside of a workflow/) }),
+    row({ input: 'called in a step', at: 'step', call: () => DBOS.setEvent('k', 1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /inside a `step`/) }),
+    row({ input: 'value: a function', at: 'workflow', call: () => DBOS.setEvent('k', { f: () => 1 }), expect: rejects(E.DBOSError, /Cannot serialize function 'f'/) }),
+    row({ input: 'value: a symbol', at: 'workflow', call: () => DBOS.setEvent('k', Symbol('s')), expect: rejects(E.DBOSError, /Cannot serialize/) }),
+    row({ input: 'value: a circular object', at: 'workflow', call: () => DBOS.setEvent('c', circular()), expect: works(async (_, { wf }) => assertCircular(await DBOS.getEvent(wf, 'c', 0))) }),
+    row({ input: 'value: 10 MB', at: 'workflow', call: () => DBOS.setEvent('big', BIG), expect: works(async (_, { wf }) => assertBig(await DBOS.getEvent(wf, 'big', 0))) }),
+    row({ input: 'key: a number', at: 'workflow', call: () => DBOS.setEvent(bad<string>(5), 1), expect: rejects(E.DBOSError, /Invalid event key 5/) }),
+    row({ input: 'key: a lone surrogate', at: 'workflow', call: () => DBOS.setEvent('\ud800', 1), expect: rejects(E.DBOSError, /lone UTF-16 surrogate/) }),
+    row({ input: 'key: empty string', at: 'workflow', call: () => DBOS.setEvent('', 'empty key'), expect: works(async (_, { wf }) => assert.equal(await DBOS.getEvent(wf, '', 0), 'empty key')) }),
+    row({
+      input: 'key: SQL-shaped',
+      at: 'workflow',
+      call: () => DBOS.setEvent(SQL_KEY, 'sql ok'),
+      expect: works(async (_, { wf }) => {
+        assert.equal(await DBOS.getEvent(wf, SQL_KEY, 0), 'sql ok');
+        assert.deepEqual(await rows('SELECT key FROM dbos.workflow_events WHERE workflow_uuid = $1', [wf]), [{ key: SQL_KEY }]);
+      }),
+    }),
+    row({ input: 'serializationType: unknown', at: 'workflow', call: () => DBOS.setEvent('k', 1, { serializationType: bad<'native'>('bogus') }), expect: rejects(E.DBOSError, /Invalid serializationType "bogus"/) }),
+  ].map(named('DBOS.setEvent')),
+
+  // ---- DBOS.getEvent
+  ...[
+    row({ input: 'workflowID: empty', call: () => DBOS.getEvent('', 'k', 0), expect: rejects(E.DBOSError, /Invalid workflow ID "": it must be a non-empty string/) }),
+    row({ input: 'workflowID: a number', call: () => DBOS.getEvent(bad<string>(42), 'k', 0), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'key: a number', call: () => DBOS.getEvent(FINISHED, bad<string>(5), 0), expect: rejects(E.DBOSError, /Invalid event key 5/) }),
+    row({ input: 'timeout: NaN', call: () => DBOS.getEvent(FINISHED, 'k', NaN), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: negative', call: () => DBOS.getEvent(FINISHED, 'k', -1), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: Infinity', call: () => DBOS.getEvent(FINISHED, 'k', Infinity), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'pollingIntervalMs: NaN', call: () => DBOS.getEvent(FINISHED, 'k', { pollingIntervalMs: NaN }), expect: rejects(E.DBOSError, /pollingIntervalMs must be a positive finite number/) }),
+    row({ input: 'unknown workflow, timeout 0', call: () => DBOS.getEvent(unknownID(), 'k', 0), expect: works((r) => assert.equal(r, null)) , writesNothing: true }),
+    row({ input: 'SQL-shaped key', call: () => DBOS.getEvent(FINISHED, SQL_KEY, 0), expect: works((r) => assert.equal(r, 'sql')) }),
+    row({ input: 'called in a step', at: 'step', call: () => DBOS.getEvent(FINISHED, 'k', 0), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /inside a `step`/) }),
+    row({ input: 'timeout: NaN', at: 'workflow', call: () => DBOS.getEvent(FINISHED, 'k', NaN), expect: rejects(E.DBOSError, /timeoutSeconds/) }),
+    row({ input: 'unknown workflow, timeout 0', at: 'workflow', call: () => DBOS.getEvent(unknownID(), 'k', 0), expect: works((r) => assert.equal(r, null)) }),
+  ].map(named('DBOS.getEvent')),
+
+  // ---- DBOS.writeStream
+  ...[
+    row({ input: 'called outside a workflow', call: () => DBOS.writeStream('k', 1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /outside of a workflow or step/) }),
+    row({ input: 'value: a function', at: 'workflow', call: () => DBOS.writeStream('k', { f: () => 1 }), expect: rejects(E.DBOSError, /Cannot serialize function 'f'/) }),
+    row({ input: 'value: a symbol', at: 'workflow', call: () => DBOS.writeStream('k', Symbol('s')), expect: rejects(E.DBOSError, /Cannot serialize/) }),
+    row({ input: 'value: a circular object', at: 'workflow', call: () => DBOS.writeStream('c', circular()), expect: works(async (_, { wf }) => {
+      const got = await collect(DBOS.readStream(wf, 'c'));
+      assert.equal(got.length, 1);
+      assertCircular(got[0]);
+    }) }),
+    row({ input: 'value: 10 MB', at: 'workflow', call: () => DBOS.writeStream('big', BIG), expect: works(async (_, { wf }) => {
+      const got = await collect(DBOS.readStream(wf, 'big'));
+      assert.equal(got.length, 1);
+      assertBig(got[0]);
+    }) }),
+    row({ input: 'key: a number', at: 'workflow', call: () => DBOS.writeStream(bad<string>(7), 1), expect: rejects(E.DBOSError, /Invalid stream key 7/) }),
+    row({ input: 'key: empty string', at: 'workflow', call: () => DBOS.writeStream('', 'e'), expect: works(async (_, { wf }) => assert.deepEqual(await collect(DBOS.readStream(wf, '')), ['e'])) }),
+    row({ input: 'key: SQL-shaped', at: 'workflow', call: () => DBOS.writeStream(SQL_KEY, 'sql ok'), expect: works(async (_, { wf }) => {
+      assert.deepEqual(await collect(DBOS.readStream(wf, SQL_KEY)), ['sql ok']);
+      assert.deepEqual(await rows('SELECT key FROM dbos.streams WHERE workflow_uuid = $1', [wf]), [{ key: SQL_KEY }]);
+    }) }),
+    row({ input: 'serializationType: unknown', at: 'workflow', call: () => DBOS.writeStream('k', 1, { serializationType: bad<'native'>('bogus') }), expect: rejects(E.DBOSError, /Invalid serializationType "bogus"/) }),
+    row({ input: 'value: a function', at: 'step', call: () => DBOS.writeStream('k', { f: () => 1 }), expect: rejects(E.DBOSError, /Cannot serialize function 'f'/) }),
+    row({ input: 'a valid write (allowed in a step)', at: 'step', call: () => DBOS.writeStream('k', 'from a step'), expect: works(async (_, { wf }) => assert.deepEqual(await collect(DBOS.readStream(wf, 'k')), ['from a step'])) }),
+  ].map(named('DBOS.writeStream')),
+
+  // ---- DBOS.closeStream
+  ...[
+    row({ input: 'called outside a workflow', call: () => DBOS.closeStream('k'), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /outside of a workflow or step/) }),
+    row({ input: 'key: a number', at: 'workflow', call: () => DBOS.closeStream(bad<string>(7)), expect: rejects(E.DBOSError, /Invalid stream key 7/) }),
+    row({ input: 'a valid close (allowed in a step)', at: 'step', call: () => DBOS.closeStream('k'), expect: works(async (_, { wf }) => assert.deepEqual(await collect(DBOS.readStream(wf, 'k')), [])) }),
+  ].map(named('DBOS.closeStream')),
+
+  // ---- DBOS.readStream (the stream `k` of FINISHED holds 0, 1, 2 and is closed)
+  ...[
+    row({ input: 'workflowID: empty', call: () => collect(DBOS.readStream('', 'k')), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => collect(DBOS.readStream(bad<string>(42), 'k')), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'key: a number', call: () => collect(DBOS.readStream(FINISHED, bad<string>(7))), expect: rejects(E.DBOSError, /Invalid stream key 7/) }),
+    row({ input: 'offset: negative', call: () => collect(DBOS.readStream(FINISHED, 'k', { offset: -1 })), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'offset: fractional', call: () => collect(DBOS.readStream(FINISHED, 'k', { offset: 1.5 })), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'offset: NaN', call: () => collect(DBOS.readStream(FINISHED, 'k', { offset: NaN })), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'timeoutSeconds: negative', call: () => collect(DBOS.readStream(FINISHED, 'k', { timeoutSeconds: -1 })), expect: rejects(E.DBOSError, /timeoutSeconds must not be negative/) }),
+    row({ input: 'timeoutSeconds: NaN', call: () => collect(DBOS.readStream(FINISHED, 'k', { timeoutSeconds: NaN })), expect: rejects(E.DBOSError, /timeoutSeconds must not be negative/) }),
+    row({ input: 'timeoutSeconds: Infinity', call: () => collect(DBOS.readStream(FINISHED, 'k', { timeoutSeconds: Infinity })), expect: rejects(E.DBOSError, /timeoutSeconds must not be negative/) }),
+    row({ input: 'pollingIntervalMs: 0', call: () => collect(DBOS.readStream(FINISHED, 'k', { pollingIntervalMs: 0 })), expect: rejects(E.DBOSError, /pollingIntervalMs must be a positive finite number/) }),
+    row({ input: 'pollingIntervalMs: 0.5', call: () => collect(DBOS.readStream(FINISHED, 'k', { pollingIntervalMs: 0.5 })), expect: rejects(E.DBOSError, /pollingIntervalMs must be at least 1 millisecond/) }),
+    row({ input: 'unknown workflow', call: () => collect(DBOS.readStream(unknownID(), 'k')), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
+    row({ input: 'offset past the end of a closed stream', call: () => collect(DBOS.readStream(FINISHED, 'k', { offset: 7 })), expect: works((r) => assert.deepEqual(r, [])) , writesNothing: true }),
+    row({ input: 'SQL-shaped key', call: () => collect(DBOS.readStream(FINISHED, SQL_KEY)), expect: works((r) => assert.deepEqual(r, ['sql'])) }),
+    row({ input: 'unknown workflow', at: 'workflow', call: () => collect(DBOS.readStream(unknownID(), 'k')), expect: rejects(E.DBOSNonExistentWorkflowError, /does not exist/) }),
+    row({ input: 'a read (a plain read in a step)', at: 'step', call: () => collect(DBOS.readStream(FINISHED, 'k')), expect: works((r) => assert.deepEqual(r, [0, 1, 2])) }),
+  ].map(named('DBOS.readStream')),
+
+  // ---- DBOS.readStreamOffset
+  ...[
+    row({ input: 'offset: negative', call: () => DBOS.readStreamOffset(FINISHED, 'k', -1), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'offset: NaN', call: () => DBOS.readStreamOffset(FINISHED, 'k', NaN), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'offset: a string', call: () => DBOS.readStreamOffset(FINISHED, 'k', bad<number>('1')), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'offset: 2^31', call: () => DBOS.readStreamOffset(FINISHED, 'k', 2 ** 31), expect: rejects(E.DBOSError, /offset must be below 2\^31/) }),
+    row({ input: 'timeoutSeconds: negative', call: () => DBOS.readStreamOffset(FINISHED, 'k', 0, { timeoutSeconds: -1 }), expect: rejects(E.DBOSError, /timeoutSeconds must not be negative/) }),
+    row({ input: 'workflowID: empty', call: () => DBOS.readStreamOffset('', 'k', 0), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'unknown workflow', call: () => DBOS.readStreamOffset(unknownID(), 'k', 0), expect: rejects(E.DBOSNonExistentWorkflowError, /does not exist/) }),
+    row({ input: 'offset past the end of a closed stream', call: () => DBOS.readStreamOffset(FINISHED, 'k', 3), expect: rejects(E.DBOSStreamTimeoutError, /stream k/) }),
+    row({ input: 'a valid offset', call: () => DBOS.readStreamOffset(FINISHED, 'k', 2), expect: works((r) => assert.equal(r, 2)) }),
+    // The end is recorded, so a replay ends at the same place.
+    row({ input: 'offset past the end of a closed stream', at: 'workflow', call: () => DBOS.readStreamOffset(FINISHED, 'k', 3), expect: rejects(E.DBOSStreamTimeoutError, /stream k/), records: { operation_outputs: 1 } }),
+  ].map(named('DBOS.readStreamOffset')),
+
+  // ---- DBOS.getResult
+  ...[
+    row({ input: 'workflowID: empty', call: () => DBOS.getResult('', 0), expect: rejects(E.DBOSError, /Invalid workflow ID "": it must be a non-empty string/) }),
+    row({ input: 'workflowID: a number', call: () => DBOS.getResult(bad<string>(42), 0), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'timeout: NaN', call: () => DBOS.getResult(SINK, NaN), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: negative', call: () => DBOS.getResult(SINK, -1), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: Infinity', call: () => DBOS.getResult(SINK, Infinity), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'deadlineEpochMS: NaN', call: () => DBOS.getResult(SINK, { deadlineEpochMS: NaN }), expect: rejects(E.DBOSError, /Invalid deadlineEpochMS NaN/) }),
+    row({ input: 'pollingIntervalMs: 0', call: () => DBOS.getResult(SINK, { timeoutSeconds: 1, pollingIntervalMs: 0 }), expect: rejects(E.DBOSError, /pollingIntervalMs must be a positive finite number/) }),
+    row({ input: 'unknown workflow, timeout 0.05', call: () => DBOS.getResult(unknownID(), 0.05), expect: works((r) => assert.equal(r, null)) , writesNothing: true }),
+    row({ input: 'timeout: NaN', at: 'workflow', call: () => DBOS.getResult(SINK, NaN), expect: rejects(E.DBOSError, /timeoutSeconds/) }),
+    row({ input: 'unknown workflow, timeout 0', at: 'workflow', call: () => DBOS.getResult(unknownID(), 0), expect: works((r) => assert.equal(r, null)) }),
+  ].map(named('DBOS.getResult')),
+
+  // ---- DBOS.retrieveWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: async () => DBOS.retrieveWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: async () => DBOS.retrieveWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({
+      input: 'unknown workflow',
+      call: async () => {
+        const id = unknownID();
+        const h = DBOS.retrieveWorkflow(id);
+        return { id, handleID: h.workflowID, status: await h.getStatus() };
+      },
+      expect: works((r) => {
+        const { id, handleID, status } = r as { id: string; handleID: string; status: unknown };
+        assert.equal(handleID, id);
+        assert.equal(status, null);
+      }),
+      writesNothing: true,
+    }),
+    row({ input: 'called in a step', at: 'step', call: async () => DBOS.retrieveWorkflow(SINK), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /inside a `step`/) }),
+  ].map(named('DBOS.retrieveWorkflow')),
+
+  // ---- DBOS.getWorkflowStatus
+  ...[
+    row({ input: 'workflowID: empty', call: () => DBOS.getWorkflowStatus(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => DBOS.getWorkflowStatus(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'workflowID: a NUL character', call: () => DBOS.getWorkflowStatus('\u0000'), expect: rejects(E.DBOSError, /NUL character/) }),
+    row({ input: 'unknown workflow', call: () => DBOS.getWorkflowStatus(unknownID()), expect: works((r) => assert.equal(r, null)) , writesNothing: true }),
+    row({ input: 'workflowID: a number', at: 'workflow', call: () => DBOS.getWorkflowStatus(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+  ].map(named('DBOS.getWorkflowStatus')),
+
+  // ---- DBOS.cancelWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: () => DBOS.cancelWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => DBOS.cancelWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    // As in DBOS: cancelling an unknown workflow is a no-op (and creates no row).
+    row({ input: 'unknown workflow', call: () => DBOS.cancelWorkflow(unknownID()), expect: works((r) => assert.equal(r, undefined)), writesNothing: true }),
+    row({ input: 'workflowID: a number', at: 'workflow', call: () => DBOS.cancelWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+  ].map(named('DBOS.cancelWorkflow')),
+
+  // ---- DBOS.resumeWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: () => DBOS.resumeWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => DBOS.resumeWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'unknown workflow', call: () => DBOS.resumeWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
+    row({ input: 'queueName', call: () => DBOS.resumeWorkflow(SINK, { queueName: 'q' }), expect: rejects(E.DBOSError, /Queues are not supported/) }),
+    // Recorded like a step, so a replay fails the same way.
+    row({ input: 'unknown workflow', at: 'workflow', call: () => DBOS.resumeWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /does not exist/), records: { operation_outputs: 1 } }),
+  ].map(named('DBOS.resumeWorkflow')),
+
+  // ---- DBOS.sleep
+  ...[
+    row({ input: 'duration: NaN', call: () => DBOS.sleep(NaN), expect: rejects(E.DBOSError, /Invalid sleep duration NaN: it must be a finite number/) }),
+    row({ input: 'duration: Infinity', call: () => DBOS.sleep(Infinity), expect: rejects(E.DBOSError, /Invalid sleep duration Infinity/) }),
+    row({ input: 'duration: a string', call: () => DBOS.sleep(bad<number>('10')), expect: rejects(E.DBOSError, /Invalid sleep duration 10/) }),
+    row({ input: 'duration: negative (returns at once)', call: () => DBOS.sleep(-5), expect: works() , writesNothing: true }),
+    row({ input: 'duration: NaN', at: 'workflow', call: () => DBOS.sleep(NaN), expect: rejects(E.DBOSError, /Invalid sleep duration NaN/) }),
+    row({ input: 'duration: negative (returns at once, records nothing)', at: 'workflow', call: () => DBOS.sleep(-5), expect: works(async (_, { wf }) => assert.deepEqual(await steps(url, wf), [])) }),
+    row({ input: 'duration: 10 ms (a plain timer in a step)', at: 'step', call: () => DBOS.sleep(10), expect: works(async (_, { wf }) => assert.deepEqual((await steps(url, wf)).map((s) => s.function_name), [HARNESS_STEP])) }),
+  ].map(named('DBOS.sleep')),
+
+  // ---- DBOS.runStep
+  ...[
+    row({ input: 'func: not a function', call: () => DBOS.runStep(bad<() => Promise<number>>(5)), expect: rejects(TypeError, /DBOS.runStep needs a function to run, got number/) }),
+    row({ input: 'timeoutMS: NaN', call: () => DBOS.runStep(async () => 1, { timeoutMS: NaN }), expect: rejects(E.DBOSError, /timeoutMS must be a positive finite number/) }),
+    row({ input: 'timeoutMS: negative', call: () => DBOS.runStep(async () => 1, { timeoutMS: -1 }), expect: rejects(E.DBOSError, /timeoutMS must be a positive finite number/) }),
+    row({ input: 'timeoutMS: Infinity', call: () => DBOS.runStep(async () => 1, { timeoutMS: Infinity }), expect: rejects(E.DBOSError, /timeoutMS must be a positive finite number/) }),
+    row({ input: 'maxAttempts: 0', call: () => DBOS.runStep(async () => 1, { retriesAllowed: true, maxAttempts: 0 }), expect: rejects(E.DBOSError, /maxAttempts must be a positive integer/) }),
+    row({ input: 'intervalSeconds: negative', call: () => DBOS.runStep(async () => 1, { retriesAllowed: true, intervalSeconds: -1 }), expect: rejects(E.DBOSError, /intervalSeconds must be a non-negative number/) }),
+    row({ input: 'a plain call outside a workflow', call: () => DBOS.runStep(async () => 'plain'), expect: works((r) => assert.equal(r, 'plain')) }),
+    // The step's failure is its checkpoint: a replay fails the same way without running it again.
+    row({ input: 'returns a function', at: 'workflow', call: () => DBOS.runStep(async () => (() => 1) as unknown, { name: 'fnStep' }), expect: rejects(E.DBOSError, /Cannot serialize/), records: { operation_outputs: 1 } }),
+    row({ input: 'returns a symbol', at: 'workflow', call: () => DBOS.runStep(async () => Symbol('s') as unknown, { name: 'symStep' }), expect: rejects(E.DBOSError, /Cannot serialize Symbol\(s\)/), records: { operation_outputs: 1 } }),
+    row({ input: 'returns a circular object', at: 'workflow', call: () => DBOS.runStep(async () => circular(), { name: 'loopStep' }), expect: works((r) => assertCircular(r)) }),
+    row({ input: 'returns 10 MB', at: 'workflow', call: async () => (await DBOS.runStep(async () => BIG, { name: 'bigStep' })) === BIG, expect: works((r) => assert.equal(r, true)) }),
+    row({ input: 'timeoutMS: NaN', at: 'workflow', call: () => DBOS.runStep(async () => 1, { timeoutMS: NaN }), expect: rejects(E.DBOSError, /timeoutMS must be a positive finite number/) }),
+    row({ input: 'nested in a step (a plain call)', at: 'step', call: () => DBOS.runStep(async () => 'nested', { name: 'inner' }), expect: works((r) => assert.equal(r, 'nested')) }),
+  ].map(named('DBOS.runStep')),
+
+  // ---- DBOSClient.send
+  ...[
+    row({ input: 'message: a function', call: () => client.send(SINK, { cb: () => 1 }), expect: rejects(E.DBOSError, /Cannot serialize function 'cb'/) }),
+    row({ input: 'message: a symbol', call: () => client.send(SINK, Symbol('s')), expect: rejects(E.DBOSError, /Cannot serialize/) }),
+    row<Rx>({ input: 'message: a circular object', ...toReceiver, call: (h) => client.send(h.workflowID, circular()), expect: works(async (_, { s }) => assertCircular(await s.getResult())) }),
+    row<WorkflowHandle<boolean>>({
+      input: 'message: 10 MB',
+      setup: () => DBOS.startWorkflow(receiveIsBig)(),
+      call: (h) => client.send(h.workflowID, BIG, 'big'),
+      expect: works(async (_, { s }) => assert.equal(await s.getResult(), true, 'the receiver got the 10 MB message intact')),
+    }),
+    row({ input: 'destination: empty', call: () => client.send('', 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID ""/) }),
+    row({ input: 'destination: a number', call: () => client.send(bad<string>(42), 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID 42/) }),
+    row({ input: 'destination: unknown workflow', call: () => client.send(unknownID(), 1), expect: rejects(E.DBOSNonExistentWorkflowError, /Sent to non-existent destination workflow UUID/) }),
+    row({ input: 'topic: a number', call: () => client.send(SINK, 1, bad<string>(7)), expect: rejects(E.DBOSError, /Invalid topic 7/) }),
+    row({ input: 'topic: 8000 bytes', call: () => client.send(SINK, 1, LONG_TOPIC), expect: rejects(E.DBOSError, /notification trigger allows at most 7999/) }),
+    row<{ id: string; h: Rx }>({
+      input: 'SQL-shaped destination, topic and idempotency key',
+      setup: async () => {
+        const id = sqlID();
+        return { id, h: await DBOS.startWorkflow(receiveOne, { workflowID: id })(SQL_TOPIC) };
+      },
+      call: ({ id }) => client.send(id, 'sql ok', SQL_TOPIC, SQL_KEY),
+      expect: works(async (_, { s }) => {
+        assert.equal(await s.h.getResult(), 'sql ok');
+        assert.deepEqual(await rows('SELECT topic, message_uuid FROM dbos.notifications WHERE destination_uuid = $1', [s.id]), [
+          { topic: SQL_TOPIC, message_uuid: `${SQL_KEY}::${s.id}` },
+        ]);
+      }),
+    }),
+    // A client is never part of the calling workflow: nothing is checkpointed.
+    row<Rx>({
+      input: 'called from workflow code (not recorded)',
+      at: 'workflow',
+      setup: () => DBOS.startWorkflow(receiveOne)('c'),
+      call: (h) => client.send(h.workflowID, 'via client', 'c'),
+      expect: works(async (_, { s, wf }) => {
+        assert.equal(await s.getResult(), 'via client');
+        assert.deepEqual(await steps(url, wf), []);
+      }),
+    }),
+  ].map(named('DBOSClient.send')),
+
+  // ---- DBOSClient.getEvent
+  ...[
+    row({ input: 'workflowID: empty', call: () => client.getEvent('', 'k', 0), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => client.getEvent(bad<string>(42), 'k', 0), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'key: a number', call: () => client.getEvent(FINISHED, bad<string>(5), 0), expect: rejects(E.DBOSError, /Invalid event key 5/) }),
+    row({ input: 'timeout: NaN', call: () => client.getEvent(FINISHED, 'k', NaN), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: negative', call: () => client.getEvent(FINISHED, 'k', -1), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'timeout: Infinity', call: () => client.getEvent(FINISHED, 'k', Infinity), expect: rejects(E.DBOSError, /timeoutSeconds must be a finite, non-negative number/) }),
+    row({ input: 'unknown workflow, timeout 0', call: () => client.getEvent(unknownID(), 'k', 0), expect: works((r) => assert.equal(r, null)) , writesNothing: true }),
+    row({ input: 'SQL-shaped key', call: () => client.getEvent(FINISHED, SQL_KEY, 0), expect: works((r) => assert.equal(r, 'sql')) }),
+    row({ input: 'called in a step (allowed for a client)', at: 'step', call: () => client.getEvent(FINISHED, 'k', 0), expect: works((r) => assert.equal(r, 'v')) }),
+  ].map(named('DBOSClient.getEvent')),
+
+  // ---- DBOSClient.readStream
+  ...[
+    row({ input: 'workflowID: empty', call: () => collect(client.readStream('', 'k')), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => collect(client.readStream(bad<string>(42), 'k')), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'key: a number', call: () => collect(client.readStream(FINISHED, bad<string>(7))), expect: rejects(E.DBOSError, /Invalid stream key 7/) }),
+    row({ input: 'offset: negative', call: () => collect(client.readStream(FINISHED, 'k', { offset: -1 })), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'timeoutSeconds: NaN', call: () => collect(client.readStream(FINISHED, 'k', { timeoutSeconds: NaN })), expect: rejects(E.DBOSError, /timeoutSeconds must not be negative/) }),
+    row({ input: 'unknown workflow', call: () => collect(client.readStream(unknownID(), 'k')), expect: rejects(E.DBOSNonExistentWorkflowError, /does not exist/) }),
+    row({ input: 'SQL-shaped key', call: () => collect(client.readStream(FINISHED, SQL_KEY)), expect: works((r) => assert.deepEqual(r, ['sql'])) }),
+    row<string>({
+      input: 'a 10 MB value',
+      setup: async () => {
+        const id = `matrix-big-stream-${randomUUID()}`;
+        await runIn('workflow', id, () => DBOS.writeStream('big', BIG));
+        return id;
+      },
+      call: (id) => collect(client.readStream(id, 'big')),
+      expect: works((r) => {
+        assert.equal((r as unknown[]).length, 1);
+        assertBig((r as unknown[])[0]);
+      }),
+    }),
+  ].map(named('DBOSClient.readStream')),
+
+  // ---- DBOSClient.readStreamOffset
+  ...[
+    row({ input: 'offset: negative', call: () => client.readStreamOffset(FINISHED, 'k', -1), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'offset: NaN', call: () => client.readStreamOffset(FINISHED, 'k', NaN), expect: rejects(E.DBOSError, /offset must be a non-negative integer/) }),
+    row({ input: 'unknown workflow', call: () => client.readStreamOffset(unknownID(), 'k', 0), expect: rejects(E.DBOSNonExistentWorkflowError, /does not exist/) }),
+    row({ input: 'offset past the end of a closed stream', call: () => client.readStreamOffset(FINISHED, 'k', 3), expect: rejects(E.DBOSStreamTimeoutError, /stream k/) }),
+    row({ input: 'a valid offset', call: () => client.readStreamOffset(FINISHED, 'k', 1), expect: works((r) => assert.equal(r, 1)) }),
+  ].map(named('DBOSClient.readStreamOffset')),
+
+  // ---- DBOSClient.retrieveWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: async () => client.retrieveWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: async () => client.retrieveWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'unknown workflow', call: () => client.retrieveWorkflow(unknownID()).getStatus(), expect: works((r) => assert.equal(r, null)) , writesNothing: true }),
+  ].map(named('DBOSClient.retrieveWorkflow')),
+
+  // ---- DBOSClient.getWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: () => client.getWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => client.getWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'workflowID: a lone surrogate', call: () => client.getWorkflow('\udfff'), expect: rejects(E.DBOSError, /lone UTF-16 surrogate/) }),
+    row({ input: 'unknown workflow', call: () => client.getWorkflow(unknownID()), expect: works((r) => assert.equal(r, undefined)) , writesNothing: true }),
+    row<string>({
+      input: 'workflowID: SQL-shaped',
+      setup: async () => {
+        const id = sqlID();
+        await (await DBOS.startWorkflow(echo, { workflowID: id })('x')).getResult();
+        return id;
+      },
+      call: (id) => client.getWorkflow(id),
+      expect: works((r, { s }) => {
+        const status = r as { workflowID: string; status: string } | undefined;
+        assert.equal(status?.workflowID, s);
+        assert.equal(status?.status, 'SUCCESS');
+      }),
+    }),
+  ].map(named('DBOSClient.getWorkflow')),
+
+  // ---- DBOSClient.cancelWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: () => client.cancelWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => client.cancelWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'unknown workflow (a no-op)', call: () => client.cancelWorkflow(unknownID()), expect: works((r) => assert.equal(r, undefined)) , writesNothing: true }),
+  ].map(named('DBOSClient.cancelWorkflow')),
+
+  // ---- DBOSClient.resumeWorkflow
+  ...[
+    row({ input: 'workflowID: empty', call: () => client.resumeWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
+    row({ input: 'workflowID: a number', call: () => client.resumeWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'unknown workflow', call: () => client.resumeWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
+  ].map(named('DBOSClient.resumeWorkflow')),
+];
+
+function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {
+  return r as unknown as Omit<Row<unknown>, 'fn'>;
+}
+
+function named(fn: string): (r: Omit<Row<unknown>, 'fn'>) => Row<unknown> {
+  return (r) => ({ ...r, fn });
+}
+
+// ---------------------------------------------------------------- running it
+
+before(async () => {
+  url = await freshDatabase('dbosn_bad_input_matrix');
+  DBOS.setConfig({ name: 'bad-input-matrix', systemDatabaseUrl: url });
+  await DBOS.launch();
+  client = await DBOSClient.create({ systemDatabaseUrl: url });
+  pg = new Client({ connectionString: url });
+  await pg.connect();
+  const done = await DBOS.startWorkflow(finished)();
+  await done.getResult();
+  FINISHED = done.workflowID;
+  SINK = (await DBOS.startWorkflow(sink)()).workflowID;
+  // The sink's recv records its deadline at function 1: once it is there, the sink writes nothing more.
+  for (let i = 0; !(await steps(url, SINK)).some((s) => s.function_id === 1); i++) {
+    assert.ok(i < 200, 'the sink workflow started waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+});
+
+after(async () => {
+  if (SINK) {
+    await DBOS.send(SINK, 'done', 'release').catch(() => undefined);
+    await DBOS.retrieveWorkflow(SINK).getResult().catch(() => undefined);
+  }
+  await pg?.end();
+  await client?.destroy();
+  await DBOS.shutdown();
+});
+
+const fns = [...new Set(MATRIX.map((r) => r.fn))];
+for (const fn of fns) {
+  describe(fn, () => {
+    for (const r of MATRIX.filter((x) => x.fn === fn)) {
+      const outcome = 'rejects' in r.expect ? `${r.expect.rejects.name} ${r.expect.message}` : 'works';
+      test(`${r.at ? `in a ${r.at}: ` : ''}${r.input} → ${outcome}`, async () => {
+        const s = r.setup ? await r.setup() : undefined;
+        const wf = `matrix-${r.at ?? 'outside'}-${randomUUID()}`;
+        const base = await counts();
+        const at = r.at;
+        const run = at ? runIn(at, wf, () => r.call(s)) : Promise.resolve().then(() => r.call(s));
+        const got = await settle(run, 20_000);
+        const now = await counts();
+        if ('rejects' in r.expect) {
+          assert.ok(!got.ok, `expected ${r.expect.rejects.name}, but the call succeeded`);
+          const e = got.error;
+          assert.ok(e instanceof r.expect.rejects, `expected ${r.expect.rejects.name}, got ${describeError(e)}`);
+          assert.equal(e.constructor, r.expect.rejects, `expected exactly ${r.expect.rejects.name}, got ${describeError(e)}`);
+          assert.match(e.message, r.expect.message);
+          const expected = { ...base };
+          for (const [t, n] of Object.entries(r.records ?? {}) as [Table, number][]) expected[t] += n;
+          assert.deepEqual(now, expected, 'no row left behind');
+        } else {
+          if (!got.ok) assert.fail(`expected it to work, got ${describeError(got.error)}`);
+          await r.expect.works(got.value, { s, wf });
+          if (r.writesNothing) assert.deepEqual(now, base, 'it writes no row');
+          const later = await counts();
+          for (const t of TABLES) assert.ok(later[t] >= base[t], `${t}: nothing was deleted (tables intact)`);
+        }
+      });
+    }
+  });
+}
