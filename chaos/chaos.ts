@@ -387,6 +387,21 @@ async function externalDatabase(serverUrl: string): Promise<Database> {
   };
 }
 
+/** How many of `ids` are not in a terminal state (missing rows count). */
+async function unfinished(url: string, ids: string[]): Promise<number> {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    const r = await c.query<{ n: string }>(
+      "SELECT count(*) AS n FROM dbos.workflow_status WHERE workflow_uuid = ANY($1::text[]) AND status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')",
+      [ids],
+    );
+    return ids.length - Number(r.rows[0]?.n ?? 0);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 /** Waits until the database answers a query (bounded). */
 async function waitForDatabase(url: string, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -416,6 +431,8 @@ interface Proc {
   exited: boolean;
   /** SIGKILLed by the killer (or by cleanup). */
   killed: boolean;
+  /** Sent SIGTERM at the end of the run. */
+  terminated: boolean;
   exitCode: number | null;
   exitSignal: NodeJS.Signals | null;
   exit: Promise<void>;
@@ -488,6 +505,7 @@ class WorkerSlot {
       ready: false,
       exited: false,
       killed: false,
+      terminated: false,
       exitCode: null,
       exitSignal: null,
       exit: new Promise<void>((r) => (resolveExit = r)),
@@ -550,7 +568,7 @@ class WorkerSlot {
   private onExit(proc: Proc): void {
     const run = this.run;
     if (proc.killed || run.phase === 'cleanup') return;
-    if (proc.exitCode === 0 && this.done) return; // finished its workflows
+    if (proc.terminated && proc.exitCode === 0) return; // the end of the run
     const what = `${this.executor} instance ${proc.instance} exited by itself (code ${proc.exitCode}, signal ${proc.exitSignal}); stderr tail: ${proc.stderrTail.slice(-6).join(' | ')}`;
     run.crashes.push(what);
     log(`CRASH: ${what}`);
@@ -559,6 +577,16 @@ class WorkerSlot {
     setTimeout(() => {
       if (!this.alive && this.run.phase !== 'cleanup' && this.run.phase !== 'check') this.spawn();
     }, 1000);
+  }
+
+  /** SIGTERM (the worker shuts DBOS down and exits 0); true if it did so in time. */
+  async terminate(timeoutMs: number): Promise<boolean> {
+    const p = this.proc;
+    if (!p || p.exited) return p?.exitCode === 0;
+    p.terminated = true;
+    p.child.kill('SIGTERM');
+    const inTime = await Promise.race([p.exit.then(() => true), sleep(timeoutMs).then(() => false)]);
+    return inTime && p.exitCode === 0;
   }
 
   async kill(): Promise<void> {
@@ -1132,9 +1160,20 @@ async function main(): Promise<number> {
       const seq = plan.perAccount[a]!.length + 1;
       if (await snd.send(id, { seq, amount: 0, stop: true }, messageKey(id, seq))) sent.get(id)!.add(seq);
     }
-    log('stop messages sent; waiting for the workers to finish');
+    log('stop messages sent; waiting for every workflow to finish');
+    const shutdownProblems: string[] = [];
     try {
-      await waitUntil('every worker to finish its workflows', () => r.slots.every((s) => s.done !== undefined && !s.alive), opts.drainSeconds * 1000);
+      await waitUntil(
+        'every workflow to finish and every worker to report its own done',
+        async () => r.slots.every((s) => s.done !== undefined) && (await unfinished(r.db.url, ids)) === 0,
+        opts.drainSeconds * 1000,
+      );
+      // Only now may workers leave (one may be running another's workflow): SIGTERM = DBOS.shutdown, exit 0.
+      await Promise.all(
+        r.slots.map(async (s) => {
+          if (!(await s.terminate(30_000))) shutdownProblems.push(`${s.executor}: did not exit 0 within 30 s of SIGTERM (exit ${s.proc?.exitCode}, signal ${s.proc?.exitSignal})`);
+        }),
+      );
     } catch (e) {
       log(errorText(e));
       r.errors.add('harness', errorText(e));
@@ -1148,6 +1187,7 @@ async function main(): Promise<number> {
     const violations = [...c.violations];
     if (r.crashes.length) violations.push(...r.crashes.slice(0, 5).map((x) => `crash: ${x}`));
     for (const s of r.slots) if (!s.done) violations.push(`worker: ${s.executor} did not finish (last instance ${s.instances})`);
+    violations.push(...shutdownProblems.map((x) => `worker: ${x}`));
     if (snd.failed.length) violations.push(`harness: ${snd.failed.length} sends kept failing, e.g. ${snd.failed[0]}`);
     ok = violations.length === 0 && c.consumed === opts.messages;
     if (!ok) {

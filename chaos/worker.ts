@@ -10,7 +10,8 @@
 //   CHAOS_RECV_TIMEOUT_S      recv timeout of the account loop
 //   CHAOS_DEADLINE            epoch ms after which this process gives up waiting for its workflows (exit 3)
 //
-// stdout: one JSON WorkerMessage per line. Exits 0 once every one of its workflows has finished.
+// stdout: one JSON WorkerMessage per line (`done` once every one of its own workflows has finished). It then runs
+// on until SIGTERM, which shuts DBOS down and exits 0.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
 import { APP_NAME, APP_VERSION, EVENT_KEY, STEP_NAME, STREAM_KEY, TOPIC, WORKFLOW_NAME, stepLogLine, type AccountResult, type Applied, type Op, type WorkerMessage } from './common';
@@ -117,9 +118,22 @@ async function main(): Promise<void> {
   const statuses = await Promise.all(ids.map(async (id) => [id, await awaitTerminal(id, deadline)] as const));
   const failed = statuses.filter(([, s]) => s !== 'SUCCESS').map(([id, s]) => `${id}:${s}`);
   emit({ kind: 'done', workflows: ids.length, failed });
-  await DBOS.shutdown();
-  process.exit(failed.some((f) => f.endsWith(':TIMEOUT')) ? 3 : 0);
+  // Keep running until the driver's SIGTERM: after a recovery, any worker may have dequeued (and be running) another
+  // worker's workflows, and a PENDING workflow is only recovered by its current executor, so nobody leaves early.
+  await sleep(deadline - Date.now());
+  process.stderr.write(`${executor}: no SIGTERM before the deadline\n`);
+  process.exit(3);
 }
+
+process.once('SIGTERM', () => {
+  void DBOS.shutdown().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`chaos worker: shutdown failed: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+});
 
 main().catch((e: unknown) => {
   process.stderr.write(`chaos worker failed: ${(e as Error).stack ?? String(e)}\n`);
