@@ -43,7 +43,7 @@ test('chaos --short: kills and a Postgres restart lose, duplicate and re-run not
   assert.match(summary, /^chaos: .* ok$/, explain);
 
   const fields = Object.fromEntries([...summary.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
-  for (const k of ['lost', 'duplicated', 'bad_balance', 'bad_event', 'bad_stream', 'bad_reruns', 'pending', 'not_success', 'crashes']) {
+  for (const k of ['lost', 'stranded', 'duplicated', 'bad_balance', 'bad_event', 'bad_stream', 'bad_reruns', 'pending', 'not_success', 'crashes']) {
     assert.equal(fields[k], '0', `${k} in ${summary}`);
   }
   assert.equal(fields.consumed, fields.messages, summary);

@@ -15,6 +15,7 @@
 //   --short                 the CI form (about a minute): 2 workers, fewer messages, a shorter chaos window
 //   --workers N --workflows N --messages N --seconds S (chaos window) --seed N
 //   --pg-restart / --no-pg-restart   restart Postgres during the run (default: on; needs the embedded server)
+//   --pg-restarts N         how many restarts, alternately `pg_ctl restart -m fast` and stop/5 s down/start (default 2)
 //   --kill-every MIN-MAX    ms between kills (default 3000-6000; short 2000-4000)
 //   --time-limit S          hard limit for the whole run (default: short 150, long 900)
 //   --keep                  keep the work directory (step logs, worker stderr) even when the run passes
@@ -65,6 +66,8 @@ interface Options {
   pauseMaxMs: number;
   pgRestart: boolean;
   pgRestartExplicit: boolean;
+  /** How many Postgres restarts (alternately fast restart and stop/start). */
+  pgRestarts: number;
   seed: number;
   timeLimitS: number;
   drainSeconds: number;
@@ -72,7 +75,7 @@ interface Options {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`chaos: ${msg}\nUsage: npm run chaos [-- --short] [--workers N] [--workflows N] [--messages N] [--seconds S] [--seed N] [--pg-restart|--no-pg-restart] [--kill-every MIN-MAX] [--time-limit S] [--keep]\n`);
+  process.stderr.write(`chaos: ${msg}\nUsage: npm run chaos [-- --short] [--workers N] [--workflows N] [--messages N] [--seconds S] [--seed N] [--pg-restart|--no-pg-restart] [--pg-restarts N] [--kill-every MIN-MAX] [--time-limit S] [--keep]\n`);
   process.exit(2);
 }
 
@@ -91,6 +94,7 @@ function parseOptions(argv: string[]): Options {
     pauseMaxMs: 1500,
     pgRestart: true,
     pgRestartExplicit: false,
+    pgRestarts: 2,
     seed: Date.now() % 2_147_483_647,
     timeLimitS: short ? 150 : 900,
     drainSeconds: short ? 60 : 180,
@@ -127,6 +131,10 @@ function parseOptions(argv: string[]): Options {
       case '--pg-restart':
         o.pgRestart = true;
         o.pgRestartExplicit = true;
+        break;
+      case '--pg-restarts':
+        o.pgRestarts = int(argv[++i], a, 1);
+        o.pgRestart = true;
         break;
       case '--no-pg-restart':
         o.pgRestart = false;
@@ -569,7 +577,7 @@ class WorkerSlot {
     const run = this.run;
     if (proc.killed || run.phase === 'cleanup') return;
     if (proc.terminated && proc.exitCode === 0) return; // the end of the run
-    const what = `${this.executor} instance ${proc.instance} exited by itself (code ${proc.exitCode}, signal ${proc.exitSignal}); stderr tail: ${proc.stderrTail.slice(-6).join(' | ')}`;
+    const what = `${this.executor} instance ${proc.instance} exited by itself (code ${proc.exitCode}, signal ${proc.exitSignal}, ${proc.ready ? "after" : "before"} its launch completed); stderr tail: ${proc.stderrTail.slice(-6).join(' | ')}`;
     run.crashes.push(what);
     log(`CRASH: ${what}`);
     if (run.phase === 'check' || run.respawnsAfterCrash >= MAX_CRASH_RESPAWNS || Date.now() > run.deadline) return;
@@ -764,19 +772,24 @@ async function killer(run: Run, rand: () => number, until: number): Promise<void
   }
 }
 
+/** Postgres restarts spread over the window, alternately `pg_ctl restart -m fast` and stop / 5 s down / start. */
 async function pgChaos(run: Run, windowStart: number, windowEnd: number, counters: { pgRestarts: number }): Promise<void> {
   const span = windowEnd - windowStart;
+  const n = run.opts.pgRestarts;
   try {
-    await sleep(windowStart + span * 0.3 - Date.now());
-    log('Postgres: pg_ctl restart -m fast');
-    await run.db.restartFast();
-    counters.pgRestarts++;
-    log('Postgres: back');
-    await sleep(windowStart + span * 0.6 - Date.now());
-    log('Postgres: pg_ctl stop -m fast, 5 s down');
-    await run.db.stopThenStart(5000);
-    counters.pgRestarts++;
-    log('Postgres: started again');
+    for (let i = 0; i < n; i++) {
+      await sleep(windowStart + (span * 0.9 * (i + 1)) / (n + 1) - Date.now());
+      if (i % 2 === 0) {
+        log('Postgres: pg_ctl restart -m fast');
+        await run.db.restartFast();
+        log('Postgres: back');
+      } else {
+        log('Postgres: pg_ctl stop -m fast, 5 s down');
+        await run.db.stopThenStart(5000);
+        log('Postgres: started again');
+      }
+      counters.pgRestarts++;
+    }
   } catch (e) {
     run.errors.add('harness pg restart', errorText(e));
     throw e;
@@ -789,6 +802,10 @@ interface Check {
   violations: string[];
   consumed: number;
   lost: number;
+  /** Messages left unconsumed because their workflow did not end in SUCCESS. */
+  stranded: number;
+  /** Full stack of the first failed workflow's error (printed once). */
+  firstStack: string;
   duplicated: number;
   badBalance: number;
   badEvent: number;
@@ -807,7 +824,7 @@ interface ProcInfo {
 }
 
 async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<number>>): Promise<Check> {
-  const r: Check = { violations: [], consumed: 0, lost: 0, duplicated: 0, badBalance: 0, badEvent: 0, badStream: 0, stepRuns: 0, stepReruns: 0, badReruns: 0, pending: 0, notSuccess: 0 };
+  const r: Check = { violations: [], consumed: 0, lost: 0, stranded: 0, firstStack: '', duplicated: 0, badBalance: 0, badEvent: 0, badStream: 0, stepRuns: 0, stepReruns: 0, badReruns: 0, pending: 0, notSuccess: 0 };
   const v = (kind: string, msg: string) => {
     if (r.violations.filter((x) => x.startsWith(kind)).length < 8) r.violations.push(`${kind}: ${msg}`);
     else if (r.violations.filter((x) => x.startsWith(kind)).length === 8) r.violations.push(`${kind}: (more not shown)`);
@@ -836,6 +853,7 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
     }
     const errRows = (await db.query<{ workflow_uuid: string; error: string | null }>('SELECT workflow_uuid, error FROM dbos.workflow_output WHERE workflow_uuid = ANY($1::text[]) AND error IS NOT NULL', [ids])).rows;
     const errOf = new Map(errRows.map((e) => [e.workflow_uuid, e.error]));
+    let firstStack = '';
     for (const id of ids) {
       const s = status.get(id);
       if (s?.status !== 'SUCCESS') {
@@ -844,12 +862,27 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
         let detail = '';
         if (err) {
           const e = decodeStored(err);
-          detail = `: ${e instanceof Error ? `${e.name}: ${e.message}` : JSON.stringify(e).slice(0, 300)}`;
+          const o = (e ?? {}) as { name?: unknown; message?: unknown; dbosErrorCode?: unknown; stack?: unknown };
+          detail = `: ${String(o.name)}${o.dbosErrorCode !== undefined ? ` (dbosErrorCode ${String(o.dbosErrorCode)})` : ''}: ${String(o.message)}`;
           run.errors.add('workflow ERROR outcome', detail.replace(/chaos-acct-\d+/g, 'chaos-acct-NNN'));
+          if (typeof o.stack === 'string' && !firstStack) firstStack = `${id}: ${o.stack}`;
         }
-        v('workflow', `${id} ended ${s?.status ?? 'MISSING'}${detail}`);
+        // Where it stopped: its last checkpoints (the operation after them is the one that failed).
+        const last = (
+          await db.query<{ function_id: number; function_name: string; error: string | null }>(
+            'SELECT function_id, function_name, error FROM dbos.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id DESC LIMIT 3',
+            [id],
+          )
+        ).rows;
+        const trail = last
+          .reverse()
+          .map((x) => `${x.function_id}:${x.function_name}${x.error ? '(error)' : ''}`)
+          .join(' ');
+        v('workflow', `${id} ended ${s?.status ?? 'MISSING'}${detail}; last checkpoints ${trail || 'none'}`);
       }
     }
+
+    r.firstStack = firstStack;
 
     // ---- notifications and recv checkpoints
     const notes = (
@@ -874,7 +907,7 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
     const execs = new Map<string, (StepLogEntry & { proc: string })[]>();
     for (const p of run.procs) {
       const name = `${p.slot.executor}-${p.instance}`;
-      procInfo.set(name, { name, died: p.killed || !(p.exitCode === 0) });
+      procInfo.set(name, { name, died: !(p.terminated && p.exitCode === 0) });
       if (!fs.existsSync(p.stepLog)) continue;
       for (const e of parseStepLog(fs.readFileSync(p.stepLog, 'utf8'))) {
         const k = `${e.workflowID}#${e.functionID}`;
@@ -889,6 +922,7 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
       const k = planned.length;
       const expected = planned.reduce((s, p) => s + p.amount, 0);
       const sentSeqs = sent.get(id) ?? new Set<number>();
+      const succeeded = status.get(id)?.status === 'SUCCESS';
 
       // notifications: one row per key (k messages + the stop message), each consumed once
       const rows = (notesBy.get(id) ?? []).filter((n) => n.topic === TOPIC);
@@ -914,8 +948,10 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
         }
         for (const n of rs) {
           if (!n.consumed || n.consumed_by_function_id === null) {
-            r.lost++;
-            v('lost', `${id} seq ${seq}: message ${n.message_uuid} never consumed`);
+            if (succeeded) {
+              r.lost++;
+              v('lost', `${id} seq ${seq}: message ${n.message_uuid} never consumed`);
+            } else r.stranded++;
           }
         }
       }
@@ -941,6 +977,7 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
         if (c === 1) {
           if (seq <= k) r.consumed++;
         } else if (c === 0) {
+          if (!succeeded) continue; // counted as stranded above
           r.lost++;
           v('lost', `${id} seq ${seq}${seq === k + 1 ? ' (stop)' : ''}: no DBOS.recv checkpoint received it`);
         } else {
@@ -1166,7 +1203,8 @@ async function main(): Promise<number> {
       await waitUntil(
         'every workflow to finish and every worker to report its own done',
         async () => r.slots.every((s) => s.done !== undefined) && (await unfinished(r.db.url, ids)) === 0,
-        opts.drainSeconds * 1000,
+        // Leave time to check (and report) before the hard limit.
+        Math.max(5000, Math.min(opts.drainSeconds * 1000, r.deadline - 40_000 - Date.now())),
       );
       // Only now may workers leave (one may be running another's workflow): SIGTERM = DBOS.shutdown, exit 0.
       await Promise.all(
@@ -1193,6 +1231,7 @@ async function main(): Promise<number> {
     if (!ok) {
       process.stderr.write(`\nchaos: FAILED — ${violations.length} problem(s):\n${violations.map((x) => `  ${redact(x)}`).join('\n')}\n`);
     }
+    if (c.firstStack) process.stderr.write(`\nerror of the first failed workflow, with its stack:\n  ${redact(c.firstStack).replace(/\n/g, '\n  ')}\n`);
     if (r.errors.size) process.stderr.write(`\nerrors seen during the run (first occurrence, count):\n${r.errors.lines(25).join('\n')}\n`);
     const line = summary(ok ? 'ok' : 'FAILED', {
       workflows: opts.workflows,
@@ -1206,6 +1245,7 @@ async function main(): Promise<number> {
       send_retries: snd.retries,
       consumed: c.consumed,
       lost: c.lost,
+      stranded: c.stranded,
       duplicated: c.duplicated,
       bad_balance: c.badBalance,
       bad_event: c.badEvent,

@@ -12,7 +12,7 @@
 //
 // stdout: one JSON WorkerMessage per line (`done` once every one of its own workflows has finished). It then runs
 // on until SIGTERM, which shuts DBOS down and exits 0.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
 import { APP_NAME, APP_VERSION, EVENT_KEY, STEP_NAME, STREAM_KEY, TOPIC, WORKFLOW_NAME, stepLogLine, type AccountResult, type Applied, type Op, type WorkerMessage } from './common';
 
@@ -26,6 +26,19 @@ function env(name: string): string {
 
 const stepLog = env('CHAOS_STEP_LOG');
 const recvTimeoutS = Number(process.env.CHAOS_RECV_TIMEOUT_S ?? '60');
+
+// An exit nobody asked for (the event loop ran empty while workflows were still running) is reported on stderr.
+let exitRequested = false;
+let inFlight = 0; // account workflow executions in progress in this process
+function exit(code: number): never {
+  exitRequested = true;
+  process.exit(code);
+}
+process.on('exit', (code) => {
+  if (exitRequested) return;
+  const resources = process.getActiveResourcesInfo().join(',');
+  writeSync(2, `chaos worker: process exiting by itself with code ${code}: the event loop is empty (active resources: ${resources || 'none'}) although DBOS was not shut down and ${inFlight} workflow execution(s) were in progress\n`);
+});
 
 function emit(m: WorkerMessage): void {
   process.stdout.write(JSON.stringify(m) + '\n');
@@ -44,30 +57,45 @@ const apply = DBOS.registerStep(
 
 const account = DBOS.registerWorkflow(
   async (workflowID: string): Promise<AccountResult> => {
-    let balance = 0;
-    let applied = 0;
-    let lastSeq = 0;
-    let idle = 0;
-    for (let i = 0; i < MAX_OPS; i++) {
-      const op = await DBOS.recv<Op>(TOPIC, recvTimeoutS);
-      if (op === null) {
-        idle++;
-        continue;
-      }
-      if (op.stop) break;
-      balance = await apply(workflowID, balance, op);
-      applied++;
-      lastSeq = op.seq;
-      await DBOS.setEvent(EVENT_KEY, balance);
-      const entry: Applied = { seq: op.seq, amount: op.amount };
-      await DBOS.writeStream(STREAM_KEY, entry);
+    inFlight++;
+    try {
+      return await accountLoop(workflowID);
+    } catch (e) {
+      // Only the engine can make the loop throw (e.g. a durable operation giving up on the database): say which.
+      process.stderr.write(`${DBOS.executorID}: workflow ${workflowID} threw: ${(e as Error).stack ?? String(e)}\n`);
+      throw e;
+    } finally {
+      inFlight--;
     }
-    await DBOS.closeStream(STREAM_KEY);
-    return { balance, applied, lastSeq, idle };
   },
   { name: WORKFLOW_NAME },
 );
 
+/** The account loop: recv an op, apply it in a step, publish the balance event and the stream entry; until stop. */
+async function accountLoop(workflowID: string): Promise<AccountResult> {
+  let balance = 0;
+  let applied = 0;
+  let lastSeq = 0;
+  let idle = 0;
+  for (let i = 0; i < MAX_OPS; i++) {
+    const op = await DBOS.recv<Op>(TOPIC, recvTimeoutS);
+    if (op === null) {
+      idle++;
+      continue;
+    }
+    if (op.stop) break;
+    balance = await apply(workflowID, balance, op);
+    applied++;
+    lastSeq = op.seq;
+    await DBOS.setEvent(EVENT_KEY, balance);
+    const entry: Applied = { seq: op.seq, amount: op.amount };
+    await DBOS.writeStream(STREAM_KEY, entry);
+  }
+  await DBOS.closeStream(STREAM_KEY);
+  return { balance, applied, lastSeq, idle };
+}
+
+let stackShown = false;
 const TERMINAL = new Set(['SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED']);
 
 /** Waits until the workflow is terminal; returns its status. Retries (bounded by the deadline) on errors. */
@@ -84,6 +112,10 @@ async function awaitTerminal(id: string, deadline: number): Promise<string> {
         process.stderr.write(`${DBOS.executorID}: getWorkflowStatus(${id}) failed: ${(e2 as Error).message}\n`);
       }
       process.stderr.write(`${DBOS.executorID}: getResult(${id}) failed (attempt ${attempt}): ${(e as Error).message}\n`);
+      if (!stackShown) {
+        stackShown = true; // once per process: which operation failed
+        process.stderr.write(`${DBOS.executorID}: first getResult failure, stack: ${(e as Error).stack ?? ''}\n`);
+      }
       await sleep(1000);
     }
   }
@@ -93,7 +125,7 @@ async function awaitTerminal(id: string, deadline: number): Promise<string> {
 async function main(): Promise<void> {
   // Orphaned (the driver was killed): exit instead of running on.
   const parent = process.ppid;
-  setInterval(() => process.ppid !== parent && process.exit(4), 1000).unref();
+  setInterval(() => process.ppid !== parent && exit(4), 1000).unref();
   const executor = env('CHAOS_EXECUTOR');
   const ids = env('CHAOS_ACCOUNTS').split(',');
   const deadline = Number(env('CHAOS_DEADLINE'));
@@ -122,20 +154,20 @@ async function main(): Promise<void> {
   // worker's workflows, and a PENDING workflow is only recovered by its current executor, so nobody leaves early.
   await sleep(deadline - Date.now());
   process.stderr.write(`${executor}: no SIGTERM before the deadline\n`);
-  process.exit(3);
+  exit(3);
 }
 
 process.once('SIGTERM', () => {
   void DBOS.shutdown().then(
-    () => process.exit(0),
+    () => exit(0),
     (e: unknown) => {
       process.stderr.write(`chaos worker: shutdown failed: ${(e as Error).stack ?? String(e)}\n`);
-      process.exit(1);
+      exit(1);
     },
   );
 });
 
 main().catch((e: unknown) => {
   process.stderr.write(`chaos worker failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
+  exit(1);
 });
