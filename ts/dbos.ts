@@ -339,7 +339,8 @@ export class DBOS {
       await engine.registerAppVersion();
       await exec.startRecovery();
     } catch (e) {
-      await DBOS.shutdown();
+      // Not DBOS.shutdown(): it waits for this very launch to settle.
+      await DBOS.closeRuntime();
       throw e;
     }
   }
@@ -350,6 +351,10 @@ export class DBOS {
    */
   static async shutdown(_options?: { deregister?: boolean; workflowCompletionTimeoutMS?: number }): Promise<void> {
     await launching?.catch(() => undefined);
+    await DBOS.closeRuntime();
+  }
+
+  private static async closeRuntime(): Promise<void> {
     const rt = runtime;
     runtime = undefined;
     unfreezeRegistry();
