@@ -84,16 +84,20 @@ impl Sql {
                  SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck)"
             ),
             // Owner check, consume the oldest unconsumed message and record `DBOS.recv` with it, all in
-            // one statement; with no message nothing is written, unless the wait is over ($8): then
-            // the NULL of a timeout is recorded. If the slot is already recorded, nothing is consumed
-            // and the recorded message comes back: when it is exactly ours, an earlier attempt of this
-            // very call committed it and only its reply was lost.
+            // one statement. With no message nothing is locked or written (a read-only transaction),
+            // unless the wait is over ($8): then the NULL of a timeout is recorded. If the slot is
+            // already recorded, nothing is consumed and the recorded message comes back: when it is
+            // exactly ours, an earlier attempt of this very call committed it and its reply was lost.
             consume: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
-                 prior AS (SELECT output, serialization, (function_name = 'DBOS.recv' \
+                "WITH prior AS (SELECT output, serialization, (function_name = 'DBOS.recv' \
                      AND started_at_epoch_ms = $5 AND completed_at_epoch_ms = $6) AS ours \
                    FROM {s}.operation_outputs WHERE workflow_uuid = $1 AND function_id = $4), \
-                 ok AS (SELECT 1 AS one FROM owner WHERE owner.owner_xid = $3 AND NOT EXISTS (SELECT 1 FROM prior)), \
+                 waiting AS (SELECT EXISTS (SELECT 1 FROM {s}.notifications \
+                   WHERE destination_uuid = $1 AND topic = $2 AND consumed = false) AS present), \
+                 owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 \
+                   AND ($8 OR (SELECT present FROM waiting)) AND NOT EXISTS (SELECT 1 FROM prior) FOR NO KEY UPDATE), \
+                 peek AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1), \
+                 ok AS (SELECT 1 AS one FROM owner WHERE owner.owner_xid = $3), \
                  msg AS (UPDATE {s}.notifications SET consumed = true, consumed_by_function_id = $4 \
                    WHERE message_uuid = (SELECT message_uuid FROM {s}.notifications \
                      WHERE destination_uuid = $1 AND topic = $2 AND consumed = false \
@@ -104,10 +108,9 @@ impl Sql {
                      (SELECT serialization FROM msg), $7, {NOW_MS} FROM ok \
                    WHERE $8 OR EXISTS (SELECT 1 FROM msg) \
                    ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1) \
-                 SELECT (SELECT owner_xid FROM owner), EXISTS (SELECT 1 FROM ck), \
-                   (SELECT message FROM msg), (SELECT serialization FROM msg), \
-                   (SELECT ours FROM prior), (SELECT output FROM prior), \
-                   (SELECT serialization FROM prior)"
+                 SELECT COALESCE((SELECT owner_xid FROM owner), (SELECT owner_xid FROM peek)), \
+                   EXISTS (SELECT 1 FROM ck), (SELECT message FROM msg), (SELECT serialization FROM msg), \
+                   (SELECT ours FROM prior), (SELECT output FROM prior), (SELECT serialization FROM prior)"
             ),
         }
     }
