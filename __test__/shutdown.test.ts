@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { DBOS, DBOSClient, Error as E, type WorkflowHandle } from 'dbos-native';
+import { eventWaiter, hub, sleeper, streamWaiter } from './apps/waiters';
 import { killAll, spawnApp, waitFor, type App } from './helpers/child';
 import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
 
@@ -19,32 +20,6 @@ const CLIENT = ['dbos_native_dbos-client_', 'dbos_native_listener_dbos-client'];
 /** "Promptly": far below any poll interval or timeout involved (those are 10 s and more). */
 const PROMPT_MS = 5000;
 
-const hub = DBOS.registerWorkflow(
-  async () => {
-    const m = await DBOS.recv<string>('go', 60);
-    await DBOS.setEvent('ev', `${m}!`);
-    await DBOS.writeStream('s', `${m}!`);
-    await DBOS.closeStream('s');
-    return `${m}!`;
-  },
-  { name: 'hub' },
-);
-const eventWaiter = DBOS.registerWorkflow(async (id: string) => DBOS.getEvent<string>(id, 'ev', 60), { name: 'eventWaiter' });
-const streamWaiter = DBOS.registerWorkflow(
-  async (id: string) => {
-    const got: unknown[] = [];
-    for await (const v of DBOS.readStream(id, 's')) got.push(v);
-    return got;
-  },
-  { name: 'streamWaiter' },
-);
-const sleeper = DBOS.registerWorkflow(
-  async (ms: number) => {
-    await DBOS.sleep(ms);
-    return 'slept';
-  },
-  { name: 'sleeper' },
-);
 const echo = DBOS.registerWorkflow(async (x: unknown) => x, { name: 'shutdownEcho' });
 
 let url = '';

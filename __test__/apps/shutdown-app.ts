@@ -10,36 +10,10 @@
 // The report is the last stdout line (JSON); `returned <epoch ms>` goes to stderr just before main returns.
 import { Client } from 'pg';
 import { DBOS, DBOSClient } from 'dbos-native';
+import { eventWaiter, hub, sleeper, streamWaiter } from './waiters';
 
 export const APP_VERSION = 'shutdown-v1';
 export const SLEEP_MS = 4000;
-
-const hub = DBOS.registerWorkflow(
-  async () => {
-    const m = await DBOS.recv<string>('go', 60);
-    await DBOS.setEvent('ev', `${m}!`);
-    await DBOS.writeStream('s', `${m}!`);
-    await DBOS.closeStream('s');
-    return `${m}!`;
-  },
-  { name: 'shutdownHub' },
-);
-const eventWaiter = DBOS.registerWorkflow(async (id: string) => DBOS.getEvent<string>(id, 'ev', 60), { name: 'shutdownEventWaiter' });
-const streamWaiter = DBOS.registerWorkflow(
-  async (id: string) => {
-    const got: unknown[] = [];
-    for await (const v of DBOS.readStream(id, 's')) got.push(v);
-    return got;
-  },
-  { name: 'shutdownStreamWaiter' },
-);
-const sleeper = DBOS.registerWorkflow(
-  async (ms: number) => {
-    await DBOS.sleep(ms);
-    return 'slept';
-  },
-  { name: 'shutdownSleeper' },
-);
 
 const url = process.env.DBOS_SYSTEM_DATABASE_URL ?? '';
 const executor = process.env.EXECUTOR ?? 'local';

@@ -201,84 +201,63 @@ impl Engine {
     pub async fn recover_pending(&self) -> Result<Vec<ClaimedWorkflow>> {
         let names = vec![self.identity.app_name.clone()];
         let token = uuid::Uuid::new_v4().to_string();
-        let mut first = true;
-        let rows = self
-            .retrying(|| {
-                let retry = !std::mem::replace(&mut first, false);
-                let (token, names) = (&token, &names);
-                async move {
-                    let client = self.client().await?;
-                    if retry {
-                        let taken = self.claimed_by(&client, token).await?;
-                        if !taken.is_empty() {
-                            return Ok(taken);
-                        }
-                    }
-                    Ok(client
-                        .query(
-                            &self.sql.recovery.recover,
-                            &[
-                                &self.identity.executor_id,
-                                &self.identity.app_version,
-                                names,
-                                &now_ms(),
-                                token,
-                            ],
-                        )
-                        .await?)
-                }
-            })
-            .await?;
-        Ok(rows.iter().map(|r| claimed_from(r, &token)).collect())
-    }
-
-    /// The rows a claim with `token` took: a retried claim whose first attempt committed unseen.
-    async fn claimed_by(
-        &self,
-        client: &deadpool_postgres::Object,
-        token: &str,
-    ) -> Result<Vec<tokio_postgres::Row>> {
-        let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
-        Ok(client.query(&stmt, &[&token]).await?)
+        let now = now_ms();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+            &self.identity.executor_id,
+            &self.identity.app_version,
+            &names,
+            &now,
+            &token,
+        ];
+        self.claim(&self.sql.recovery.recover, &params, &token)
+            .await
     }
 
     /// Claims up to `limit` ENQUEUED rows of `queue` for this process.
     pub async fn claim_queued(&self, queue: &str, limit: i64) -> Result<Vec<ClaimedWorkflow>> {
         let token = uuid::Uuid::new_v4().to_string();
         let names = vec![self.identity.app_name.clone()];
+        let now = now_ms();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+            &queue,
+            &self.identity.app_version,
+            &names,
+            &token,
+            &self.identity.executor_id,
+            &now,
+            &self.identity.app_name,
+            &limit,
+        ];
+        self.claim(&self.sql.recovery.claim, &params, &token).await
+    }
+
+    /// Runs a claim statement that gives the rows it takes to `token`. Safe to retry: a retry first
+    /// looks for what the token already took, in case an attempt committed but its reply was lost.
+    async fn claim(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        token: &str,
+    ) -> Result<Vec<ClaimedWorkflow>> {
         let mut first = true;
         let rows = self
             .retrying(|| {
                 let retry = !std::mem::replace(&mut first, false);
-                let (token, names) = (&token, &names);
                 async move {
                     let client = self.client().await?;
                     if retry {
-                        let taken = self.claimed_by(&client, token).await?;
+                        let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
+                        let taken = client.query(&stmt, &[&token]).await?;
                         if !taken.is_empty() {
                             return Ok(taken);
                         }
                     }
-                    let stmt = client.prepare_cached(&self.sql.recovery.claim).await?;
-                    Ok(client
-                        .query(
-                            &stmt,
-                            &[
-                                &queue,
-                                &self.identity.app_version,
-                                names,
-                                token,
-                                &self.identity.executor_id,
-                                &now_ms(),
-                                &self.identity.app_name,
-                                &limit,
-                            ],
-                        )
-                        .await?)
+                    let stmt = client.prepare_cached(sql).await?;
+                    Ok(client.query(&stmt, params).await?)
                 }
             })
             .await?;
-        Ok(rows.iter().map(|r| claimed_from(r, &token)).collect())
+        Ok(rows.iter().map(|r| claimed_from(r, token)).collect())
     }
 
     /// Moves a claimed workflow that has used up its attempts to MAX_RECOVERY_ATTEMPTS_EXCEEDED.
