@@ -4,12 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DBOS, DBOSClient } from 'dbos-native';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../ts/embedded-postgres';
 import { query, sleep } from './helpers/db';
+import { freePort } from './helpers/net';
 
 const ACCOUNTS = 10;
 const ROUNDS = 4;
@@ -42,17 +42,6 @@ const account = DBOS.registerWorkflow(
   },
   { name: 'account' },
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 async function startServer(): Promise<void> {
   server = await startEmbeddedPostgres({ dataDir, port, ephemeral: true });

@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../ts/embedded-postgres';
+import { freePort } from './helpers/net';
 
 const modulePath = path.join(__dirname, '..', 'ts', 'embedded-postgres.js');
 let root: string;
@@ -28,14 +29,6 @@ after(async () => {
 function track(h: EmbeddedPostgresHandle): EmbeddedPostgresHandle {
   cleanups.push(() => h.stop());
   return h;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 async function query(url: string, sql: string): Promise<Record<string, unknown>[]> {

@@ -45,6 +45,16 @@ async fn sql(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// The single number a query returns (a count).
+async fn count(url: &str, sql_text: &str) -> i64 {
+    sql(url)
+        .await
+        .query_one(sql_text, &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 fn options(url: &str, executor: &str) -> EngineOptions {
     EngineOptions {
         url: url.to_string(),
@@ -379,15 +389,6 @@ mod communication {
             serialization: Some("portable_json".to_string()),
             message_uuid: uuid.to_string(),
         }
-    }
-
-    async fn count(url: &str, sql_text: &str) -> i64 {
-        sql(url)
-            .await
-            .query_one(sql_text, &[])
-            .await
-            .unwrap()
-            .get(0)
     }
 
     #[tokio::test]
@@ -861,15 +862,6 @@ mod faults {
     use super::*;
     use dbos_native::engine::messages::{OutgoingMessage, SendContext};
     use std::time::Duration;
-
-    async fn count(url: &str, sql_text: &str) -> i64 {
-        sql(url)
-            .await
-            .query_one(sql_text, &[])
-            .await
-            .unwrap()
-            .get(0)
-    }
 
     /// Kills the session inserting into `table` the first `times` times (a sequence survives the
     /// aborted transaction), so the statement dies mid-flight and never commits.
