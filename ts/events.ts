@@ -23,6 +23,7 @@ export async function setEvent(engine: Engine, executor: Executor, keyArg: unkno
   const format = valueFormat(options?.serializationType, wf);
   const text = serializeUserValue('value', value, format);
   if (executor.recorded(wf, functionID, 'DBOS.setEvent')) return;
+  await executor.settled(wf);
   await engine.setEvent(wf.workflowID, wf.token, functionID, key, text, format, Date.now());
 }
 
@@ -58,6 +59,7 @@ export async function getEvent(
   const startedAt = Date.now();
   const deadline =
     wait.timeoutMS > 0 ? ((await executor.durableDeadline(wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
+  await executor.settled(wf);
   const found = await executor.whileWaiting(wf, `${workflowID}::${key}`, () =>
     engine.getEvent(workflowID, key, deadline, wait.pollMs, { workflowId: wf.workflowID, token: wf.token }),
   );

@@ -96,6 +96,13 @@ export interface WorkflowStatus {
   readonly recoveryAttempts?: number;
 }
 
+type CheckpointResult = {
+  output?: string | null;
+  error?: string | null;
+  serialization?: string | null;
+  childWorkflowId?: string;
+};
+
 export interface ExecutorOptions {
   engine: Engine;
   appName: string;
@@ -300,6 +307,7 @@ export class Executor {
       deadlineEpochMs: deadline ?? null,
       parentWorkflowId: parent?.workflowID ?? null,
     };
+    if (parent) await this.settled(parent);
     const outcome =
       parent && functionID !== undefined
         ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
@@ -343,6 +351,13 @@ export class Executor {
         result = await contextStorage.run({ workflow: state }, () => reg.fn.apply(thisArg, args));
         ok = true;
       } catch (e) {
+        error = e;
+      }
+      try {
+        await this.settled(state);
+      } catch (e) {
+        // A checkpoint that did not commit decides the outcome, as it would have at its step.
+        ok = false;
         error = e;
       }
       if (error instanceof DBOSWorkflowConflictError) return this.adoptOutcome(state.workflowID);
@@ -453,14 +468,66 @@ export class Executor {
     return cp;
   }
 
+  /** Records a checkpoint after the workflow's checkpoints in flight, and waits for its commit. */
   async record(
     wf: WorkflowState,
     functionID: number,
     name: string,
     startedAt: number,
-    result: { output?: string | null; error?: string | null; serialization?: string | null; childWorkflowId?: string },
+    result: CheckpointResult,
     conflictCheck = true,
     completedAt = Date.now(),
+  ): Promise<void> {
+    await this.settled(wf);
+    await this.write(wf, functionID, name, startedAt, result, conflictCheck, completedAt);
+  }
+
+  /**
+   * Hands a step's checkpoint to the engine without waiting for its commit, so the workflow's next
+   * step runs while it commits. The engine commits one workflow's checkpoints in the order given, so a
+   * crash leaves a prefix of them, and every other durable operation of the workflow (messages,
+   * events, streams, children, sleeps, its completion) waits for them first (`settled`): nothing the
+   * world can see ever depends on a step whose checkpoint did not commit. A step may thus start before
+   * the previous one's checkpoint committed; steps are at-least-once either way.
+   */
+  recordBehind(wf: WorkflowState, functionID: number, name: string, startedAt: number, result: CheckpointResult): void {
+    this.engine.recordBehind(wf.workflowID, wf.token, {
+      functionId: functionID,
+      name,
+      output: result.output ?? null,
+      error: result.error ?? null,
+      serialization: result.serialization ?? null,
+      startedAt,
+      completedAt: Date.now(),
+    });
+    wf.writesBehind = true;
+  }
+
+  /** Waits for the workflow's checkpoints in flight; throws the first failure among them. */
+  async settled(wf: WorkflowState): Promise<void> {
+    if (wf.writesBehind) {
+      wf.writesBehind = false;
+      try {
+        await this.engine.settle(wf.workflowID);
+      } catch (error) {
+        wf.writeError ??= { error };
+      }
+    }
+    this.throwIfWriteFailed(wf);
+  }
+
+  throwIfWriteFailed(wf: WorkflowState): void {
+    if (wf.writeError) throw wf.writeError.error;
+  }
+
+  private async write(
+    wf: WorkflowState,
+    functionID: number,
+    name: string,
+    startedAt: number,
+    result: CheckpointResult,
+    conflictCheck: boolean,
+    completedAt: number,
   ): Promise<void> {
     await this.engine.recordCheckpoint(
       wf.workflowID,
@@ -510,22 +577,23 @@ export class Executor {
       if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
       return deserializeValue(cp.output ?? null, cp.serialization ?? null) as R;
     }
+    this.throwIfWriteFailed(wf);
     const format = appSerialization();
     let value: R;
     try {
       value = await this.attempts(wf, functionID, name, fn, config);
     } catch (e) {
-      await this.record(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
+      this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
       throw e;
     }
     let output: string;
     try {
       output = serializeValue(value, format);
     } catch (e) {
-      await this.record(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
+      this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
       throw e;
     }
-    await this.record(wf, functionID, name, startedAt, { output, serialization: format });
+    this.recordBehind(wf, functionID, name, startedAt, { output, serialization: format });
     // The caller sees what a replay would return.
     return deserializeValue(output, format) as R;
   }
@@ -614,9 +682,10 @@ export class Executor {
     const functionID = takeFunctionID(wf);
     const cp = this.recorded(wf, functionID, name);
     if (cp) return deserializeValue(cp.output ?? null, appSerialization()) as T;
+    this.throwIfWriteFailed(wf);
     const startedAt = Date.now();
     const value = produce();
-    await this.record(wf, functionID, name, startedAt, { output: serializeValue(value, appSerialization()) });
+    this.recordBehind(wf, functionID, name, startedAt, { output: serializeValue(value, appSerialization()) });
     return value;
   }
 

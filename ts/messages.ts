@@ -160,6 +160,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
       if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
       return;
     }
+    await executor.settled(wf);
     const startedAt = Date.now();
     try {
       await engine.send(outgoing, { workflowId: wf.workflowID, token: wf.token, functionId: functionID, startedAt });
@@ -195,6 +196,7 @@ export async function recv(engine: Engine, executor: Executor, topicArg: unknown
   // The deadline is recorded (n+1), so a recovered workflow keeps its original one.
   const deadline =
     wait.timeoutMS > 0 ? ((await executor.durableDeadline(wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
+  await executor.settled(wf);
   const got = await executor.whileWaiting(wf, `${wf.workflowID}::${topic}`, () =>
     engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, startedAt, wait.pollMs),
   );

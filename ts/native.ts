@@ -155,6 +155,18 @@ interface NativeEngine {
   startWorkflow(wf: NewWorkflow): Promise<StartOutcome>;
   startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: NewWorkflow): Promise<StartOutcome>;
   recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck: boolean): Promise<void>;
+  recordBehind(
+    workflowId: string,
+    token: string,
+    functionId: number,
+    name: string,
+    output: string | undefined,
+    error: string | undefined,
+    serialization: string | undefined,
+    startedAt: number,
+    completedAt: number,
+  ): void;
+  settle(workflowId: string): Promise<void>;
   loadCheckpoints(workflowId: string): Promise<Checkpoint[]>;
   getCheckpoint(workflowId: string, functionId: number): Promise<Checkpoint | null>;
   completeWorkflow(workflowId: string, token: string, status: string, output?: string, error?: string): Promise<boolean>;
@@ -222,6 +234,27 @@ export class Engine {
   }
   recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck = true) {
     return call(this.native.recordCheckpoint(workflowId, token, stripNulls(cp), conflictCheck));
+  }
+  /** Queues a checkpoint and returns at once (see Executor.recordBehind); `settle` reports on it. */
+  recordBehind(workflowId: string, token: string, cp: Omit<NewCheckpoint, 'childWorkflowId'>) {
+    try {
+      this.native.recordBehind(
+        workflowId,
+        token,
+        cp.functionId,
+        cp.name,
+        cp.output ?? undefined,
+        cp.error ?? undefined,
+        cp.serialization ?? undefined,
+        cp.startedAt,
+        cp.completedAt,
+      );
+    } catch (e) {
+      throw errorFromNative(e);
+    }
+  }
+  settle(workflowId: string) {
+    return call(this.native.settle(workflowId));
   }
   loadCheckpoints(workflowId: string) {
     return call(this.native.loadCheckpoints(workflowId));

@@ -88,6 +88,7 @@ async function append(
   const key = requireString('stream key', keyArg, true);
   const { value, serialization } = text();
   if (checkpoint && executor.recorded(wf, functionID, checkpoint)) return;
+  if (checkpoint) await executor.settled(wf);
   await engine.writeStream(wf.workflowID, wf.token, functionID, checkpoint ?? null, Date.now(), key, value, serialization);
 }
 
@@ -205,6 +206,7 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
         const deadline = timeoutMS === undefined ? undefined : Date.now() + timeoutMS;
         const read = () =>
           engine.readStream(workflowID, key, next, pageSize, deadline, pollMs, wf ? { workflowId: wf.workflowID, token: wf.token } : undefined);
+        if (wf && executor) await executor.settled(wf);
         page = wf && executor ? await executor.whileWaiting(wf, waitKey, read) : await read();
         index = 0;
         ended = page.end === 'closed';

@@ -99,6 +99,41 @@ impl NativeEngine {
             .map_err(js_error)
     }
 
+    /// Queues a step's checkpoint without a promise (no wake-up of JS when it commits): `settle`
+    /// reports how the workflow's queued checkpoints fared. Positional arguments: no object to read.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_behind(
+        &self,
+        workflow_id: String,
+        token: String,
+        function_id: i32,
+        name: String,
+        output: Option<String>,
+        error: Option<String>,
+        serialization: Option<String>,
+        started_at: i64,
+        completed_at: i64,
+    ) {
+        let cp = crate::engine::steps::NewCheckpoint {
+            function_id,
+            name,
+            output,
+            error,
+            child_workflow_id: None,
+            started_at,
+            completed_at,
+            serialization,
+        };
+        self.inner.record_behind(&workflow_id, &token, cp, true);
+    }
+
+    #[napi]
+    pub async fn settle(&self, workflow_id: String) -> Result<()> {
+        let engine = self.inner.clone();
+        engine.settle(&workflow_id).await.map_err(js_error)
+    }
+
     #[napi]
     pub async fn load_checkpoints(&self, workflow_id: String) -> Result<Vec<JsCheckpoint>> {
         let engine = self.inner.clone();
@@ -417,5 +452,23 @@ impl NativeEngine {
     #[napi]
     pub fn close(&self) {
         self.inner.close();
+    }
+}
+
+/// One runtime worker by default: a napi call, its query and the connection driving it then run on
+/// one thread, so a round trip costs no wake-ups between workers (on 2 cores those dominated).
+#[napi_derive::module_init]
+fn init_runtime() {
+    let workers = std::env::var("DBOS_NATIVE_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
     }
 }

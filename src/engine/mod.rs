@@ -1,6 +1,7 @@
 //! The durable-execution engine: plain Rust over tokio-postgres, no napi types. Each submodule owns
 //! one concern of the DBOS system database and all of its SQL.
 
+mod batch;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -60,6 +61,14 @@ pub(crate) struct Statements {
     streams: streams::Sql,
 }
 
+/// The group commits of the hot-path writes.
+#[derive(Default)]
+pub(crate) struct Groups {
+    starts: batch::Group<workflows::NewWorkflow, workflows::StartOutcome>,
+    checkpoints: batch::Group<steps::CheckpointWrite, ()>,
+    completions: batch::Group<workflows::Completion, bool>,
+}
+
 /// Closing flag that async waits can select on.
 pub(crate) struct Closer {
     flag: AtomicBool,
@@ -103,6 +112,10 @@ pub struct Engine {
     sql: Statements,
     closed: Arc<Closer>,
     listener: OnceCell<Arc<listener::Listener>>,
+    groups: Groups,
+    behind: steps::Behind,
+    /// Where writes handed off without a waiting caller run.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Engine {
@@ -161,6 +174,9 @@ impl Engine {
             schema_q,
             closed: Arc::new(Closer::new()),
             listener: OnceCell::new(),
+            groups: Groups::default(),
+            behind: steps::Behind::default(),
+            runtime: tokio::runtime::Handle::current(),
         };
         if opts.listen {
             engine.listener().await;

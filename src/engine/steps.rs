@@ -1,8 +1,13 @@
 //! Checkpoints (`operation_outputs`): the fenced insert that records a step, sleep marker or child
 //! start, and the reads a replay needs.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
 use tokio_postgres::GenericClient;
 
+use super::batch::Batched;
 use super::error::{EngineError, ErrorCode, Result};
 use super::Engine;
 
@@ -36,6 +41,7 @@ pub struct Checkpoint {
 
 pub(crate) struct Sql {
     record: String,
+    record_many: String,
     load_all: String,
     load_one: String,
 }
@@ -61,6 +67,30 @@ impl Sql {
                      AND completed_at_epoch_ms IS NOT DISTINCT FROM $8) AS ours) \
                  SELECT (SELECT owner_xid FROM owner) AS owner_xid, (SELECT ours FROM ins)"
             ),
+            // The same for many checkpoints (of one or many workflows) at once: the status rows are
+            // locked in key order so that two batches can never wait on each other in a cycle.
+            record_many: format!(
+                "WITH input AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+                   $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
+                   AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
+                   started_at, completed_at, serialization, token, ord)), \
+                 owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
+                   WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
+                 ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
+                   SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
+                     i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
+                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
+                     completed_at_epoch_ms) \
+                 SELECT o.owner_xid, (ins.function_name = i.function_name AND ins.output IS NOT DISTINCT FROM i.output \
+                     AND ins.error IS NOT DISTINCT FROM i.error AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
+                     AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
+                 FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
+                 LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id \
+                 ORDER BY i.ord"
+            ),
             load_all: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
                  FROM {s}.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id"
@@ -71,6 +101,87 @@ impl Sql {
             ),
         }
     }
+}
+
+/// Checkpoints written behind their workflow (`record_behind`), per workflow: how many are in flight
+/// and the first that failed.
+#[derive(Default)]
+pub(crate) struct Behind {
+    workflows: Mutex<HashMap<String, InFlight>>,
+}
+
+struct InFlight {
+    count: usize,
+    error: Option<EngineError>,
+    settled: Arc<Notify>,
+}
+
+impl Behind {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, InFlight>> {
+        self.workflows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn started(&self, workflow_id: &str) {
+        let mut map = self.lock();
+        let entry = map.entry(workflow_id.to_string()).or_insert_with(|| InFlight {
+            count: 0,
+            error: None,
+            settled: Arc::new(Notify::new()),
+        });
+        entry.count += 1;
+    }
+
+    fn finished(&self, workflow_id: &str, result: Result<()>) {
+        let mut map = self.lock();
+        if let Some(entry) = map.get_mut(workflow_id) {
+            entry.count -= 1;
+            if let Err(e) = result {
+                entry.error.get_or_insert(e);
+            }
+            if entry.count == 0 {
+                entry.settled.notify_waiters();
+                if entry.error.is_none() {
+                    map.remove(workflow_id);
+                }
+            }
+        }
+    }
+}
+
+/// One checkpoint waiting in the group commit.
+pub(crate) struct CheckpointWrite {
+    workflow_id: String,
+    token: String,
+    cp: NewCheckpoint,
+    conflict_check: bool,
+}
+
+fn nondeterminism(workflow_id: &str, cp: &NewCheckpoint) -> EngineError {
+    EngineError::new(
+        ErrorCode::StepNondeterminism,
+        format!(
+            "Workflow {workflow_id}: a checkpoint for step {} ({}) was already recorded by another execution",
+            cp.function_id, cp.name
+        ),
+    )
+}
+
+/// The verdict on one checkpoint insert: fenced out, slot taken by another execution, or recorded.
+fn verdict(
+    owner: Option<&str>,
+    ours: Option<bool>,
+    workflow_id: &str,
+    token: &str,
+    cp: &NewCheckpoint,
+    conflict_check: bool,
+) -> Result<()> {
+    if owner != Some(token) {
+        return Err(EngineError::conflict(workflow_id));
+    }
+    if conflict_check && ours != Some(true) {
+        return Err(nondeterminism(workflow_id, cp));
+    }
+    Ok(())
 }
 
 fn checkpoint_from(r: &tokio_postgres::Row) -> Checkpoint {
@@ -87,6 +198,7 @@ fn checkpoint_from(r: &tokio_postgres::Row) -> Checkpoint {
 impl Engine {
     /// Records a checkpoint for a workflow this execution owns (`token`). With `conflict_check`, finding
     /// the slot already taken is a nondeterminism error; without it (sleep markers) the existing row wins.
+    /// Concurrent checkpoints share a statement; one caller's checkpoints commit in the order given.
     pub async fn record_checkpoint(
         &self,
         workflow_id: &str,
@@ -94,13 +206,71 @@ impl Engine {
         cp: &NewCheckpoint,
         conflict_check: bool,
     ) -> Result<()> {
-        self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.steps.record).await?;
-            self.insert_checkpoint(&**client, &stmt, workflow_id, token, cp, conflict_check)
-                .await
-        })
-        .await
+        let write = CheckpointWrite {
+            workflow_id: workflow_id.to_string(),
+            token: token.to_string(),
+            cp: cp.clone(),
+            conflict_check,
+        };
+        self.groups
+            .checkpoints
+            .submit(write, |batch| self.run_batch(batch))
+            .await
+    }
+
+
+    /// Hands a checkpoint to the group commit and returns at once: the caller goes on while it commits.
+    /// One workflow's checkpoints commit in the order of these calls; `settle` waits for them.
+    pub fn record_behind(
+        self: &Arc<Self>,
+        workflow_id: &str,
+        token: &str,
+        cp: NewCheckpoint,
+        conflict_check: bool,
+    ) {
+        self.behind.started(workflow_id);
+        let ticket = self.groups.checkpoints.enqueue(CheckpointWrite {
+            workflow_id: workflow_id.to_string(),
+            token: token.to_string(),
+            cp,
+            conflict_check,
+        });
+        let engine = Arc::clone(self);
+        let id = workflow_id.to_string();
+        self.runtime.spawn(async move {
+            let result = engine
+                .groups
+                .checkpoints
+                .finish(ticket, |batch| engine.run_batch(batch))
+                .await;
+            engine.behind.finished(&id, result);
+        });
+    }
+
+    /// Waits until the workflow's checkpoints handed to `record_behind` have committed, and returns
+    /// the first failure among them (once: the record of it is cleared).
+    pub async fn settle(&self, workflow_id: &str) -> Result<()> {
+        loop {
+            let settled = {
+                let mut map = self.behind.lock();
+                match map.get_mut(workflow_id) {
+                    None => return Ok(()),
+                    Some(entry) if entry.count == 0 => {
+                        let error = entry.error.take();
+                        map.remove(workflow_id);
+                        return error.map_or(Ok(()), Err);
+                    }
+                    Some(entry) => Arc::clone(&entry.settled),
+                }
+            };
+            let notified = settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.behind.lock().get(workflow_id).is_none_or(|e| e.count == 0) {
+                continue;
+            }
+            notified.await;
+        }
     }
 
     /// The same fenced insert inside a caller's transaction (a child start records its parent's checkpoint).
@@ -145,20 +315,7 @@ impl Engine {
             )
             .await?;
         let owner: Option<String> = row.get(0);
-        if owner.as_deref() != Some(token) {
-            return Err(EngineError::conflict(workflow_id));
-        }
-        let ours: Option<bool> = row.get(1);
-        if conflict_check && ours != Some(true) {
-            return Err(EngineError::new(
-                ErrorCode::StepNondeterminism,
-                format!(
-                    "Workflow {workflow_id}: a checkpoint for step {} ({}) was already recorded by another execution",
-                    cp.function_id, cp.name
-                ),
-            ));
-        }
-        Ok(())
+        verdict(owner.as_deref(), row.get(1), workflow_id, token, cp, conflict_check)
     }
 
     /// Every checkpoint of a workflow, for replay after recovery (one query, then replay from memory).
@@ -186,5 +343,59 @@ impl Engine {
             Ok(row.as_ref().map(checkpoint_from))
         })
         .await
+    }
+}
+
+impl Batched<CheckpointWrite, ()> for Engine {
+    async fn one(&self, w: &CheckpointWrite) -> Result<()> {
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.steps.record).await?;
+            self.insert_checkpoint(&**client, &stmt, &w.workflow_id, &w.token, &w.cp, w.conflict_check)
+                .await
+        })
+        .await
+    }
+
+    async fn many(&self, items: &[CheckpointWrite]) -> Result<Vec<Result<()>>> {
+        let col = |f: fn(&CheckpointWrite) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
+        let ids = col(|w| Some(w.workflow_id.clone()));
+        let fids: Vec<i32> = items.iter().map(|w| w.cp.function_id).collect();
+        let outputs = col(|w| w.cp.output.clone());
+        let errors = col(|w| w.cp.error.clone());
+        let names = col(|w| Some(w.cp.name.clone()));
+        let children = col(|w| w.cp.child_workflow_id.clone());
+        let started: Vec<i64> = items.iter().map(|w| w.cp.started_at).collect();
+        let completed: Vec<i64> = items.iter().map(|w| w.cp.completed_at).collect();
+        let formats = col(|w| w.cp.serialization.clone());
+        let tokens = col(|w| Some(w.token.clone()));
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.steps.record_many).await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &ids,
+                    &fids,
+                    &outputs,
+                    &errors,
+                    &names,
+                    &children,
+                    &started,
+                    &completed,
+                    &formats,
+                    &tokens,
+                    &self.identity.app_name,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .zip(items)
+            .map(|(row, w)| {
+                let owner: Option<String> = row.get(0);
+                verdict(owner.as_deref(), row.get(1), &w.workflow_id, &w.token, &w.cp, w.conflict_check)
+            })
+            .collect())
     }
 }

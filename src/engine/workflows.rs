@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::Row;
 
+use super::batch::Batched;
 use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::Engine;
@@ -84,12 +85,23 @@ pub struct WorkflowOutcome {
     pub serialization: Option<String>,
 }
 
+/// A completion waiting in the group commit.
+pub(crate) struct Completion {
+    workflow_id: String,
+    token: String,
+    status: String,
+    output: Option<String>,
+    error: Option<String>,
+}
+
 pub(crate) struct Sql {
     start: String,
+    start_many: String,
     child_owner_check: String,
     child_insert: String,
     child_input: String,
     complete: String,
+    complete_many: String,
     status: String,
     outcome: String,
 }
@@ -128,6 +140,30 @@ impl Sql {
                          SELECT $1, $19 FROM ws WHERE ws.creator_xid = $16 ON CONFLICT (workflow_uuid) DO NOTHING) \
                  SELECT status, name, class_name, config_name, queue_name, creator_xid, serialization FROM ws"
             ),
+            // The same for many workflows at once (a batch with one ID twice fails and is run singly).
+            start_many: format!(
+                "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                   $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
+                   $13::text[], $14::text[], $15::text[], $16::text[]) WITH ORDINALITY \
+                   AS u(id, status, name, class_name, config_name, queue_name, attempts, timeout_ms, deadline, \
+                   dedup, priority, parent, serialization, token, owner, inputs, ord)), \
+                 ws AS (INSERT INTO {s}.workflow_status (workflow_uuid, status, name, class_name, config_name, \
+                   queue_name, authenticated_user, assumed_role, authenticated_roles, executor_id, \
+                   application_version, application_id, recovery_attempts, workflow_timeout_ms, \
+                   workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key, \
+                   forked_from, parent_workflow_id, serialization, creator_xid, delay_until_epoch_ms, \
+                   attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid) \
+                   SELECT id, status, name, class_name, config_name, queue_name, '', '', '[]', $17, $18, '', \
+                     attempts, timeout_ms, deadline, NULL, dedup, priority, NULL, NULL, parent, serialization, token, \
+                     NULL, NULL, NULL, NULL, false, $19, owner FROM input ORDER BY ord \
+                   ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
+                   RETURNING workflow_uuid, status, name, class_name, config_name, queue_name, creator_xid, serialization), \
+                 inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
+                   SELECT i.id, i.inputs FROM input i JOIN ws ON ws.workflow_uuid = i.id WHERE ws.creator_xid = i.token \
+                   ON CONFLICT (workflow_uuid) DO NOTHING) \
+                 SELECT ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.creator_xid, ws.serialization \
+                 FROM input i JOIN ws ON ws.workflow_uuid = i.id ORDER BY i.ord"
+            ),
             child_owner_check: format!(
                 "SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE"
             ),
@@ -144,6 +180,19 @@ impl Sql {
                    SELECT workflow_uuid, $5, $6 FROM upd ON CONFLICT (workflow_uuid) \
                    DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
                  SELECT count(*) FROM upd"
+            ),
+            complete_many: format!(
+                "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                   WITH ORDINALITY AS u(id, status, token, output, error, ord)), \
+                 upd AS (UPDATE {s}.workflow_status ws SET status = i.status, updated_at = $6, \
+                   deduplication_id = NULL, completed_at = $6, owner_xid = NULL FROM input i \
+                   WHERE ws.workflow_uuid = i.id AND ws.status = 'PENDING' AND ws.owner_xid = i.token \
+                   RETURNING ws.workflow_uuid), \
+                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
+                   SELECT i.id, i.output, i.error FROM input i JOIN upd ON upd.workflow_uuid = i.id \
+                   ON CONFLICT (workflow_uuid) DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
+                 SELECT (upd.workflow_uuid IS NOT NULL) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
+                 ORDER BY i.ord"
             ),
             status: format!(
                 "SELECT {STATUS_COLUMNS} FROM {s}.workflow_status ws \
@@ -228,24 +277,16 @@ impl Engine {
         Ok(wf)
     }
 
-    /// Inserts the workflow row (or finds the existing one) and its inputs, in one statement.
+    /// Inserts the workflow row (or finds the existing one) and its inputs, in one statement shared
+    /// with concurrent starts.
     pub async fn start_workflow(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        let pending = wf.status == "PENDING";
-        let attempts: i64 = if pending { 1 } else { 0 };
-        let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
-        let base = self.start_params(&wf, &attempts, &owner);
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
-        params.push(&wf.inputs);
-        // Safe to retry: a start whose reply was lost finds its own creator token in the row.
-        self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.workflows.start).await?;
-            let row = client.query_one(&stmt, &params).await?;
-            Ok(start_outcome(&row, &wf.token))
-        })
-        .await
+        self.groups
+            .starts
+            .submit(wf, |batch| self.run_batch(batch))
+            .await
     }
+
 
     /// Starts a child from a running parent: owner check on the parent, the child's rows and the
     /// parent's checkpoint at `function_id`, all in one transaction.
@@ -303,6 +344,7 @@ impl Engine {
 
     /// Records the outcome if this execution still owns the row. Returns false when it does not
     /// (cancelled, recovered elsewhere, already finished): the caller then adopts the stored outcome.
+    /// Concurrent completions share a statement.
     pub async fn complete_workflow(
         &self,
         workflow_id: &str,
@@ -311,22 +353,19 @@ impl Engine {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<bool> {
-        // A retry after an unacknowledged commit changes nothing and returns false: the caller then
-        // adopts the stored outcome, which is this one.
-        let now = now_ms();
-        self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.workflows.complete).await?;
-            let row = client
-                .query_one(
-                    &stmt,
-                    &[&workflow_id, &status, &token, &now, &output, &error],
-                )
-                .await?;
-            Ok(row.get::<_, i64>(0) == 1)
-        })
-        .await
+        let done = Completion {
+            workflow_id: workflow_id.to_string(),
+            token: token.to_string(),
+            status: status.to_string(),
+            output: output.map(str::to_string),
+            error: error.map(str::to_string),
+        };
+        self.groups
+            .completions
+            .submit(done, |batch| self.run_batch(batch))
+            .await
     }
+
 
     pub async fn get_workflow_status(
         &self,
@@ -423,5 +462,117 @@ impl Engine {
             _ = tokio::time::sleep(d) => Ok(()),
             _ = self.closed.cancelled() => Err(EngineError::shutdown()),
         }
+    }
+}
+
+impl Batched<NewWorkflow, StartOutcome> for Engine {
+    async fn one(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
+        let pending = wf.status == "PENDING";
+        let attempts: i64 = if pending { 1 } else { 0 };
+        let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
+        let base = self.start_params(wf, &attempts, &owner);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
+        params.push(&wf.inputs);
+        // Safe to retry: a start whose reply was lost finds its own creator token in the row.
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.workflows.start).await?;
+            let row = client.query_one(&stmt, &params).await?;
+            Ok(start_outcome(&row, &wf.token))
+        })
+        .await
+    }
+
+    async fn many(&self, items: &[NewWorkflow]) -> Result<Vec<Result<StartOutcome>>> {
+        let text = |f: fn(&NewWorkflow) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
+        let ids = text(|w| Some(w.workflow_id.clone()));
+        let statuses = text(|w| Some(w.status.clone()));
+        let names = text(|w| Some(w.name.clone()));
+        let classes = text(|w| w.class_name.clone());
+        let configs = text(|w| w.config_name.clone());
+        let queues = text(|w| w.queue_name.clone());
+        let pending = |w: &NewWorkflow| w.status == "PENDING";
+        let attempts: Vec<i64> = items.iter().map(|w| i64::from(pending(w))).collect();
+        let timeouts: Vec<Option<i64>> = items.iter().map(|w| w.timeout_ms).collect();
+        let deadlines: Vec<Option<i64>> = items.iter().map(|w| w.deadline_epoch_ms).collect();
+        let dedups = text(|w| w.deduplication_id.clone());
+        let priorities: Vec<i32> = items.iter().map(|w| w.priority).collect();
+        let parents = text(|w| w.parent_workflow_id.clone());
+        let formats = text(|w| w.serialization.clone());
+        let tokens = text(|w| Some(w.token.clone()));
+        let owners: Vec<Option<String>> = items
+            .iter()
+            .map(|w| pending(w).then(|| w.token.clone()))
+            .collect();
+        let inputs = text(|w| Some(w.inputs.clone()));
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.workflows.start_many).await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &ids,
+                    &statuses,
+                    &names,
+                    &classes,
+                    &configs,
+                    &queues,
+                    &attempts,
+                    &timeouts,
+                    &deadlines,
+                    &dedups,
+                    &priorities,
+                    &parents,
+                    &formats,
+                    &tokens,
+                    &owners,
+                    &inputs,
+                    &self.identity.executor_id,
+                    &self.identity.app_version,
+                    &self.identity.app_name,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .zip(items)
+            .map(|(row, wf)| Ok(start_outcome(row, &wf.token)))
+            .collect())
+    }
+}
+
+impl Batched<Completion, bool> for Engine {
+    async fn one(&self, c: &Completion) -> Result<bool> {
+        // A retry after an unacknowledged commit changes nothing and returns false: the caller then
+        // adopts the stored outcome, which is this one.
+        let now = now_ms();
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.workflows.complete).await?;
+            let row = client
+                .query_one(
+                    &stmt,
+                    &[&c.workflow_id, &c.status, &c.token, &now, &c.output, &c.error],
+                )
+                .await?;
+            Ok(row.get::<_, i64>(0) == 1)
+        })
+        .await
+    }
+
+    async fn many(&self, items: &[Completion]) -> Result<Vec<Result<bool>>> {
+        let text = |f: fn(&Completion) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
+        let ids = text(|c| Some(c.workflow_id.clone()));
+        let statuses = text(|c| Some(c.status.clone()));
+        let tokens = text(|c| Some(c.token.clone()));
+        let outputs = text(|c| c.output.clone());
+        let errors = text(|c| c.error.clone());
+        let now = now_ms();
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.workflows.complete_many).await?;
+        let rows = client
+            .query(&stmt, &[&ids, &statuses, &tokens, &outputs, &errors, &now])
+            .await?;
+        Ok(rows.iter().map(|r| Ok(r.get::<_, bool>(0))).collect())
     }
 }

@@ -1,0 +1,187 @@
+//! Group commit: concurrent callers' writes of one kind are sent as one statement (one round trip,
+//! one commit) instead of one each. There is no background task: the first caller to find the
+//! group idle leads, runs what is queued as a batch, and after its batch hands the lead to the
+//! oldest waiting caller, so no caller ever runs more than one batch and a write waits for at most
+//! the batch in flight. One batch in flight per group also keeps each caller's writes in the
+//! order they were submitted, which the pipelined checkpoints of a workflow rely on.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use super::error::{EngineError, ErrorCode, Result};
+use super::Engine;
+
+/// How many writes one statement carries at most.
+pub(crate) const MAX_BATCH: usize = 256;
+
+enum Signal<T, R> {
+    Done(Result<R>),
+    /// Your write was not in the last batch: lead the next one, starting with it.
+    Lead(T),
+}
+
+struct Waiting<T, R> {
+    item: T,
+    reply: oneshot::Sender<Signal<T, R>>,
+}
+
+struct State<T, R> {
+    queue: VecDeque<Waiting<T, R>>,
+    leading: bool,
+}
+
+/// A queued write: `finish` must be called with it, or the group stalls behind it.
+pub(crate) struct Ticket<T, R>(Place<T, R>);
+
+enum Place<T, R> {
+    Leading(T),
+    Waiting(oneshot::Receiver<Signal<T, R>>),
+}
+
+pub(crate) struct Group<T, R> {
+    state: Mutex<State<T, R>>,
+}
+
+impl<T, R> Default for Group<T, R> {
+    fn default() -> Self {
+        Group {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                leading: false,
+            }),
+        }
+    }
+}
+
+/// Hands the lead on when a leader finishes, or is dropped mid-batch, so the group never stalls.
+struct Lead<'a, T, R> {
+    group: &'a Group<T, R>,
+}
+
+impl<T, R> Drop for Lead<'_, T, R> {
+    fn drop(&mut self) {
+        self.group.pass_lead();
+    }
+}
+
+impl<T, R> Group<T, R> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T, R>> {
+        // A panic while holding this lock leaves only a queue behind: keep using it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pass_lead(&self) {
+        let mut st = self.lock();
+        while let Some(w) = st.queue.pop_front() {
+            match w.reply.send(Signal::Lead(w.item)) {
+                Ok(()) => return,
+                // That caller has gone away: its write is dropped with it, try the next one.
+                Err(_) => continue,
+            }
+        }
+        st.leading = false;
+    }
+
+    /// Submits one write and returns its own result. `run` executes a batch and returns one result
+    /// per item, in order (a shorter vector fails the missing items).
+    pub(crate) async fn submit<F, Fut>(&self, item: T, run: F) -> Result<R>
+    where
+        F: Fn(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<Result<R>>>,
+    {
+        let ticket = self.enqueue(item);
+        self.finish(ticket, run).await
+    }
+
+    /// Queues a write now (writes keep the order of their `enqueue` calls); `finish` then waits for it.
+    pub(crate) fn enqueue(&self, item: T) -> Ticket<T, R> {
+        let mut st = self.lock();
+        if st.leading {
+            let (tx, rx) = oneshot::channel();
+            st.queue.push_back(Waiting { item, reply: tx });
+            Ticket(Place::Waiting(rx))
+        } else {
+            st.leading = true;
+            Ticket(Place::Leading(item))
+        }
+    }
+
+    /// Waits for a queued write's result, leading a batch if its turn comes.
+    pub(crate) async fn finish<F, Fut>(&self, ticket: Ticket<T, R>, run: F) -> Result<R>
+    where
+        F: Fn(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<Result<R>>>,
+    {
+        let item = match ticket.0 {
+            Place::Leading(item) => item,
+            Place::Waiting(rx) => match rx.await {
+                Ok(Signal::Done(result)) => return result,
+                Ok(Signal::Lead(item)) => item,
+                Err(_) => return Err(EngineError::shutdown()),
+            },
+        };
+        let _lead = Lead { group: self };
+        let mut items = vec![item];
+        let mut replies = Vec::new();
+        {
+            let mut st = self.lock();
+            while items.len() < MAX_BATCH {
+                match st.queue.pop_front() {
+                    Some(w) => {
+                        items.push(w.item);
+                        replies.push(w.reply);
+                    }
+                    None => break,
+                }
+            }
+        }
+        let mut results = run(items).await.into_iter();
+        let own = results
+            .next()
+            .unwrap_or_else(|| Err(EngineError::new(ErrorCode::Dbos, "a batch returned no result")));
+        for reply in replies {
+            let r = results
+                .next()
+                .unwrap_or_else(|| Err(EngineError::new(ErrorCode::Dbos, "a batch returned too few results")));
+            // A caller that went away does not need its result.
+            let _ = reply.send(Signal::Done(r));
+        }
+        own
+    }
+}
+
+/// One kind of write that can go alone or many to a statement.
+pub(crate) trait Batched<T, R> {
+    /// One statement for the whole batch, one result per item in order.
+    async fn many(&self, items: &[T]) -> Result<Vec<Result<R>>>;
+    /// The single-write statement, with its own retries.
+    async fn one(&self, item: &T) -> Result<R>;
+}
+
+impl Engine {
+    /// Runs a batch as one statement (retried on connection faults), or each item alone when the
+    /// batch has one item or its statement failed for another reason: a bad value in one item must
+    /// fail that item only, never its neighbours.
+    pub(crate) async fn run_batch<T, R>(&self, items: Vec<T>) -> Vec<Result<R>>
+    where
+        Self: Batched<T, R>,
+    {
+        if items.len() > 1 {
+            match self.retrying(|| self.many(&items)).await {
+                Ok(results) if results.len() == items.len() => return results,
+                Err(e) if e.code == ErrorCode::Shutdown => {
+                    return items.iter().map(|_| Err(e.clone())).collect()
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            out.push(self.one(item).await);
+        }
+        out
+    }
+}
