@@ -990,3 +990,216 @@ mod faults {
         assert_eq!(err.code, ErrorCode::StepNondeterminism);
     }
 }
+
+/// Group commit: concurrent writes share statements, and each caller still gets its own result.
+mod batches {
+    use super::*;
+    use dbos_native::engine::messages::{OutgoingMessage, SendContext};
+    use futures::future::join_all;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn concurrent_starts_each_get_their_own_outcome_even_with_a_repeated_id() {
+        let url = fresh_db("batch_starts").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let wfs: Vec<NewWorkflow> = (0..30)
+            .map(|i| workflow(&format!("b{i}"), &format!("tok{i}")))
+            .collect();
+        let outcomes = join_all(wfs.iter().map(|w| engine.start_workflow(w))).await;
+        assert!(outcomes
+            .iter()
+            .all(|o| o.as_ref().expect("start").should_execute));
+        // A repeat of an existing ID among new ones, and "b37" twice in one batch: each repeat must
+        // find the first start's row and not execute.
+        let mut wfs: Vec<NewWorkflow> = (30..40)
+            .map(|i| workflow(&format!("b{i}"), &format!("tok{i}")))
+            .collect();
+        wfs.push(workflow("b7", "late"));
+        wfs.push(workflow("b37", "late"));
+        let outcomes = join_all(wfs.iter().map(|w| engine.start_workflow(w))).await;
+        for (i, o) in outcomes.iter().enumerate() {
+            let o = o.as_ref().expect("start");
+            assert_eq!(o.should_execute, i < 10, "start {i}");
+            assert_eq!(o.status, "PENDING");
+        }
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.workflow_status").await,
+            40
+        );
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.workflow_input").await,
+            40
+        );
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'b7' AND owner_xid = 'tok7'"
+            )
+            .await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_completions_are_fenced_one_by_one() {
+        let url = fresh_db("batch_completions").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        for i in 0..20 {
+            engine
+                .start_workflow(&workflow(&format!("c{i}"), &format!("tok{i}")))
+                .await
+                .unwrap();
+        }
+        // Odd ones come with a stale token: they must lose, the others win, in the same batches.
+        let tokens: Vec<String> = (0..20)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!("tok{i}")
+                } else {
+                    "stale".to_string()
+                }
+            })
+            .collect();
+        let ids: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+        let won =
+            join_all((0..20).map(|i| {
+                engine.complete_workflow(&ids[i], &tokens[i], "SUCCESS", Some("1"), None)
+            }))
+            .await;
+        for (i, w) in won.iter().enumerate() {
+            assert_eq!(*w.as_ref().expect("complete"), i % 2 == 0, "completion {i}");
+        }
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'"
+            )
+            .await,
+            10
+        );
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.workflow_output").await,
+            10
+        );
+    }
+
+    #[tokio::test]
+    async fn a_send_to_a_missing_workflow_fails_alone_in_its_batch() {
+        let url = fresh_db("batch_sends").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine
+            .start_workflow(&workflow("dest", "tok"))
+            .await
+            .unwrap();
+        let msg = |i: usize, dest: &str| OutgoingMessage {
+            destination_id: dest.to_string(),
+            topic: "t".to_string(),
+            message: format!("{i}"),
+            serialization: Some("portable_json".to_string()),
+            message_uuid: format!("m{i}"),
+        };
+        let clean: Vec<OutgoingMessage> = (100..120).map(|i| msg(i, "dest")).collect();
+        let sent = join_all(clean.iter().map(|m| engine.send(m, SendContext::Outside))).await;
+        assert!(sent.iter().all(|r| r.is_ok()));
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            20
+        );
+        // One bad destination among 30: only that send fails.
+        let msgs: Vec<OutgoingMessage> = (0..30)
+            .map(|i| msg(i, if i == 17 { "nobody" } else { "dest" }))
+            .collect();
+        let sent = join_all(msgs.iter().map(|m| engine.send(m, SendContext::Outside))).await;
+        for (i, r) in sent.iter().enumerate() {
+            match r {
+                Err(e) => {
+                    assert_eq!(i, 17);
+                    assert_eq!(e.code, ErrorCode::NonExistentWorkflow);
+                }
+                Ok(()) => assert_ne!(i, 17),
+            }
+        }
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            49
+        );
+        // Resending the same UUIDs (a retry) adds nothing.
+        join_all(msgs.iter().map(|m| engine.send(m, SendContext::Outside))).await;
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            49
+        );
+    }
+
+    #[tokio::test]
+    async fn checkpoints_written_behind_commit_in_order_and_report_the_first_failure() {
+        let url = fresh_db("behind").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("wb", "tok")).await.unwrap();
+        engine
+            .start_workflow(&workflow("wc", "tok2"))
+            .await
+            .unwrap();
+        for i in 0..50 {
+            engine.record_behind("wb", "tok", step(i, "s", &i.to_string()));
+            engine.record_behind("wc", "tok2", step(i, "s", &i.to_string()));
+        }
+        engine.settle("wb").await.expect("all committed");
+        engine.settle("wc").await.expect("all committed");
+        let cps = engine.load_checkpoints("wb").await.unwrap();
+        assert_eq!(cps.len(), 50);
+        assert!(cps
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.output.as_deref() == Some(i.to_string().as_str())));
+
+        // A slot taken by another execution, then a stale token: settle reports the first failure,
+        // once, and the neighbours in the same batches are unaffected.
+        engine.record_behind("wb", "tok", step(3, "s", "different"));
+        engine.record_behind("wb", "stale", step(60, "s", "x"));
+        engine.record_behind("wc", "tok2", step(50, "s", "50"));
+        let err = engine.settle("wb").await.expect_err("slot taken");
+        assert_eq!(err.code, ErrorCode::StepNondeterminism);
+        engine
+            .settle("wb")
+            .await
+            .expect("the failure is reported once");
+        engine.settle("wc").await.expect("unaffected");
+        assert_eq!(engine.load_checkpoints("wc").await.unwrap().len(), 51);
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.operation_outputs WHERE workflow_uuid = 'wb'"
+            )
+            .await,
+            50
+        );
+
+        // Completion waits for the queue and is refused after a failed checkpoint.
+        engine.record_behind("wc", "tok2", step(51, "s", "51"));
+        let done = engine
+            .settle_and_complete("wc", "tok2", "SUCCESS", Some("1"), None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            done,
+            dbos_native::engine::behind::Settled::Done(true)
+        ));
+        assert_eq!(engine.load_checkpoints("wc").await.unwrap().len(), 52);
+        engine.record_behind("wb", "stale", step(61, "s", "x"));
+        let refused = engine
+            .settle_and_complete("wb", "tok", "SUCCESS", Some("1"), None)
+            .await
+            .unwrap();
+        match refused {
+            dbos_native::engine::behind::Settled::WriteFailed(e) => {
+                assert_eq!(e.code, ErrorCode::WorkflowConflict)
+            }
+            _ => panic!("completed despite a failed checkpoint"),
+        }
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'wb' AND status = 'PENDING'").await,
+            1
+        );
+    }
+}

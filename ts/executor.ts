@@ -353,35 +353,34 @@ export class Executor {
       } catch (e) {
         error = e;
       }
-      try {
-        await this.settled(state);
-      } catch (e) {
-        // A checkpoint that did not commit decides the outcome, as it would have at its step.
-        ok = false;
-        error = e;
-      }
-      if (error instanceof DBOSWorkflowConflictError) return this.adoptOutcome(state.workflowID);
-      let output: string | null = null;
-      let errorText: string | null = null;
-      if (ok) {
-        try {
-          output = serializeValue(result, state.serialization);
-        } catch (e) {
-          ok = false;
-          error = e;
+      for (;;) {
+        if (error instanceof DBOSWorkflowConflictError || state.writeError?.error instanceof DBOSWorkflowConflictError) {
+          return this.adoptOutcome(state.workflowID);
         }
+        let output: string | null = null;
+        let errorText: string | null = null;
+        if (ok) {
+          try {
+            output = serializeValue(result, state.serialization);
+          } catch (e) {
+            ok = false;
+            error = e;
+          }
+        }
+        if (!ok) errorText = serializeError(error, state.serialization);
+        // One call: the engine first waits for the checkpoints written behind the workflow.
+        const done = await this.engine.settleAndComplete(state.workflowID, state.token, ok ? 'SUCCESS' : 'ERROR', output, errorText);
+        if (done.writeError !== undefined) {
+          // A checkpoint that did not commit decides the outcome, as it would have at its step.
+          state.writeError ??= { error: done.writeError };
+          ok = false;
+          error = done.writeError;
+          continue;
+        }
+        if (!done.won) return this.adoptOutcome(state.workflowID);
+        if (!ok) throw error;
+        return result;
       }
-      if (!ok) errorText = serializeError(error, state.serialization);
-      const won = await this.engine.completeWorkflow(
-        state.workflowID,
-        state.token,
-        ok ? 'SUCCESS' : 'ERROR',
-        output,
-        errorText,
-      );
-      if (!won) return this.adoptOutcome(state.workflowID);
-      if (!ok) throw error;
-      return result;
     };
     const promise = run();
     const entry = { state, promise };

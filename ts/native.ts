@@ -170,6 +170,13 @@ interface NativeEngine {
   loadCheckpoints(workflowId: string): Promise<Checkpoint[]>;
   getCheckpoint(workflowId: string, functionId: number): Promise<Checkpoint | null>;
   completeWorkflow(workflowId: string, token: string, status: string, output?: string, error?: string): Promise<boolean>;
+  settleAndComplete(
+    workflowId: string,
+    token: string,
+    status: string,
+    output?: string,
+    error?: string,
+  ): Promise<{ won: boolean; writeError?: string }>;
   getWorkflowStatus(workflowId: string): Promise<WorkflowStatusRow | null>;
   awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs?: number): Promise<WorkflowOutcome | null>;
   cancelWorkflows(ids: string[], children: boolean): Promise<string[]>;
@@ -264,6 +271,19 @@ export class Engine {
   }
   completeWorkflow(workflowId: string, token: string, status: 'SUCCESS' | 'ERROR', output: string | null, error: string | null) {
     return call(this.native.completeWorkflow(workflowId, token, status, output ?? undefined, error ?? undefined));
+  }
+  /** completeWorkflow after the workflow's written-behind checkpoints; a failed one comes back as writeError. */
+  async settleAndComplete(
+    workflowId: string,
+    token: string,
+    status: 'SUCCESS' | 'ERROR',
+    output: string | null,
+    error: string | null,
+  ): Promise<{ won: boolean; writeError?: Error }> {
+    const r = await call(this.native.settleAndComplete(workflowId, token, status, output ?? undefined, error ?? undefined));
+    return r.writeError === undefined || r.writeError === null
+      ? { won: r.won }
+      : { won: false, writeError: errorFromNative(new Error(r.writeError)) };
   }
   getWorkflowStatus(workflowId: string) {
     return call(this.native.getWorkflowStatus(workflowId));

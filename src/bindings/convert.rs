@@ -99,6 +99,13 @@ pub struct JsNewCheckpoint {
     pub serialization: Option<String>,
 }
 
+/// A completion's result: `writeError` (an engine error body) when a written-behind checkpoint failed.
+#[napi(object)]
+pub struct JsCompletion {
+    pub won: bool,
+    pub write_error: Option<String>,
+}
+
 impl From<JsNewCheckpoint> for NewCheckpoint {
     fn from(c: JsNewCheckpoint) -> Self {
         NewCheckpoint {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use napi::Result;
 use napi_derive::napi;
 
+use crate::engine::behind::Settled;
 use crate::engine::listener::WaitGuard;
 use crate::engine::messages::SendContext;
 use crate::engine::streams::StreamWriter;
@@ -16,12 +17,17 @@ use crate::engine::{Engine, EngineError, EngineOptions, Identity, SchemaMode};
 use convert::*;
 
 fn js_error(e: EngineError) -> napi::Error {
-    let body = serde_json::json!({
+    napi::Error::from_reason(error_body(&e))
+}
+
+/// The message of every engine error crossing to JS (also inside results, see `JsCompletion`).
+fn error_body(e: &EngineError) -> String {
+    serde_json::json!({
         "code": e.code as u32,
         "message": e.message,
         "sqlstate": e.sqlstate,
-    });
-    napi::Error::from_reason(body.to_string())
+    })
+    .to_string()
 }
 
 #[napi]
@@ -125,7 +131,7 @@ impl NativeEngine {
             completed_at,
             serialization,
         };
-        self.inner.record_behind(&workflow_id, &token, cp, true);
+        self.inner.record_behind(&workflow_id, &token, cp);
     }
 
     #[napi]
@@ -156,6 +162,40 @@ impl NativeEngine {
             .await
             .map_err(js_error)?;
         Ok(row.map(Into::into))
+    }
+
+    /// `complete_workflow` after the workflow's written-behind checkpoints commit, in one call; if one
+    /// of them failed, nothing is completed and its error comes back in `writeError`.
+    #[napi]
+    pub async fn settle_and_complete(
+        &self,
+        workflow_id: String,
+        token: String,
+        status: String,
+        output: Option<String>,
+        error: Option<String>,
+    ) -> Result<JsCompletion> {
+        let engine = self.inner.clone();
+        let settled = engine
+            .settle_and_complete(
+                &workflow_id,
+                &token,
+                &status,
+                output.as_deref(),
+                error.as_deref(),
+            )
+            .await
+            .map_err(js_error)?;
+        Ok(match settled {
+            Settled::Done(won) => JsCompletion {
+                won,
+                write_error: None,
+            },
+            Settled::WriteFailed(e) => JsCompletion {
+                won: false,
+                write_error: Some(error_body(&e)),
+            },
+        })
     }
 
     #[napi]

@@ -139,13 +139,19 @@ impl<T, R> Group<T, R> {
             }
         }
         let mut results = run(items).await.into_iter();
-        let own = results
-            .next()
-            .unwrap_or_else(|| Err(EngineError::new(ErrorCode::Dbos, "a batch returned no result")));
+        let own = results.next().unwrap_or_else(|| {
+            Err(EngineError::new(
+                ErrorCode::Dbos,
+                "a batch returned no result",
+            ))
+        });
         for reply in replies {
-            let r = results
-                .next()
-                .unwrap_or_else(|| Err(EngineError::new(ErrorCode::Dbos, "a batch returned too few results")));
+            let r = results.next().unwrap_or_else(|| {
+                Err(EngineError::new(
+                    ErrorCode::Dbos,
+                    "a batch returned too few results",
+                ))
+            });
             // A caller that went away does not need its result.
             let _ = reply.send(Signal::Done(r));
         }

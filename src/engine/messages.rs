@@ -1,6 +1,7 @@
 //! Workflow messages (`notifications`): send from outside, from a step or exactly-once from workflow
 //! code, and recv's wait and consume, whose consumed row and checkpoint commit together.
 
+use super::batch::Batched;
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
@@ -47,6 +48,7 @@ pub struct Received {
 
 pub(crate) struct Sql {
     send: String,
+    send_many: String,
     send_in_step: String,
     send_in_workflow: String,
     consume: String,
@@ -60,6 +62,12 @@ impl Sql {
         Sql {
             send: format!(
                 "{insert} VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_uuid) DO NOTHING"
+            ),
+            // Concurrent sends from outside workflows in one statement; a missing destination fails
+            // the batch, which is then run singly so that only that send fails.
+            send_many: format!(
+                "{insert} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 ON CONFLICT (message_uuid) DO NOTHING"
             ),
             send_in_step: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $6 FOR NO KEY UPDATE), \
@@ -134,6 +142,14 @@ impl Engine {
     /// retry: the message UUID makes the insert idempotent, and a workflow's send is recognised by
     /// its checkpoint.
     pub async fn send(&self, msg: &OutgoingMessage, ctx: SendContext<'_>) -> Result<()> {
+        if let SendContext::Outside = ctx {
+            // Plain sends have no order to keep among themselves: they share statements.
+            return self
+                .groups
+                .sends
+                .submit(msg.clone(), |batch| self.run_batch(batch))
+                .await;
+        }
         let completed_at = now_ms();
         self.retrying(|| self.send_once(msg, ctx, completed_at))
             .await
@@ -300,5 +316,32 @@ impl Engine {
             None if last => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
             None => Ok(None),
         }
+    }
+}
+
+impl Batched<OutgoingMessage, ()> for Engine {
+    async fn one(&self, msg: &OutgoingMessage) -> Result<()> {
+        let completed_at = now_ms();
+        self.retrying(|| self.send_once(msg, SendContext::Outside, completed_at))
+            .await
+    }
+
+    async fn many(&self, items: &[OutgoingMessage]) -> Result<Vec<Result<()>>> {
+        let col =
+            |f: fn(&OutgoingMessage) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
+        let destinations = col(|m| Some(m.destination_id.clone()));
+        let topics = col(|m| Some(m.topic.clone()));
+        let messages = col(|m| Some(m.message.clone()));
+        let formats = col(|m| m.serialization.clone());
+        let uuids = col(|m| Some(m.message_uuid.clone()));
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&self.sql.messages.send_many).await?;
+        client
+            .execute(
+                &stmt,
+                &[&destinations, &topics, &messages, &formats, &uuids],
+            )
+            .await?;
+        Ok(items.iter().map(|_| Ok(())).collect())
     }
 }

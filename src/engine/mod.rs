@@ -2,6 +2,7 @@
 //! one concern of the DBOS system database and all of its SQL.
 
 mod batch;
+pub mod behind;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -67,6 +68,7 @@ pub(crate) struct Groups {
     starts: batch::Group<workflows::NewWorkflow, workflows::StartOutcome>,
     checkpoints: batch::Group<steps::CheckpointWrite, ()>,
     completions: batch::Group<workflows::Completion, bool>,
+    sends: batch::Group<messages::OutgoingMessage, ()>,
 }
 
 /// Closing flag that async waits can select on.
@@ -113,7 +115,7 @@ pub struct Engine {
     closed: Arc<Closer>,
     listener: OnceCell<Arc<listener::Listener>>,
     groups: Groups,
-    behind: steps::Behind,
+    behind: behind::Behind,
     /// Where writes handed off without a waiting caller run.
     runtime: tokio::runtime::Handle,
 }
@@ -175,7 +177,7 @@ impl Engine {
             closed: Arc::new(Closer::new()),
             listener: OnceCell::new(),
             groups: Groups::default(),
-            behind: steps::Behind::default(),
+            behind: behind::Behind::default(),
             runtime: tokio::runtime::Handle::current(),
         };
         if opts.listen {

@@ -1,10 +1,6 @@
 //! Checkpoints (`operation_outputs`): the fenced insert that records a step, sleep marker or child
 //! start, and the reads a replay needs.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use tokio::sync::Notify;
 use tokio_postgres::GenericClient;
 
 use super::batch::Batched;
@@ -103,57 +99,12 @@ impl Sql {
     }
 }
 
-/// Checkpoints written behind their workflow (`record_behind`), per workflow: how many are in flight
-/// and the first that failed.
-#[derive(Default)]
-pub(crate) struct Behind {
-    workflows: Mutex<HashMap<String, InFlight>>,
-}
-
-struct InFlight {
-    count: usize,
-    error: Option<EngineError>,
-    settled: Arc<Notify>,
-}
-
-impl Behind {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, InFlight>> {
-        self.workflows.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn started(&self, workflow_id: &str) {
-        let mut map = self.lock();
-        let entry = map.entry(workflow_id.to_string()).or_insert_with(|| InFlight {
-            count: 0,
-            error: None,
-            settled: Arc::new(Notify::new()),
-        });
-        entry.count += 1;
-    }
-
-    fn finished(&self, workflow_id: &str, result: Result<()>) {
-        let mut map = self.lock();
-        if let Some(entry) = map.get_mut(workflow_id) {
-            entry.count -= 1;
-            if let Err(e) = result {
-                entry.error.get_or_insert(e);
-            }
-            if entry.count == 0 {
-                entry.settled.notify_waiters();
-                if entry.error.is_none() {
-                    map.remove(workflow_id);
-                }
-            }
-        }
-    }
-}
-
 /// One checkpoint waiting in the group commit.
 pub(crate) struct CheckpointWrite {
-    workflow_id: String,
-    token: String,
-    cp: NewCheckpoint,
-    conflict_check: bool,
+    pub(crate) workflow_id: String,
+    pub(crate) token: String,
+    pub(crate) cp: NewCheckpoint,
+    pub(crate) conflict_check: bool,
 }
 
 fn nondeterminism(workflow_id: &str, cp: &NewCheckpoint) -> EngineError {
@@ -218,61 +169,6 @@ impl Engine {
             .await
     }
 
-
-    /// Hands a checkpoint to the group commit and returns at once: the caller goes on while it commits.
-    /// One workflow's checkpoints commit in the order of these calls; `settle` waits for them.
-    pub fn record_behind(
-        self: &Arc<Self>,
-        workflow_id: &str,
-        token: &str,
-        cp: NewCheckpoint,
-        conflict_check: bool,
-    ) {
-        self.behind.started(workflow_id);
-        let ticket = self.groups.checkpoints.enqueue(CheckpointWrite {
-            workflow_id: workflow_id.to_string(),
-            token: token.to_string(),
-            cp,
-            conflict_check,
-        });
-        let engine = Arc::clone(self);
-        let id = workflow_id.to_string();
-        self.runtime.spawn(async move {
-            let result = engine
-                .groups
-                .checkpoints
-                .finish(ticket, |batch| engine.run_batch(batch))
-                .await;
-            engine.behind.finished(&id, result);
-        });
-    }
-
-    /// Waits until the workflow's checkpoints handed to `record_behind` have committed, and returns
-    /// the first failure among them (once: the record of it is cleared).
-    pub async fn settle(&self, workflow_id: &str) -> Result<()> {
-        loop {
-            let settled = {
-                let mut map = self.behind.lock();
-                match map.get_mut(workflow_id) {
-                    None => return Ok(()),
-                    Some(entry) if entry.count == 0 => {
-                        let error = entry.error.take();
-                        map.remove(workflow_id);
-                        return error.map_or(Ok(()), Err);
-                    }
-                    Some(entry) => Arc::clone(&entry.settled),
-                }
-            };
-            let notified = settled.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.behind.lock().get(workflow_id).is_none_or(|e| e.count == 0) {
-                continue;
-            }
-            notified.await;
-        }
-    }
-
     /// The same fenced insert inside a caller's transaction (a child start records its parent's checkpoint).
     pub(crate) async fn insert_checkpoint_in(
         &self,
@@ -315,7 +211,14 @@ impl Engine {
             )
             .await?;
         let owner: Option<String> = row.get(0);
-        verdict(owner.as_deref(), row.get(1), workflow_id, token, cp, conflict_check)
+        verdict(
+            owner.as_deref(),
+            row.get(1),
+            workflow_id,
+            token,
+            cp,
+            conflict_check,
+        )
     }
 
     /// Every checkpoint of a workflow, for replay after recovery (one query, then replay from memory).
@@ -351,14 +254,22 @@ impl Batched<CheckpointWrite, ()> for Engine {
         self.retrying(|| async {
             let client = self.client().await?;
             let stmt = client.prepare_cached(&self.sql.steps.record).await?;
-            self.insert_checkpoint(&**client, &stmt, &w.workflow_id, &w.token, &w.cp, w.conflict_check)
-                .await
+            self.insert_checkpoint(
+                &**client,
+                &stmt,
+                &w.workflow_id,
+                &w.token,
+                &w.cp,
+                w.conflict_check,
+            )
+            .await
         })
         .await
     }
 
     async fn many(&self, items: &[CheckpointWrite]) -> Result<Vec<Result<()>>> {
-        let col = |f: fn(&CheckpointWrite) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
+        let col =
+            |f: fn(&CheckpointWrite) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
         let ids = col(|w| Some(w.workflow_id.clone()));
         let fids: Vec<i32> = items.iter().map(|w| w.cp.function_id).collect();
         let outputs = col(|w| w.cp.output.clone());
@@ -394,7 +305,14 @@ impl Batched<CheckpointWrite, ()> for Engine {
             .zip(items)
             .map(|(row, w)| {
                 let owner: Option<String> = row.get(0);
-                verdict(owner.as_deref(), row.get(1), &w.workflow_id, &w.token, &w.cp, w.conflict_check)
+                verdict(
+                    owner.as_deref(),
+                    row.get(1),
+                    &w.workflow_id,
+                    &w.token,
+                    &w.cp,
+                    w.conflict_check,
+                )
             })
             .collect())
     }

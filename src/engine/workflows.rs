@@ -287,7 +287,6 @@ impl Engine {
             .await
     }
 
-
     /// Starts a child from a running parent: owner check on the parent, the child's rows and the
     /// parent's checkpoint at `function_id`, all in one transaction.
     pub async fn start_child_workflow(
@@ -365,7 +364,6 @@ impl Engine {
             .submit(done, |batch| self.run_batch(batch))
             .await
     }
-
 
     pub async fn get_workflow_status(
         &self,
@@ -506,7 +504,9 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
             .collect();
         let inputs = text(|w| Some(w.inputs.clone()));
         let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.start_many).await?;
+        let stmt = client
+            .prepare_cached(&self.sql.workflows.start_many)
+            .await?;
         let rows = client
             .query(
                 &stmt,
@@ -552,7 +552,14 @@ impl Batched<Completion, bool> for Engine {
             let row = client
                 .query_one(
                     &stmt,
-                    &[&c.workflow_id, &c.status, &c.token, &now, &c.output, &c.error],
+                    &[
+                        &c.workflow_id,
+                        &c.status,
+                        &c.token,
+                        &now,
+                        &c.output,
+                        &c.error,
+                    ],
                 )
                 .await?;
             Ok(row.get::<_, i64>(0) == 1)
@@ -569,7 +576,9 @@ impl Batched<Completion, bool> for Engine {
         let errors = text(|c| c.error.clone());
         let now = now_ms();
         let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.workflows.complete_many).await?;
+        let stmt = client
+            .prepare_cached(&self.sql.workflows.complete_many)
+            .await?;
         let rows = client
             .query(&stmt, &[&ids, &statuses, &tokens, &outputs, &errors, &now])
             .await?;

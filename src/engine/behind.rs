@@ -1,0 +1,163 @@
+//! Step checkpoints written behind their workflow: `record_behind` queues a checkpoint and returns at
+//! once, so the workflow's next step runs while it commits. One drain task at a time sends the queue
+//! in batches (one statement each), so a workflow's checkpoints commit in the order they were queued
+//! and a crash leaves a prefix of them. `settle` waits for a workflow's queued checkpoints and reports
+//! the first that failed; the workflow's other durable operations and its completion go through it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use super::batch::MAX_BATCH;
+use super::error::{EngineError, Result};
+use super::steps::{CheckpointWrite, NewCheckpoint};
+use super::Engine;
+
+#[derive(Default)]
+pub(crate) struct Behind {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<CheckpointWrite>,
+    draining: bool,
+    workflows: HashMap<String, InFlight>,
+}
+
+struct InFlight {
+    count: usize,
+    error: Option<EngineError>,
+    settled: Arc<Notify>,
+}
+
+/// The outcome of an operation that first waits for written-behind checkpoints.
+pub enum Settled<T> {
+    Done(T),
+    /// A checkpoint failed: the operation was not run.
+    WriteFailed(EngineError),
+}
+
+impl Behind {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Engine {
+    /// Queues a checkpoint of a workflow this execution owns and returns at once.
+    pub fn record_behind(self: &Arc<Self>, workflow_id: &str, token: &str, cp: NewCheckpoint) {
+        let start_drain = {
+            let mut st = self.behind.lock();
+            st.workflows
+                .entry(workflow_id.to_string())
+                .or_insert_with(|| InFlight {
+                    count: 0,
+                    error: None,
+                    settled: Arc::new(Notify::new()),
+                })
+                .count += 1;
+            st.queue.push_back(CheckpointWrite {
+                workflow_id: workflow_id.to_string(),
+                token: token.to_string(),
+                cp,
+                conflict_check: true,
+            });
+            !std::mem::replace(&mut st.draining, true)
+        };
+        if start_drain {
+            // Only an idle queue costs a task (and a wake-up of the runtime): checkpoints queued
+            // while a batch is in flight go with the next one.
+            let engine = Arc::clone(self);
+            self.runtime
+                .spawn(async move { engine.drain_behind().await });
+        }
+    }
+
+    async fn drain_behind(&self) {
+        loop {
+            let batch: Vec<CheckpointWrite> = {
+                let mut st = self.behind.lock();
+                if st.queue.is_empty() {
+                    st.draining = false;
+                    return;
+                }
+                let n = st.queue.len().min(MAX_BATCH);
+                st.queue.drain(..n).collect()
+            };
+            let ids: Vec<String> = batch.iter().map(|w| w.workflow_id.clone()).collect();
+            let results = self.run_batch(batch).await;
+            let mut st = self.behind.lock();
+            let mut results = results.into_iter();
+            for id in ids {
+                let result = results
+                    .next()
+                    .unwrap_or_else(|| Err(EngineError::shutdown()));
+                let Some(entry) = st.workflows.get_mut(&id) else {
+                    continue;
+                };
+                entry.count -= 1;
+                if let Err(e) = result {
+                    entry.error.get_or_insert(e);
+                }
+                if entry.count == 0 {
+                    entry.settled.notify_waiters();
+                    if entry.error.is_none() {
+                        st.workflows.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until the workflow's queued checkpoints have committed, and returns the first failure
+    /// among them (once: the record of it is cleared).
+    pub async fn settle(&self, workflow_id: &str) -> Result<()> {
+        loop {
+            let settled = {
+                let mut st = self.behind.lock();
+                match st.workflows.get_mut(workflow_id) {
+                    None => return Ok(()),
+                    Some(entry) if entry.count == 0 => {
+                        let error = entry.error.take();
+                        st.workflows.remove(workflow_id);
+                        return error.map_or(Ok(()), Err);
+                    }
+                    Some(entry) => Arc::clone(&entry.settled),
+                }
+            };
+            let notified = settled.notified();
+            tokio::pin!(notified);
+            // Registered before the re-check, so a drain finishing in between still wakes us.
+            notified.as_mut().enable();
+            let pending = self
+                .behind
+                .lock()
+                .workflows
+                .get(workflow_id)
+                .is_some_and(|e| e.count > 0);
+            if pending {
+                notified.await;
+            }
+        }
+    }
+
+    /// `complete_workflow` once the workflow's queued checkpoints committed (not at all if one
+    /// failed): a workflow's outcome is never recorded ahead of its steps.
+    pub async fn settle_and_complete(
+        &self,
+        workflow_id: &str,
+        token: &str,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<Settled<bool>> {
+        if let Err(e) = self.settle(workflow_id).await {
+            return Ok(Settled::WriteFailed(e));
+        }
+        self.complete_workflow(workflow_id, token, status, output, error)
+            .await
+            .map(Settled::Done)
+    }
+}
