@@ -84,6 +84,10 @@ test('SIGKILL mid-workflow: the next launch completes it without re-running the 
   const id = 'crash-two-steps';
   const first = runApp({ START: 'twoSteps', WF_ID: id, HANG: 'B', LOG: log });
   await waitFor('stepB to start', () => count(log, 'B-start') === 1);
+  // stepA's checkpoint is written behind the workflow: stepB may start before it commits.
+  for (const end = Date.now() + 20_000; (await steps(url, id)).length < 1; await sleep(10)) {
+    if (Date.now() > end) throw new Error("stepA's checkpoint was never recorded");
+  }
   await kill(first);
   assert.equal((await statusRow(url, id))?.status, 'PENDING');
   assert.deepEqual(

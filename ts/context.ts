@@ -27,8 +27,8 @@ export interface WorkflowState {
   readonly cancel: AbortController;
   /** Checkpointed stream reads in progress: two at once would number their values by scheduling. */
   activeStreamReads?: number;
-  /** Step checkpoints were handed to the engine since the last settle (see Executor.recordBehind). */
-  writesBehind?: boolean;
+  /** Step checkpoints handed to the engine since the last settle (see Executor.recordBehind). */
+  writesBehind?: number;
   /** The first of those that failed: the workflow stops at its next durable operation. */
   writeError?: { error: unknown };
 }

@@ -148,6 +148,9 @@ function formatFor(reg: WorkflowRegistration): string {
   return appSerialization();
 }
 
+/** Step checkpoints a workflow may have in flight before its next step waits for them. */
+const MAX_WRITES_BEHIND = 64;
+
 /** How many queued workflows one poll of the internal queue claims. */
 const CLAIM_BATCH = 1000;
 
@@ -499,13 +502,13 @@ export class Executor {
       startedAt,
       completedAt: Date.now(),
     });
-    wf.writesBehind = true;
+    wf.writesBehind = (wf.writesBehind ?? 0) + 1;
   }
 
   /** Waits for the workflow's checkpoints in flight; throws the first failure among them. */
   async settled(wf: WorkflowState): Promise<void> {
     if (wf.writesBehind) {
-      wf.writesBehind = false;
+      wf.writesBehind = 0;
       try {
         await this.engine.settle(wf.workflowID);
       } catch (error) {
@@ -515,8 +518,18 @@ export class Executor {
     this.throwIfWriteFailed(wf);
   }
 
-  throwIfWriteFailed(wf: WorkflowState): void {
+  private throwIfWriteFailed(wf: WorkflowState): void {
     if (wf.writeError) throw wf.writeError.error;
+  }
+
+  /**
+   * A step stops on a failed checkpoint before it. Run-ahead is bounded: with the database slow or
+   * away, a workflow waits for its checkpoints rather than running (and after a crash re-running) an
+   * unbounded number of steps past them.
+   */
+  private async beforeStep(wf: WorkflowState): Promise<void> {
+    if ((wf.writesBehind ?? 0) >= MAX_WRITES_BEHIND) await this.settled(wf);
+    else this.throwIfWriteFailed(wf);
   }
 
   private async write(
@@ -576,7 +589,7 @@ export class Executor {
       if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
       return deserializeValue(cp.output ?? null, cp.serialization ?? null) as R;
     }
-    this.throwIfWriteFailed(wf);
+    await this.beforeStep(wf);
     const format = appSerialization();
     let value: R;
     try {
@@ -681,7 +694,7 @@ export class Executor {
     const functionID = takeFunctionID(wf);
     const cp = this.recorded(wf, functionID, name);
     if (cp) return deserializeValue(cp.output ?? null, appSerialization()) as T;
-    this.throwIfWriteFailed(wf);
+    await this.beforeStep(wf);
     const startedAt = Date.now();
     const value = produce();
     this.recordBehind(wf, functionID, name, startedAt, { output: serializeValue(value, appSerialization()) });

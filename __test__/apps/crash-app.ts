@@ -40,6 +40,22 @@ export class CrashApp {
     return 'rested';
   }
 
+  /** Many quick steps, each logged: a SIGKILL lands while checkpoints are still in flight. */
+  @DBOS.workflow()
+  static async manySteps(n: number): Promise<number> {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      sum += await DBOS.runStep(
+        async () => {
+          log(`S${i}`);
+          return i;
+        },
+        { name: 'quick' },
+      );
+    }
+    return sum;
+  }
+
   @DBOS.workflow({ maxRecoveryAttempts: 1 })
   static async doomed(): Promise<string> {
     await DBOS.runStep(async () => log('doomed-step'), { name: 'doomedStep' });
@@ -56,7 +72,8 @@ async function main(): Promise<void> {
   const start = process.env.START;
   if (start === 'twoSteps') await DBOS.startWorkflow(CrashApp, { workflowID: id }).twoSteps();
   if (start === 'sleeper') await DBOS.startWorkflow(CrashApp, { workflowID: id }).sleeper(Number(process.env.SLEEP_MS));
-  if (start === 'doomed') await DBOS.startWorkflow(CrashApp, { workflowID: id }).doomed();
+  if (start === 'manySteps') await DBOS.startWorkflow(CrashApp, { workflowID: id }).manySteps(Number(process.env.STEPS));
+    if (start === 'doomed') await DBOS.startWorkflow(CrashApp, { workflowID: id }).doomed();
   if (process.env.AWAIT) {
     let out: Record<string, unknown>;
     try {

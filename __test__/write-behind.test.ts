@@ -1,0 +1,167 @@
+// Step checkpoints are written behind the workflow (the next step runs while the previous checkpoint
+// commits). What must still hold: a crash leaves a gap-free prefix of checkpoints and recovery re-runs
+// only the steps after it; a fenced-out checkpoint stops the workflow within the run-ahead bound; and
+// nothing the world can see (events, messages, the outcome) gets ahead of the steps before it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { DBOS } from 'dbos-native';
+import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
+import { finalOutput, killAll, killApp, spawnApp } from './helpers/child';
+
+const crashApp = path.join(__dirname, 'apps', 'crash-app.js');
+let url = '';
+let dir = '';
+
+let executed = 0;
+let stolenAt = -1;
+
+async function stealOwnership(workflowID: string): Promise<void> {
+  // What a recovery elsewhere does to the row: a new owner token fences this execution out.
+  await query(url, `UPDATE dbos.workflow_status SET owner_xid = 'thief' WHERE workflow_uuid = $1`, [workflowID]);
+}
+
+const fencedLoop = DBOS.registerWorkflow(
+  async (n: number): Promise<number> => {
+    for (let i = 0; i < n; i++) {
+      await DBOS.runStep(
+        async () => {
+          executed++;
+          if (i === 20) {
+            stolenAt = executed;
+            await stealOwnership(DBOS.workflowID ?? '');
+          }
+          return i;
+        },
+        { name: 'tick' },
+      );
+    }
+    return n;
+  },
+  { name: 'fencedLoop' },
+);
+
+const stepThenEvent = DBOS.registerWorkflow(
+  async (): Promise<void> => {
+    const v = await DBOS.runStep(async () => 41, { name: 'compute' });
+    await DBOS.setEvent('k', v + 1);
+    await DBOS.recv('go', 30);
+  },
+  { name: 'stepThenEvent' },
+);
+
+before(async () => {
+  url = await freshDatabase('dbosn_write_behind');
+  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-behind-'));
+  DBOS.setConfig({ name: 'write-behind', systemDatabaseUrl: url });
+  await DBOS.launch();
+});
+
+after(async () => {
+  await killAll();
+  await DBOS.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function stepRuns(log: string): Map<number, number> {
+  const runs = new Map<number, number>();
+  if (!existsSync(log)) return runs;
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const m = /^S(\d+) /.exec(line);
+    if (m) runs.set(Number(m[1]), (runs.get(Number(m[1])) ?? 0) + 1);
+  }
+  return runs;
+}
+
+test('SIGKILL with checkpoints in flight leaves a gap-free prefix; recovery re-runs only the steps after it', async () => {
+  const log = path.join(dir, 'many.log');
+  const id = 'behind-many';
+  const n = 3000;
+  const env = { DBOS_SYSTEM_DATABASE_URL: url, LOG: log };
+  const first = spawnApp(crashApp, { ...env, START: 'manySteps', WF_ID: id, STEPS: String(n) }, 'crash-app');
+  const end = Date.now() + 30_000;
+  while (stepRuns(log).size < 400) {
+    if (Date.now() > end) throw new Error('the app did not run 400 steps');
+    await sleep(5);
+  }
+  await killApp(first);
+  const ranBefore = stepRuns(log);
+  const recorded = await steps(url, id);
+  assert.ok(recorded.length < n, 'killed before the end');
+  // A prefix: function IDs 0..k-1 with nothing missing, each with its own step's output.
+  recorded.forEach((s, i) => {
+    assert.equal(s.function_id, i, `checkpoint ${i} is in place`);
+    assert.equal(s.function_name, 'quick');
+  });
+  const k = recorded.length;
+  assert.ok(k <= ranBefore.size, 'no checkpoint without its step having run');
+
+  const second = spawnApp(crashApp, { ...env, AWAIT: id }, 'crash-app-2');
+  assert.deepEqual(await finalOutput(second), { ok: true, value: (n * (n - 1)) / 2 });
+  const runs = stepRuns(log);
+  for (let i = 0; i < n; i++) {
+    const times = runs.get(i) ?? 0;
+    if (i < k) assert.equal(times, 1, `step ${i} was recorded before the kill: never re-run`);
+    else assert.ok(times === 1 || times === 2, `step ${i} ran ${times} times`);
+  }
+  const final = await steps(url, id);
+  assert.equal(final.length, n);
+  final.forEach((s, i) => assert.equal(s.function_id, i));
+  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
+});
+
+test('a fenced-out checkpoint stops the workflow within the run-ahead bound; later steps are not recorded', async () => {
+  const id = 'behind-fenced';
+  executed = 0;
+  const handle = await DBOS.startWorkflow(fencedLoop, { workflowID: id })(100_000);
+  // The thief finishes the workflow its own way; this execution must adopt that outcome.
+  const finish = (async () => {
+    while (stolenAt < 0) await sleep(5);
+    await sleep(300);
+    const ranAfterSteal = executed - stolenAt;
+    await query(
+      url,
+      `UPDATE dbos.workflow_status SET status = 'SUCCESS', owner_xid = NULL WHERE workflow_uuid = $1`,
+      [id],
+    );
+    await query(url, `INSERT INTO dbos.workflow_output (workflow_uuid, output) VALUES ($1, $2)`, [
+      id,
+      JSON.stringify({ json: -1, __dbos_serializer: 'superjson' }),
+    ]);
+    return ranAfterSteal;
+  })();
+  const [value, ranAfterSteal] = await Promise.all([handle.getResult(), finish]);
+  assert.equal(value, -1, "the execution adopted the new owner's outcome");
+  assert.ok(ranAfterSteal <= 70, `ran ${ranAfterSteal} steps past the fenced checkpoint (bound 64)`);
+  const recorded = await steps(url, id);
+  assert.ok(recorded.length <= 20, `only steps before the steal are recorded (${recorded.length})`);
+  recorded.forEach((s, i) => assert.equal(s.function_id, i));
+});
+
+const busyLoop = DBOS.registerWorkflow(
+  async (n: number): Promise<number> => {
+    for (let i = 0; i < n; i++) await DBOS.runStep(async () => i, { name: 'busy' });
+    return n;
+  },
+  { name: 'busyLoop' },
+);
+
+test('an event set after a step is only visible once that step is recorded', async () => {
+  // Other workflows keep the checkpoint queue long, so a step's checkpoint waits behind theirs: an
+  // event that did not wait for it would be visible first.
+  const busy = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => DBOS.startWorkflow(busyLoop, { workflowID: `behind-busy-${i}` })(300)),
+  );
+  for (let round = 0; round < 20; round++) {
+    const id = `behind-event-${round}`;
+    await DBOS.startWorkflow(stepThenEvent, { workflowID: id })();
+    assert.equal(await DBOS.getEvent(id, 'k', 10), 42);
+    const recorded = await steps(url, id);
+    assert.equal(recorded[0]?.function_name, 'compute', `round ${round}: the step's checkpoint came first`);
+    await DBOS.send(id, 'done', 'go');
+    await DBOS.retrieveWorkflow(id).getResult();
+  }
+  for (const h of busy) assert.equal(await h.getResult(), 300);
+});
