@@ -1,9 +1,9 @@
 //! Group commit: concurrent callers' writes of one kind are sent as one statement (one round trip,
-//! one commit) instead of one each. There is no background task: the first caller to find the
-//! group idle leads, runs what is queued as a batch, and after its batch hands the lead to the
-//! oldest waiting caller, so no caller ever runs more than one batch and a write waits for at most
-//! the batch in flight. One batch in flight per group also keeps each caller's writes in the
-//! order they were submitted, which the pipelined checkpoints of a workflow rely on.
+//! one commit) instead of one each. There is no background task: a caller that finds fewer than
+//! `LEADERS` batches in flight leads one, runs what is queued, and after its batch hands the lead to
+//! the oldest waiting caller, so no caller runs more than one batch and a write waits at most for
+//! the batches in flight. Writes of different callers get no order among themselves (a workflow's
+//! written-behind checkpoints, which need one, have their own queue: `behind`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -13,6 +13,10 @@ use tokio::sync::oneshot;
 
 use super::error::{EngineError, ErrorCode, Result};
 use super::Engine;
+
+/// Batches of one group in flight at once: writes of different callers need no order among
+/// themselves, and a second batch lets Postgres work on one while the other travels.
+const LEADERS: usize = 2;
 
 /// How many writes one statement carries at most.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -30,11 +34,12 @@ struct Waiting<T, R> {
 
 struct State<T, R> {
     queue: VecDeque<Waiting<T, R>>,
-    leading: bool,
+    /// Batches in flight.
+    leaders: usize,
 }
 
 /// A queued write: `finish` must be called with it, or the group stalls behind it.
-pub(crate) struct Ticket<T, R>(Place<T, R>);
+struct Ticket<T, R>(Place<T, R>);
 
 enum Place<T, R> {
     Leading(T),
@@ -50,7 +55,7 @@ impl<T, R> Default for Group<T, R> {
         Group {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                leading: false,
+                leaders: 0,
             }),
         }
     }
@@ -82,7 +87,7 @@ impl<T, R> Group<T, R> {
                 Err(_) => continue,
             }
         }
-        st.leading = false;
+        st.leaders -= 1;
     }
 
     /// Submits one write and returns its own result. `run` executes a batch and returns one result
@@ -96,21 +101,20 @@ impl<T, R> Group<T, R> {
         self.finish(ticket, run).await
     }
 
-    /// Queues a write now (writes keep the order of their `enqueue` calls); `finish` then waits for it.
-    pub(crate) fn enqueue(&self, item: T) -> Ticket<T, R> {
+    fn enqueue(&self, item: T) -> Ticket<T, R> {
         let mut st = self.lock();
-        if st.leading {
+        if st.leaders >= LEADERS {
             let (tx, rx) = oneshot::channel();
             st.queue.push_back(Waiting { item, reply: tx });
             Ticket(Place::Waiting(rx))
         } else {
-            st.leading = true;
+            st.leaders += 1;
             Ticket(Place::Leading(item))
         }
     }
 
     /// Waits for a queued write's result, leading a batch if its turn comes.
-    pub(crate) async fn finish<F, Fut>(&self, ticket: Ticket<T, R>, run: F) -> Result<R>
+    async fn finish<F, Fut>(&self, ticket: Ticket<T, R>, run: F) -> Result<R>
     where
         F: Fn(Vec<T>) -> Fut,
         Fut: Future<Output = Vec<Result<R>>>,
