@@ -1,4 +1,4 @@
-// What a child process reports to the runner (and what results/latest.json holds per SDK).
+// What a child process reports to the runner (and what results/latest.json holds per SDK and round).
 import type { Metric } from './scenario';
 import type { StatementDelta } from './pgstats';
 import type { SdkId } from './sdk';

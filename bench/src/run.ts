@@ -5,7 +5,9 @@
 // Server: the server of DBOS_SYSTEM_DATABASE_URL if set (databases bench_native_sys and bench_sdk_sys are
 // dropped and re-created there), else a throwaway embedded Postgres (temp dir, free port) stopped at the end.
 //
-// Usage: npm run bench [-- [--sdk native|sdk]... [--only <scenario id>]... [--cpu-prof]]
+// Usage: npm run bench [-- [--sdk native|sdk]... [--only <scenario id>]... [--runs N] [--cpu-prof]]
+//   --runs N     N rounds (1..9, default 1), the SDKs alternating (native, sdk, native, sdk, ...) so drift on a
+//                noisy machine hits both alike, fresh databases each round; the table shows per-round medians
 //   --cpu-prof   run the children with node --cpu-prof; profiles go to bench/results/cpu-prof/ (JS thread only)
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,10 +21,13 @@ import { scenarios } from './scenarios';
 import { SDK_LABELS, type SdkId } from './sdk';
 import { enablePgStatStatements } from './pgstats';
 import { COMMIT_LIMIT_CLIENTS, measureCommitLimit, type CommitLimit } from './commit-limit';
+import { summarize, type SdkSummary } from './medians';
 import { buildPerOpRows, buildRows, renderMarkdown, renderNotes } from './table';
 
 const DATABASES: Record<SdkId, string> = { native: 'bench_native_sys', sdk: 'bench_sdk_sys' };
 const RESULTS_DIR = path.resolve(__dirname, '..', 'results');
+const MAX_RUNS = 9;
+const USAGE = 'npm run bench [-- [--sdk native|sdk]... [--only <id>]... [--runs N] [--cpu-prof]]';
 
 function redact(url: string): string {
   try {
@@ -55,6 +60,8 @@ function freePort(): Promise<number> {
 interface Args {
   sdks: SdkId[];
   only: string[];
+  /** Rounds: each runs every selected SDK's child once. */
+  runs: number;
   cpuProf: boolean;
 }
 
@@ -62,6 +69,7 @@ function parseArgs(argv: readonly string[]): Args {
   const sdks: SdkId[] = [];
   const only: string[] = [];
   let cpuProf = false;
+  let runs = 1;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = argv[i + 1];
@@ -73,14 +81,17 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (a === '--only' && value !== undefined && scenarios.some((s) => s.id === value)) {
       only.push(value);
       i++;
+    } else if (a === '--runs' && value !== undefined && /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_RUNS) {
+      runs = Number(value);
+      i++;
     } else {
       throw new Error(
-        `bench: bad argument ${a}${value !== undefined ? ` ${value}` : ''}. Usage: npm run bench [-- [--sdk native|sdk]... [--only <id>]... [--cpu-prof]]; ` +
+        `bench: bad argument ${a}${value !== undefined ? ` ${value}` : ''}. Usage: ${USAGE} (--runs 1..${MAX_RUNS}); ` +
           `scenario ids: ${scenarios.map((s) => s.id).join(', ')}`,
       );
     }
   }
-  return { sdks: sdks.length ? sdks : ['native', 'sdk'], only, cpuProf };
+  return { sdks: sdks.length ? sdks : ['native', 'sdk'], only, runs, cpuProf };
 }
 
 let current: ChildProcess | undefined;
@@ -136,7 +147,8 @@ async function main(): Promise<number> {
   let serverDesc: string;
   let adminUrl: string;
   const failures: string[] = [];
-  const reports: Partial<Record<SdkId, ChildReport>> = {};
+  /** Per round, each SDK's report (missing if its child left none). */
+  const runs: Partial<Record<SdkId, ChildReport>>[] = [];
   try {
     const configured = process.env.DBOS_SYSTEM_DATABASE_URL;
     if (configured) {
@@ -176,40 +188,51 @@ async function main(): Promise<number> {
 
     const order = scenarios.filter((s) => args.only.length === 0 || args.only.includes(s.id));
     const capMs = order.reduce((sum, s) => sum + s.timeCapMs, 0) + 150_000;
-    for (const sdk of args.sdks) {
-      if (interrupted) break;
-      const db = DATABASES[sdk];
-      // Fresh database per run; the SDK creates it at launch. The name is a constant, not user input.
-      await adminQuery(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(db)} WITH (FORCE)`));
-      const out = path.join(os.tmpdir(), `dbos-bench-${process.pid}-${sdk}.json`);
-      fs.rmSync(out, { force: true });
-      console.log(`\nbench: ${SDK_LABELS[sdk]} on database ${db}`);
-      const code = await runChild(
-        sdk,
-        {
-          ...process.env,
-          [ENV.sdk]: sdk,
-          [ENV.dbUrl]: withDatabase(adminUrl, db),
-          [ENV.out]: out,
-          [ENV.only]: args.only.join(','),
-          ...(statements ? { [ENV.adminUrl]: adminUrl, [ENV.dbName]: db } : {}),
-        },
-        capMs,
-        args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'cpu-prof')}`, `--cpu-prof-name=${sdk}-${process.pid}.cpuprofile`] : [],
-      );
-      if (fs.existsSync(out)) {
-        reports[sdk] = JSON.parse(fs.readFileSync(out, 'utf8')) as ChildReport;
+    // Round by round, the SDKs one after the other within each, so slow drift of the machine's load hits both alike.
+    for (let round = 1; round <= args.runs && !interrupted; round++) {
+      const reports: Partial<Record<SdkId, ChildReport>> = {};
+      runs.push(reports);
+      const inRound = args.runs > 1 ? ` (round ${round})` : '';
+      for (const sdk of args.sdks) {
+        if (interrupted) break;
+        const db = DATABASES[sdk];
+        // Fresh database per child; the SDK creates it at launch. The name is a constant, not user input.
+        await adminQuery(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(db)} WITH (FORCE)`));
+        const out = path.join(os.tmpdir(), `dbos-bench-${process.pid}-${sdk}.json`);
         fs.rmSync(out, { force: true });
+        console.log(`\nbench: ${args.runs > 1 ? `round ${round}/${args.runs}: ` : ''}${SDK_LABELS[sdk]} on database ${db}`);
+        // One profile per child: the round in the name, so later rounds do not overwrite earlier ones.
+        const profName = `${sdk}-${process.pid}${args.runs > 1 ? `-round${round}` : ''}.cpuprofile`;
+        const code = await runChild(
+          sdk,
+          {
+            ...process.env,
+            [ENV.sdk]: sdk,
+            [ENV.dbUrl]: withDatabase(adminUrl, db),
+            [ENV.out]: out,
+            [ENV.only]: args.only.join(','),
+            ...(statements ? { [ENV.adminUrl]: adminUrl, [ENV.dbName]: db } : {}),
+          },
+          capMs,
+          args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'cpu-prof')}`, `--cpu-prof-name=${profName}`] : [],
+        );
+        if (fs.existsSync(out)) {
+          reports[sdk] = JSON.parse(fs.readFileSync(out, 'utf8')) as ChildReport;
+          fs.rmSync(out, { force: true });
+        }
+        if (code !== 0) failures.push(`${SDK_LABELS[sdk]}${inRound} (exit ${code})`);
+        for (const s of reports[sdk]?.scenarios ?? []) if (s.error) failures.push(`${SDK_LABELS[sdk]}: ${s.id}${inRound}`);
       }
-      if (code !== 0) failures.push(`${SDK_LABELS[sdk]} (exit ${code})`);
-      for (const s of reports[sdk]?.scenarios ?? []) if (s.error) failures.push(`${SDK_LABELS[sdk]}: ${s.id}`);
     }
 
     if (interrupted) return 130; // no table, and latest.json is left as it was
 
-    const rows = buildRows(order, reports.native, reports.sdk, limit);
-    const n = reports.native;
-    const o = reports.sdk;
+    const ids = order.map((s) => s.id);
+    const summaryOf = (sdk: SdkId): SdkSummary | undefined => (args.sdks.includes(sdk) ? summarize(ids, runs.map((r) => r[sdk])) : undefined);
+    const medians = { native: summaryOf('native'), sdk: summaryOf('sdk') };
+    const versionOf = (sdk: SdkId): string => runs.map((r) => r[sdk]?.packageVersion).find((v) => v !== undefined) ?? '-';
+    const rows = buildRows(order, medians.native, medians.sdk, limit);
+    const perOpRows = buildPerOpRows(order, medians.native, medians.sdk);
     const cpus = os.cpus();
     const header = [
       `date ${started.toISOString()}, node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()}-${os.arch()}`,
@@ -218,10 +241,17 @@ async function main(): Promise<number> {
         ? `commit limit: ${COMMIT_LIMIT_CLIENTS.map((c) => `${Math.round(limit.tps[c])} tps with ${c} client${c > 1 ? 's' : ''}`).join(', ')} ` +
           `(${limit.durationS} s each; ${limit.tool}); "% of limit" = ops/s × nominal commits/op (empty workflow 2, 10-step 12) / that tps at the same concurrency`
         : 'commit limit: not measured',
-      `dbos-native ${n?.packageVersion ?? '-'} vs @dbos-inc/dbos-sdk ${o?.packageVersion ?? '-'}; each in its own process and database, run one after the other`,
+      `dbos-native ${versionOf('native')} vs @dbos-inc/dbos-sdk ${versionOf('sdk')}; each in its own process and database, run one after the other`,
     ];
+    if (args.runs > 1) {
+      header.push(
+        `medians of ${args.runs} rounds (the SDKs alternating: native, sdk, native, sdk, …; databases re-created each round; ` +
+          'commit limit measured once, before round 1): each cell is the median over the rounds, "runs a–b" their range, ' +
+          '"2/3 runs" = it failed in the other rounds; ratios compare the medians',
+      );
+    }
     const table = renderMarkdown(rows, { scenario: 'scenario', native: 'dbos-native', sdk: '@dbos-inc/dbos-sdk', ratio: 'ratio' });
-    const perOp = renderMarkdown(buildPerOpRows(order, reports.native, reports.sdk), {
+    const perOp = renderMarkdown(perOpRows, {
       scenario: 'cost per operation (whole scenario, warm-up included)',
       native: 'dbos-native',
       sdk: '@dbos-inc/dbos-sdk',
@@ -243,10 +273,13 @@ async function main(): Promise<number> {
           platform: `${os.platform()}-${os.arch()}`,
           postgres: pgVersion,
           server: embedded ? 'embedded' : 'DBOS_SYSTEM_DATABASE_URL',
-          reports,
           commitLimit: limit,
+          rounds: args.runs,
+          // Every round's raw reports; the tables below are built from `medians`.
+          runs: runs.map((reports, i) => ({ round: i + 1, reports })),
+          medians,
           table: rows,
-          perOperation: buildPerOpRows(order, reports.native, reports.sdk),
+          perOperation: perOpRows,
         },
         null,
         2,

@@ -1,7 +1,7 @@
 // Formats the comparison table (Markdown, so it can be pasted into README.md).
 import type { Metric } from './scenario';
-import type { ChildReport, ScenarioResult } from './protocol';
 import type { CommitLimit } from './commit-limit';
+import type { MetricSummary, PerOpSummary, ScenarioSummary, SdkSummary, Spread } from './medians';
 
 export function formatValue(m: Metric): string {
   const v = m.value;
@@ -36,34 +36,52 @@ export function commitShare(m: Metric, limit: CommitLimit | undefined): string {
   return `, ${Math.round((100 * m.value * m.commitLimit.commitsPerOp) / tps)}% of limit`;
 }
 
-/** One row per (scenario, metric), in registry order; a missing side (error, not run) shows why. */
-export function buildRows(
-  order: readonly { id: string; title: string; note?: string }[],
-  native?: ChildReport,
-  sdk?: ChildReport,
-  limit?: CommitLimit,
-): Row[] {
+/**
+ * With more than one round: the range of the values behind a median, and how many rounds they are if some
+ * failed ("; runs 1490–1602", "; 2/3 runs: 1490–1602", "; 1/3 runs"). Nothing for a single round, so its table
+ * looks as it always did.
+ */
+export function runsNote(v: Spread, rounds: number, fmt: (x: number) => string): string {
+  if (rounds <= 1) return '';
+  if (v.runs === 1) return `; 1/${rounds} runs`;
+  const range = `${fmt(v.min)}–${fmt(v.max)}`;
+  return v.runs === rounds ? `; runs ${range}` : `; ${v.runs}/${rounds} runs: ${range}`;
+}
+
+/** A number as formatValue prints it, without the unit (for ranges). */
+function formatNumber(v: number): string {
+  return v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0);
+}
+
+/**
+ * One row per (scenario, metric), in registry order, from each SDK's medians; a missing side (error in every
+ * round, not run) shows why. Ratios compare the medians.
+ */
+export function buildRows(order: readonly { id: string; title: string; note?: string }[], native?: SdkSummary, sdk?: SdkSummary, limit?: CommitLimit): Row[] {
   const rows: Row[] = [];
   for (const s of order) {
     const n = native?.scenarios.find((r) => r.id === s.id);
     const o = sdk?.scenarios.find((r) => r.id === s.id);
     if (!n && !o) continue;
-    const names = [...new Set([...(n?.metrics ?? []), ...(o?.metrics ?? [])].map((m) => m.name))];
+    const names = [...new Set([...(n?.metrics ?? []), ...(o?.metrics ?? [])].map((m) => m.metric.name))];
     const title = s.note ? `${s.title} (*)` : s.title;
-    const cell = (r: typeof n, name: string): string => {
+    const summaryOf = (r: ScenarioSummary | undefined, name: string): MetricSummary | undefined => r?.metrics.find((x) => x.metric.name === name);
+    const cell = (r: ScenarioSummary | undefined, rounds: number, name: string): string => {
       if (!r) return 'not run';
-      if (r.error) return 'ERROR';
-      const m = r.metrics.find((x) => x.name === name);
-      return m ? `${formatValue(m)} (n=${m.samples}${commitShare(m, limit)})` : '–';
+      if (r.ok === 0) return 'ERROR';
+      const m = summaryOf(r, name);
+      return m ? `${formatValue(m.metric)} (n=${m.metric.samples}${commitShare(m.metric, limit)}${runsNote(m.value, rounds, formatNumber)})` : '–';
     };
+    const nr = native?.rounds ?? 0;
+    const or = sdk?.rounds ?? 0;
     if (names.length === 0) {
-      rows.push({ scenario: title, native: cell(n, ''), sdk: cell(o, ''), ratio: '' });
+      rows.push({ scenario: title, native: cell(n, nr, ''), sdk: cell(o, or, ''), ratio: '' });
       continue;
     }
     for (const name of names) {
-      const nm = n?.error ? undefined : n?.metrics.find((x) => x.name === name);
-      const om = o?.error ? undefined : o?.metrics.find((x) => x.name === name);
-      rows.push({ scenario: `${title}: ${name}`, native: cell(n, name), sdk: cell(o, name), ratio: nm && om ? ratio(nm, om) : '' });
+      const nm = summaryOf(n, name)?.metric;
+      const om = summaryOf(o, name)?.metric;
+      rows.push({ scenario: `${title}: ${name}`, native: cell(n, nr, name), sdk: cell(o, or, name), ratio: nm && om ? ratio(nm, om) : '' });
     }
   }
   return rows;
@@ -95,34 +113,41 @@ function costRatio(native: number, sdk: number, word: string): string {
   return `${r >= 1 ? 'dbos-native' : 'dbos-sdk'} ${x.toFixed(x < 10 ? 2 : 1)}× ${word}`;
 }
 
+/** A cost per operation as the per-operation table prints it. */
+function formatCost(v: number): string {
+  return v.toFixed(v < 10 ? 2 : 1);
+}
+
 /**
  * Costs per operation (ScenarioResult.ops): Postgres statements the SDK's database received and CPU time of the
- * SDK's process (JS and native threads; not Postgres's), over the whole scenario including warm-up.
+ * SDK's process (JS and native threads; not Postgres's), over the whole scenario including warm-up; each the
+ * median over the rounds, with the median operation count.
  */
-export function buildPerOpRows(order: readonly { id: string; title: string }[], native?: ChildReport, sdk?: ChildReport): Row[] {
+export function buildPerOpRows(order: readonly { id: string; title: string }[], native?: SdkSummary, sdk?: SdkSummary): Row[] {
   const rows: Row[] = [];
-  const usable = (r: ScenarioResult | undefined): r is ScenarioResult => r !== undefined && !r.error && r.ops > 0;
+  const perOp = (summary: SdkSummary | undefined, id: string): PerOpSummary | undefined => summary?.scenarios.find((r) => r.id === id)?.perOp;
+  const fmt = (v: Spread | undefined, p: PerOpSummary | undefined, rounds: number): string =>
+    v === undefined ? 'n/a' : `${formatCost(v.median)} (ops=${p?.ops.median ?? 0}${runsNote(v, rounds, formatCost)})`;
   for (const s of order) {
-    const n = native?.scenarios.find((r) => r.id === s.id);
-    const o = sdk?.scenarios.find((r) => r.id === s.id);
-    if (!usable(n) && !usable(o)) continue;
-    const stmts = (r: ScenarioResult | undefined): number | undefined => (usable(r) && r.statements ? r.statements.total / r.ops : undefined);
-    const cpu = (r: ScenarioResult | undefined): number | undefined => (usable(r) ? (r.cpuUserMs + r.cpuSystemMs) / r.ops : undefined);
-    const fmt = (v: number | undefined, r: ScenarioResult | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 1)} (ops=${r?.ops ?? 0})`);
-    const ns = stmts(n);
-    const os = stmts(o);
-    if (ns !== undefined || os !== undefined) {
-      rows.push({ scenario: `${s.title}: Postgres statements/op`, native: fmt(ns, n), sdk: fmt(os, o), ratio: ns && os ? costRatio(ns, os, 'fewer') : '' });
-    }
-    const xacts = (r: ScenarioResult | undefined): number | undefined => (usable(r) && r.writeXacts !== undefined ? r.writeXacts / r.ops : undefined);
-    const nx = xacts(n);
-    const ox = xacts(o);
-    if (nx !== undefined || ox !== undefined) {
-      rows.push({ scenario: `${s.title}: write transactions/op`, native: fmt(nx, n), sdk: fmt(ox, o), ratio: nx && ox ? costRatio(nx, ox, 'fewer') : '' });
-    }
-    const nc = cpu(n);
-    const oc = cpu(o);
-    rows.push({ scenario: `${s.title}: app CPU ms/op`, native: fmt(nc, n), sdk: fmt(oc, o), ratio: nc && oc ? costRatio(nc, oc, 'less') : '' });
+    const n = perOp(native, s.id);
+    const o = perOp(sdk, s.id);
+    if (!n && !o) continue;
+    // A row where at least one side has the cost: CPU always (every PerOpSummary has it), statements and write
+    // transactions only where pg_stat_statements was available.
+    const add = (cost: string, word: string, pick: (p: PerOpSummary) => Spread | undefined): void => {
+      const nv = n && pick(n);
+      const ov = o && pick(o);
+      if (nv === undefined && ov === undefined) return;
+      rows.push({
+        scenario: `${s.title}: ${cost}`,
+        native: fmt(nv, n, native?.rounds ?? 0),
+        sdk: fmt(ov, o, sdk?.rounds ?? 0),
+        ratio: nv && ov ? costRatio(nv.median, ov.median, word) : '',
+      });
+    };
+    add('Postgres statements/op', 'fewer', (p) => p.statements);
+    add('write transactions/op', 'fewer', (p) => p.writeXacts);
+    add('app CPU ms/op', 'less', (p) => p.cpuMs);
   }
   return rows;
 }
