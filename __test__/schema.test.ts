@@ -48,12 +48,29 @@ async function launchOurs(url: string, schema: string): Promise<void> {
   await DBOS.shutdown();
 }
 
+const UNCONSUMED = 'dbos_native_unconsumed_notifications';
+
+function unconsumedIndex(url: string, schema: string): Promise<{ indexdef: string }[]> {
+  return query<{ indexdef: string }>(url, 'SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [
+    schema,
+    UNCONSUMED,
+  ]);
+}
+
 for (const schema of ['dbos', 'custom_sys']) {
   test(`our launch creates the same "${schema}" schema as @dbos-inc/dbos-sdk 5.3.0`, async () => {
     const ours = await freshDatabase('dbosn_schema_ours');
     const theirs = await freshDatabase('dbosn_schema_sdk');
     await launchOurs(ours, schema);
     await launchOfficial(theirs, schema);
+    // Our one addition (see src/engine/migrations.rs), then the rest must match object for object.
+    const q = `"${schema.replace(/"/g, '""')}"`;
+    assert.deepEqual(await unconsumedIndex(ours, schema), [
+      {
+        indexdef: `CREATE INDEX ${UNCONSUMED} ON ${schema === 'dbos' ? 'dbos' : schema}.notifications USING btree (destination_uuid, topic, created_at_epoch_ms) WHERE (consumed = false)`,
+      },
+    ]);
+    await query(ours, `DROP INDEX ${q}.${UNCONSUMED}`);
     const { diffSnapshots } = await loadHelper();
     const a = await snapshot(ours, schema);
     const b = await snapshot(theirs, schema);
@@ -63,12 +80,15 @@ for (const schema of ['dbos', 'custom_sys']) {
   });
 }
 
-test('a database at version 123 is left as is: no DDL, the SDK and we launch on each other', async () => {
+test('a database at version 123 gets no shared migration, only our index; the SDK and we launch on each other', async () => {
   const url = await freshDatabase('dbosn_schema_shared');
   await launchOfficial(url, 'dbos');
   const before = await query<{ xmin: string }>(url, 'SELECT xmin::text FROM dbos.dbos_migrations');
+  assert.deepEqual(await unconsumedIndex(url, 'dbos'), []);
   await launchOurs(url, 'dbos');
   const after = await query<{ xmin: string }>(url, 'SELECT xmin::text FROM dbos.dbos_migrations');
   assert.deepEqual(after, before, 'the version row was not rewritten');
+  assert.equal((await unconsumedIndex(url, 'dbos')).length, 1, 'our index was added');
   await launchOfficial(url, 'dbos');
+  await launchOurs(url, 'dbos');
 });

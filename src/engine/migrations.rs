@@ -85,11 +85,61 @@ pub async fn verify(client: &Client, schema: &str, url_for_message: &str) -> Res
     Ok(())
 }
 
-/// Brings the schema to TARGET_VERSION. A database at the target or newer gets no DDL and no write.
+/// dbos-native's one addition to the shared schema: the unconsumed messages of a destination and
+/// topic, oldest first. The shared index covers only (destination, topic), and consumed messages
+/// stay in the table, so without this a recv reads past every message that topic ever carried.
+/// Other DBOS processes never see it, and their inserts keep it up to date.
+const UNCONSUMED_INDEX: &str = "dbos_native_unconsumed_notifications";
+
+/// Brings the schema to TARGET_VERSION (a database at the target or newer gets no DDL from the
+/// shared migrations), then adds `UNCONSUMED_INDEX` if it is missing.
 pub async fn migrate(client: &mut Client, schema: &str) -> Result<()> {
-    if current_version(client, schema).await? >= TARGET_VERSION {
-        return Ok(());
+    if current_version(client, schema).await? < TARGET_VERSION {
+        migrate_shared(client, schema).await?;
     }
+    ensure_unconsumed_index(client, schema).await;
+    Ok(())
+}
+
+/// Best effort: built CONCURRENTLY so that other processes keep sending meanwhile; if it cannot be
+/// built (no privilege, a race with another launch), recv only stays slower.
+async fn ensure_unconsumed_index(client: &Client, schema: &str) {
+    let valid: Option<bool> = match client
+        .query_opt(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &UNCONSUMED_INDEX],
+        )
+        .await
+    {
+        Ok(row) => row.map(|r| r.get(0)),
+        Err(_) => return,
+    };
+    let s = quote_ident(schema);
+    let name = quote_ident(UNCONSUMED_INDEX);
+    match valid {
+        Some(true) => return,
+        // An interrupted build leaves an invalid index that IF NOT EXISTS would skip.
+        Some(false) => {
+            if client
+                .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {s}.{name}"))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        None => {}
+    }
+    let _ = client
+        .batch_execute(&format!(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {s}.notifications \
+             (destination_uuid, topic, created_at_epoch_ms) WHERE consumed = false"
+        ))
+        .await;
+}
+
+async fn migrate_shared(client: &mut Client, schema: &str) -> Result<()> {
     let key = lock_key(schema);
     client
         .execute("SELECT pg_advisory_lock($1)", &[&key])
