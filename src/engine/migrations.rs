@@ -117,19 +117,12 @@ async fn ensure_unconsumed_index(client: &Client, schema: &str) {
     };
     let s = quote_ident(schema);
     let name = quote_ident(UNCONSUMED_INDEX);
+    let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {s}.{name}");
     match valid {
         Some(true) => return,
         // An interrupted build leaves an invalid index that IF NOT EXISTS would skip.
-        Some(false) => {
-            if client
-                .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {s}.{name}"))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        None => {}
+        Some(false) if client.batch_execute(&drop).await.is_err() => return,
+        _ => {}
     }
     let _ = client
         .batch_execute(&format!(
