@@ -18,6 +18,11 @@ use super::Engine;
 /// themselves, and a second batch lets Postgres work on one while the other travels.
 const LEADERS: usize = 2;
 
+/// One column of a batch, for a statement that takes its rows as arrays (borrowed, not copied).
+pub(crate) fn column<'a, T, V>(items: &'a [T], field: impl Fn(&'a T) -> V) -> Vec<V> {
+    items.iter().map(field).collect()
+}
+
 /// How many writes one statement carries at most.
 pub(crate) const MAX_BATCH: usize = 256;
 
@@ -36,14 +41,6 @@ struct State<T, R> {
     queue: VecDeque<Waiting<T, R>>,
     /// Batches in flight.
     leaders: usize,
-}
-
-/// A queued write: `finish` must be called with it, or the group stalls behind it.
-struct Ticket<T, R>(Place<T, R>);
-
-enum Place<T, R> {
-    Leading(T),
-    Waiting(oneshot::Receiver<Signal<T, R>>),
 }
 
 pub(crate) struct Group<T, R> {
@@ -97,31 +94,20 @@ impl<T, R> Group<T, R> {
         F: Fn(Vec<T>) -> Fut,
         Fut: Future<Output = Vec<Result<R>>>,
     {
-        let ticket = self.enqueue(item);
-        self.finish(ticket, run).await
-    }
-
-    fn enqueue(&self, item: T) -> Ticket<T, R> {
-        let mut st = self.lock();
-        if st.leaders >= LEADERS {
-            let (tx, rx) = oneshot::channel();
-            st.queue.push_back(Waiting { item, reply: tx });
-            Ticket(Place::Waiting(rx))
-        } else {
-            st.leaders += 1;
-            Ticket(Place::Leading(item))
-        }
-    }
-
-    /// Waits for a queued write's result, leading a batch if its turn comes.
-    async fn finish<F, Fut>(&self, ticket: Ticket<T, R>, run: F) -> Result<R>
-    where
-        F: Fn(Vec<T>) -> Fut,
-        Fut: Future<Output = Vec<Result<R>>>,
-    {
-        let item = match ticket.0 {
-            Place::Leading(item) => item,
-            Place::Waiting(rx) => match rx.await {
+        let waiting = {
+            let mut st = self.lock();
+            if st.leaders >= LEADERS {
+                let (tx, rx) = oneshot::channel();
+                st.queue.push_back(Waiting { item, reply: tx });
+                Err(rx)
+            } else {
+                st.leaders += 1;
+                Ok(item)
+            }
+        };
+        let item = match waiting {
+            Ok(item) => item,
+            Err(rx) => match rx.await {
                 Ok(Signal::Done(result)) => return result,
                 Ok(Signal::Lead(item)) => item,
                 Err(_) => return Err(EngineError::shutdown()),

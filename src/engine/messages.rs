@@ -1,7 +1,7 @@
 //! Workflow messages (`notifications`): send from outside, from a step or exactly-once from workflow
 //! code, and recv's wait and consume, whose consumed row and checkpoint commit together.
 
-use super::batch::Batched;
+use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
@@ -337,13 +337,11 @@ impl Batched<OutgoingMessage, ()> for Engine {
     }
 
     async fn many(&self, items: &[OutgoingMessage]) -> Result<Vec<Result<()>>> {
-        let col =
-            |f: fn(&OutgoingMessage) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
-        let destinations = col(|m| Some(m.destination_id.clone()));
-        let topics = col(|m| Some(m.topic.clone()));
-        let messages = col(|m| Some(m.message.clone()));
-        let formats = col(|m| m.serialization.clone());
-        let uuids = col(|m| Some(m.message_uuid.clone()));
+        let destinations = column(items, |m| m.destination_id.as_str());
+        let topics = column(items, |m| m.topic.as_str());
+        let messages = column(items, |m| m.message.as_str());
+        let formats = column(items, |m| m.serialization.as_deref());
+        let uuids = column(items, |m| m.message_uuid.as_str());
         let client = self.client().await?;
         let stmt = client.prepare_cached(&self.sql.messages.send_many).await?;
         client

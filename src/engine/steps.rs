@@ -3,7 +3,7 @@
 
 use tokio_postgres::GenericClient;
 
-use super::batch::Batched;
+use super::batch::{column, Batched};
 use super::error::{EngineError, ErrorCode, Result};
 use super::Engine;
 
@@ -268,18 +268,16 @@ impl Batched<CheckpointWrite, ()> for Engine {
     }
 
     async fn many(&self, items: &[CheckpointWrite]) -> Result<Vec<Result<()>>> {
-        let col =
-            |f: fn(&CheckpointWrite) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
-        let ids = col(|w| Some(w.workflow_id.clone()));
-        let fids: Vec<i32> = items.iter().map(|w| w.cp.function_id).collect();
-        let outputs = col(|w| w.cp.output.clone());
-        let errors = col(|w| w.cp.error.clone());
-        let names = col(|w| Some(w.cp.name.clone()));
-        let children = col(|w| w.cp.child_workflow_id.clone());
-        let started: Vec<i64> = items.iter().map(|w| w.cp.started_at).collect();
-        let completed: Vec<i64> = items.iter().map(|w| w.cp.completed_at).collect();
-        let formats = col(|w| w.cp.serialization.clone());
-        let tokens = col(|w| Some(w.token.clone()));
+        let ids = column(items, |w| w.workflow_id.as_str());
+        let fids = column(items, |w| w.cp.function_id);
+        let outputs = column(items, |w| w.cp.output.as_deref());
+        let errors = column(items, |w| w.cp.error.as_deref());
+        let names = column(items, |w| w.cp.name.as_str());
+        let children = column(items, |w| w.cp.child_workflow_id.as_deref());
+        let started = column(items, |w| w.cp.started_at);
+        let completed = column(items, |w| w.cp.completed_at);
+        let formats = column(items, |w| w.cp.serialization.as_deref());
+        let tokens = column(items, |w| w.token.as_str());
         let client = self.client().await?;
         let stmt = client.prepare_cached(&self.sql.steps.record_many).await?;
         let rows = client

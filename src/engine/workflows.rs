@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::Row;
 
-use super::batch::Batched;
+use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::Engine;
@@ -482,27 +482,23 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
     }
 
     async fn many(&self, items: &[NewWorkflow]) -> Result<Vec<Result<StartOutcome>>> {
-        let text = |f: fn(&NewWorkflow) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
-        let ids = text(|w| Some(w.workflow_id.clone()));
-        let statuses = text(|w| Some(w.status.clone()));
-        let names = text(|w| Some(w.name.clone()));
-        let classes = text(|w| w.class_name.clone());
-        let configs = text(|w| w.config_name.clone());
-        let queues = text(|w| w.queue_name.clone());
+        let ids = column(items, |w| w.workflow_id.as_str());
+        let statuses = column(items, |w| w.status.as_str());
+        let names = column(items, |w| w.name.as_str());
+        let classes = column(items, |w| w.class_name.as_deref());
+        let configs = column(items, |w| w.config_name.as_deref());
+        let queues = column(items, |w| w.queue_name.as_deref());
         let pending = |w: &NewWorkflow| w.status == "PENDING";
-        let attempts: Vec<i64> = items.iter().map(|w| i64::from(pending(w))).collect();
-        let timeouts: Vec<Option<i64>> = items.iter().map(|w| w.timeout_ms).collect();
-        let deadlines: Vec<Option<i64>> = items.iter().map(|w| w.deadline_epoch_ms).collect();
-        let dedups = text(|w| w.deduplication_id.clone());
-        let priorities: Vec<i32> = items.iter().map(|w| w.priority).collect();
-        let parents = text(|w| w.parent_workflow_id.clone());
-        let formats = text(|w| w.serialization.clone());
-        let tokens = text(|w| Some(w.token.clone()));
-        let owners: Vec<Option<String>> = items
-            .iter()
-            .map(|w| pending(w).then(|| w.token.clone()))
-            .collect();
-        let inputs = text(|w| Some(w.inputs.clone()));
+        let attempts = column(items, |w| i64::from(pending(w)));
+        let timeouts = column(items, |w| w.timeout_ms);
+        let deadlines = column(items, |w| w.deadline_epoch_ms);
+        let dedups = column(items, |w| w.deduplication_id.as_deref());
+        let priorities = column(items, |w| w.priority);
+        let parents = column(items, |w| w.parent_workflow_id.as_deref());
+        let formats = column(items, |w| w.serialization.as_deref());
+        let tokens = column(items, |w| w.token.as_str());
+        let owners = column(items, |w| pending(w).then_some(w.token.as_str()));
+        let inputs = column(items, |w| w.inputs.as_str());
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&self.sql.workflows.start_many)
@@ -568,12 +564,11 @@ impl Batched<Completion, bool> for Engine {
     }
 
     async fn many(&self, items: &[Completion]) -> Result<Vec<Result<bool>>> {
-        let text = |f: fn(&Completion) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
-        let ids = text(|c| Some(c.workflow_id.clone()));
-        let statuses = text(|c| Some(c.status.clone()));
-        let tokens = text(|c| Some(c.token.clone()));
-        let outputs = text(|c| c.output.clone());
-        let errors = text(|c| c.error.clone());
+        let ids = column(items, |c| c.workflow_id.as_str());
+        let statuses = column(items, |c| c.status.as_str());
+        let tokens = column(items, |c| c.token.as_str());
+        let outputs = column(items, |c| c.output.as_deref());
+        let errors = column(items, |c| c.error.as_deref());
         let now = now_ms();
         let client = self.client().await?;
         let stmt = client
