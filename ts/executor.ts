@@ -481,7 +481,21 @@ export class Executor {
     completedAt = Date.now(),
   ): Promise<void> {
     await this.settled(wf);
-    await this.write(wf, functionID, name, startedAt, result, conflictCheck, completedAt);
+    await this.engine.recordCheckpoint(
+      wf.workflowID,
+      wf.token,
+      {
+        functionId: functionID,
+        name,
+        output: result.output ?? null,
+        error: result.error ?? null,
+        childWorkflowId: result.childWorkflowId ?? null,
+        serialization: result.serialization ?? null,
+        startedAt,
+        completedAt,
+      },
+      conflictCheck,
+    );
   }
 
   /**
@@ -530,32 +544,6 @@ export class Executor {
   private async beforeStep(wf: WorkflowState): Promise<void> {
     if ((wf.writesBehind ?? 0) >= MAX_WRITES_BEHIND) await this.settled(wf);
     else this.throwIfWriteFailed(wf);
-  }
-
-  private async write(
-    wf: WorkflowState,
-    functionID: number,
-    name: string,
-    startedAt: number,
-    result: CheckpointResult,
-    conflictCheck: boolean,
-    completedAt: number,
-  ): Promise<void> {
-    await this.engine.recordCheckpoint(
-      wf.workflowID,
-      wf.token,
-      {
-        functionId: functionID,
-        name,
-        output: result.output ?? null,
-        error: result.error ?? null,
-        childWorkflowId: result.childWorkflowId ?? null,
-        serialization: result.serialization ?? null,
-        startedAt,
-        completedAt,
-      },
-      conflictCheck,
-    );
   }
 
   /**
