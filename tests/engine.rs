@@ -379,6 +379,7 @@ mod communication {
     use dbos_native::engine::db::now_ms;
     use dbos_native::engine::listener::WaitGuard;
     use dbos_native::engine::messages::{OutgoingMessage, SendContext, NULL_TOPIC};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     fn message(dest: &str, topic: &str, body: &str, uuid: &str) -> OutgoingMessage {
@@ -630,6 +631,59 @@ mod communication {
     }
 
     #[tokio::test]
+    async fn a_local_set_event_hands_its_value_only_to_getters_already_waiting() {
+        let url = fresh_db("events_offer").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let other = Engine::connect(options(&url, "other")).await.unwrap();
+        engine.start_workflow(&workflow("ev", "tok")).await.unwrap();
+        // A getter waiting when the local setEvent commits gets its value and format.
+        let (got, _) = tokio::join!(
+            engine.get_event("ev", "k", Some(now_ms() + 20_000), 60_000, None),
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                engine
+                    .set_event("ev", "tok", 0, "k", "1", Some("js_superjson"), 1)
+                    .await
+                    .unwrap();
+            }
+        );
+        let got = got.unwrap().unwrap();
+        assert_eq!(
+            (got.value.as_str(), got.serialization.as_deref()),
+            ("1", Some("js_superjson"))
+        );
+        // Keep the key's registration alive (a recv on a topic of the same name shares it), so the
+        // offer of "2" outlives its getters; then another process overwrites it with "3".
+        let parked = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .recv("ev", "tok", 100, "k", now_ms() + 20_000, 1, 60_000)
+                    .await
+            })
+        };
+        while engine.parked_recvs() == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        engine
+            .set_event("ev", "tok", 2, "k", "2", Some("portable_json"), 1)
+            .await
+            .unwrap();
+        other
+            .set_event("ev", "tok", 3, "k", "3", Some("portable_json"), 1)
+            .await
+            .unwrap();
+        // A getter that starts now must not be handed the stale "2".
+        let later = engine
+            .get_event("ev", "k", Some(now_ms() + 1000), 60_000, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(later.value, "3");
+        parked.abort();
+    }
+
+    #[tokio::test]
     async fn closing_the_engine_ends_waits_with_shutdown() {
         let url = fresh_db("close_wait").await;
         let engine = Engine::connect(options(&url, "local")).await.unwrap();
@@ -825,6 +879,49 @@ mod streams {
     }
 
     #[tokio::test]
+    async fn local_readers_take_written_values_at_their_own_offset_and_the_close() {
+        let url = fresh_db("stream_offer").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        engine
+            .write_stream(&in_workflow("w", "tok", 0), "k", "\"a\"", None)
+            .await
+            .unwrap();
+        // Waiting at offset 1: the offer of offset 0 (made before) and of 1 (made while waiting).
+        let (page, _) = tokio::join!(
+            engine.read_stream("w", "k", 1, 10, Some(now_ms() + 20_000), 60_000, None),
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                engine
+                    .write_stream(&in_step("w", "tok", 1), "k", "\"b\"", Some("portable_json"))
+                    .await
+                    .unwrap();
+            }
+        );
+        let page = page.unwrap();
+        let got: Vec<(i32, &str, Option<&str>)> = page
+            .values
+            .iter()
+            .map(|v| (v.offset, v.value.as_str(), v.serialization.as_deref()))
+            .collect();
+        assert_eq!(got, vec![(1, "\"b\"", Some("portable_json"))]);
+        assert_eq!(page.end, PageEnd::More);
+        let (page, _) = tokio::join!(
+            engine.read_stream("w", "k", 2, 10, Some(now_ms() + 20_000), 60_000, None),
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                engine
+                    .write_stream(&in_workflow("w", "tok", 2), "k", CLOSE_MARKER, None)
+                    .await
+                    .unwrap();
+            }
+        );
+        let page = page.unwrap();
+        assert!(page.values.is_empty());
+        assert_eq!(page.end, PageEnd::Closed);
+    }
+
+    #[tokio::test]
     async fn a_waiting_reader_wakes_on_a_write_and_times_out_without_one() {
         let url = fresh_db("stream_wait").await;
         let mut opts = options(&url, "local");
@@ -963,6 +1060,41 @@ mod faults {
             )
             .await,
             1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hand_over_killed_mid_flight_releases_the_recv_and_the_send_still_lands_once() {
+        use dbos_native::engine::db::now_ms;
+        let url = fresh_db("fault_handover").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        kill_inserts_into(&url, "notifications", 1).await;
+        let msg = OutgoingMessage {
+            destination_id: "rx".to_string(),
+            topic: "t".to_string(),
+            message: "7".to_string(),
+            serialization: Some("portable_json".to_string()),
+            message_uuid: "m7".to_string(),
+        };
+        let (got, sent) = tokio::join!(
+            engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
+            async {
+                while engine.parked_recvs() == 0 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                engine.send(&msg, SendContext::Outside).await
+            }
+        );
+        sent.expect("sent the ordinary way after the hand-over died");
+        assert_eq!(got.unwrap().message.as_deref(), Some("7"));
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            1
+        );
+        assert_eq!(
+            count(&url, "SELECT last_value FROM public.kills_notifications").await,
+            2
         );
     }
 
@@ -1201,5 +1333,219 @@ mod batches {
             count(&url, "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'wb' AND status = 'PENDING'").await,
             1
         );
+    }
+}
+
+/// A send from this process serving a recv parked in it (insert and consume in one transaction).
+mod hand_over {
+    use super::*;
+    use dbos_native::engine::db::now_ms;
+    use dbos_native::engine::messages::{OutgoingMessage, SendContext};
+    use futures::future::join_all;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn message(dest: &str, body: &str, uuid: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            destination_id: dest.to_string(),
+            topic: "t".to_string(),
+            message: body.to_string(),
+            serialization: Some("portable_json".to_string()),
+            message_uuid: uuid.to_string(),
+        }
+    }
+
+    async fn until_parked(engine: &Engine, n: usize) {
+        for _ in 0..500 {
+            if engine.parked_recvs() == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!(
+            "expected {n} parked recv(s), have {}",
+            engine.parked_recvs()
+        );
+    }
+
+    /// Records the transaction of every insert and update of a notification.
+    async fn trace_notification_writes(db: &tokio_postgres::Client) {
+        db.batch_execute(
+            "CREATE TABLE public.writes (op text, message_uuid text, xid xid8); \
+             CREATE FUNCTION public.trace_write() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN INSERT INTO public.writes VALUES (TG_OP, NEW.message_uuid, pg_current_xact_id()); RETURN NEW; END $$; \
+             CREATE TRIGGER trace_write AFTER INSERT OR UPDATE ON dbos.notifications \
+             FOR EACH ROW EXECUTE FUNCTION public.trace_write();",
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_local_send_consumes_for_a_parked_recv_in_its_own_transaction() {
+        let url = fresh_db("handover_one").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let db = sql(&url).await;
+        trace_notification_writes(&db).await;
+        for i in 0..3 {
+            let function_id = 2 * i;
+            let (got, _) = tokio::join!(
+                engine.recv("rx", "tok", function_id, "t", now_ms() + 20_000, 1, 60_000),
+                async {
+                    until_parked(&engine, 1).await;
+                    engine
+                        .send(
+                            &message("rx", &format!("{i}"), &format!("m{i}")),
+                            SendContext::Outside,
+                        )
+                        .await
+                        .unwrap();
+                }
+            );
+            assert_eq!(
+                got.unwrap().message.as_deref(),
+                Some(format!("{i}").as_str())
+            );
+            let cp = engine
+                .get_checkpoint("rx", function_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (cp.name.as_str(), cp.output.as_deref()),
+                ("DBOS.recv", Some(format!("{i}").as_str()))
+            );
+        }
+        assert_eq!(engine.parked_recvs(), 0);
+        // Each message was inserted and consumed by one transaction.
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(DISTINCT i.message_uuid) FROM public.writes i JOIN public.writes u \
+                 ON u.message_uuid = i.message_uuid AND u.op = 'UPDATE' AND u.xid = i.xid WHERE i.op = 'INSERT'"
+            )
+            .await,
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn racing_local_and_foreign_senders_deliver_every_message_exactly_once() {
+        let url = fresh_db("handover_race").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let foreign = Engine::connect(options(&url, "other")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        const N: usize = 300;
+        let receiver = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..N {
+                    let r = engine
+                        .recv("rx", "tok", 2 * i as i32, "t", now_ms() + 20_000, 1, 50)
+                        .await
+                        .unwrap();
+                    got.push(r.message.expect("a message, not a timeout"));
+                }
+                got
+            })
+        };
+        // Eight local and four foreign senders, each sending in turn with small random-ish pauses.
+        let senders = (0..12).map(|s| {
+            let engine = engine.clone();
+            let foreign = &foreign;
+            async move {
+                for k in (s..N).step_by(12) {
+                    let m = message("rx", &format!("{k}"), &format!("m{k}"));
+                    let e: &Engine = if s < 8 { &engine } else { foreign };
+                    e.send(&m, SendContext::Outside).await.unwrap();
+                    tokio::time::sleep(Duration::from_micros(((k * 7919) % 1500) as u64)).await;
+                }
+            }
+        });
+        join_all(senders).await;
+        let got = receiver.await.unwrap();
+        let distinct: BTreeSet<usize> = got.iter().map(|m| m.parse().unwrap()).collect();
+        assert_eq!(got.len(), N);
+        assert_eq!(distinct, (0..N).collect::<BTreeSet<_>>());
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.notifications WHERE NOT consumed"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.operation_outputs WHERE function_name = 'DBOS.recv' AND output IS NOT NULL").await,
+            N as i64
+        );
+        assert_eq!(engine.parked_recvs(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_parked_recv_that_lost_ownership_is_released_and_fails_by_itself() {
+        let url = fresh_db("handover_fenced").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let db = sql(&url).await;
+        let (got, _) = tokio::join!(
+            engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
+            async {
+                until_parked(&engine, 1).await;
+                // Recovered elsewhere, without telling this process.
+                db.execute("UPDATE dbos.workflow_status SET owner_xid = 'other' WHERE workflow_uuid = 'rx'", &[])
+                    .await
+                    .unwrap();
+                engine
+                    .send(&message("rx", "1", "m1"), SendContext::Outside)
+                    .await
+                    .expect("the message is sent even though nobody here may consume it");
+            }
+        );
+        assert_eq!(got.expect_err("fenced").code, ErrorCode::WorkflowConflict);
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.notifications WHERE NOT consumed"
+            )
+            .await,
+            1
+        );
+        assert!(engine.get_checkpoint("rx", 0).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_recv_dropped_while_parked_leaves_the_message_for_the_next_one() {
+        let url = fresh_db("handover_dropped").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let abandoned = tokio::time::timeout(
+            Duration::from_millis(200),
+            engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
+        )
+        .await;
+        assert!(abandoned.is_err());
+        assert_eq!(engine.parked_recvs(), 0);
+        engine
+            .send(&message("rx", "1", "m1"), SendContext::Outside)
+            .await
+            .unwrap();
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.notifications WHERE NOT consumed"
+            )
+            .await,
+            1
+        );
+        assert!(engine.get_checkpoint("rx", 0).await.unwrap().is_none());
+        let got = engine
+            .recv("rx", "tok", 0, "t", now_ms() + 2_000, 1, 60_000)
+            .await
+            .unwrap();
+        assert_eq!(got.message.as_deref(), Some("1"));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
-use super::listener::{WaitGuard, EVENTS_CHANNEL};
+use super::listener::{Offered, WaitGuard, EVENTS_CHANNEL};
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
@@ -12,6 +12,15 @@ use super::Engine;
 pub struct EventValue {
     pub value: String,
     pub serialization: Option<String>,
+}
+
+impl From<&Offered> for EventValue {
+    fn from(o: &Offered) -> Self {
+        EventValue {
+            value: o.value.clone(),
+            serialization: o.serialization.clone(),
+        }
+    }
 }
 
 pub(crate) struct Sql {
@@ -102,7 +111,18 @@ impl Engine {
             }
             Ok(())
         })
-        .await
+        .await?;
+        // Committed: local getEvent calls take the value now instead of waiting for the NOTIFY and
+        // reading it back.
+        self.offer(
+            &format!("{workflow_id}::{key}"),
+            Offered {
+                value: value.to_owned(),
+                serialization: serialization.map(str::to_owned),
+                stream_offset: None,
+            },
+        );
+        Ok(())
     }
 
     /// Reads an event once.
@@ -132,12 +152,16 @@ impl Engine {
         let wait_key = format!("{workflow_id}::{key}");
         let Some(guard) = guard else {
             return self
-                .wait_for(wait_key, deadline_epoch_ms, poll_ms, || {
-                    self.read_event(workflow_id, key)
+                .wait_for(wait_key, deadline_epoch_ms, poll_ms, |offered| async move {
+                    match offered {
+                        Some(o) if o.stream_offset.is_none() => Ok(Some(EventValue::from(&*o))),
+                        _ => self.read_event(workflow_id, key).await,
+                    }
                 })
                 .await;
         };
-        self.wait_for(wait_key, deadline_epoch_ms, poll_ms, || {
+        // A waiting workflow still reads: the same query checks that it owns itself.
+        self.wait_for(wait_key, deadline_epoch_ms, poll_ms, |_| {
             self.retrying(|| async {
                 let client = self.client().await?;
                 let stmt = client.prepare_cached(&self.sql.events.get_guarded).await?;

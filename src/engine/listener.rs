@@ -19,10 +19,29 @@ pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
+/// A committed value this process wrote, handed straight to the waiters that were registered on its
+/// key when it committed, so that they need not read it back.
+#[derive(Debug, Clone)]
+pub struct Offered {
+    pub value: String,
+    pub serialization: Option<String>,
+    /// Where a stream write put it; None for an event (the two share keys: `<workflowID>::<key>`).
+    pub stream_offset: Option<i32>,
+}
+
+/// The waiters of one payload.
+struct Entry {
+    notify: Arc<Notify>,
+    /// How many are registered: the entry goes when the last one leaves.
+    count: usize,
+    /// Offers made so far; a waiter takes only an offer newer than its registration.
+    offers: u64,
+    latest: Option<Arc<Offered>>,
+}
+
 #[derive(Default)]
 struct Registry {
-    /// Waiters per payload, with how many are registered (the entry goes when the last one leaves).
-    waiters: HashMap<String, (Arc<Notify>, usize)>,
+    waiters: HashMap<String, Entry>,
 }
 
 /// Shared between the listener task and every waiter.
@@ -36,14 +55,29 @@ pub struct Waiter {
     listener: Arc<Listener>,
     key: String,
     pub notify: Arc<Notify>,
+    /// The entry's offer count when this waiter registered.
+    seen: u64,
+}
+
+impl Waiter {
+    /// The latest value offered on this key since this waiter registered, if any.
+    pub fn offered(&self) -> Option<Arc<Offered>> {
+        let reg = self.listener.lock();
+        let entry = reg.waiters.get(&self.key)?;
+        if entry.offers > self.seen {
+            entry.latest.clone()
+        } else {
+            None
+        }
+    }
 }
 
 impl Drop for Waiter {
     fn drop(&mut self) {
         let mut reg = self.listener.lock();
         if let Some(entry) = reg.waiters.get_mut(&self.key) {
-            entry.1 -= 1;
-            if entry.1 == 0 {
+            entry.count -= 1;
+            if entry.count == 0 {
                 reg.waiters.remove(&self.key);
             }
         }
@@ -67,33 +101,55 @@ impl Listener {
 
     /// Registers interest in `key` (a notification payload).
     pub fn register(self: &Arc<Self>, key: String) -> Waiter {
-        let notify = {
+        let (notify, seen) = {
             let mut reg = self.lock();
-            let entry = reg
-                .waiters
-                .entry(key.clone())
-                .or_insert_with(|| (Arc::new(Notify::new()), 0));
-            entry.1 += 1;
-            entry.0.clone()
+            let entry = reg.waiters.entry(key.clone()).or_insert_with(|| Entry {
+                notify: Arc::new(Notify::new()),
+                count: 0,
+                offers: 0,
+                latest: None,
+            });
+            entry.count += 1;
+            (entry.notify.clone(), entry.offers)
         };
         Waiter {
             listener: self.clone(),
             key,
             notify,
+            seen,
         }
     }
 
     /// Wakes the waiters of one key (a notification arrived, or this process wrote it).
     pub fn wake(&self, key: &str) {
-        let notify = self.lock().waiters.get(key).map(|e| e.0.clone());
+        let notify = self.lock().waiters.get(key).map(|e| e.notify.clone());
         if let Some(n) = notify {
             n.notify_waiters();
         }
     }
 
+    /// Hands a committed value to the waiters registered on `key` now, and wakes them.
+    pub fn offer(&self, key: &str, offered: Offered) {
+        let notify = {
+            let mut reg = self.lock();
+            let Some(entry) = reg.waiters.get_mut(key) else {
+                return;
+            };
+            entry.offers += 1;
+            entry.latest = Some(Arc::new(offered));
+            entry.notify.clone()
+        };
+        notify.notify_waiters();
+    }
+
     /// Wakes everybody: after a reconnect, notifications may have been missed.
     fn wake_all(&self) {
-        let all: Vec<Arc<Notify>> = self.lock().waiters.values().map(|e| e.0.clone()).collect();
+        let all: Vec<Arc<Notify>> = self
+            .lock()
+            .waiters
+            .values()
+            .map(|e| e.notify.clone())
+            .collect();
         for n in all {
             n.notify_waiters();
         }
@@ -104,7 +160,7 @@ impl Listener {
     }
 
     pub fn waiter_count(&self) -> usize {
-        self.lock().waiters.values().map(|e| e.1).sum()
+        self.lock().waiters.values().map(|e| e.count).sum()
     }
 
     /// Starts the listening task; it reconnects after errors until the engine closes.
@@ -202,10 +258,18 @@ impl Engine {
         }
     }
 
+    /// Hands a value this process committed to its local waiters on `key` (see `Listener::offer`).
+    pub fn offer(&self, key: &str, offered: Offered) {
+        if let Some(l) = self.listener.get() {
+            l.offer(key, offered);
+        }
+    }
+
     /// Calls `check` until it yields a value, re-checking on every notification for `key` and at least
     /// every `poll_ms`; None once `deadline_epoch_ms` passes (one check is always made). Holds no
     /// connection between checks. A waiting workflow's check also checks its ownership (in the same
-    /// query), so a cancelled or fenced-out wait ends at its next wake-up.
+    /// query), so a cancelled or fenced-out wait ends at its next wake-up. `check` is given the value
+    /// offered on `key` since the wait began, if this process committed one (it may then skip its read).
     pub(crate) async fn wait_for<T, F, Fut>(
         &self,
         key: String,
@@ -214,7 +278,7 @@ impl Engine {
         mut check: F,
     ) -> Result<Option<T>>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(Option<Arc<Offered>>) -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>>>,
     {
         let listener = self.listener().await;
@@ -224,7 +288,7 @@ impl Engine {
             tokio::pin!(notified);
             // Registered before the check: a notification that lands during it still wakes us.
             notified.as_mut().enable();
-            if let Some(v) = check().await? {
+            if let Some(v) = check(waiter.offered()).await? {
                 return Ok(Some(v));
             }
             let mut wait = poll_ms.max(1);

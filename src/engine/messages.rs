@@ -4,6 +4,7 @@
 use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
+use super::parked::{Left, RecvCall};
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
@@ -148,16 +149,23 @@ impl Engine {
     /// its checkpoint.
     pub async fn send(&self, msg: &OutgoingMessage, ctx: SendContext<'_>) -> Result<()> {
         if let SendContext::Outside = ctx {
+            if self.hand_over(msg).await {
+                return Ok(());
+            }
             // Plain sends have no order to keep among themselves: they share statements.
-            return self
-                .groups
+            self.groups
                 .sends
                 .submit(msg.clone(), |batch| self.run_batch(batch))
-                .await;
+                .await?;
+        } else {
+            let completed_at = now_ms();
+            self.retrying(|| self.send_once(msg, ctx, completed_at))
+                .await?;
         }
-        let completed_at = now_ms();
-        self.retrying(|| self.send_once(msg, ctx, completed_at))
-            .await
+        // A recv waiting in this process need not wait for the NOTIFY to come back round.
+        self.wake(&format!("{}::{}", msg.destination_id, msg.topic))
+            .await;
+        Ok(())
     }
 
     async fn send_once(
@@ -167,13 +175,7 @@ impl Engine {
         completed_at: i64,
     ) -> Result<()> {
         let client = self.client().await?;
-        let base: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-            &msg.destination_id,
-            &msg.topic,
-            &msg.message,
-            &msg.serialization,
-            &msg.message_uuid,
-        ];
+        let base = message_params(msg);
         let result = match ctx {
             SendContext::Outside => {
                 let stmt = client.prepare_cached(&self.sql.messages.send).await?;
@@ -235,8 +237,9 @@ impl Engine {
 
     /// recv for workflow code: until a message for `topic` is there or the deadline passes, tries to
     /// consume one and record `DBOS.recv` at `function_id` in one statement, waiting between tries
-    /// without holding a connection; at the deadline the timeout's NULL is recorded. Fenced: a run that
-    /// lost ownership gets `WorkflowConflict`.
+    /// without holding a connection; at the deadline the timeout's NULL is recorded. Between tries it
+    /// is parked, so that a send from this process can consume for it (see `parked`). Fenced: a run
+    /// that lost ownership gets `WorkflowConflict`.
     #[allow(clippy::too_many_arguments)]
     pub async fn recv(
         &self,
@@ -249,55 +252,132 @@ impl Engine {
         poll_ms: u64,
     ) -> Result<Received> {
         let key = format!("{workflow_id}::{topic}");
-        let consume = |last: bool| {
-            let completed_at = now_ms();
-            self.retrying(move || {
-                self.consume_once(
-                    workflow_id,
-                    token,
-                    function_id,
-                    topic,
-                    started_at,
-                    completed_at,
-                    last,
-                )
-            })
+        let call = RecvCall {
+            workflow_id: workflow_id.to_owned(),
+            token: token.to_owned(),
+            function_id,
+            topic: topic.to_owned(),
+            started_at,
         };
-        // The consume checks ownership itself: a cancelled or fenced-out recv ends at its next try.
-        let got = self
-            .wait_for(key, Some(deadline_epoch_ms), poll_ms, || consume(false))
-            .await?;
-        match got {
-            Some(received) => Ok(received),
-            None => Ok(consume(true).await?.unwrap_or_default()),
+        let consume = |completed_at: i64, last: bool| {
+            let call = &call;
+            self.retrying(move || self.consume_once(call, completed_at, last))
+        };
+        let listener = self.listener().await;
+        let waiter = listener.register(key.clone());
+        // Set when a sender's consume for us may have committed: our next try must carry its
+        // completion time to recognise that record as ours.
+        let mut completed_at = None;
+        loop {
+            let notified = waiter.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the try: a notification that lands during it still wakes us.
+            notified.as_mut().enable();
+            // The consume checks ownership itself: a cancelled or fenced-out recv ends here.
+            let at = completed_at.take().unwrap_or_else(now_ms);
+            if let Some(received) = consume(at, false).await? {
+                return Ok(received);
+            }
+            let left = deadline_epoch_ms - now_ms();
+            if left <= 0 {
+                break;
+            }
+            let wait = poll_ms.max(1).min(left as u64);
+            let parking = self.parked.park(&key, call.clone());
+            let claim_settled = async {
+                match &parking {
+                    Some(p) => p.settled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = claim_settled => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                _ = self.closed.cancelled() => return Err(EngineError::shutdown()),
+            }
+            if let Some(parking) = parking {
+                match parking.leave().await {
+                    Left::Free => {}
+                    Left::Released(at) => completed_at = Some(at),
+                    Left::Handed(received) => return Ok(received),
+                }
+            }
         }
+        let at = completed_at.unwrap_or_else(now_ms);
+        Ok(consume(at, true).await?.unwrap_or_default())
+    }
+
+    /// How many recv calls are parked between tries (for tests and diagnostics).
+    pub fn parked_recvs(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Serves a recv parked on the message's key, if there is one: inserts the message and runs that
+    /// recv's consume in one transaction (one round trip). True if the message was inserted (consumed
+    /// by that recv or not); false if the caller must send it the ordinary way.
+    async fn hand_over(&self, msg: &OutgoingMessage) -> bool {
+        if self.parked.is_empty() {
+            return false;
+        }
+        let key = format!("{}::{}", msg.destination_id, msg.topic);
+        let Some((claim, call)) = self.parked.claim(&key, now_ms()) else {
+            return false;
+        };
+        // Any failure releases the recv (dropping the claim); a commit whose reply was lost is then
+        // found by the ordinary send (same message UUID) and by the recv (same completion time).
+        match self
+            .insert_and_consume(msg, &call, claim.completed_at())
+            .await
+        {
+            Ok(Some(received)) => {
+                claim.finish(received);
+                true
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Inserts `msg` and runs `call`'s consume, in one pipelined transaction. Some if the consume
+    /// took a message for `call` (not necessarily `msg`: the oldest unconsumed one); None if it took
+    /// none (the recv lost its ownership, or its slot is recorded).
+    async fn insert_and_consume(
+        &self,
+        msg: &OutgoingMessage,
+        call: &RecvCall,
+        completed_at: i64,
+    ) -> Result<Option<Received>> {
+        let client = self.client().await?;
+        let insert = client.prepare_cached(&self.sql.messages.send).await?;
+        let consume = client.prepare_cached(&self.sql.messages.consume).await?;
+        let last = false;
+        let consume_params = consume_params(call, &completed_at, &self.identity.app_name, &last);
+        let insert_params = message_params(msg);
+        let (begun, inserted, row, committed) = futures::join!(
+            client.batch_execute(BEGIN_GENERIC),
+            client.execute(&insert, &insert_params),
+            client.query_one(&consume, &consume_params),
+            client.batch_execute("COMMIT"),
+        );
+        begun?;
+        inserted?;
+        let row = row?;
+        committed?;
+        Ok(consumed(&row, call, last).ok().flatten())
     }
 
     /// One consume attempt: Some if a message was consumed (or this call's record found), None if
     /// there was none and `last` is false.
-    #[allow(clippy::too_many_arguments)]
     async fn consume_once(
         &self,
-        workflow_id: &str,
-        token: &str,
-        function_id: i32,
-        topic: &str,
-        started_at: i64,
+        call: &RecvCall,
         completed_at: i64,
         last: bool,
     ) -> Result<Option<Received>> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-            &workflow_id,
-            &topic,
-            &token,
-            &function_id,
-            &started_at,
-            &completed_at,
-            &self.identity.app_name,
-            &last,
-        ];
+        let params = consume_params(call, &completed_at, &self.identity.app_name, &last);
         // Still one round trip: each request goes out when first polled, in this order, so the
         // transaction commits (or rolls back) even if this future is dropped after the first poll.
         let (begun, row, committed) = futures::join!(
@@ -308,24 +388,60 @@ impl Engine {
         begun?;
         let row = row?;
         committed?;
-        if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-            return Err(EngineError::conflict(workflow_id));
-        }
-        if row.get::<_, bool>(1) {
-            return Ok(Some(Received {
-                message: row.get(2),
-                serialization: row.get(3),
-            }));
-        }
-        match row.get::<_, Option<bool>>(4) {
-            Some(true) => Ok(Some(Received {
-                message: row.get(5),
-                serialization: row.get(6),
-            })),
-            Some(false) => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
-            None if last => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
-            None => Ok(None),
-        }
+        consumed(&row, call, last)
+    }
+}
+
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+fn message_params(msg: &OutgoingMessage) -> [Param<'_>; 5] {
+    [
+        &msg.destination_id,
+        &msg.topic,
+        &msg.message,
+        &msg.serialization,
+        &msg.message_uuid,
+    ]
+}
+
+fn consume_params<'a>(
+    call: &'a RecvCall,
+    completed_at: &'a i64,
+    app_name: &'a String,
+    last: &'a bool,
+) -> [Param<'a>; 8] {
+    [
+        &call.workflow_id,
+        &call.topic,
+        &call.token,
+        &call.function_id,
+        &call.started_at,
+        completed_at,
+        app_name,
+        last,
+    ]
+}
+
+/// Reads the consume statement's row (see `Sql::consume`).
+fn consumed(row: &tokio_postgres::Row, call: &RecvCall, last: bool) -> Result<Option<Received>> {
+    let (workflow_id, function_id) = (call.workflow_id.as_str(), call.function_id);
+    if row.get::<_, Option<String>>(0).as_deref() != Some(call.token.as_str()) {
+        return Err(EngineError::conflict(workflow_id));
+    }
+    if row.get::<_, bool>(1) {
+        return Ok(Some(Received {
+            message: row.get(2),
+            serialization: row.get(3),
+        }));
+    }
+    match row.get::<_, Option<bool>>(4) {
+        Some(true) => Ok(Some(Received {
+            message: row.get(5),
+            serialization: row.get(6),
+        })),
+        Some(false) => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
+        None if last => Err(slot_taken(workflow_id, function_id, "DBOS.recv")),
+        None => Ok(None),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod events;
 pub mod listener;
 pub mod messages;
 pub mod migrations;
+pub mod parked;
 pub mod recovery;
 mod retry;
 pub mod steps;
@@ -116,6 +117,8 @@ pub struct Engine {
     listener: OnceCell<Arc<listener::Listener>>,
     groups: Groups,
     behind: behind::Behind,
+    /// recv calls between tries, which a local send can serve.
+    parked: parked::Parked,
     /// Where writes handed off without a waiting caller run.
     runtime: tokio::runtime::Handle,
 }
@@ -178,6 +181,7 @@ impl Engine {
             listener: OnceCell::new(),
             groups: Groups::default(),
             behind: behind::Behind::default(),
+            parked: parked::Parked::default(),
             runtime: tokio::runtime::Handle::current(),
         };
         if opts.listen {

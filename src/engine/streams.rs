@@ -3,7 +3,7 @@
 
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
-use super::listener::{WaitGuard, STREAMS_CHANNEL};
+use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
@@ -94,16 +94,17 @@ impl Sql {
                    DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
                    RETURNING (xmax = 0) AS fresh, (function_name = $7 AND output IS NULL AND error IS NULL \
                      AND started_at_epoch_ms = $8 AND completed_at_epoch_ms = $9) AS ours), \
-                 ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING 1), \
+                 ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING \"offset\"), \
                  {notify} \
-                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n)"
+                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
+                   (SELECT \"offset\" FROM ins)"
             ),
             write_in_step: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM owner \
-                   WHERE owner.owner_xid = $6 RETURNING 1), \
+                   WHERE owner.owner_xid = $6 RETURNING \"offset\"), \
                  {notify} \
-                 SELECT (SELECT owner_xid FROM owner), (SELECT count(*) FROM n)"
+                 SELECT (SELECT owner_xid FROM owner), (SELECT count(*) FROM n), (SELECT \"offset\" FROM ins)"
             ),
             // The writer's status and the values come from one snapshot: a terminal status means every
             // value it wrote is visible here. No row at all: the workflow does not exist.
@@ -140,7 +141,8 @@ pub fn is_close_marker(value: &str) -> bool {
 
 /// What one write attempt found.
 enum Attempt {
-    Written,
+    /// Appended (at this offset, unless an earlier attempt whose reply was lost did it).
+    Written(Option<i32>),
     /// This execution no longer owns the workflow.
     Fenced,
     /// The checkpoint slot holds another execution's record.
@@ -194,9 +196,21 @@ impl Engine {
                         format!("Workflow {workflow_id}: step {function_id} ({name}) was already recorded by another execution"),
                     ))
                 }
-                Attempt::Written => {
-                    // Local readers need not wait for the NOTIFY to come back round.
-                    self.wake(&format!("{workflow_id}::{key}")).await;
+                Attempt::Written(None) => {
+                        self.wake(&format!("{workflow_id}::{key}")).await;
+                        return Ok(());
+                }
+                Attempt::Written(Some(offset)) => {
+                    // Local readers need not wait for the NOTIFY to come back round, nor read back
+                    // the value they were waiting for.
+                    self.offer(
+                        &format!("{workflow_id}::{key}"),
+                        Offered {
+                            value: value.to_owned(),
+                            serialization: serialization.map(str::to_owned),
+                            stream_offset: Some(offset),
+                        },
+                    );
                     return Ok(());
                 }
             }
@@ -268,12 +282,12 @@ impl Engine {
             return Ok(Attempt::Fenced);
         }
         // The step statement has no checkpoint: its second column is the NOTIFY count.
-        if matches!(writer, StreamWriter::Workflow { .. })
-            && row.get::<_, Option<bool>>(1) != Some(true)
-        {
+        let in_workflow = matches!(writer, StreamWriter::Workflow { .. });
+        if in_workflow && row.get::<_, Option<bool>>(1) != Some(true) {
             return Ok(Attempt::SlotTaken);
         }
-        Ok(Attempt::Written)
+        let offset: Option<i32> = row.get(if in_workflow { 3 } else { 2 });
+        Ok(Attempt::Written(offset))
     }
 
     async fn read_snapshot(
@@ -361,8 +375,29 @@ impl Engine {
         }
         let limit = limit.clamp(1, MAX_PAGE_VALUES);
         let wait_key = format!("{workflow_id}::{key}");
+        let guard = &guard;
         let page = self
-            .wait_for(wait_key, deadline_epoch_ms, poll_ms, || async {
+            .wait_for(wait_key, deadline_epoch_ms, poll_ms, |offered| async move {
+                // The value we wait for, written by this process: no need to read it back. A waiting
+                // workflow still reads, as that read also checks its ownership.
+                if let Some(o) =
+                    offered.filter(|o| o.stream_offset == Some(from) && guard.is_none())
+                {
+                    if is_close_marker(&o.value) {
+                        return Ok(Some(StreamPage {
+                            values: Vec::new(),
+                            end: PageEnd::Closed,
+                        }));
+                    }
+                    return Ok(Some(StreamPage {
+                        values: vec![StreamValue {
+                            offset: from,
+                            value: o.value.clone(),
+                            serialization: o.serialization.clone(),
+                        }],
+                        end: PageEnd::More,
+                    }));
+                }
                 let Some(snap) = self
                     .read_snapshot(workflow_id, key, from, limit, guard.as_ref())
                     .await?
