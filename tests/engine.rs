@@ -1264,6 +1264,146 @@ mod batches {
     }
 
     #[tokio::test]
+    async fn stream_writes_behind_keep_queue_order_across_kinds_keys_and_racing_step_writers() {
+        use dbos_native::engine::streams::StreamWriter;
+        let url = fresh_db("behind_streams").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("sa", "tok")).await.unwrap();
+        engine
+            .start_workflow(&workflow("sb", "tok2"))
+            .await
+            .unwrap();
+        // Per workflow: function IDs in program order, streams, a checkpoint in between, two keys.
+        let mut expected_a = Vec::new();
+        for i in 0..120 {
+            let fid = i;
+            if i % 10 == 5 {
+                engine.record_behind("sa", "tok", step(fid, "s", "0"));
+                engine.record_behind("sb", "tok2", step(fid, "s", "0"));
+            } else {
+                let key = if i % 3 == 0 { "x" } else { "y" };
+                let name = if i == 119 {
+                    "DBOS.closeStream"
+                } else {
+                    "DBOS.writeStream"
+                };
+                engine.write_stream_behind("sa", "tok", fid, name, 1, key, format!("{i}"), None);
+                engine.write_stream_behind(
+                    "sb",
+                    "tok2",
+                    fid,
+                    name,
+                    1,
+                    "x",
+                    format!("{i}"),
+                    Some("portable_json".into()),
+                );
+                expected_a.push((key, format!("{i}")));
+            }
+            if i == 60 {
+                // A step of "sb" writing directly while the queue drains: the batch that meets its
+                // offset fails and is redone one by one, still in order.
+                engine
+                    .write_stream(
+                        &StreamWriter::Step {
+                            workflow_id: "sb",
+                            token: "tok2",
+                            function_id: 1000,
+                        },
+                        "x",
+                        "step",
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        engine.settle("sa").await.expect("all committed");
+        engine.settle("sb").await.expect("all committed");
+        let db = sql(&url).await;
+        for key in ["x", "y"] {
+            let rows: Vec<(i32, String)> = db
+                .query(
+                    "SELECT \"offset\", value FROM dbos.streams WHERE workflow_uuid = 'sa' AND key = $1 ORDER BY \"offset\"",
+                    &[&key],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let want: Vec<(i32, String)> = expected_a
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .enumerate()
+                .map(|(o, (_, v))| (o as i32, v.clone()))
+                .collect();
+            assert_eq!(rows, want, "stream {key} of sa");
+        }
+        let b: Vec<(i32, i32)> = db
+            .query(
+                "SELECT \"offset\", function_id FROM dbos.streams WHERE workflow_uuid = 'sb' AND function_id <> 1000 ORDER BY \"offset\"",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(b.len(), 108);
+        assert!(
+            b.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
+            "sb in queue order: {b:?}"
+        );
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.streams WHERE workflow_uuid = 'sb'"
+            )
+            .await,
+            109
+        );
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.operation_outputs WHERE function_name IN ('DBOS.writeStream', 'DBOS.closeStream')").await,
+            216
+        );
+        // A stale token among good writes: reported once at settle, the neighbours unaffected.
+        engine.write_stream_behind(
+            "sa",
+            "stale",
+            500,
+            "DBOS.writeStream",
+            1,
+            "x",
+            "no".into(),
+            None,
+        );
+        engine.write_stream_behind(
+            "sb",
+            "tok2",
+            500,
+            "DBOS.writeStream",
+            1,
+            "x",
+            "yes".into(),
+            None,
+        );
+        assert_eq!(
+            engine.settle("sa").await.expect_err("fenced").code,
+            ErrorCode::WorkflowConflict
+        );
+        engine.settle("sb").await.expect("unaffected");
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.streams WHERE value IN ('no', 'yes')"
+            )
+            .await,
+            1
+        );
+    }
+
+    #[tokio::test]
     async fn checkpoints_written_behind_commit_in_order_and_report_the_first_failure() {
         let url = fresh_db("behind").await;
         let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());

@@ -519,6 +519,17 @@ export class Executor {
     wf.writesBehind = (wf.writesBehind ?? 0) + 1;
   }
 
+  /**
+   * A stream write of workflow code, handed over like a step's checkpoint (its value and its
+   * checkpoint commit together, after the workflow's earlier writes): readers see it once committed,
+   * and everything the workflow does that the world can see waits for it first.
+   */
+  async writeStreamBehind(wf: WorkflowState, functionID: number, name: string, key: string, value: string, serialization: string): Promise<void> {
+    await this.beforeStep(wf);
+    this.engine.writeStreamBehind(wf.workflowID, wf.token, functionID, name, Date.now(), key, value, serialization);
+    wf.writesBehind = (wf.writesBehind ?? 0) + 1;
+  }
+
   /** Waits for the workflow's checkpoints in flight; throws the first failure among them. */
   async settled(wf: WorkflowState): Promise<void> {
     if (wf.writesBehind) {

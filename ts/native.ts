@@ -166,6 +166,16 @@ interface NativeEngine {
     startedAt: number,
     completedAt: number,
   ): void;
+  writeStreamBehind(
+    workflowId: string,
+    token: string,
+    functionId: number,
+    name: string,
+    startedAt: number,
+    key: string,
+    value: string,
+    serialization: string | undefined,
+  ): void;
   settle(workflowId: string): Promise<void>;
   loadCheckpoints(workflowId: string): Promise<Checkpoint[]>;
   getCheckpoint(workflowId: string, functionId: number): Promise<Checkpoint | null>;
@@ -241,6 +251,14 @@ export class Engine {
   }
   recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck = true) {
     return call(this.native.recordCheckpoint(workflowId, token, stripNulls(cp), conflictCheck));
+  }
+  /** Queues a stream write of workflow code and returns at once; `settle` reports on it. */
+  writeStreamBehind(workflowId: string, token: string, functionId: number, name: string, startedAt: number, key: string, value: string, serialization: string | undefined) {
+    try {
+      this.native.writeStreamBehind(workflowId, token, functionId, name, startedAt, key, value, serialization);
+    } catch (e) {
+      throw errorFromNative(e);
+    }
   }
   /** Queues a checkpoint and returns at once (see Executor.recordBehind); `settle` reports on it. */
   recordBehind(workflowId: string, token: string, cp: Omit<NewCheckpoint, 'childWorkflowId'>) {

@@ -1,6 +1,7 @@
 // DBOS.writeStream / closeStream / readStream / readStreamOffset (and the DBOSClient readers): context
 // rules, function IDs, replay of recorded reads and formats. The engine appends (with the checkpoint
-// and NOTIFY in one statement) and returns pages of values, waiting through the process's listener.
+// and NOTIFY in one statement; workflow code's writes behind the workflow, like step checkpoints) and
+// returns pages of values, waiting through the process's listener.
 import { currentContext, takeFunctionID, workflowCode, type WorkflowState } from './context';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSStreamNondeterminismError, DBOSStreamTimeoutError } from './error';
 import type { Executor, PollingOptions } from './executor';
@@ -87,9 +88,14 @@ async function append(
   const { wf, functionID, checkpoint } = writerContext(what);
   const key = requireString('stream key', keyArg, true);
   const { value, serialization } = text();
-  if (checkpoint && executor.recorded(wf, functionID, checkpoint)) return;
-  if (checkpoint) await executor.settled(wf);
-  await engine.writeStream(wf.workflowID, wf.token, functionID, checkpoint ?? null, Date.now(), key, value, serialization);
+  if (checkpoint) {
+    if (executor.recorded(wf, functionID, checkpoint)) return;
+    await executor.writeStreamBehind(wf, functionID, checkpoint, key, value, serialization);
+    return;
+  }
+  // A step's value goes after those its workflow wrote before it, still queued.
+  await executor.settled(wf);
+  await engine.writeStream(wf.workflowID, wf.token, functionID, null, Date.now(), key, value, serialization);
 }
 
 export function writeStream(engine: Engine, executor: Executor, key: unknown, value: unknown, options: WriteStreamOptions | undefined): Promise<void> {

@@ -134,6 +134,33 @@ impl NativeEngine {
         self.inner.record_behind(&workflow_id, &token, cp);
     }
 
+    /// Queues a stream write of workflow code behind its workflow and returns at once; `settle`
+    /// reports how it fared. Positional arguments, like `record_behind`.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_stream_behind(
+        &self,
+        workflow_id: String,
+        token: String,
+        function_id: i32,
+        name: String,
+        started_at: i64,
+        key: String,
+        value: String,
+        serialization: Option<String>,
+    ) {
+        self.inner.write_stream_behind(
+            &workflow_id,
+            &token,
+            function_id,
+            &name,
+            started_at,
+            &key,
+            value,
+            serialization,
+        );
+    }
+
     #[napi]
     pub async fn settle(&self, workflow_id: String) -> Result<()> {
         let engine = self.inner.clone();

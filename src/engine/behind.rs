@@ -1,7 +1,8 @@
-//! Step checkpoints written behind their workflow: `record_behind` queues a checkpoint and returns at
-//! once, so the workflow's next step runs while it commits. One drain task at a time sends the queue
-//! in batches (one statement each), so a workflow's checkpoints commit in the order they were queued
-//! and a crash leaves a prefix of them. `settle` waits for a workflow's queued checkpoints and reports
+//! Step checkpoints and workflow code's stream writes, written behind their workflow: `record_behind`
+//! and `write_stream_behind` queue a write and return at once, so the workflow goes on while it
+//! commits. One drain task at a time sends the queue in batches (one statement per run of writes of
+//! one kind), so a workflow's writes commit in the order they were queued and a crash leaves a prefix
+//! of them. `settle` waits for a workflow's queued checkpoints and reports
 //! the first that failed; the workflow's other durable operations and its completion go through it.
 
 use std::collections::{HashMap, VecDeque};
@@ -10,8 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use super::batch::MAX_BATCH;
+use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::steps::{CheckpointWrite, NewCheckpoint};
+use super::streams::StreamWrite;
 use super::Engine;
 
 #[derive(Default)]
@@ -19,9 +22,23 @@ pub(crate) struct Behind {
     state: Mutex<State>,
 }
 
+enum Write {
+    Checkpoint(CheckpointWrite),
+    Stream(StreamWrite),
+}
+
+impl Write {
+    fn workflow_id(&self) -> &str {
+        match self {
+            Write::Checkpoint(w) => &w.workflow_id,
+            Write::Stream(w) => &w.workflow_id,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    queue: VecDeque<CheckpointWrite>,
+    queue: VecDeque<Write>,
     draining: bool,
     workflows: HashMap<String, InFlight>,
 }
@@ -48,22 +65,53 @@ impl Behind {
 impl Engine {
     /// Queues a checkpoint of a workflow this execution owns and returns at once.
     pub fn record_behind(self: &Arc<Self>, workflow_id: &str, token: &str, cp: NewCheckpoint) {
+        self.queue_behind(Write::Checkpoint(CheckpointWrite {
+            workflow_id: workflow_id.to_string(),
+            token: token.to_string(),
+            cp,
+            conflict_check: true,
+        }));
+    }
+
+    /// Queues a stream write of workflow code (`name`: DBOS.writeStream or DBOS.closeStream,
+    /// checkpointed at `function_id`) and returns at once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_stream_behind(
+        self: &Arc<Self>,
+        workflow_id: &str,
+        token: &str,
+        function_id: i32,
+        name: &str,
+        started_at: i64,
+        key: &str,
+        value: String,
+        serialization: Option<String>,
+    ) {
+        self.queue_behind(Write::Stream(StreamWrite {
+            workflow_id: workflow_id.to_string(),
+            token: token.to_string(),
+            function_id,
+            name: name.to_string(),
+            started_at,
+            completed_at: now_ms(),
+            key: key.to_string(),
+            value,
+            serialization,
+        }));
+    }
+
+    fn queue_behind(self: &Arc<Self>, write: Write) {
         let start_drain = {
             let mut st = self.behind.lock();
             st.workflows
-                .entry(workflow_id.to_string())
+                .entry(write.workflow_id().to_string())
                 .or_insert_with(|| InFlight {
                     count: 0,
                     error: None,
                     settled: Arc::new(Notify::new()),
                 })
                 .count += 1;
-            st.queue.push_back(CheckpointWrite {
-                workflow_id: workflow_id.to_string(),
-                token: token.to_string(),
-                cp,
-                conflict_check: true,
-            });
+            st.queue.push_back(write);
             !std::mem::replace(&mut st.draining, true)
         };
         if start_drain {
@@ -77,7 +125,7 @@ impl Engine {
 
     async fn drain_behind(&self) {
         loop {
-            let batch: Vec<CheckpointWrite> = {
+            let batch: Vec<Write> = {
                 let mut st = self.behind.lock();
                 if st.queue.is_empty() {
                     st.draining = false;
@@ -86,8 +134,8 @@ impl Engine {
                 let n = st.queue.len().min(MAX_BATCH);
                 st.queue.drain(..n).collect()
             };
-            let ids: Vec<String> = batch.iter().map(|w| w.workflow_id.clone()).collect();
-            let results = self.run_batch(batch).await;
+            let ids: Vec<String> = batch.iter().map(|w| w.workflow_id().to_string()).collect();
+            let results = self.write_in_order(batch).await;
             let mut st = self.behind.lock();
             let mut results = results.into_iter();
             for id in ids {
@@ -109,6 +157,36 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Writes a batch taken from the queue: each run of writes of one kind in one statement, the runs
+    /// one after the other. One result per write, in order.
+    async fn write_in_order(&self, batch: Vec<Write>) -> Vec<Result<()>> {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut batch = batch.into_iter().peekable();
+        while let Some(first) = batch.next() {
+            match first {
+                Write::Checkpoint(cp) => {
+                    let mut run = vec![cp];
+                    while let Some(Write::Checkpoint(_)) = batch.peek() {
+                        if let Some(Write::Checkpoint(cp)) = batch.next() {
+                            run.push(cp);
+                        }
+                    }
+                    results.extend(self.run_batch(run).await);
+                }
+                Write::Stream(w) => {
+                    let mut run = vec![w];
+                    while let Some(Write::Stream(_)) = batch.peek() {
+                        if let Some(Write::Stream(w)) = batch.next() {
+                            run.push(w);
+                        }
+                    }
+                    results.extend(self.write_streams(&run).await);
+                }
+            }
+        }
+        results
     }
 
     /// Waits until the workflow's queued checkpoints have committed, and returns the first failure

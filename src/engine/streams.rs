@@ -1,6 +1,7 @@
 //! Workflow streams (`streams`): appends with dense per-key offsets (exactly once from workflow code,
 //! at least once from a step), the close marker, and paged reads that wait through the listener.
 
+use super::batch::column;
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
 use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
@@ -37,6 +38,31 @@ pub enum StreamWriter<'a> {
     },
 }
 
+/// A write of workflow code queued behind its workflow (see `behind`).
+pub(crate) struct StreamWrite {
+    pub(crate) workflow_id: String,
+    pub(crate) token: String,
+    pub(crate) function_id: i32,
+    pub(crate) name: String,
+    pub(crate) started_at: i64,
+    pub(crate) completed_at: i64,
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) serialization: Option<String>,
+}
+
+impl StreamWrite {
+    fn writer(&self) -> StreamWriter<'_> {
+        StreamWriter::Workflow {
+            workflow_id: &self.workflow_id,
+            token: &self.token,
+            function_id: self.function_id,
+            name: &self.name,
+            started_at: self.started_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StreamValue {
     pub offset: i32,
@@ -63,6 +89,7 @@ pub struct StreamPage {
 
 pub(crate) struct Sql {
     write_in_workflow: String,
+    write_many_in_workflow: String,
     write_in_step: String,
     read: String,
 }
@@ -98,6 +125,44 @@ impl Sql {
                  {notify} \
                  SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
                    (SELECT \"offset\" FROM ins)"
+            ),
+            // The same for many writes of workflow code (of one or many workflows, queued behind
+            // them), in queue order: each key's new values take the next offsets in that order. Status
+            // rows are locked in key order so that two batches never wait on each other in a cycle.
+            write_many_in_workflow: format!(
+                "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], \
+                   $6::text[], $7::text[], $8::int8[], $9::int8[]) WITH ORDINALITY \
+                   AS u(workflow_uuid, key, value, serialization, function_id, token, function_name, \
+                   started_at, completed_at, ord)), \
+                 owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
+                   WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
+                 ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
+                   SELECT i.workflow_uuid, i.function_id, NULL, NULL, i.function_name, NULL, i.started_at, \
+                     i.completed_at, 'portable_json', $10, {NOW_MS} \
+                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING workflow_uuid, function_id, (xmax = 0) AS fresh, function_name, output, error, \
+                     started_at_epoch_ms, completed_at_epoch_ms), \
+                 fresh AS (SELECT i.* FROM input i JOIN ck ON ck.workflow_uuid = i.workflow_uuid \
+                   AND ck.function_id = i.function_id WHERE ck.fresh), \
+                 keys AS (SELECT DISTINCT workflow_uuid, key FROM fresh), \
+                 base AS (SELECT k.workflow_uuid, k.key, COALESCE((SELECT MAX(\"offset\") FROM {s}.streams st \
+                   WHERE st.workflow_uuid = k.workflow_uuid AND st.key = k.key), -1) AS last FROM keys k), \
+                 ins AS ({insert} SELECT f.workflow_uuid, f.key, f.value, \
+                     b.last + row_number() OVER (PARTITION BY f.workflow_uuid, f.key ORDER BY f.ord), \
+                     f.function_id, f.serialization \
+                   FROM fresh f JOIN base b ON b.workflow_uuid = f.workflow_uuid AND b.key = f.key \
+                   RETURNING workflow_uuid, function_id, \"offset\"), \
+                 n AS (SELECT pg_notify('{STREAMS_CHANNEL}', k.workflow_uuid || '::' || k.key) FROM keys k \
+                   WHERE octet_length(k.workflow_uuid || '::' || k.key) < 8000) \
+                 SELECT o.owner_xid, (ck.function_name = i.function_name AND ck.output IS NULL AND ck.error IS NULL \
+                     AND ck.started_at_epoch_ms = i.started_at AND ck.completed_at_epoch_ms = i.completed_at) AS ours, \
+                   ins.\"offset\", (SELECT count(*) FROM n) \
+                 FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
+                 LEFT JOIN ck ON ck.workflow_uuid = i.workflow_uuid AND ck.function_id = i.function_id \
+                 LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id \
+                 ORDER BY i.ord"
             ),
             write_in_step: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
@@ -169,6 +234,20 @@ impl Engine {
         value: &str,
         serialization: Option<&str>,
     ) -> Result<()> {
+        self.write_stream_at(writer, key, value, serialization, now_ms())
+            .await
+    }
+
+    /// `write_stream` with the completion time its checkpoint records (an attempt that may have
+    /// committed is recognised as ours only with the same one).
+    async fn write_stream_at(
+        &self,
+        writer: &StreamWriter<'_>,
+        key: &str,
+        value: &str,
+        serialization: Option<&str>,
+        completed_at: i64,
+    ) -> Result<()> {
         let (workflow_id, function_id, name) = match writer {
             StreamWriter::Workflow {
                 workflow_id,
@@ -182,43 +261,146 @@ impl Engine {
                 ..
             } => (*workflow_id, *function_id, "step"),
         };
-        let completed_at = now_ms();
         for _ in 0..MAX_OFFSET_RETRIES {
             let attempt = self
                 .retrying(|| self.try_write_stream(writer, key, value, serialization, completed_at))
                 .await?;
-            match attempt {
-                Attempt::OffsetTaken => continue,
-                Attempt::Fenced => return Err(EngineError::conflict(workflow_id)),
-                Attempt::SlotTaken => {
-                    return Err(EngineError::new(
-                        ErrorCode::StepNondeterminism,
-                        format!("Workflow {workflow_id}: step {function_id} ({name}) was already recorded by another execution"),
-                    ))
-                }
-                Attempt::Written(None) => {
-                        self.wake(&format!("{workflow_id}::{key}")).await;
-                        return Ok(());
-                }
-                Attempt::Written(Some(offset)) => {
-                    // Local readers need not wait for the NOTIFY to come back round, nor read back
-                    // the value they were waiting for.
-                    self.offer(
-                        &format!("{workflow_id}::{key}"),
-                        Offered {
-                            value: value.to_owned(),
-                            serialization: serialization.map(str::to_owned),
-                            stream_offset: Some(offset),
-                        },
-                    );
-                    return Ok(());
-                }
+            if let Attempt::OffsetTaken = attempt {
+                continue;
             }
+            return self.settle_attempt(
+                attempt,
+                workflow_id,
+                function_id,
+                name,
+                key,
+                value,
+                serialization,
+            );
         }
         Err(EngineError::new(
             ErrorCode::Database,
             format!("Workflow {workflow_id}: no free offset on stream {key} after {MAX_OFFSET_RETRIES} attempts"),
         ))
+    }
+
+    /// What a write attempt means for its caller; a written value goes to local readers at once (they
+    /// need not wait for the NOTIFY to come back round, nor read back the value they waited for).
+    #[allow(clippy::too_many_arguments)]
+    fn settle_attempt(
+        &self,
+        attempt: Attempt,
+        workflow_id: &str,
+        function_id: i32,
+        name: &str,
+        key: &str,
+        value: &str,
+        serialization: Option<&str>,
+    ) -> Result<()> {
+        match attempt {
+            Attempt::Fenced => Err(EngineError::conflict(workflow_id)),
+            Attempt::SlotTaken | Attempt::OffsetTaken => Err(EngineError::new(
+                ErrorCode::StepNondeterminism,
+                format!("Workflow {workflow_id}: step {function_id} ({name}) was already recorded by another execution"),
+            )),
+            Attempt::Written(None) => {
+                if let Some(l) = self.listener.get() {
+                    l.wake(&format!("{workflow_id}::{key}"));
+                }
+                Ok(())
+            }
+            Attempt::Written(Some(offset)) => {
+                self.offer(
+                    &format!("{workflow_id}::{key}"),
+                    Offered {
+                        value: value.to_owned(),
+                        serialization: serialization.map(str::to_owned),
+                        stream_offset: Some(offset),
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes of workflow code queued behind their workflows, in one statement; if it fails (a
+    /// concurrent step writer took an offset, a lost connection), one by one in the same order.
+    pub(crate) async fn write_streams(&self, items: &[StreamWrite]) -> Vec<Result<()>> {
+        if items.len() > 1 {
+            if let Ok(rows) = self.write_streams_once(items).await {
+                return rows
+                    .iter()
+                    .zip(items)
+                    .map(|(row, w)| {
+                        let attempt = if row.get::<_, Option<String>>(0).as_deref()
+                            != Some(w.token.as_str())
+                        {
+                            Attempt::Fenced
+                        } else if row.get::<_, Option<bool>>(1) != Some(true) {
+                            Attempt::SlotTaken
+                        } else {
+                            Attempt::Written(row.get(2))
+                        };
+                        self.settle_attempt(
+                            attempt,
+                            &w.workflow_id,
+                            w.function_id,
+                            &w.name,
+                            &w.key,
+                            &w.value,
+                            w.serialization.as_deref(),
+                        )
+                    })
+                    .collect();
+            }
+        }
+        let mut results = Vec::with_capacity(items.len());
+        for w in items {
+            let written = self
+                .write_stream_at(
+                    &w.writer(),
+                    &w.key,
+                    &w.value,
+                    w.serialization.as_deref(),
+                    w.completed_at,
+                )
+                .await;
+            results.push(written);
+        }
+        results
+    }
+
+    async fn write_streams_once(&self, items: &[StreamWrite]) -> Result<Vec<tokio_postgres::Row>> {
+        let ids = column(items, |w| w.workflow_id.as_str());
+        let keys = column(items, |w| w.key.as_str());
+        let values = column(items, |w| w.value.as_str());
+        let formats = column(items, |w| w.serialization.as_deref());
+        let fids = column(items, |w| w.function_id);
+        let tokens = column(items, |w| w.token.as_str());
+        let names = column(items, |w| w.name.as_str());
+        let started = column(items, |w| w.started_at);
+        let completed = column(items, |w| w.completed_at);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.streams.write_many_in_workflow)
+            .await?;
+        Ok(client
+            .query(
+                &stmt,
+                &[
+                    &ids,
+                    &keys,
+                    &values,
+                    &formats,
+                    &fids,
+                    &tokens,
+                    &names,
+                    &started,
+                    &completed,
+                    &self.identity.app_name,
+                ],
+            )
+            .await?)
     }
 
     async fn try_write_stream(
