@@ -149,6 +149,7 @@ impl Engine {
     /// its checkpoint.
     pub async fn send(&self, msg: &OutgoingMessage, ctx: SendContext<'_>) -> Result<()> {
         if let SendContext::Outside = ctx {
+            // Served a parked recv: nobody else here waits on the key (one recv per topic).
             if self.hand_over(msg).await {
                 return Ok(());
             }
