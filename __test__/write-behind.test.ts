@@ -1,12 +1,14 @@
 // Step checkpoints are written behind the workflow (the next step runs while the previous checkpoint
 // commits). What must still hold: a crash leaves a gap-free prefix of checkpoints and recovery re-runs
 // only the steps after it; a fenced-out checkpoint stops the workflow within the run-ahead bound; and
-// nothing the world can see (events, messages, the outcome) gets ahead of the steps before it.
+// nothing the world can see (events, messages, the outcome, a later step's effects after a stream write)
+// gets ahead of the writes before it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Client } from 'pg';
 import { DBOS } from 'dbos-native';
 import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
 import { finalOutput, killAll, killApp, spawnApp } from './helpers/child';
@@ -50,6 +52,23 @@ const stepThenEvent = DBOS.registerWorkflow(
     await DBOS.recv('go', 30);
   },
   { name: 'stepThenEvent' },
+);
+
+let tellStarted = false;
+
+const writeThenTell = DBOS.registerWorkflow(
+  async (): Promise<number> => {
+    await DBOS.writeStream('progress', 'half');
+    return DBOS.runStep(
+      async () => {
+        tellStarted = true;
+        const rows = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM dbos.streams WHERE workflow_uuid = $1', [DBOS.workflowID]);
+        return rows[0]?.n ?? -1;
+      },
+      { name: 'tell' },
+    );
+  },
+  { name: 'writeThenTell' },
 );
 
 before(async () => {
@@ -164,4 +183,22 @@ test('an event set after a step is only visible once that step is recorded', asy
     await DBOS.retrieveWorkflow(id).getResult();
   }
   for (const h of busy) assert.equal(await h.getResult(), 300);
+});
+
+test('a step starts only once the stream values its workflow wrote before it are readable', async () => {
+  // Holding off stream inserts: the write is queued behind the workflow and cannot commit yet.
+  const locker = new Client({ connectionString: url });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE dbos.streams IN SHARE MODE');
+    tellStarted = false;
+    const h = await DBOS.startWorkflow(writeThenTell, { workflowID: 'behind-stream-tell' })();
+    await sleep(300);
+    assert.equal(tellStarted, false, 'the step waited for the stream write before it');
+    await locker.query('COMMIT');
+    assert.equal(await h.getResult(), 1, 'the step saw the value');
+  } finally {
+    await locker.end();
+  }
 });

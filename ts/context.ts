@@ -27,8 +27,10 @@ export interface WorkflowState {
   readonly cancel: AbortController;
   /** Checkpointed stream reads in progress: two at once would number their values by scheduling. */
   activeStreamReads?: number;
-  /** Step checkpoints handed to the engine since the last settle (see Executor.recordBehind). */
+  /** Step checkpoints and stream writes handed to the engine since the last settle (see Executor.recordBehind). */
   writesBehind?: number;
+  /** Whether stream writes are among them: the next step waits for those (its effects may tell a reader). */
+  streamWritesBehind?: boolean;
   /** The first of those that failed: the workflow stops at its next durable operation. */
   writeError?: { error: unknown };
 }

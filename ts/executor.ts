@@ -525,15 +525,17 @@ export class Executor {
    * and everything the workflow does that the world can see waits for it first.
    */
   async writeStreamBehind(wf: WorkflowState, functionID: number, name: string, key: string, value: string, serialization: string): Promise<void> {
-    await this.beforeStep(wf);
+    await this.boundRunAhead(wf);
     this.engine.writeStreamBehind(wf.workflowID, wf.token, functionID, name, Date.now(), key, value, serialization);
     wf.writesBehind = (wf.writesBehind ?? 0) + 1;
+    wf.streamWritesBehind = true;
   }
 
   /** Waits for the workflow's checkpoints in flight; throws the first failure among them. */
   async settled(wf: WorkflowState): Promise<void> {
     if (wf.writesBehind) {
       wf.writesBehind = 0;
+      wf.streamWritesBehind = false;
       try {
         await this.engine.settle(wf.workflowID);
       } catch (error) {
@@ -550,9 +552,15 @@ export class Executor {
   /**
    * A step stops on a failed checkpoint before it. Run-ahead is bounded: with the database slow or
    * away, a workflow waits for its checkpoints rather than running (and after a crash re-running) an
-   * unbounded number of steps past them.
+   * unbounded number of steps past them. A step also waits for the workflow's stream writes, so that
+   * whoever its effects reach (a webhook, a message) can read what the workflow wrote before it.
    */
   private async beforeStep(wf: WorkflowState): Promise<void> {
+    if (wf.streamWritesBehind) await this.settled(wf);
+    else await this.boundRunAhead(wf);
+  }
+
+  private async boundRunAhead(wf: WorkflowState): Promise<void> {
     if ((wf.writesBehind ?? 0) >= MAX_WRITES_BEHIND) await this.settled(wf);
     else this.throwIfWriteFailed(wf);
   }
