@@ -1572,6 +1572,74 @@ mod hand_over {
     }
 
     #[tokio::test]
+    async fn a_workflow_send_serves_a_parked_recv_and_a_fenced_one_sends_nothing() {
+        let url = fresh_db("handover_workflow").await;
+        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        engine
+            .start_workflow(&workflow("tx", "tx-tok"))
+            .await
+            .unwrap();
+        let db = sql(&url).await;
+        trace_notification_writes(&db).await;
+        let from_workflow = |token: &'static str, function_id: i32| SendContext::Workflow {
+            workflow_id: "tx",
+            token,
+            function_id,
+            started_at: 1,
+        };
+        let (got, sent) = tokio::join!(
+            engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
+            async {
+                until_parked(&engine, 1).await;
+                engine
+                    .send(&message("rx", "1", "tx-m1"), from_workflow("tx-tok", 3))
+                    .await
+            }
+        );
+        sent.unwrap();
+        assert_eq!(got.unwrap().message.as_deref(), Some("1"));
+        assert_eq!(
+            engine.get_checkpoint("tx", 3).await.unwrap().unwrap().name,
+            "DBOS.send"
+        );
+        assert_eq!(
+            engine.get_checkpoint("rx", 0).await.unwrap().unwrap().name,
+            "DBOS.recv"
+        );
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM public.writes i JOIN public.writes u ON u.message_uuid = i.message_uuid \
+                 AND u.op = 'UPDATE' AND u.xid = i.xid WHERE i.op = 'INSERT'"
+            )
+            .await,
+            1
+        );
+        // A sender that lost ownership: its send fails and writes nothing; the recv, released, waits on.
+        let (got, sent) = tokio::join!(
+            engine.recv("rx", "tok", 2, "t", now_ms() + 300, 1, 60_000),
+            async {
+                until_parked(&engine, 1).await;
+                engine
+                    .send(&message("rx", "2", "tx-m2"), from_workflow("stale", 4))
+                    .await
+            }
+        );
+        assert_eq!(sent.expect_err("fenced").code, ErrorCode::WorkflowConflict);
+        assert!(
+            got.unwrap().message.is_none(),
+            "timed out: nothing was sent"
+        );
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.notifications").await,
+            1
+        );
+        assert!(engine.get_checkpoint("tx", 4).await.unwrap().is_none());
+        assert_eq!(engine.parked_recvs(), 0);
+    }
+
+    #[tokio::test]
     async fn racing_local_and_foreign_senders_deliver_every_message_exactly_once() {
         let url = fresh_db("handover_race").await;
         let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());

@@ -148,18 +148,18 @@ impl Engine {
     /// retry: the message UUID makes the insert idempotent, and a workflow's send is recognised by
     /// its checkpoint.
     pub async fn send(&self, msg: &OutgoingMessage, ctx: SendContext<'_>) -> Result<()> {
+        let completed_at = now_ms();
+        // Served a parked recv: nobody else here waits on the key (one recv per topic).
+        if let Some(sent) = self.hand_over(msg, ctx, completed_at).await {
+            return sent;
+        }
         if let SendContext::Outside = ctx {
-            // Served a parked recv: nobody else here waits on the key (one recv per topic).
-            if self.hand_over(msg).await {
-                return Ok(());
-            }
             // Plain sends have no order to keep among themselves: they share statements.
             self.groups
                 .sends
                 .submit(msg.clone(), |batch| self.run_batch(batch))
                 .await?;
         } else {
-            let completed_at = now_ms();
             self.retrying(|| self.send_once(msg, ctx, completed_at))
                 .await?;
         }
@@ -176,63 +176,18 @@ impl Engine {
         completed_at: i64,
     ) -> Result<()> {
         let client = self.client().await?;
-        let base = message_params(msg);
-        let result = match ctx {
-            SendContext::Outside => {
-                let stmt = client.prepare_cached(&self.sql.messages.send).await?;
-                client.execute(&stmt, &base).await.map(|_| Ok(()))
-            }
-            SendContext::Step { workflow_id, token } => {
-                let stmt = client
-                    .prepare_cached(&self.sql.messages.send_in_step)
-                    .await?;
-                let mut params = base.to_vec();
-                params.push(&workflow_id);
-                params.push(&token);
-                client.query_one(&stmt, &params).await.map(|row| {
-                    if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-                        return Err(EngineError::conflict(workflow_id));
-                    }
-                    Ok(())
-                })
-            }
-            SendContext::Workflow {
-                workflow_id,
-                token,
-                function_id,
-                started_at,
-            } => {
-                let stmt = client
-                    .prepare_cached(&self.sql.messages.send_in_workflow)
-                    .await?;
-                let mut params = base.to_vec();
-                params.push(&workflow_id);
-                params.push(&token);
-                params.push(&function_id);
-                params.push(&started_at);
-                params.push(&completed_at);
-                params.push(&self.identity.app_name);
-                client.query_one(&stmt, &params).await.map(|row| {
-                    if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
-                        return Err(EngineError::conflict(workflow_id));
-                    }
-                    if row.get::<_, Option<bool>>(1) != Some(true) {
-                        return Err(slot_taken(workflow_id, function_id, "DBOS.send"));
-                    }
-                    Ok(())
-                })
-            }
-        };
-        match result {
-            Ok(outcome) => outcome,
-            Err(e) if is_missing_destination(&e) => Err(EngineError::new(
-                ErrorCode::NonExistentWorkflow,
-                format!(
-                    "Sent to non-existent destination workflow UUID: {}",
-                    msg.destination_id
-                ),
-            )),
-            Err(e) => Err(e.into()),
+        let stmt = client.prepare_cached(self.send_sql(ctx)).await?;
+        let params = send_params(msg, &ctx, &completed_at, &self.identity.app_name);
+        let rows = client.query(&stmt, &params).await;
+        send_verdict(msg, ctx, rows)
+    }
+
+    /// The statement of a send from `ctx` (see `Sql`).
+    fn send_sql(&self, ctx: SendContext<'_>) -> &str {
+        match ctx {
+            SendContext::Outside => &self.sql.messages.send,
+            SendContext::Step { .. } => &self.sql.messages.send_in_step,
+            SendContext::Workflow { .. } => &self.sql.messages.send_in_workflow,
         }
     }
 
@@ -314,58 +269,67 @@ impl Engine {
         self.parked.len()
     }
 
-    /// Serves a recv parked on the message's key, if there is one: inserts the message and runs that
-    /// recv's consume in one transaction (one round trip). True if the message was inserted (consumed
-    /// by that recv or not); false if the caller must send it the ordinary way.
-    async fn hand_over(&self, msg: &OutgoingMessage) -> bool {
-        if self.parked.is_empty() {
-            return false;
-        }
-        let key = format!("{}::{}", msg.destination_id, msg.topic);
-        let Some((claim, call)) = self.parked.claim(&key, now_ms()) else {
-            return false;
-        };
-        // Any failure releases the recv (dropping the claim); a commit whose reply was lost is then
-        // found by the ordinary send (same message UUID) and by the recv (same completion time).
-        match self
-            .insert_and_consume(msg, &call, claim.completed_at())
-            .await
-        {
-            Ok(Some(received)) => {
-                claim.finish(received);
-                true
-            }
-            Ok(None) => true,
-            Err(_) => false,
-        }
-    }
-
-    /// Inserts `msg` and runs `call`'s consume, in one pipelined transaction. Some if the consume
-    /// took a message for `call` (not necessarily `msg`: the oldest unconsumed one); None if it took
-    /// none (the recv lost its ownership, or its slot is recorded).
-    async fn insert_and_consume(
+    /// Serves a recv parked on the message's key, if there is one: runs the send and that recv's
+    /// consume in one transaction (one round trip). Some with the send's outcome if that transaction
+    /// committed (the recv then has its message, or is released to try by itself); None if the caller
+    /// must send the ordinary way.
+    async fn hand_over(
         &self,
         msg: &OutgoingMessage,
-        call: &RecvCall,
+        ctx: SendContext<'_>,
         completed_at: i64,
-    ) -> Result<Option<Received>> {
+    ) -> Option<Result<()>> {
+        if self.parked.is_empty() {
+            return None;
+        }
+        let key = format!("{}::{}", msg.destination_id, msg.topic);
+        let (claim, call) = self.parked.claim(&key, now_ms())?;
+        // Any failure releases the recv (dropping the claim); a commit whose reply was lost is then
+        // recognised by the ordinary send (same message UUID and completion time) and by the recv (same
+        // completion time).
+        let (sent, received) = self
+            .send_and_consume(msg, ctx, completed_at, &call, claim.completed_at())
+            .await
+            .ok()?;
+        if let Some(received) = received {
+            claim.finish(received);
+        }
+        Some(sent)
+    }
+
+    /// The send and `call`'s consume, in one pipelined transaction: the send's outcome, and what the
+    /// consume took for `call` (not necessarily this message: the oldest unconsumed one), None if
+    /// nothing (the recv lost its ownership, its slot is recorded, or the send wrote nothing).
+    async fn send_and_consume(
+        &self,
+        msg: &OutgoingMessage,
+        ctx: SendContext<'_>,
+        completed_at: i64,
+        call: &RecvCall,
+        consumed_at: i64,
+    ) -> Result<(Result<()>, Option<Received>)> {
         let client = self.client().await?;
-        let insert = client.prepare_cached(&self.sql.messages.send).await?;
+        let send = client.prepare_cached(self.send_sql(ctx)).await?;
         let consume = client.prepare_cached(&self.sql.messages.consume).await?;
         let last = false;
-        let consume_params = consume_params(call, &completed_at, &self.identity.app_name, &last);
-        let insert_params = message_params(msg);
-        let (begun, inserted, row, committed) = futures::join!(
+        let send_params = send_params(msg, &ctx, &completed_at, &self.identity.app_name);
+        let consume_params = consume_params(call, &consumed_at, &self.identity.app_name, &last);
+        let (begun, sent, row, committed) = futures::join!(
             client.batch_execute(BEGIN_GENERIC),
-            client.execute(&insert, &insert_params),
+            client.query(&send, &send_params),
             client.query_one(&consume, &consume_params),
             client.batch_execute("COMMIT"),
         );
         begun?;
-        inserted?;
+        // A failed send (a missing destination) aborts the transaction: the caller sends again the
+        // ordinary way, which reports it.
+        let sent = sent?;
         let row = row?;
         committed?;
-        Ok(consumed(&row, call, last).ok().flatten())
+        Ok((
+            send_verdict(msg, ctx, Ok(sent)),
+            consumed(&row, call, last).ok().flatten(),
+        ))
     }
 
     /// One consume attempt: Some if a message was consumed (or this call's record found), None if
@@ -403,6 +367,79 @@ fn message_params(msg: &OutgoingMessage) -> [Param<'_>; 5] {
         &msg.serialization,
         &msg.message_uuid,
     ]
+}
+
+/// The parameters of `send_sql(ctx)`.
+fn send_params<'a>(
+    msg: &'a OutgoingMessage,
+    ctx: &'a SendContext<'a>,
+    completed_at: &'a i64,
+    app_name: &'a String,
+) -> Vec<Param<'a>> {
+    let mut params = message_params(msg).to_vec();
+    match ctx {
+        SendContext::Outside => {}
+        SendContext::Step { workflow_id, token } => {
+            params.push(workflow_id);
+            params.push(token);
+        }
+        SendContext::Workflow {
+            workflow_id,
+            token,
+            function_id,
+            started_at,
+        } => {
+            params.extend_from_slice(&[
+                workflow_id as Param,
+                token,
+                function_id,
+                started_at,
+                completed_at,
+                app_name,
+            ]);
+        }
+    }
+    params
+}
+
+/// What a send's statement returned means (see `Sql`).
+fn send_verdict(
+    msg: &OutgoingMessage,
+    ctx: SendContext<'_>,
+    rows: std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
+) -> Result<()> {
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) if is_missing_destination(&e) => {
+            return Err(EngineError::new(
+                ErrorCode::NonExistentWorkflow,
+                format!(
+                    "Sent to non-existent destination workflow UUID: {}",
+                    msg.destination_id
+                ),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (workflow_id, token) = match ctx {
+        SendContext::Outside => return Ok(()),
+        SendContext::Step { workflow_id, token } => (workflow_id, token),
+        SendContext::Workflow {
+            workflow_id, token, ..
+        } => (workflow_id, token),
+    };
+    let row = rows.first().ok_or_else(|| {
+        EngineError::new(ErrorCode::Database, "a send returned no row".to_string())
+    })?;
+    if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
+        return Err(EngineError::conflict(workflow_id));
+    }
+    if let SendContext::Workflow { function_id, .. } = ctx {
+        if row.get::<_, Option<bool>>(1) != Some(true) {
+            return Err(slot_taken(workflow_id, function_id, "DBOS.send"));
+        }
+    }
+    Ok(())
 }
 
 fn consume_params<'a>(
