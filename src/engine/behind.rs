@@ -168,21 +168,21 @@ impl Engine {
             match first {
                 Write::Checkpoint(cp) => {
                     let mut run = vec![cp];
-                    while let Some(Write::Checkpoint(_)) = batch.peek() {
-                        if let Some(Write::Checkpoint(cp)) = batch.next() {
-                            run.push(cp);
-                        }
+                    while let Some(Write::Checkpoint(cp)) =
+                        batch.next_if(|w| matches!(w, Write::Checkpoint(_)))
+                    {
+                        run.push(cp);
                     }
                     results.extend(self.run_batch(run).await);
                 }
                 Write::Stream(w) => {
                     let mut run = vec![w];
-                    while let Some(Write::Stream(_)) = batch.peek() {
-                        if let Some(Write::Stream(w)) = batch.next() {
-                            run.push(w);
-                        }
+                    while let Some(Write::Stream(w)) =
+                        batch.next_if(|w| matches!(w, Write::Stream(_)))
+                    {
+                        run.push(w);
                     }
-                    results.extend(self.write_streams(&run).await);
+                    results.extend(self.run_batch(run).await);
                 }
             }
         }

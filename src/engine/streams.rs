@@ -1,7 +1,7 @@
 //! Workflow streams (`streams`): appends with dense per-key offsets (exactly once from workflow code,
 //! at least once from a step), the close marker, and paged reads that wait through the listener.
 
-use super::batch::column;
+use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
 use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
@@ -189,6 +189,13 @@ impl Sql {
     }
 }
 
+fn no_free_offset(workflow_id: &str, key: &str) -> EngineError {
+    EngineError::new(
+        ErrorCode::Database,
+        format!("Workflow {workflow_id}: no free offset on stream {key} after {MAX_OFFSET_RETRIES} attempts"),
+    )
+}
+
 fn is_duplicate_offset(e: &tokio_postgres::Error) -> bool {
     e.as_db_error()
         .map(|d| d.code().code() == "23505" && d.constraint() == Some("streams_pkey"))
@@ -278,10 +285,7 @@ impl Engine {
                 serialization,
             );
         }
-        Err(EngineError::new(
-            ErrorCode::Database,
-            format!("Workflow {workflow_id}: no free offset on stream {key} after {MAX_OFFSET_RETRIES} attempts"),
-        ))
+        Err(no_free_offset(workflow_id, key))
     }
 
     /// What a write attempt means for its caller; a written value goes to local readers at once (they
@@ -299,10 +303,11 @@ impl Engine {
     ) -> Result<()> {
         match attempt {
             Attempt::Fenced => Err(EngineError::conflict(workflow_id)),
-            Attempt::SlotTaken | Attempt::OffsetTaken => Err(EngineError::new(
+            Attempt::SlotTaken => Err(EngineError::new(
                 ErrorCode::StepNondeterminism,
                 format!("Workflow {workflow_id}: step {function_id} ({name}) was already recorded by another execution"),
             )),
+            Attempt::OffsetTaken => Err(no_free_offset(workflow_id, key)),
             Attempt::Written(None) => {
                 if let Some(l) = self.listener.get() {
                     l.wake(&format!("{workflow_id}::{key}"));
@@ -321,86 +326,6 @@ impl Engine {
                 Ok(())
             }
         }
-    }
-
-    /// Writes of workflow code queued behind their workflows, in one statement; if it fails (a
-    /// concurrent step writer took an offset, a lost connection), one by one in the same order.
-    pub(crate) async fn write_streams(&self, items: &[StreamWrite]) -> Vec<Result<()>> {
-        if items.len() > 1 {
-            if let Ok(rows) = self.write_streams_once(items).await {
-                return rows
-                    .iter()
-                    .zip(items)
-                    .map(|(row, w)| {
-                        let attempt = if row.get::<_, Option<String>>(0).as_deref()
-                            != Some(w.token.as_str())
-                        {
-                            Attempt::Fenced
-                        } else if row.get::<_, Option<bool>>(1) != Some(true) {
-                            Attempt::SlotTaken
-                        } else {
-                            Attempt::Written(row.get(2))
-                        };
-                        self.settle_attempt(
-                            attempt,
-                            &w.workflow_id,
-                            w.function_id,
-                            &w.name,
-                            &w.key,
-                            &w.value,
-                            w.serialization.as_deref(),
-                        )
-                    })
-                    .collect();
-            }
-        }
-        let mut results = Vec::with_capacity(items.len());
-        for w in items {
-            let written = self
-                .write_stream_at(
-                    &w.writer(),
-                    &w.key,
-                    &w.value,
-                    w.serialization.as_deref(),
-                    w.completed_at,
-                )
-                .await;
-            results.push(written);
-        }
-        results
-    }
-
-    async fn write_streams_once(&self, items: &[StreamWrite]) -> Result<Vec<tokio_postgres::Row>> {
-        let ids = column(items, |w| w.workflow_id.as_str());
-        let keys = column(items, |w| w.key.as_str());
-        let values = column(items, |w| w.value.as_str());
-        let formats = column(items, |w| w.serialization.as_deref());
-        let fids = column(items, |w| w.function_id);
-        let tokens = column(items, |w| w.token.as_str());
-        let names = column(items, |w| w.name.as_str());
-        let started = column(items, |w| w.started_at);
-        let completed = column(items, |w| w.completed_at);
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.streams.write_many_in_workflow)
-            .await?;
-        Ok(client
-            .query(
-                &stmt,
-                &[
-                    &ids,
-                    &keys,
-                    &values,
-                    &formats,
-                    &fids,
-                    &tokens,
-                    &names,
-                    &started,
-                    &completed,
-                    &self.identity.app_name,
-                ],
-            )
-            .await?)
     }
 
     async fn try_write_stream(
@@ -620,5 +545,77 @@ impl Engine {
             values: Vec::new(),
             end: PageEnd::TimedOut,
         }))
+    }
+}
+
+/// Writes of workflow code queued behind their workflows (see `behind`): a run of them in one
+/// statement, or one by one (offset retries included) if that fails, e.g. when a concurrent step
+/// writer took an offset.
+impl Batched<StreamWrite, ()> for Engine {
+    async fn one(&self, w: &StreamWrite) -> Result<()> {
+        self.write_stream_at(
+            &w.writer(),
+            &w.key,
+            &w.value,
+            w.serialization.as_deref(),
+            w.completed_at,
+        )
+        .await
+    }
+
+    async fn many(&self, items: &[StreamWrite]) -> Result<Vec<Result<()>>> {
+        let ids = column(items, |w| w.workflow_id.as_str());
+        let keys = column(items, |w| w.key.as_str());
+        let values = column(items, |w| w.value.as_str());
+        let formats = column(items, |w| w.serialization.as_deref());
+        let fids = column(items, |w| w.function_id);
+        let tokens = column(items, |w| w.token.as_str());
+        let names = column(items, |w| w.name.as_str());
+        let started = column(items, |w| w.started_at);
+        let completed = column(items, |w| w.completed_at);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.streams.write_many_in_workflow)
+            .await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &ids,
+                    &keys,
+                    &values,
+                    &formats,
+                    &fids,
+                    &tokens,
+                    &names,
+                    &started,
+                    &completed,
+                    &self.identity.app_name,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .zip(items)
+            .map(|(row, w)| {
+                let attempt =
+                    if row.get::<_, Option<String>>(0).as_deref() != Some(w.token.as_str()) {
+                        Attempt::Fenced
+                    } else if row.get::<_, Option<bool>>(1) != Some(true) {
+                        Attempt::SlotTaken
+                    } else {
+                        Attempt::Written(row.get(2))
+                    };
+                self.settle_attempt(
+                    attempt,
+                    &w.workflow_id,
+                    w.function_id,
+                    &w.name,
+                    &w.key,
+                    &w.value,
+                    w.serialization.as_deref(),
+                )
+            })
+            .collect())
     }
 }
