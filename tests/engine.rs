@@ -1757,3 +1757,121 @@ mod hand_over {
         assert_eq!(got.message.as_deref(), Some("1"));
     }
 }
+
+mod held_starts {
+    use super::*;
+    use dbos_native::engine::behind::Settled;
+    use futures::future::join_all;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_held_start_completed_first_is_one_finished_row_and_answers_its_starter() {
+        let url = fresh_db("held_complete").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let ids: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
+        let started: Vec<_> = ids
+            .iter()
+            .map(|id| engine.hold_start(&workflow(id, id)).expect("held"))
+            .collect();
+        assert_eq!(
+            count(&url, "SELECT count(*) FROM dbos.workflow_status").await,
+            0,
+            "nothing written while held"
+        );
+        assert_eq!(
+            engine
+                .hold_start(&workflow("h0", "other"))
+                .err()
+                .map(|e| e.code),
+            Some(ErrorCode::InvalidArgument),
+            "one hold per workflow"
+        );
+        // Concurrent completions share the start's group commit.
+        let done = join_all(ids.iter().enumerate().map(|(i, id)| {
+            let engine = Arc::clone(&engine);
+            async move {
+                let (status, output, error) = if i % 2 == 0 {
+                    ("SUCCESS", Some("\"ok\""), None)
+                } else {
+                    ("ERROR", None, Some("\"bad\""))
+                };
+                engine
+                    .settle_and_complete(id, id, status, output, error)
+                    .await
+            }
+        }))
+        .await;
+        for d in done {
+            assert!(matches!(d, Ok(Settled::Done(true))));
+        }
+        for s in join_all(started).await {
+            assert!(s.expect("written").should_execute);
+        }
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.workflow_status s JOIN dbos.workflow_output o USING (workflow_uuid) \
+                 JOIN dbos.workflow_input i USING (workflow_uuid) \
+                 WHERE s.owner_xid IS NULL AND s.completed_at = s.created_at AND s.recovery_attempts = 1 \
+                 AND ((s.status = 'SUCCESS' AND o.output = '\"ok\"' AND o.error IS NULL) \
+                   OR (s.status = 'ERROR' AND o.error = '\"bad\"' AND o.output IS NULL))"
+            )
+            .await,
+            20
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_start_goes_ahead_of_its_workflows_first_write_and_settle_waits_for_it() {
+        let url = fresh_db("held_release").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let a = engine.hold_start(&workflow("ha", "tok")).unwrap();
+        let b = engine.hold_start(&workflow("hb", "tok")).unwrap();
+        let c = engine.hold_start(&workflow("hc", "tok")).unwrap();
+        // A checkpoint queued while the start is held: the row goes first (its FK needs it).
+        engine.record_behind("ha", "tok", step(0, "s", "0"));
+        engine
+            .settle("ha")
+            .await
+            .expect("start and checkpoint committed");
+        assert_eq!(engine.load_checkpoints("ha").await.unwrap().len(), 1);
+        // settle alone writes the row, PENDING and owned; so does a release.
+        engine.settle("hb").await.expect("start committed");
+        engine.release_start("hc");
+        engine.release_start("hc");
+        for s in [a.await, b.await, c.await] {
+            assert!(s.expect("written").should_execute);
+        }
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND owner_xid = 'tok' AND recovery_attempts = 1"
+            )
+            .await,
+            3
+        );
+        // Completing a released start is an ordinary completion.
+        assert!(matches!(
+            engine
+                .settle_and_complete("hc", "tok", "SUCCESS", Some("1"), None)
+                .await,
+            Ok(Settled::Done(true))
+        ));
+    }
+
+    #[tokio::test]
+    async fn closing_the_engine_answers_held_starts_with_shutdown() {
+        let url = fresh_db("held_close").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let held = engine.hold_start(&workflow("hz", "tok")).unwrap();
+        engine.close();
+        assert_eq!(held.await.err().map(|e| e.code), Some(ErrorCode::Shutdown));
+        assert_eq!(
+            engine
+                .hold_start(&workflow("hy", "tok"))
+                .err()
+                .map(|e| e.code),
+            Some(ErrorCode::Shutdown)
+        );
+    }
+}

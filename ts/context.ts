@@ -31,6 +31,8 @@ export interface WorkflowState {
   writesBehind?: number;
   /** Whether stream writes are among them: the next step waits for those (its effects may tell a reader). */
   streamWritesBehind?: boolean;
+  /** The start is held back (the engine's held.rs): its row may not be written yet. */
+  startHeld?: boolean;
   /** The first of those that failed: the workflow stops at its next durable operation. */
   writeError?: { error: unknown };
 }

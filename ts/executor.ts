@@ -25,7 +25,7 @@ import {
   DBOSWorkflowConflictError,
 } from './error';
 import { requireString } from './messages';
-import type { Checkpoint, ClaimedWorkflow, Engine, WorkflowOutcome, WorkflowStatusRow } from './native';
+import type { Checkpoint, ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome, WorkflowStatusRow } from './native';
 import { findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
 import {
   appSerializationName as appSerialization,
@@ -262,6 +262,8 @@ export class Executor {
     if (params.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (StartWorkflowParams.queueName)');
     }
+    // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
+    const holdStart = workflowID === undefined && !parent;
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
 
     const format = formatFor(reg);
@@ -310,6 +312,7 @@ export class Executor {
       deadlineEpochMs: deadline ?? null,
       parentWorkflowId: parent?.workflowID ?? null,
     };
+    if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await this.settled(parent);
     const outcome =
       parent && functionID !== undefined
@@ -336,6 +339,43 @@ export class Executor {
     };
     const promise = this.execute(reg, thisArg ?? reg.defaultThis, runArgs, state);
     return new InvokedHandle(this, workflowID, promise);
+  }
+
+  /**
+   * Runs a workflow whose start the engine holds back: its row is written at its first durable
+   * operation, when this turn of the event loop ends with it still running, or with its outcome if it
+   * finishes first (one write for the whole workflow). Returns once the row has committed.
+   */
+  private async startHeld(
+    reg: WorkflowRegistration,
+    thisArg: unknown,
+    args: unknown[],
+    row: NewWorkflow,
+    serialization: string,
+    deadline: number | undefined,
+  ): Promise<InternalHandle<unknown>> {
+    const written = this.engine.holdStart(row);
+    const state: WorkflowState = {
+      workflowID: row.workflowId,
+      workflowName: reg.name,
+      token: row.token,
+      nextFunctionID: 0,
+      recorded: null,
+      serialization,
+      deadlineEpochMS: deadline,
+      cancel: new AbortController(),
+      startHeld: true,
+    };
+    const promise = this.execute(reg, thisArg ?? reg.defaultThis, args, state);
+    setImmediate(() => {
+      if (state.startHeld) this.engine.releaseStart(row.workflowId);
+    });
+    try {
+      await written;
+    } finally {
+      state.startHeld = false;
+    }
+    return new InvokedHandle(this, row.workflowId, promise);
   }
 
   /** A handle that awaits the local run if there is one, else polls the database. */
@@ -371,7 +411,9 @@ export class Executor {
           }
         }
         if (!ok) errorText = serializeError(error, state.serialization);
-        // One call: the engine first waits for the checkpoints written behind the workflow.
+        // One call: the engine first waits for the checkpoints written behind the workflow (or writes
+        // a still-held start with the outcome: the completion takes it over from the release below).
+        state.startHeld = false;
         const done = await this.engine.settleAndComplete(state.workflowID, state.token, ok ? 'SUCCESS' : 'ERROR', output, errorText);
         if (done.writeError !== undefined) {
           // A checkpoint that did not commit decides the outcome, as it would have at its step.
@@ -533,9 +575,10 @@ export class Executor {
 
   /** Waits for the workflow's checkpoints in flight; throws the first failure among them. */
   async settled(wf: WorkflowState): Promise<void> {
-    if (wf.writesBehind) {
+    if (wf.writesBehind || wf.startHeld) {
       wf.writesBehind = 0;
       wf.streamWritesBehind = false;
+      wf.startHeld = false;
       try {
         await this.engine.settle(wf.workflowID);
       } catch (error) {
@@ -556,7 +599,7 @@ export class Executor {
    * whoever its effects reach (a webhook, a message) can read what the workflow wrote before it.
    */
   private async beforeStep(wf: WorkflowState): Promise<void> {
-    if (wf.streamWritesBehind) await this.settled(wf);
+    if (wf.streamWritesBehind || wf.startHeld) await this.settled(wf);
     else await this.boundRunAhead(wf);
   }
 
@@ -783,6 +826,7 @@ export class Executor {
       const legacy = JSON.parse(cp.output ?? 'null') as LegacyStatus | null;
       return legacy ? toWorkflowStatus(fromLegacyStatus(legacy)) : null;
     }
+    await this.settled(wf);
     const startedAt = Date.now();
     const row = await this.engine.getWorkflowStatus(workflowID);
     if (functionID > 0) {

@@ -153,6 +153,8 @@ interface NativeEngine {
   getEvent(workflowId: string, key: string, deadlineEpochMs: number | undefined, pollMs: number, guardWorkflowId?: string, guardToken?: string): Promise<StoredValue | null>;
   wake(key: string): Promise<void>;
   startWorkflow(wf: NewWorkflow): Promise<StartOutcome>;
+  holdStart(wf: NewWorkflow): Promise<StartOutcome>;
+  releaseStart(workflowId: string): void;
   startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: NewWorkflow): Promise<StartOutcome>;
   recordCheckpoint(workflowId: string, token: string, cp: NewCheckpoint, conflictCheck: boolean): Promise<void>;
   recordBehind(
@@ -245,6 +247,18 @@ export class Engine {
 
   startWorkflow(wf: NewWorkflow) {
     return call(this.native.startWorkflow(stripNulls(wf)));
+  }
+  /** Holds a start back (the engine's held.rs): its workflow may run at once; resolves once its row committed. */
+  holdStart(wf: NewWorkflow): Promise<StartOutcome> {
+    try {
+      return call(this.native.holdStart(stripNulls(wf)));
+    } catch (e) {
+      return Promise.reject(errorFromNative(e));
+    }
+  }
+  /** Has a held start's row written now (nothing if it no longer is held). */
+  releaseStart(workflowId: string): void {
+    this.native.releaseStart(workflowId);
   }
   startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: NewWorkflow) {
     return call(this.native.startChildWorkflow(parentId, parentToken, functionId, stripNulls(wf)));

@@ -56,6 +56,14 @@ export class CrashApp {
     return sum;
   }
 
+  /** Started without an ID (the engine holds such starts back): logs its step, keyed by workflow ID. */
+  @DBOS.workflow()
+  static async unnamed(kind: number): Promise<number> {
+    if (kind === 1) await new Promise((r) => setTimeout(r, 20));
+    if (kind > 0) await DBOS.runStep(async () => log(`step ${DBOS.workflowID}`), { name: 'mark' });
+    return kind;
+  }
+
   @DBOS.workflow({ maxRecoveryAttempts: 1 })
   static async doomed(): Promise<string> {
     await DBOS.runStep(async () => log('doomed-step'), { name: 'doomedStep' });
@@ -74,6 +82,13 @@ async function main(): Promise<void> {
   if (start === 'sleeper') await DBOS.startWorkflow(CrashApp, { workflowID: id }).sleeper(Number(process.env.SLEEP_MS));
   if (start === 'manySteps') await DBOS.startWorkflow(CrashApp, { workflowID: id }).manySteps(Number(process.env.STEPS));
     if (start === 'doomed') await DBOS.startWorkflow(CrashApp, { workflowID: id }).doomed();
+  if (start === 'unnamed') {
+    // Each ID is logged only once startWorkflow returned: the test holds the app to what it promised.
+    for (let i = 0; ; i++) {
+      const h = await DBOS.startWorkflow(CrashApp).unnamed(i % 3);
+      log(`started ${h.workflowID}`);
+    }
+  }
   if (process.env.AWAIT) {
     let out: Record<string, unknown>;
     try {

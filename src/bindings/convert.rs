@@ -58,6 +58,8 @@ impl From<JsNewWorkflow> for NewWorkflow {
             parent_workflow_id: w.parent_workflow_id,
             deduplication_id: w.deduplication_id,
             priority: w.priority.unwrap_or(0),
+            output: None,
+            error: None,
         }
     }
 }

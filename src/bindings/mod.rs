@@ -6,7 +6,8 @@ mod convert;
 
 use std::sync::Arc;
 
-use napi::Result;
+use napi::bindgen_prelude::PromiseRaw;
+use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::engine::behind::Settled;
@@ -72,6 +73,23 @@ impl NativeEngine {
         let engine = self.inner.clone();
         let outcome = engine.start_workflow(&wf.into()).await.map_err(js_error)?;
         Ok(outcome.into())
+    }
+
+    /// Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
+    /// once; the promise resolves when the row has committed.
+    #[napi(ts_return_type = "Promise<JsStartOutcome>")]
+    pub fn hold_start<'env>(
+        &self,
+        env: &'env Env,
+        wf: JsNewWorkflow,
+    ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
+        let written = self.inner.hold_start(&wf.into()).map_err(js_error)?;
+        env.spawn_future(async move { written.await.map(Into::into).map_err(js_error) })
+    }
+
+    #[napi]
+    pub fn release_start(&self, workflow_id: String) {
+        self.inner.release_start(&workflow_id);
     }
 
     #[napi]

@@ -1,6 +1,6 @@
 //! Step checkpoints and workflow code's stream writes, written behind their workflow: `record_behind`
 //! and `write_stream_behind` queue a write and return at once, so the workflow goes on while it
-//! commits. One drain task at a time sends the queue in batches (one statement per run of writes of
+//! commits. A held start (`held.rs`) joins the queue ahead of its workflow's first write. One drain task at a time sends the queue in batches (one statement per run of writes of
 //! one kind), so a workflow's writes commit in the order they were queued and a crash leaves a prefix
 //! of them. `settle` waits for a workflow's queued checkpoints and reports
 //! the first that failed; the workflow's other durable operations and its completion go through it.
@@ -13,8 +13,10 @@ use tokio::sync::Notify;
 use super::batch::MAX_BATCH;
 use super::db::now_ms;
 use super::error::{EngineError, Result};
+use super::held::HeldStart;
 use super::steps::{CheckpointWrite, NewCheckpoint};
 use super::streams::StreamWrite;
+use super::workflows::is_terminal;
 use super::Engine;
 
 #[derive(Default)]
@@ -23,6 +25,7 @@ pub(crate) struct Behind {
 }
 
 enum Write {
+    Start(HeldStart),
     Checkpoint(CheckpointWrite),
     Stream(StreamWrite),
 }
@@ -30,6 +33,7 @@ enum Write {
 impl Write {
     fn workflow_id(&self) -> &str {
         match self {
+            Write::Start(s) => &s.wf.workflow_id,
             Write::Checkpoint(w) => &w.workflow_id,
             Write::Stream(w) => &w.workflow_id,
         }
@@ -65,12 +69,15 @@ impl Behind {
 impl Engine {
     /// Queues a checkpoint of a workflow this execution owns and returns at once.
     pub fn record_behind(self: &Arc<Self>, workflow_id: &str, token: &str, cp: NewCheckpoint) {
-        self.queue_behind(Write::Checkpoint(CheckpointWrite {
-            workflow_id: workflow_id.to_string(),
-            token: token.to_string(),
-            cp,
-            conflict_check: true,
-        }));
+        self.queue_behind(
+            workflow_id,
+            Some(Write::Checkpoint(CheckpointWrite {
+                workflow_id: workflow_id.to_string(),
+                token: token.to_string(),
+                cp,
+                conflict_check: true,
+            })),
+        );
     }
 
     /// Queues a stream write of workflow code (`name`: DBOS.writeStream or DBOS.closeStream,
@@ -87,31 +94,47 @@ impl Engine {
         value: String,
         serialization: Option<String>,
     ) {
-        self.queue_behind(Write::Stream(StreamWrite {
-            workflow_id: workflow_id.to_string(),
-            token: token.to_string(),
-            function_id,
-            name: name.to_string(),
-            started_at,
-            completed_at: now_ms(),
-            key: key.to_string(),
-            value,
-            serialization,
-        }));
+        self.queue_behind(
+            workflow_id,
+            Some(Write::Stream(StreamWrite {
+                workflow_id: workflow_id.to_string(),
+                token: token.to_string(),
+                function_id,
+                name: name.to_string(),
+                started_at,
+                completed_at: now_ms(),
+                key: key.to_string(),
+                value,
+                serialization,
+            })),
+        );
     }
 
-    fn queue_behind(self: &Arc<Self>, write: Write) {
+    /// Queues the workflow's held start, if it still is held.
+    pub fn release_start(self: &Arc<Self>, workflow_id: &str) {
+        self.queue_behind(workflow_id, None);
+    }
+
+    /// Queues a write, after the workflow's row if its start still is held.
+    fn queue_behind(self: &Arc<Self>, workflow_id: &str, write: Option<Write>) {
         let start_drain = {
             let mut st = self.behind.lock();
+            // Taken under the queue's lock, so that `settle` finds the start either held or queued.
+            let start = self.held.take(workflow_id).map(Write::Start);
+            let count = usize::from(start.is_some()) + usize::from(write.is_some());
+            if count == 0 {
+                return;
+            }
             st.workflows
-                .entry(write.workflow_id().to_string())
+                .entry(workflow_id.to_string())
                 .or_insert_with(|| InFlight {
                     count: 0,
                     error: None,
                     settled: Arc::new(Notify::new()),
                 })
-                .count += 1;
-            st.queue.push_back(write);
+                .count += count;
+            st.queue.extend(start);
+            st.queue.extend(write);
             !std::mem::replace(&mut st.draining, true)
         };
         if start_drain {
@@ -166,6 +189,17 @@ impl Engine {
         let mut batch = batch.into_iter().peekable();
         while let Some(first) = batch.next() {
             match first {
+                Write::Start(start) => {
+                    let mut run = vec![start];
+                    while let Some(Write::Start(start)) =
+                        batch.next_if(|w| matches!(w, Write::Start(_)))
+                    {
+                        run.push(start);
+                    }
+                    let rows = run.iter().map(|s| s.wf.clone()).collect();
+                    let written = self.run_batch(rows).await;
+                    results.extend(run.into_iter().zip(&written).map(|(s, w)| s.answer(w)));
+                }
                 Write::Checkpoint(cp) => {
                     let mut run = vec![cp];
                     while let Some(Write::Checkpoint(cp)) =
@@ -191,7 +225,8 @@ impl Engine {
 
     /// Waits until the workflow's queued checkpoints have committed, and returns the first failure
     /// among them (once: the record of it is cleared).
-    pub async fn settle(&self, workflow_id: &str) -> Result<()> {
+    pub async fn settle(self: &Arc<Self>, workflow_id: &str) -> Result<()> {
+        self.release_start(workflow_id);
         loop {
             let settled = {
                 let mut st = self.behind.lock();
@@ -222,15 +257,28 @@ impl Engine {
     }
 
     /// `complete_workflow` once the workflow's queued checkpoints committed (not at all if one
-    /// failed): a workflow's outcome is never recorded ahead of its steps.
+    /// failed): a workflow's outcome is never recorded ahead of its steps. A workflow whose start is
+    /// still held is written once, finished (the start's row with its outcome).
     pub async fn settle_and_complete(
-        &self,
+        self: &Arc<Self>,
         workflow_id: &str,
         token: &str,
         status: &str,
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<Settled<bool>> {
+        if let Some(start) = self.held.take(workflow_id) {
+            if start.wf.token == token && is_terminal(status) {
+                let mut wf = start.wf.clone();
+                wf.status = status.to_string();
+                wf.output = output.map(str::to_string);
+                wf.error = error.map(str::to_string);
+                let written = self.groups.starts.submit(wf, |b| self.run_batch(b)).await;
+                let won = written.as_ref().is_ok_and(|o| o.should_execute);
+                return start.answer(&written).map(|()| Settled::Done(won));
+            }
+            self.queue_behind(workflow_id, Some(Write::Start(start)));
+        }
         if let Err(e) = self.settle(workflow_id).await {
             return Ok(Settled::WriteFailed(e));
         }

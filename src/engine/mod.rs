@@ -6,6 +6,7 @@ pub mod behind;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod held;
 pub mod listener;
 pub mod messages;
 pub mod migrations;
@@ -117,6 +118,8 @@ pub struct Engine {
     listener: OnceCell<Arc<listener::Listener>>,
     groups: Groups,
     behind: behind::Behind,
+    /// Starts whose rows wait for their workflow to need them.
+    held: held::Held,
     /// recv calls between tries, which a local send can serve.
     parked: parked::Parked,
     /// Where writes handed off without a waiting caller run.
@@ -181,6 +184,7 @@ impl Engine {
             listener: OnceCell::new(),
             groups: Groups::default(),
             behind: behind::Behind::default(),
+            held: held::Held::default(),
             parked: parked::Parked::default(),
             runtime: tokio::runtime::Handle::current(),
         };

@@ -28,6 +28,26 @@ pub struct NewWorkflow {
     pub parent_workflow_id: Option<String>,
     pub deduplication_id: Option<String>,
     pub priority: i32,
+    /// A start written with its outcome (SUCCESS or ERROR: a held start whose workflow finished
+    /// before it needed its row): the outcome's output or error.
+    pub output: Option<String>,
+    pub error: Option<String>,
+}
+
+impl NewWorkflow {
+    /// Runs in this process from the start: counts its first attempt (an enqueued row has none yet).
+    fn runs_here(&self) -> bool {
+        self.status != "ENQUEUED"
+    }
+
+    /// Owned by its starter until it finishes (PENDING).
+    fn owner(&self) -> Option<&str> {
+        (self.status == "PENDING").then_some(self.token.as_str())
+    }
+
+    fn finished(&self) -> bool {
+        is_terminal(&self.status)
+    }
 }
 
 /// What the row holds after a start: ours if `should_execute`, or the one an earlier start wrote.
@@ -106,6 +126,9 @@ pub(crate) struct Sql {
     outcome: String,
 }
 
+/// The status table's default for created_at: a row written finished gets the same completed_at.
+const NOW_MS: &str = "(EXTRACT(EPOCH FROM now()) * 1000.0)::bigint";
+
 const STATUS_COLUMNS: &str = "ws.workflow_uuid, ws.status, ws.name, ws.class_name, ws.config_name, \
     ws.authenticated_user, ws.assumed_role, ws.authenticated_roles, \
     COALESCE(o.output, ws.output) AS output, COALESCE(o.error, ws.error) AS error, \
@@ -119,47 +142,63 @@ impl Sql {
     pub(crate) fn new(s: &str) -> Self {
         // $1 id, $2 status, $3 name, $4 class, $5 config, $6 queue, $7 executor, $8 app version,
         // $9 recovery_attempts, $10 timeout, $11 deadline, $12 dedup, $13 priority, $14 parent,
-        // $15 serialization, $16 creator token, $17 app name, $18 owner token, $19 inputs
-        let insert_status = format!(
+        // $15 serialization, $16 creator token, $17 app name, $18 owner token, then (start only)
+        // $19 inputs, $20 finished (the row is written with its outcome), $21 output, $22 error
+        let insert_status = |completed_at: &str| {
+            format!(
             "INSERT INTO {s}.workflow_status (workflow_uuid, status, name, class_name, config_name, \
              queue_name, authenticated_user, assumed_role, authenticated_roles, executor_id, \
              application_version, application_id, recovery_attempts, workflow_timeout_ms, \
              workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key, \
              forked_from, parent_workflow_id, serialization, creator_xid, delay_until_epoch_ms, \
-             attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid) \
+             attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid, \
+             completed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, '', '', '[]', $7, $8, '', $9, $10, $11, NULL, $12, $13, NULL, \
-             NULL, $14, $15, $16, NULL, NULL, NULL, NULL, false, $17, $18) \
+             NULL, $14, $15, $16, NULL, NULL, NULL, NULL, false, $17, $18, {completed_at}) \
              ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
              RETURNING status, name, class_name, config_name, queue_name, creator_xid, serialization"
-        );
+        )
+        };
         Sql {
-            // One statement: the status row, and the input row only if this call created the workflow.
+            // One statement: the status row, and the input row (and the outcome's, for a finished
+            // start) only if this call created the workflow.
             start: format!(
-                "WITH ws AS ({insert_status}), \
+                "WITH ws AS ({}), \
                  inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
-                         SELECT $1, $19 FROM ws WHERE ws.creator_xid = $16 ON CONFLICT (workflow_uuid) DO NOTHING) \
-                 SELECT status, name, class_name, config_name, queue_name, creator_xid, serialization FROM ws"
+                         SELECT $1, $19 FROM ws WHERE ws.creator_xid = $16 ON CONFLICT (workflow_uuid) DO NOTHING), \
+                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
+                         SELECT $1, $21, $22 FROM ws WHERE ws.creator_xid = $16 AND $20::bool \
+                         ON CONFLICT (workflow_uuid) DO NOTHING) \
+                 SELECT status, name, class_name, config_name, queue_name, creator_xid, serialization FROM ws",
+                insert_status(&format!("CASE WHEN $20::bool THEN {NOW_MS} END"))
             ),
             // The same for many workflows at once (a batch with one ID twice fails and is run singly).
             start_many: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                    $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
-                   $13::text[], $14::text[], $15::text[], $16::text[]) WITH ORDINALITY \
-                   AS u(id, status, name, class_name, config_name, queue_name, attempts, timeout_ms, deadline, \
-                   dedup, priority, parent, serialization, token, owner, inputs, ord)), \
+                   $13::text[], $14::text[], $15::text[], $16::text[], $20::bool[], $21::text[], $22::text[]) \
+                   WITH ORDINALITY AS u(id, status, name, class_name, config_name, queue_name, attempts, timeout_ms, \
+                   deadline, dedup, priority, parent, serialization, token, owner, inputs, finished, output, \
+                   error, ord)), \
                  ws AS (INSERT INTO {s}.workflow_status (workflow_uuid, status, name, class_name, config_name, \
                    queue_name, authenticated_user, assumed_role, authenticated_roles, executor_id, \
                    application_version, application_id, recovery_attempts, workflow_timeout_ms, \
                    workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key, \
                    forked_from, parent_workflow_id, serialization, creator_xid, delay_until_epoch_ms, \
-                   attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid) \
+                   attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid, \
+                   completed_at) \
                    SELECT id, status, name, class_name, config_name, queue_name, '', '', '[]', $17, $18, '', \
                      attempts, timeout_ms, deadline, NULL, dedup, priority, NULL, NULL, parent, serialization, token, \
-                     NULL, NULL, NULL, NULL, false, $19, owner FROM input ORDER BY ord \
+                     NULL, NULL, NULL, NULL, false, $19, owner, CASE WHEN finished THEN {NOW_MS} END \
+                   FROM input ORDER BY ord \
                    ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
                    RETURNING workflow_uuid, status, name, class_name, config_name, queue_name, creator_xid, serialization), \
                  inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
                    SELECT i.id, i.inputs FROM input i JOIN ws ON ws.workflow_uuid = i.id WHERE ws.creator_xid = i.token \
+                   ON CONFLICT (workflow_uuid) DO NOTHING), \
+                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
+                   SELECT i.id, i.output, i.error FROM input i JOIN ws ON ws.workflow_uuid = i.id \
+                   WHERE ws.creator_xid = i.token AND i.finished \
                    ON CONFLICT (workflow_uuid) DO NOTHING) \
                  SELECT ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.creator_xid, ws.serialization \
                  FROM input i JOIN ws ON ws.workflow_uuid = i.id ORDER BY i.ord"
@@ -167,7 +206,7 @@ impl Sql {
             child_owner_check: format!(
                 "SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE"
             ),
-            child_insert: insert_status,
+            child_insert: insert_status("NULL"),
             child_input: format!(
                 "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
                  ON CONFLICT (workflow_uuid) DO NOTHING"
@@ -265,7 +304,7 @@ impl Engine {
         ]
     }
 
-    fn normalise(wf: &NewWorkflow) -> Result<NewWorkflow> {
+    pub(crate) fn normalise(wf: &NewWorkflow) -> Result<NewWorkflow> {
         if wf.workflow_id.is_empty() {
             return Err(EngineError::invalid(
                 "workflow ID must be a non-empty string",
@@ -297,9 +336,8 @@ impl Engine {
         wf: &NewWorkflow,
     ) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        let pending = wf.status == "PENDING";
-        let attempts: i64 = if pending { 1 } else { 0 };
-        let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
+        let attempts = i64::from(wf.runs_here());
+        let owner = wf.owner();
         let now = now_ms();
         let checkpoint = super::steps::NewCheckpoint {
             function_id,
@@ -465,12 +503,17 @@ impl Engine {
 
 impl Batched<NewWorkflow, StartOutcome> for Engine {
     async fn one(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
-        let pending = wf.status == "PENDING";
-        let attempts: i64 = if pending { 1 } else { 0 };
-        let owner: Option<&str> = if pending { Some(&wf.token) } else { None };
+        let attempts = i64::from(wf.runs_here());
+        let owner = wf.owner();
+        let finished = wf.finished();
         let base = self.start_params(wf, &attempts, &owner);
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
-        params.push(&wf.inputs);
+        params.extend([
+            &wf.inputs as &(dyn tokio_postgres::types::ToSql + Sync),
+            &finished,
+            &wf.output,
+            &wf.error,
+        ]);
         // Safe to retry: a start whose reply was lost finds its own creator token in the row.
         self.retrying(|| async {
             let client = self.client().await?;
@@ -488,8 +531,7 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let classes = column(items, |w| w.class_name.as_deref());
         let configs = column(items, |w| w.config_name.as_deref());
         let queues = column(items, |w| w.queue_name.as_deref());
-        let pending = |w: &NewWorkflow| w.status == "PENDING";
-        let attempts = column(items, |w| i64::from(pending(w)));
+        let attempts = column(items, |w| i64::from(w.runs_here()));
         let timeouts = column(items, |w| w.timeout_ms);
         let deadlines = column(items, |w| w.deadline_epoch_ms);
         let dedups = column(items, |w| w.deduplication_id.as_deref());
@@ -497,8 +539,11 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let parents = column(items, |w| w.parent_workflow_id.as_deref());
         let formats = column(items, |w| w.serialization.as_deref());
         let tokens = column(items, |w| w.token.as_str());
-        let owners = column(items, |w| pending(w).then_some(w.token.as_str()));
+        let owners = column(items, |w| w.owner());
         let inputs = column(items, |w| w.inputs.as_str());
+        let finished = column(items, NewWorkflow::finished);
+        let outputs = column(items, |w| w.output.as_deref());
+        let errors = column(items, |w| w.error.as_deref());
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&self.sql.workflows.start_many)
@@ -526,6 +571,9 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
                     &self.identity.executor_id,
                     &self.identity.app_version,
                     &self.identity.app_name,
+                    &finished,
+                    &outputs,
+                    &errors,
                 ],
             )
             .await?;
