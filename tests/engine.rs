@@ -1875,3 +1875,170 @@ mod held_starts {
         );
     }
 }
+
+mod completion_behind {
+    use super::*;
+    use dbos_native::engine::behind::Settled;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Records the transaction of every checkpoint insert and status update.
+    async fn trace_writes(db: &tokio_postgres::Client) {
+        db.batch_execute(
+            "CREATE TABLE public.writes (kind text, xid xid8, at serial); \
+             CREATE FUNCTION public.trace_write() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN INSERT INTO public.writes (kind, xid) VALUES (TG_TABLE_NAME || ':' || TG_OP, pg_current_xact_id()); \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER trace_cp AFTER INSERT ON dbos.operation_outputs \
+             FOR EACH ROW EXECUTE FUNCTION public.trace_write(); \
+             CREATE TRIGGER trace_status AFTER UPDATE ON dbos.workflow_status \
+             FOR EACH ROW EXECUTE FUNCTION public.trace_write();",
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Queues checkpoints 0..n of "w" while its status row is locked, so that the first batch waits
+    /// and the rest, with the completion, gather behind it; then unlocks.
+    async fn queue_behind_a_lock(
+        engine: &Arc<Engine>,
+        url: &str,
+        n: i32,
+        status: &'static str,
+    ) -> dbos_native::engine::Result<Settled<bool>> {
+        let mut locker = sql(url).await;
+        let tx = locker.transaction().await.unwrap();
+        tx.execute(
+            "SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = 'w' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+        engine.record_behind("w", "tok", step(0, "s", "0"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for i in 1..n {
+            engine.record_behind("w", "tok", step(i, "s", &i.to_string()));
+        }
+        let done = {
+            let engine = Arc::clone(engine);
+            tokio::spawn(async move {
+                engine
+                    .settle_and_complete("w", "tok", status, Some("\"out\""), None)
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tx.rollback().await.unwrap();
+        done.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_completion_shares_the_statement_of_the_checkpoints_queued_before_it() {
+        let url = fresh_db("complete_behind").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let db = sql(&url).await;
+        trace_writes(&db).await;
+        let done = queue_behind_a_lock(&engine, &url, 6, "SUCCESS").await;
+        assert!(matches!(done, Ok(Settled::Done(true))));
+        let rows = db
+            .query("SELECT kind, xid::text FROM public.writes ORDER BY at", &[])
+            .await
+            .unwrap();
+        let kinds: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        assert_eq!(kinds.len(), 7);
+        assert_eq!(kinds[6], "workflow_status:UPDATE");
+        let xids: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+        assert_ne!(xids[0], xids[1], "the first checkpoint went alone");
+        assert!(
+            xids[1..].iter().all(|x| *x == xids[1]),
+            "checkpoints 1..5 and the completion in one transaction: {xids:?}"
+        );
+        assert_eq!(engine.load_checkpoints("w").await.unwrap().len(), 6);
+        let outcome = engine.read_outcome("w").await.unwrap().expect("finished");
+        assert_eq!(outcome.status, "SUCCESS");
+        assert_eq!(outcome.output.as_deref(), Some("\"out\""));
+    }
+
+    #[tokio::test]
+    async fn a_completion_behind_a_checkpoint_that_fails_is_not_written_and_reports_it() {
+        let url = fresh_db("complete_behind_fail").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        // Another execution already recorded step 3 differently.
+        engine
+            .record_checkpoint("w", "tok", &step(3, "s", "theirs"), true)
+            .await
+            .unwrap();
+        let done = queue_behind_a_lock(&engine, &url, 6, "SUCCESS").await;
+        match done {
+            Ok(Settled::WriteFailed(e)) => assert_eq!(e.code, ErrorCode::StepNondeterminism),
+            _ => panic!("expected the checkpoint's failure"),
+        }
+        assert!(
+            engine.read_outcome("w").await.unwrap().is_none(),
+            "still PENDING"
+        );
+        // The completer then records the failure as the outcome, the usual way.
+        assert!(matches!(
+            engine
+                .settle_and_complete("w", "tok", "ERROR", None, Some("\"nondeterminism\""))
+                .await,
+            Ok(Settled::Done(true))
+        ));
+        assert_eq!(
+            engine.read_outcome("w").await.unwrap().map(|o| o.status),
+            Some("ERROR".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_completion_behind_checkpoints_of_a_fenced_execution_is_not_written() {
+        let url = fresh_db("complete_behind_fenced").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let db = sql(&url).await;
+        let mut locker = sql(&url).await;
+        let tx = locker.transaction().await.unwrap();
+        tx.execute(
+            "SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = 'w' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+        engine.record_behind("w", "tok", step(0, "s", "0"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        engine.record_behind("w", "tok", step(1, "s", "1"));
+        let done = {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move {
+                engine
+                    .settle_and_complete("w", "tok", "SUCCESS", Some("1"), None)
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Recovered elsewhere while the writes wait.
+        tx.execute(
+            "UPDATE dbos.workflow_status SET owner_xid = 'thief' WHERE workflow_uuid = 'w'",
+            &[],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        match done.await.unwrap() {
+            Ok(Settled::WriteFailed(e)) => assert_eq!(e.code, ErrorCode::WorkflowConflict),
+            Ok(Settled::Done(won)) => assert!(!won, "a fenced completion never wins"),
+            Err(e) => panic!("{e:?}"),
+        }
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND owner_xid = 'thief'"
+            )
+            .await,
+            1
+        );
+        drop(db);
+    }
+}

@@ -1,14 +1,16 @@
 //! Step checkpoints and workflow code's stream writes, written behind their workflow: `record_behind`
 //! and `write_stream_behind` queue a write and return at once, so the workflow goes on while it
-//! commits. A held start (`held.rs`) joins the queue ahead of its workflow's first write. One drain task at a time sends the queue in batches (one statement per run of writes of
-//! one kind), so a workflow's writes commit in the order they were queued and a crash leaves a prefix
-//! of them. `settle` waits for a workflow's queued checkpoints and reports
-//! the first that failed; the workflow's other durable operations and its completion go through it.
+//! commits. A held start (`held.rs`) joins the queue ahead of its workflow's first write, and a
+//! completion joins it behind the workflow's last writes when those have not committed yet. One drain
+//! task at a time sends the queue in batches (one statement per run of writes of one kind; completions
+//! share the statement of the checkpoints before them), so a workflow's writes commit in the order
+//! they were queued and a crash leaves a prefix of them. `settle` waits for a workflow's queued writes
+//! and reports the first that failed; the workflow's other durable operations go through it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 use super::batch::MAX_BATCH;
 use super::db::now_ms;
@@ -16,7 +18,7 @@ use super::error::{EngineError, Result};
 use super::held::HeldStart;
 use super::steps::{CheckpointWrite, NewCheckpoint};
 use super::streams::StreamWrite;
-use super::workflows::is_terminal;
+use super::workflows::{is_terminal, Completion};
 use super::Engine;
 
 #[derive(Default)]
@@ -28,6 +30,15 @@ enum Write {
     Start(HeldStart),
     Checkpoint(CheckpointWrite),
     Stream(StreamWrite),
+    Complete(QueuedCompletion),
+}
+
+/// A completion queued behind its workflow's writes. Answered with whether it won, or with None when
+/// it was not written (a write before it failed, or its statement did): the completer then settles
+/// and completes as usual, which reports that failure.
+struct QueuedCompletion {
+    done: Completion,
+    reply: oneshot::Sender<Option<Result<bool>>>,
 }
 
 impl Write {
@@ -36,6 +47,7 @@ impl Write {
             Write::Start(s) => &s.wf.workflow_id,
             Write::Checkpoint(w) => &w.workflow_id,
             Write::Stream(w) => &w.workflow_id,
+            Write::Complete(c) => &c.done.workflow_id,
         }
     }
 }
@@ -155,10 +167,14 @@ impl Engine {
                     return;
                 }
                 let n = st.queue.len().min(MAX_BATCH);
-                st.queue.drain(..n).collect()
+                let mut batch: Vec<Write> = st.queue.drain(..n).collect();
+                // A completion is its workflow's last write: moved behind the batch's other writes
+                // (a stable sort), it keeps its place in the workflow's order and can share a statement.
+                batch.sort_by_key(|w| matches!(w, Write::Complete(_)));
+                batch
             };
             let ids: Vec<String> = batch.iter().map(|w| w.workflow_id().to_string()).collect();
-            let results = self.write_in_order(batch).await;
+            let results = self.write_in_order(batch, &ids).await;
             let mut st = self.behind.lock();
             let mut results = results.into_iter();
             for id in ids {
@@ -182,10 +198,14 @@ impl Engine {
         }
     }
 
-    /// Writes a batch taken from the queue: each run of writes of one kind in one statement, the runs
-    /// one after the other. One result per write, in order.
-    async fn write_in_order(&self, batch: Vec<Write>) -> Vec<Result<()>> {
+    /// Writes a batch taken from the queue (completions last; `ids`: each write's workflow): each run
+    /// of writes of one kind in one statement, the runs one after the other, and the completions in
+    /// the statement of a checkpoint run just before them, or alone. One result per write, in order;
+    /// a completion's own outcome goes to its completer.
+    async fn write_in_order(&self, batch: Vec<Write>, ids: &[String]) -> Vec<Result<()>> {
         let mut results = Vec::with_capacity(batch.len());
+        let mut completions = Vec::new();
+        let mut runs = Vec::new();
         let mut batch = batch.into_iter().peekable();
         while let Some(first) = batch.next() {
             match first {
@@ -196,9 +216,7 @@ impl Engine {
                     {
                         run.push(start);
                     }
-                    let rows = run.iter().map(|s| s.wf.clone()).collect();
-                    let written = self.run_batch(rows).await;
-                    results.extend(run.into_iter().zip(&written).map(|(s, w)| s.answer(w)));
+                    runs.push(Run::Starts(run));
                 }
                 Write::Checkpoint(cp) => {
                     let mut run = vec![cp];
@@ -207,7 +225,7 @@ impl Engine {
                     {
                         run.push(cp);
                     }
-                    results.extend(self.run_batch(run).await);
+                    runs.push(Run::Checkpoints(run));
                 }
                 Write::Stream(w) => {
                     let mut run = vec![w];
@@ -216,10 +234,89 @@ impl Engine {
                     {
                         run.push(w);
                     }
-                    results.extend(self.run_batch(run).await);
+                    runs.push(Run::Streams(run));
                 }
+                Write::Complete(c) => completions.push(c),
             }
         }
+        let joined = match runs.last() {
+            Some(Run::Checkpoints(_)) if !completions.is_empty() => runs.pop(),
+            _ => None,
+        };
+        for run in runs {
+            match run {
+                Run::Starts(run) => {
+                    let rows = run.iter().map(|s| s.wf.clone()).collect();
+                    let written = self.run_batch(rows).await;
+                    results.extend(run.into_iter().zip(&written).map(|(s, w)| s.answer(w)));
+                }
+                Run::Checkpoints(run) => results.extend(self.run_batch(run).await),
+                Run::Streams(run) => results.extend(self.run_batch(run).await),
+            }
+        }
+        // Only completions of workflows whose writes all went well so far are written here.
+        let failed: HashSet<String> = {
+            let st = self.behind.lock();
+            ids.iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_err())
+                .map(|(id, _)| id.clone())
+                .chain(
+                    completions
+                        .iter()
+                        .map(|c| &c.done.workflow_id)
+                        .filter(|id| st.workflows.get(*id).is_some_and(|e| e.error.is_some()))
+                        .cloned(),
+                )
+                .collect()
+        };
+        let count = completions.len();
+        let (ready, not_ready): (Vec<_>, Vec<_>) = completions
+            .into_iter()
+            .partition(|c| !failed.contains(&c.done.workflow_id));
+        for c in not_ready {
+            let _ = c.reply.send(None);
+        }
+        let (done, replies): (Vec<Completion>, Vec<_>) =
+            ready.into_iter().map(|c| (c.done, c.reply)).unzip();
+        match joined {
+            Some(Run::Checkpoints(run)) => {
+                match self
+                    .retrying(|| self.record_and_complete(&run, &done))
+                    .await
+                {
+                    Ok((verdicts, won)) => {
+                        // A completion held back by a failed checkpoint of its own is not an outcome:
+                        // its completer settles, which reports that failure.
+                        let refused: HashSet<&str> = run
+                            .iter()
+                            .zip(&verdicts)
+                            .filter(|(_, v)| v.is_err())
+                            .map(|(w, _)| w.workflow_id.as_str())
+                            .collect();
+                        for ((reply, won), c) in replies.into_iter().zip(won).zip(&done) {
+                            let answer = (won || !refused.contains(c.workflow_id.as_str()))
+                                .then_some(Ok(won));
+                            let _ = reply.send(answer);
+                        }
+                        results.extend(verdicts);
+                    }
+                    Err(_) => {
+                        results.extend(self.run_batch(run).await);
+                        for reply in replies {
+                            let _ = reply.send(None);
+                        }
+                    }
+                }
+            }
+            _ if !done.is_empty() => {
+                for (reply, won) in replies.into_iter().zip(self.run_batch(done).await) {
+                    let _ = reply.send(Some(won));
+                }
+            }
+            _ => {}
+        }
+        results.extend((0..count).map(|_| Ok(())));
         results
     }
 
@@ -279,6 +376,12 @@ impl Engine {
             }
             self.queue_behind(workflow_id, Some(Write::Start(start)));
         }
+        let done = Completion::new(workflow_id, token, status, output, error);
+        if let Some(queued) = self.queue_completion(done) {
+            if let Ok(Some(won)) = queued.await {
+                return won.map(Settled::Done);
+            }
+        }
         if let Err(e) = self.settle(workflow_id).await {
             return Ok(Settled::WriteFailed(e));
         }
@@ -286,4 +389,29 @@ impl Engine {
             .await
             .map(Settled::Done)
     }
+
+    /// Queues a completion behind its workflow's writes if some are still queued or in flight.
+    fn queue_completion(
+        &self,
+        done: Completion,
+    ) -> Option<oneshot::Receiver<Option<Result<bool>>>> {
+        let mut st = self.behind.lock();
+        let entry = st.workflows.get_mut(&done.workflow_id)?;
+        if entry.count == 0 {
+            return None;
+        }
+        // A drain is running: it has yet to account for this workflow's writes.
+        entry.count += 1;
+        let (reply, answer) = oneshot::channel();
+        st.queue
+            .push_back(Write::Complete(QueuedCompletion { done, reply }));
+        Some(answer)
+    }
+}
+
+/// A run of writes of one kind, taken from a batch.
+enum Run {
+    Starts(Vec<HeldStart>),
+    Checkpoints(Vec<CheckpointWrite>),
+    Streams(Vec<StreamWrite>),
 }

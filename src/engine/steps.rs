@@ -4,7 +4,9 @@
 use tokio_postgres::GenericClient;
 
 use super::batch::{column, Batched};
+use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
+use super::workflows::Completion;
 use super::Engine;
 
 /// The columns of a checkpoint insert, for statements that record one beside other writes.
@@ -38,6 +40,7 @@ pub struct Checkpoint {
 pub(crate) struct Sql {
     record: String,
     record_many: String,
+    record_and_complete: String,
     load_all: String,
     load_one: String,
 }
@@ -86,6 +89,47 @@ impl Sql {
                  FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
                  LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id \
                  ORDER BY i.ord"
+            ),
+            // record_many, and the completions of workflows whose last writes these are: a workflow
+            // completes only if each of its checkpoints here was recorded as ours, so the outcome
+            // never commits ahead of, or without, the steps before it.
+            record_and_complete: format!(
+                "WITH input AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+                   $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
+                   AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
+                   started_at, completed_at, serialization, token, ord)), \
+                 done AS (SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
+                   WITH ORDINALITY AS d(workflow_uuid, status, token, output, error, ord)), \
+                 owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
+                   WHERE workflow_uuid IN (SELECT workflow_uuid FROM input UNION SELECT workflow_uuid FROM done) \
+                   ORDER BY workflow_uuid FOR NO KEY UPDATE), \
+                 ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
+                   SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
+                     i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
+                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
+                   ON CONFLICT (workflow_uuid, function_id) \
+                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+                   RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
+                     completed_at_epoch_ms), \
+                 verdict AS (SELECT i.ord, i.workflow_uuid, o.owner_xid, (ins.function_name = i.function_name \
+                     AND ins.output IS NOT DISTINCT FROM i.output AND ins.error IS NOT DISTINCT FROM i.error \
+                     AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
+                     AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
+                   FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
+                   LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id), \
+                 upd AS (UPDATE {s}.workflow_status ws SET status = d.status, updated_at = $17, \
+                   deduplication_id = NULL, completed_at = $17, owner_xid = NULL FROM done d \
+                   WHERE ws.workflow_uuid = d.workflow_uuid AND ws.status = 'PENDING' AND ws.owner_xid = d.token \
+                   AND NOT EXISTS (SELECT 1 FROM verdict v WHERE v.workflow_uuid = d.workflow_uuid AND v.ours IS NOT TRUE) \
+                   RETURNING ws.workflow_uuid), \
+                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
+                   SELECT d.workflow_uuid, d.output, d.error FROM done d JOIN upd ON upd.workflow_uuid = d.workflow_uuid \
+                   ON CONFLICT (workflow_uuid) DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
+                 SELECT owner_xid, ours, false AS completion, ord FROM verdict \
+                 UNION ALL \
+                 SELECT NULL, upd.workflow_uuid IS NOT NULL, true, d.ord FROM done d \
+                   LEFT JOIN upd ON upd.workflow_uuid = d.workflow_uuid \
+                 ORDER BY 3, 4"
             ),
             load_all: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
@@ -249,6 +293,116 @@ impl Engine {
     }
 }
 
+/// Checkpoints as columns of `record_many` / `record_and_complete` ($1..$10).
+struct CheckpointColumns<'a> {
+    ids: Vec<&'a str>,
+    fids: Vec<i32>,
+    outputs: Vec<Option<&'a str>>,
+    errors: Vec<Option<&'a str>>,
+    names: Vec<&'a str>,
+    children: Vec<Option<&'a str>>,
+    started: Vec<i64>,
+    completed: Vec<i64>,
+    formats: Vec<Option<&'a str>>,
+    tokens: Vec<&'a str>,
+}
+
+impl<'a> CheckpointColumns<'a> {
+    fn of(items: &'a [CheckpointWrite]) -> Self {
+        CheckpointColumns {
+            ids: column(items, |w| w.workflow_id.as_str()),
+            fids: column(items, |w| w.cp.function_id),
+            outputs: column(items, |w| w.cp.output.as_deref()),
+            errors: column(items, |w| w.cp.error.as_deref()),
+            names: column(items, |w| w.cp.name.as_str()),
+            children: column(items, |w| w.cp.child_workflow_id.as_deref()),
+            started: column(items, |w| w.cp.started_at),
+            completed: column(items, |w| w.cp.completed_at),
+            formats: column(items, |w| w.cp.serialization.as_deref()),
+            tokens: column(items, |w| w.token.as_str()),
+        }
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 10] {
+        [
+            &self.ids,
+            &self.fids,
+            &self.outputs,
+            &self.errors,
+            &self.names,
+            &self.children,
+            &self.started,
+            &self.completed,
+            &self.formats,
+            &self.tokens,
+        ]
+    }
+}
+
+fn verdict_of(row: &tokio_postgres::Row, w: &CheckpointWrite) -> Result<()> {
+    let owner: Option<String> = row.get(0);
+    verdict(
+        owner.as_deref(),
+        row.get(1),
+        &w.workflow_id,
+        &w.token,
+        &w.cp,
+        w.conflict_check,
+    )
+}
+
+impl Engine {
+    /// Checkpoints and completions in one statement (see `record_and_complete` in `Sql`): one verdict
+    /// per checkpoint, and per completion whether it was recorded.
+    pub(crate) async fn record_and_complete(
+        &self,
+        items: &[CheckpointWrite],
+        done: &[Completion],
+    ) -> Result<(Vec<Result<()>>, Vec<bool>)> {
+        let cps = CheckpointColumns::of(items);
+        let ids = column(done, |c| c.workflow_id.as_str());
+        let statuses = column(done, |c| c.status.as_str());
+        let tokens = column(done, |c| c.token.as_str());
+        let outputs = column(done, |c| c.output.as_deref());
+        let errors = column(done, |c| c.error.as_deref());
+        let now = now_ms();
+        let mut params = cps.params().to_vec();
+        params.extend([
+            &self.identity.app_name as &(dyn tokio_postgres::types::ToSql + Sync),
+            &ids,
+            &statuses,
+            &tokens,
+            &outputs,
+            &errors,
+            &now,
+        ]);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.steps.record_and_complete)
+            .await?;
+        let rows = client.query(&stmt, &params).await?;
+        let (completions, checkpoints): (Vec<_>, Vec<_>) =
+            rows.iter().partition(|r| r.get::<_, bool>(2));
+        if checkpoints.len() != items.len() || completions.len() != done.len() {
+            return Err(EngineError::new(
+                ErrorCode::Dbos,
+                "a batch returned too few results",
+            ));
+        }
+        Ok((
+            checkpoints
+                .iter()
+                .zip(items)
+                .map(|(row, w)| verdict_of(row, w))
+                .collect(),
+            completions
+                .iter()
+                .map(|r| r.get::<_, Option<bool>>(1) == Some(true))
+                .collect(),
+        ))
+    }
+}
+
 impl Batched<CheckpointWrite, ()> for Engine {
     async fn one(&self, w: &CheckpointWrite) -> Result<()> {
         self.retrying(|| async {
@@ -268,50 +422,16 @@ impl Batched<CheckpointWrite, ()> for Engine {
     }
 
     async fn many(&self, items: &[CheckpointWrite]) -> Result<Vec<Result<()>>> {
-        let ids = column(items, |w| w.workflow_id.as_str());
-        let fids = column(items, |w| w.cp.function_id);
-        let outputs = column(items, |w| w.cp.output.as_deref());
-        let errors = column(items, |w| w.cp.error.as_deref());
-        let names = column(items, |w| w.cp.name.as_str());
-        let children = column(items, |w| w.cp.child_workflow_id.as_deref());
-        let started = column(items, |w| w.cp.started_at);
-        let completed = column(items, |w| w.cp.completed_at);
-        let formats = column(items, |w| w.cp.serialization.as_deref());
-        let tokens = column(items, |w| w.token.as_str());
+        let cps = CheckpointColumns::of(items);
+        let mut params = cps.params().to_vec();
+        params.push(&self.identity.app_name);
         let client = self.client().await?;
         let stmt = client.prepare_cached(&self.sql.steps.record_many).await?;
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &ids,
-                    &fids,
-                    &outputs,
-                    &errors,
-                    &names,
-                    &children,
-                    &started,
-                    &completed,
-                    &formats,
-                    &tokens,
-                    &self.identity.app_name,
-                ],
-            )
-            .await?;
+        let rows = client.query(&stmt, &params).await?;
         Ok(rows
             .iter()
             .zip(items)
-            .map(|(row, w)| {
-                let owner: Option<String> = row.get(0);
-                verdict(
-                    owner.as_deref(),
-                    row.get(1),
-                    &w.workflow_id,
-                    &w.token,
-                    &w.cp,
-                    w.conflict_check,
-                )
-            })
+            .map(|(row, w)| verdict_of(row, w))
             .collect())
     }
 }

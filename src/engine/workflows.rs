@@ -8,6 +8,9 @@ use tokio_postgres::Row;
 use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, Result};
+// The server clock, as the status table's created_at default reads it: a row written finished gets
+// the same completed_at.
+use super::steps::NOW_MS;
 use super::Engine;
 
 /// A workflow row to insert (a direct start writes PENDING and owns it; an enqueue writes ENQUEUED).
@@ -105,13 +108,31 @@ pub struct WorkflowOutcome {
     pub serialization: Option<String>,
 }
 
-/// A completion waiting in the group commit.
+/// A completion waiting in the group commit (or behind its workflow's last checkpoints).
 pub(crate) struct Completion {
-    workflow_id: String,
-    token: String,
-    status: String,
-    output: Option<String>,
-    error: Option<String>,
+    pub(crate) workflow_id: String,
+    pub(crate) token: String,
+    pub(crate) status: String,
+    pub(crate) output: Option<String>,
+    pub(crate) error: Option<String>,
+}
+
+impl Completion {
+    pub(crate) fn new(
+        workflow_id: &str,
+        token: &str,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+    ) -> Self {
+        Completion {
+            workflow_id: workflow_id.to_string(),
+            token: token.to_string(),
+            status: status.to_string(),
+            output: output.map(str::to_string),
+            error: error.map(str::to_string),
+        }
+    }
 }
 
 pub(crate) struct Sql {
@@ -125,9 +146,6 @@ pub(crate) struct Sql {
     status: String,
     outcome: String,
 }
-
-/// The status table's default for created_at: a row written finished gets the same completed_at.
-const NOW_MS: &str = "(EXTRACT(EPOCH FROM now()) * 1000.0)::bigint";
 
 const STATUS_COLUMNS: &str = "ws.workflow_uuid, ws.status, ws.name, ws.class_name, ws.config_name, \
     ws.authenticated_user, ws.assumed_role, ws.authenticated_roles, \
@@ -390,13 +408,7 @@ impl Engine {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<bool> {
-        let done = Completion {
-            workflow_id: workflow_id.to_string(),
-            token: token.to_string(),
-            status: status.to_string(),
-            output: output.map(str::to_string),
-            error: error.map(str::to_string),
-        };
+        let done = Completion::new(workflow_id, token, status, output, error);
         self.groups
             .completions
             .submit(done, |batch| self.run_batch(batch))
