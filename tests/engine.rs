@@ -520,6 +520,113 @@ mod communication {
     }
 
     #[tokio::test]
+    async fn a_first_try_records_the_deadline_in_its_own_statement_and_an_earlier_record_wins() {
+        use dbos_native::engine::messages::RecvDeadline;
+        let url = fresh_db("recv_deadline").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let db = sql(&url).await;
+        db.batch_execute(
+            "CREATE TABLE public.cps (function_id int, name text, xid xid8); \
+             CREATE FUNCTION public.trace_cp() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN INSERT INTO public.cps VALUES (NEW.function_id, NEW.function_name, pg_current_xact_id()); \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER trace_cp AFTER INSERT ON dbos.operation_outputs \
+             FOR EACH ROW EXECUTE FUNCTION public.trace_cp();",
+        )
+        .await
+        .unwrap();
+        engine
+            .send(&message("rx", "t", "\"a\"", "m0"), SendContext::Outside)
+            .await
+            .unwrap();
+        let at = now_ms() + 60_000;
+        let deadline = RecvDeadline {
+            epoch_ms: at,
+            record: true,
+        };
+        let got = engine
+            .recv_until("rx", "tok", 0, "t", deadline, 1, 10_000)
+            .await
+            .unwrap();
+        assert_eq!(got.message.as_deref(), Some("\"a\""));
+        let rows = db
+            .query(
+                "SELECT function_id, name, xid::text FROM public.cps ORDER BY function_id",
+                &[],
+            )
+            .await
+            .unwrap();
+        let seen: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(
+            seen,
+            vec![(0, "DBOS.recv".to_string()), (1, "DBOS.sleep".to_string())]
+        );
+        assert_eq!(
+            rows[0].get::<_, String>(2),
+            rows[1].get::<_, String>(2),
+            "recv and its deadline in one transaction"
+        );
+        let cp = engine.get_checkpoint("rx", 1).await.unwrap().unwrap();
+        assert_eq!(cp.output, Some(at.to_string()));
+
+        // No message yet: the deadline is durable while the recv waits.
+        let waiting = {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move {
+                let deadline = RecvDeadline {
+                    epoch_ms: now_ms() + 60_000,
+                    record: true,
+                };
+                engine
+                    .recv_until("rx", "tok", 2, "t", deadline, 1, 10_000)
+                    .await
+            })
+        };
+        let mut recorded = None;
+        for _ in 0..200 {
+            recorded = engine.get_checkpoint("rx", 3).await.unwrap();
+            if recorded.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(recorded.map(|c| c.name).as_deref(), Some("DBOS.sleep"));
+        engine
+            .send(&message("rx", "t", "\"b\"", "m1"), SendContext::Outside)
+            .await
+            .unwrap();
+        let got = waiting.await.unwrap().unwrap();
+        assert_eq!(got.message.as_deref(), Some("\"b\""));
+
+        // A deadline recorded by an earlier run stays.
+        engine
+            .record_checkpoint(
+                "rx",
+                "tok",
+                &{
+                    let mut c = step(5, "DBOS.sleep", "123");
+                    c.serialization = Some("portable_json".to_string());
+                    c
+                },
+                false,
+            )
+            .await
+            .unwrap();
+        let deadline = RecvDeadline {
+            epoch_ms: now_ms() + 100,
+            record: true,
+        };
+        let none = engine
+            .recv_until("rx", "tok", 4, "t", deadline, 1, 10_000)
+            .await
+            .unwrap();
+        assert!(none.message.is_none());
+        let cp = engine.get_checkpoint("rx", 5).await.unwrap().unwrap();
+        assert_eq!(cp.output.as_deref(), Some("123"));
+    }
+
+    #[tokio::test]
     async fn a_waiting_recv_is_woken_by_notify_not_by_polling() {
         let url = fresh_db("recv_wake").await;
         let engine = Engine::connect(options(&url, "local")).await.unwrap();

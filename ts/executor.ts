@@ -719,9 +719,15 @@ export class Executor {
    * The recorded end of a durable wait at `functionID`, recording `now + ms` if there is none. Returns
    * undefined (and records nothing) for a non-positive duration, as the SDK does.
    */
-  async durableDeadline(wf: WorkflowState, functionID: number, ms: number, isSleep: boolean): Promise<number | undefined> {
+  /** A deadline an earlier run recorded at `functionID` (as DBOS.sleep), if there is one. */
+  recordedDeadline(wf: WorkflowState, functionID: number): number | undefined {
     const cp = this.recorded(wf, functionID, 'DBOS.sleep');
-    if (cp) return Number(JSON.parse(cp.output ?? 'null'));
+    return cp ? Number(JSON.parse(cp.output ?? 'null')) : undefined;
+  }
+
+  async durableDeadline(wf: WorkflowState, functionID: number, ms: number, isSleep: boolean): Promise<number | undefined> {
+    const recorded = this.recordedDeadline(wf, functionID);
+    if (recorded !== undefined) return recorded;
     if (ms <= 0) return undefined;
     const now = Date.now();
     const end = now + Math.ceil(ms);

@@ -193,12 +193,14 @@ export async function recv(engine: Engine, executor: Executor, topicArg: unknown
   const cp = executor.recorded(wf, functionID, 'DBOS.recv');
   if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValue(cp.output, cp.serialization ?? null);
   const startedAt = Date.now();
-  // The deadline is recorded (n+1), so a recovered workflow keeps its original one.
-  const deadline =
-    wait.timeoutMS > 0 ? ((await executor.durableDeadline(wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
+  // The deadline is recorded (n+1), so a recovered workflow keeps its original one: by the first try's
+  // own statement unless an earlier run recorded it.
+  const recorded = wait.timeoutMS > 0 ? executor.recordedDeadline(wf, functionID + 1) : undefined;
+  const deadline = wait.timeoutMS > 0 ? (recorded ?? startedAt + Math.ceil(wait.timeoutMS)) : startedAt;
+  const recordDeadline = wait.timeoutMS > 0 && recorded === undefined;
   await executor.settled(wf);
   const got = await executor.whileWaiting(wf, `${wf.workflowID}::${topic}`, () =>
-    engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, startedAt, wait.pollMs),
+    engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, recordDeadline, startedAt, wait.pollMs),
   );
   return got.value === null || got.value === undefined ? null : deserializeValue(got.value, got.serialization ?? null);
 }

@@ -148,7 +148,16 @@ interface NativeEngine {
   writeStream(workflowId: string, token: string, functionId: number, checkpointName: string | undefined, startedAt: number, key: string, value: string, serialization: string | undefined): Promise<void>;
   readStream(workflowId: string, key: string, offset: number, limit: number, deadlineEpochMs: number | undefined, pollMs: number, guardWorkflowId?: string, guardToken?: string): Promise<StreamPage>;
   send(message: OutgoingMessage, context: SendContext): Promise<void>;
-  recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, startedAt: number, pollMs: number): Promise<StoredValue>;
+  recv(
+    workflowId: string,
+    token: string,
+    functionId: number,
+    topic: string,
+    deadlineEpochMs: number,
+    recordDeadline: boolean,
+    startedAt: number,
+    pollMs: number,
+  ): Promise<StoredValue>;
   setEvent(workflowId: string, token: string, functionId: number, key: string, value: string, serialization: string | undefined, startedAt: number): Promise<void>;
   getEvent(workflowId: string, key: string, deadlineEpochMs: number | undefined, pollMs: number, guardWorkflowId?: string, guardToken?: string): Promise<StoredValue | null>;
   wake(key: string): Promise<void>;
@@ -347,8 +356,11 @@ export class Engine {
   send(message: OutgoingMessage, context: SendContext) {
     return call(this.native.send(stripNulls(message), context));
   }
-  recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, startedAt: number, pollMs: number) {
-    return call(this.native.recv(workflowId, token, functionId, topic, Math.round(deadlineEpochMs), startedAt, Math.max(1, Math.round(pollMs))));
+  /** With `recordDeadline`, the first try records the deadline (DBOS.sleep at functionId + 1) in its own statement. */
+  recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, recordDeadline: boolean, startedAt: number, pollMs: number) {
+    return call(
+      this.native.recv(workflowId, token, functionId, topic, Math.round(deadlineEpochMs), recordDeadline, startedAt, Math.max(1, Math.round(pollMs))),
+    );
   }
   setEvent(workflowId: string, token: string, functionId: number, key: string, value: string, serialization: string | null, startedAt: number) {
     return call(this.native.setEvent(workflowId, token, functionId, key, value, serialization ?? undefined, startedAt));

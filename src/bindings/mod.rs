@@ -12,7 +12,7 @@ use napi_derive::napi;
 
 use crate::engine::behind::Settled;
 use crate::engine::listener::WaitGuard;
-use crate::engine::messages::SendContext;
+use crate::engine::messages::{RecvDeadline, SendContext};
 use crate::engine::streams::StreamWriter;
 use crate::engine::{Engine, EngineError, EngineOptions, Identity, SchemaMode};
 use convert::*;
@@ -377,17 +377,22 @@ impl NativeEngine {
         function_id: i32,
         topic: String,
         deadline_epoch_ms: i64,
+        record_deadline: bool,
         started_at: i64,
         poll_ms: u32,
     ) -> Result<JsStoredValue> {
         let engine = self.inner.clone();
+        let deadline = RecvDeadline {
+            epoch_ms: deadline_epoch_ms,
+            record: record_deadline,
+        };
         let received = engine
-            .recv(
+            .recv_until(
                 &workflow_id,
                 &token,
                 function_id,
                 &topic,
-                deadline_epoch_ms,
+                deadline,
                 started_at,
                 u64::from(poll_ms),
             )

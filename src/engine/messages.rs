@@ -60,6 +60,14 @@ pub(crate) struct Sql {
     consume: String,
 }
 
+/// Until when a recv waits, and whether its first try records that deadline (as the `DBOS.sleep` at
+/// the next function ID, the way a workflow's deadlines are kept across recovery).
+#[derive(Debug, Clone, Copy)]
+pub struct RecvDeadline {
+    pub epoch_ms: i64,
+    pub record: bool,
+}
+
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
         let insert = format!(
@@ -99,7 +107,9 @@ impl Sql {
             ),
             // Owner check, consume the oldest unconsumed message and record `DBOS.recv` with it, all in
             // one statement. With no message nothing is locked or written (a read-only transaction),
-            // unless the wait is over ($8): then the NULL of a timeout is recorded. If the slot is
+            // unless the wait is over ($8): then the NULL of a timeout is recorded. A first try may
+            // also record the wait's deadline ($9, as `DBOS.sleep` at the next function ID; an
+            // existing record wins), so that a recovered recv keeps it. If the slot is
             // already recorded, nothing is consumed and the recorded message comes back: when it is
             // exactly ours, an earlier attempt of this very call committed it and its reply was lost.
             consume: format!(
@@ -109,7 +119,8 @@ impl Sql {
                  waiting AS (SELECT EXISTS (SELECT 1 FROM {s}.notifications \
                    WHERE destination_uuid = $1 AND topic = $2 AND consumed = false) AS present), \
                  owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 \
-                   AND ($8 OR (SELECT present FROM waiting)) AND NOT EXISTS (SELECT 1 FROM prior) FOR NO KEY UPDATE), \
+                   AND ($8 OR $9::text IS NOT NULL OR (SELECT present FROM waiting)) AND NOT EXISTS (SELECT 1 FROM prior) \
+                   FOR NO KEY UPDATE), \
                  peek AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1), \
                  ok AS (SELECT 1 AS one FROM owner WHERE owner.owner_xid = $3), \
                  msg AS (UPDATE {s}.notifications SET consumed = true, consumed_by_function_id = $4 \
@@ -121,7 +132,10 @@ impl Sql {
                    SELECT $1, $4, (SELECT message FROM msg), NULL, 'DBOS.recv', NULL, $5, $6, \
                      (SELECT serialization FROM msg), $7, {NOW_MS} FROM ok \
                    WHERE $8 OR EXISTS (SELECT 1 FROM msg) \
-                   ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1) \
+                   ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1), \
+                 dl AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
+                   SELECT $1, $4 + 1, $9, NULL, 'DBOS.sleep', NULL, $5, $5, 'portable_json', $7, {NOW_MS} FROM ok \
+                   WHERE $9 IS NOT NULL ON CONFLICT (workflow_uuid, function_id) DO NOTHING) \
                  SELECT COALESCE((SELECT owner_xid FROM owner), (SELECT owner_xid FROM peek)), \
                    EXISTS (SELECT 1 FROM ck), (SELECT message FROM msg), (SELECT serialization FROM msg), \
                    (SELECT ours FROM prior), (SELECT output FROM prior), (SELECT serialization FROM prior)"
@@ -207,6 +221,37 @@ impl Engine {
         started_at: i64,
         poll_ms: u64,
     ) -> Result<Received> {
+        let deadline = RecvDeadline {
+            epoch_ms: deadline_epoch_ms,
+            record: false,
+        };
+        self.recv_until(
+            workflow_id,
+            token,
+            function_id,
+            topic,
+            deadline,
+            started_at,
+            poll_ms,
+        )
+        .await
+    }
+
+    /// `recv`, whose first try also records the deadline when `deadline.record` is set (in the same
+    /// statement: a recv whose message is there costs one write, not two).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn recv_until(
+        &self,
+        workflow_id: &str,
+        token: &str,
+        function_id: i32,
+        topic: &str,
+        deadline: RecvDeadline,
+        started_at: i64,
+        poll_ms: u64,
+    ) -> Result<Received> {
+        let deadline_epoch_ms = deadline.epoch_ms;
+        let mut record_deadline = deadline.record.then(|| deadline_epoch_ms.to_string());
         let key = format!("{workflow_id}::{topic}");
         let call = RecvCall {
             workflow_id: workflow_id.to_owned(),
@@ -215,9 +260,12 @@ impl Engine {
             topic: topic.to_owned(),
             started_at,
         };
-        let consume = |completed_at: i64, last: bool| {
+        let consume = |completed_at: i64, last: bool, deadline: Option<String>| {
             let call = &call;
-            self.retrying(move || self.consume_once(call, completed_at, last))
+            async move {
+                self.retrying(|| self.consume_once(call, completed_at, last, &deadline))
+                    .await
+            }
         };
         let listener = self.listener().await;
         let waiter = listener.register(key.clone());
@@ -231,7 +279,7 @@ impl Engine {
             notified.as_mut().enable();
             // The consume checks ownership itself: a cancelled or fenced-out recv ends here.
             let at = completed_at.take().unwrap_or_else(now_ms);
-            if let Some(received) = consume(at, false).await? {
+            if let Some(received) = consume(at, false, record_deadline.take()).await? {
                 return Ok(received);
             }
             let left = deadline_epoch_ms - now_ms();
@@ -261,7 +309,9 @@ impl Engine {
             }
         }
         let at = completed_at.unwrap_or_else(now_ms);
-        Ok(consume(at, true).await?.unwrap_or_default())
+        Ok(consume(at, true, record_deadline)
+            .await?
+            .unwrap_or_default())
     }
 
     /// How many recv calls are parked between tries (for tests and diagnostics).
@@ -313,7 +363,8 @@ impl Engine {
         let consume = client.prepare_cached(&self.sql.messages.consume).await?;
         let last = false;
         let send_params = send_params(msg, &ctx, &completed_at, &self.identity.app_name);
-        let consume_params = consume_params(call, &consumed_at, &self.identity.app_name, &last);
+        let consume_params =
+            consume_params(call, &consumed_at, &self.identity.app_name, &last, &None);
         let (begun, sent, row, committed) = futures::join!(
             client.batch_execute(BEGIN_GENERIC),
             client.query(&send, &send_params),
@@ -339,10 +390,17 @@ impl Engine {
         call: &RecvCall,
         completed_at: i64,
         last: bool,
+        deadline: &Option<String>,
     ) -> Result<Option<Received>> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
-        let params = consume_params(call, &completed_at, &self.identity.app_name, &last);
+        let params = consume_params(
+            call,
+            &completed_at,
+            &self.identity.app_name,
+            &last,
+            deadline,
+        );
         // Still one round trip: each request goes out when first polled, in this order, so the
         // transaction commits (or rolls back) even if this future is dropped after the first poll.
         let (begun, row, committed) = futures::join!(
@@ -447,7 +505,8 @@ fn consume_params<'a>(
     completed_at: &'a i64,
     app_name: &'a String,
     last: &'a bool,
-) -> [Param<'a>; 8] {
+    deadline: &'a Option<String>,
+) -> [Param<'a>; 9] {
     [
         &call.workflow_id,
         &call.topic,
@@ -457,6 +516,7 @@ fn consume_params<'a>(
         completed_at,
         app_name,
         last,
+        deadline,
     ]
 }
 
