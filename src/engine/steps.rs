@@ -47,6 +47,27 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
+        // The pieces that record_many and record_and_complete share: the checkpoints as rows ($1..$10),
+        // their fenced insert ($11: application name), and each one's owner and `ours`.
+        let input = "input AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
+             AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
+             started_at, completed_at, serialization, token, ord))";
+        let ins = format!(
+            "ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
+             SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
+               i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
+             FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
+             ON CONFLICT (workflow_uuid, function_id) \
+             DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
+             RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
+               completed_at_epoch_ms)"
+        );
+        let verdicts = "o.owner_xid, (ins.function_name = i.function_name AND ins.output IS NOT DISTINCT FROM i.output \
+             AND ins.error IS NOT DISTINCT FROM i.error AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
+             AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
+             FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
+             LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id";
         Sql {
             // Owner check and insert in one statement (one round trip, one implicit transaction): the
             // row lock on the status row orders us against recovery or cancellation rewriting owner_xid.
@@ -69,54 +90,24 @@ impl Sql {
             // The same for many checkpoints (of one or many workflows) at once: the status rows are
             // locked in key order so that two batches can never wait on each other in a cycle.
             record_many: format!(
-                "WITH input AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
-                   $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
-                   AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
-                   started_at, completed_at, serialization, token, ord)), \
+                "WITH {input}, \
                  owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
                    WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
-                 ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-                   SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
-                     i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
-                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
-                     completed_at_epoch_ms) \
-                 SELECT o.owner_xid, (ins.function_name = i.function_name AND ins.output IS NOT DISTINCT FROM i.output \
-                     AND ins.error IS NOT DISTINCT FROM i.error AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
-                     AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
-                 FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
-                 LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id \
-                 ORDER BY i.ord"
+                 {ins} \
+                 SELECT {verdicts} ORDER BY i.ord"
             ),
             // record_many, and the completions of workflows whose last writes these are: a workflow
             // completes only if each of its checkpoints here was recorded as ours, so the outcome
             // never commits ahead of, or without, the steps before it.
             record_and_complete: format!(
-                "WITH input AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
-                   $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
-                   AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
-                   started_at, completed_at, serialization, token, ord)), \
+                "WITH {input}, \
                  done AS (SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
                    WITH ORDINALITY AS d(workflow_uuid, status, token, output, error, ord)), \
                  owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
                    WHERE workflow_uuid IN (SELECT workflow_uuid FROM input UNION SELECT workflow_uuid FROM done) \
                    ORDER BY workflow_uuid FOR NO KEY UPDATE), \
-                 ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-                   SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
-                     i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
-                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
-                     completed_at_epoch_ms), \
-                 verdict AS (SELECT i.ord, i.workflow_uuid, o.owner_xid, (ins.function_name = i.function_name \
-                     AND ins.output IS NOT DISTINCT FROM i.output AND ins.error IS NOT DISTINCT FROM i.error \
-                     AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
-                     AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
-                   FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
-                   LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id), \
+                 {ins}, \
+                 verdict AS (SELECT i.ord, i.workflow_uuid, {verdicts}), \
                  upd AS (UPDATE {s}.workflow_status ws SET status = d.status, updated_at = $17, \
                    deduplication_id = NULL, completed_at = $17, owner_xid = NULL FROM done d \
                    WHERE ws.workflow_uuid = d.workflow_uuid AND ws.status = 'PENDING' AND ws.owner_xid = d.token \
