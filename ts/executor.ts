@@ -327,16 +327,7 @@ export class Executor {
     }
     if (!outcome.shouldExecute) return this.handleFor(workflowID);
 
-    const state: WorkflowState = {
-      workflowID,
-      workflowName: reg.name,
-      token,
-      nextFunctionID: 0,
-      recorded: null,
-      serialization: format,
-      deadlineEpochMS: deadline,
-      cancel: new AbortController(),
-    };
+    const state = freshState(reg, row, format, deadline);
     const promise = this.execute(reg, thisArg ?? reg.defaultThis, runArgs, state);
     return new InvokedHandle(this, workflowID, promise);
   }
@@ -355,17 +346,7 @@ export class Executor {
     deadline: number | undefined,
   ): Promise<InternalHandle<unknown>> {
     const written = this.engine.holdStart(row);
-    const state: WorkflowState = {
-      workflowID: row.workflowId,
-      workflowName: reg.name,
-      token: row.token,
-      nextFunctionID: 0,
-      recorded: null,
-      serialization,
-      deadlineEpochMS: deadline,
-      cancel: new AbortController(),
-      startHeld: true,
-    };
+    const state = { ...freshState(reg, row, serialization, deadline), startHeld: true };
     const promise = this.execute(reg, thisArg ?? reg.defaultThis, args, state);
     setImmediate(() => {
       if (state.startHeld) this.engine.releaseStart(row.workflowId);
@@ -715,16 +696,16 @@ export class Executor {
     if (end !== undefined) await timerSleep(end - Date.now(), { signal: wf.cancel.signal, workflowID: wf.workflowID });
   }
 
-  /**
-   * The recorded end of a durable wait at `functionID`, recording `now + ms` if there is none. Returns
-   * undefined (and records nothing) for a non-positive duration, as the SDK does.
-   */
   /** A deadline an earlier run recorded at `functionID` (as DBOS.sleep), if there is one. */
   recordedDeadline(wf: WorkflowState, functionID: number): number | undefined {
     const cp = this.recorded(wf, functionID, 'DBOS.sleep');
     return cp ? Number(JSON.parse(cp.output ?? 'null')) : undefined;
   }
 
+  /**
+   * The recorded end of a durable wait at `functionID`, recording `now + ms` if there is none. Returns
+   * undefined (and records nothing) for a non-positive duration, as the SDK does.
+   */
   async durableDeadline(wf: WorkflowState, functionID: number, ms: number, isSleep: boolean): Promise<number | undefined> {
     const recorded = this.recordedDeadline(wf, functionID);
     if (recorded !== undefined) return recorded;
@@ -1064,3 +1045,17 @@ export class InvokedHandle<R> extends BaseHandle<R> {
 
 /** A run found in the database: results come from polling its status row. */
 export class RetrievedHandle<R> extends BaseHandle<R> {}
+
+/** The run state of a workflow this process has just started (nothing recorded to replay). */
+function freshState(reg: WorkflowRegistration, row: NewWorkflow, serialization: string, deadline: number | undefined): WorkflowState {
+  return {
+    workflowID: row.workflowId,
+    workflowName: reg.name,
+    token: row.token,
+    nextFunctionID: 0,
+    recorded: null,
+    serialization,
+    deadlineEpochMS: deadline,
+    cancel: new AbortController(),
+  };
+}

@@ -320,7 +320,7 @@ impl Engine {
         results
     }
 
-    /// Waits until the workflow's queued checkpoints have committed, and returns the first failure
+    /// Waits until the workflow's queued writes have committed, and returns the first failure
     /// among them (once: the record of it is cleared).
     pub async fn settle(self: &Arc<Self>, workflow_id: &str) -> Result<()> {
         self.release_start(workflow_id);
