@@ -202,3 +202,155 @@ test('a step starts only once the stream values its workflow wrote before it are
     await locker.end();
   }
 });
+
+// ---------------------------------------------------------------- cancel while checkpoints are behind
+
+const onceRuns = new Map<string, number>();
+const stepGates = new Map<string, Promise<void>>();
+
+/** One step (counted per workflow), then a short recv: its settle waits for the step's checkpoint. */
+const stepThenWait = DBOS.registerWorkflow(
+  async (): Promise<string> => {
+    const id = DBOS.workflowID ?? '';
+    const v = await DBOS.runStep(
+      async () => {
+        onceRuns.set(id, (onceRuns.get(id) ?? 0) + 1);
+        await stepGates.get(id);
+        return `done-${id}`;
+      },
+      { name: 'once' },
+    );
+    await DBOS.recv('never', 0.2);
+    return v;
+  },
+  { name: 'stepThenWait' },
+);
+
+/** Holds off every checkpoint insert (a SHARE lock on operation_outputs) until `release`. */
+async function holdCheckpoints(): Promise<{ release: () => Promise<void> }> {
+  const locker = new Client({ connectionString: url });
+  await locker.connect();
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE dbos.operation_outputs IN SHARE MODE');
+  let released = false;
+  return {
+    release: async () => {
+      if (released) return;
+      released = true;
+      await locker.query('COMMIT');
+      await locker.end();
+    },
+  };
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Starts stepThenWait with its checkpoint held back, and returns once the step has returned. */
+async function stepReturnedBehind(id: string, opts: { timeoutMS?: number } = {}): Promise<{ release: () => Promise<void> }> {
+  const hold = await holdCheckpoints();
+  try {
+    await DBOS.startWorkflow(stepThenWait, { workflowID: id, ...opts })();
+    await until(`${id}'s step ran`, () => onceRuns.get(id) === 1);
+    await sleep(50); // its checkpoint is now queued or blocked on the lock
+    assert.equal((await steps(url, id)).length, 0, 'the checkpoint has not committed yet');
+  } catch (e) {
+    await hold.release();
+    throw e;
+  }
+  return hold;
+}
+
+async function resumedResult(id: string): Promise<string> {
+  await DBOS.resumeWorkflow(id);
+  return DBOS.retrieveWorkflow<string>(id).getResult();
+}
+
+test('a cancel right after a step returned keeps its checkpoint: resume does not run the step again', async () => {
+  const id = 'behind-cancel-local';
+  const hold = await stepReturnedBehind(id);
+  await DBOS.cancelWorkflow(id);
+  assert.equal((await statusRow(url, id))?.status, 'CANCELLED');
+  await hold.release();
+  await until('the checkpoint committed', async () => (await steps(url, id)).length === 1);
+  assert.equal(await resumedResult(id), `done-${id}`);
+  assert.equal(onceRuns.get(id), 1, 'the step that returned before the cancel ran once');
+  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
+});
+
+test('a resume right after the cancel waits for the cancelled run\'s queued checkpoints', async () => {
+  const id = 'behind-cancel-resume-at-once';
+  const hold = await stepReturnedBehind(id);
+  await DBOS.cancelWorkflow(id);
+  setTimeout(() => void hold.release(), 300);
+  assert.equal(await resumedResult(id), `done-${id}`);
+  assert.equal(onceRuns.get(id), 1);
+});
+
+test('a cancel written by another process (the DBOS CLI\'s statement) keeps checkpoints of steps that returned before it', async () => {
+  const id = 'behind-cancel-cli';
+  const hold = await stepReturnedBehind(id);
+  // The SDK's and CLI's cancel, stamped with the database's clock.
+  await query(
+    url,
+    `UPDATE dbos.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, deduplication_id = NULL,
+       started_at_epoch_ms = NULL, updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint,
+       completed_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint
+     WHERE workflow_uuid = $1 AND status NOT IN ('SUCCESS', 'ERROR')`,
+    [id],
+  );
+  await hold.release();
+  await until('the checkpoint committed', async () => (await steps(url, id)).length === 1);
+  assert.equal(await resumedResult(id), `done-${id}`);
+  assert.equal(onceRuns.get(id), 1);
+});
+
+test('a workflow timeout right after a step returned keeps its checkpoint', async () => {
+  const id = 'behind-cancel-timeout';
+  const hold = await stepReturnedBehind(id, { timeoutMS: 300 });
+  try {
+    await until('the timeout cancelled it', async () => (await statusRow(url, id))?.status === 'CANCELLED');
+  } finally {
+    await hold.release();
+  }
+  await until('the checkpoint committed', async () => (await steps(url, id)).length === 1);
+  assert.equal(await resumedResult(id), `done-${id}`);
+  assert.equal(onceRuns.get(id), 1);
+});
+
+test('a step that returns after the cancel is not recorded: the resumed run does it again', async () => {
+  const id = 'behind-cancel-step-after';
+  let open = (): void => undefined;
+  stepGates.set(id, new Promise<void>((r) => (open = r)));
+  await DBOS.startWorkflow(stepThenWait, { workflowID: id })();
+  await until('the step started', () => onceRuns.get(id) === 1);
+  await DBOS.cancelWorkflow(id);
+  await sleep(5);
+  open();
+  await assert.rejects(DBOS.retrieveWorkflow(id).getResult());
+  assert.equal((await steps(url, id)).length, 0, 'nothing of the cancelled run was recorded');
+  stepGates.delete(id);
+  assert.equal(await resumedResult(id), `done-${id}`);
+  assert.equal(onceRuns.get(id), 2);
+});
+
+test('a run cancelled and resumed before it stopped here is replaced by a fresh run, which finishes the workflow', async () => {
+  const id = 'behind-cancel-resume-live';
+  let open = (): void => undefined;
+  stepGates.set(id, new Promise<void>((r) => (open = r)));
+  await DBOS.startWorkflow(stepThenWait, { workflowID: id })();
+  await until('the step started', () => onceRuns.get(id) === 1);
+  await DBOS.cancelWorkflow(id);
+  stepGates.delete(id); // the fresh run's step passes at once
+  await DBOS.resumeWorkflow(id);
+  const result = DBOS.retrieveWorkflow<string>(id).getResult();
+  open(); // the cancelled run's step returns now: fenced out, it must not decide the outcome
+  assert.equal(await result, `done-${id}`);
+  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
+  assert.equal((await steps(url, id))[0]?.function_name, 'once');
+});

@@ -441,11 +441,13 @@ export class Executor {
 
   private async dispatch(c: ClaimedWorkflow): Promise<void> {
     const local = this.running.get(c.workflowId);
-    if (local) {
+    if (local && !local.state.cancel.signal.aborted) {
       // Still running here (resumed while in flight): the claim made a new owner; keep running as it.
       local.state.token = c.token;
       return;
     }
+    // A run cancelled here but not yet stopped is fenced out by the claim's new owner: a fresh run
+    // (replaying what the old one recorded) replaces it, and the old one adopts its outcome.
     const reg = findWorkflow(c.className, c.name);
     if (!reg) {
       process.emitWarning(

@@ -325,17 +325,29 @@ impl Engine {
     pub async fn settle(self: &Arc<Self>, workflow_id: &str) -> Result<()> {
         self.release_start(workflow_id);
         loop {
-            let settled = {
-                let mut st = self.behind.lock();
-                match st.workflows.get_mut(workflow_id) {
-                    None => return Ok(()),
-                    Some(entry) if entry.count == 0 => {
-                        let error = entry.error.take();
-                        st.workflows.remove(workflow_id);
-                        return error.map_or(Ok(()), Err);
-                    }
-                    Some(entry) => Arc::clone(&entry.settled),
+            self.written(workflow_id).await;
+            let mut st = self.behind.lock();
+            match st.workflows.get_mut(workflow_id) {
+                None => return Ok(()),
+                Some(entry) if entry.count == 0 => {
+                    let error = entry.error.take();
+                    st.workflows.remove(workflow_id);
+                    return error.map_or(Ok(()), Err);
                 }
+                // Queued again in between (a concurrent branch of the workflow): wait for that too.
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Waits until this process has no queued or in-flight writes of the workflow, leaving any failure
+    /// for the workflow's own `settle` to report. A resume waits for this: a write of the cancelled run
+    /// is admitted only while the row stays cancelled (see `fence::admits`).
+    pub async fn written(&self, workflow_id: &str) {
+        loop {
+            let settled = match self.behind.lock().workflows.get(workflow_id) {
+                Some(entry) if entry.count > 0 => Arc::clone(&entry.settled),
+                _ => return,
             };
             let notified = settled.notified();
             tokio::pin!(notified);

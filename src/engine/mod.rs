@@ -6,6 +6,7 @@ pub mod behind;
 pub mod db;
 pub mod error;
 pub mod events;
+mod fence;
 pub mod held;
 pub mod listener;
 pub mod messages;

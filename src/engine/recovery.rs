@@ -152,7 +152,12 @@ impl Engine {
     }
 
     /// Puts listed unfinished workflows back on the internal queue with a fresh attempt budget.
+    /// This process's writes of a cancelled run still queued go first: once resumed, the row no
+    /// longer admits them, and the resumed run would do their steps again.
     pub async fn resume_workflows(&self, ids: &[String]) -> Result<Vec<String>> {
+        for id in ids {
+            self.written(id).await;
+        }
         self.ids_update(&self.sql.recovery.resume, ids).await
     }
 

@@ -6,6 +6,7 @@ use tokio_postgres::GenericClient;
 use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
+use super::fence::{admits, writer, OWNER_COLUMNS};
 use super::workflows::Completion;
 use super::Engine;
 
@@ -53,45 +54,51 @@ impl Sql {
              $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
              AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
              started_at, completed_at, serialization, token, ord))";
+        let admitted = admits("o", "i.token", "i.completed_at");
         let ins = format!(
             "ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
              SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
                i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
-             FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
+             FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND {admitted} \
              ON CONFLICT (workflow_uuid, function_id) \
              DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
              RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
                completed_at_epoch_ms)"
         );
-        let verdicts = "o.owner_xid, (ins.function_name = i.function_name AND ins.output IS NOT DISTINCT FROM i.output \
+        let verdicts = format!(
+            "{} AS owner_xid, (ins.function_name = i.function_name AND ins.output IS NOT DISTINCT FROM i.output \
              AND ins.error IS NOT DISTINCT FROM i.error AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
              AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
              FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
-             LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id";
+             LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id",
+            writer("o", "i.token", "i.completed_at")
+        );
         Sql {
             // Owner check and insert in one statement (one round trip, one implicit transaction): the
             // row lock on the status row orders us against recovery or cancellation rewriting owner_xid.
             // `ours`: the slot holds exactly what we wrote (fresh, or committed by an attempt whose
             // reply was lost, down to the millisecond timestamps); otherwise another execution wrote it.
             record: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
+                "WITH owner AS (SELECT {OWNER_COLUMNS} FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
                  ins AS (INSERT INTO {s}.operation_outputs (workflow_uuid, function_id, output, error, function_name, \
                    child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, \
                    retention_timestamp) \
                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (EXTRACT(EPOCH FROM now()) * 1000)::bigint \
-                   FROM owner WHERE owner.owner_xid = $11 \
+                   FROM owner WHERE {} \
                    ON CONFLICT (workflow_uuid, function_id) \
                    DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
                    RETURNING (function_name = $5 AND output IS NOT DISTINCT FROM $3 \
                      AND error IS NOT DISTINCT FROM $4 AND started_at_epoch_ms IS NOT DISTINCT FROM $7 \
                      AND completed_at_epoch_ms IS NOT DISTINCT FROM $8) AS ours) \
-                 SELECT (SELECT owner_xid FROM owner) AS owner_xid, (SELECT ours FROM ins)"
+                 SELECT (SELECT {} FROM owner) AS owner_xid, (SELECT ours FROM ins)",
+                admits("owner", "$11", "$8::int8"),
+                writer("owner", "$11", "$8::int8"),
             ),
             // The same for many checkpoints (of one or many workflows) at once: the status rows are
             // locked in key order so that two batches can never wait on each other in a cycle.
             record_many: format!(
                 "WITH {input}, \
-                 owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
+                 owner AS (SELECT workflow_uuid, {OWNER_COLUMNS} FROM {s}.workflow_status \
                    WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
                  {ins} \
                  SELECT {verdicts} ORDER BY i.ord"
@@ -103,7 +110,7 @@ impl Sql {
                 "WITH {input}, \
                  done AS (SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
                    WITH ORDINALITY AS d(workflow_uuid, status, token, output, error, ord)), \
-                 owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
+                 owner AS (SELECT workflow_uuid, {OWNER_COLUMNS} FROM {s}.workflow_status \
                    WHERE workflow_uuid IN (SELECT workflow_uuid FROM input UNION SELECT workflow_uuid FROM done) \
                    ORDER BY workflow_uuid FOR NO KEY UPDATE), \
                  {ins}, \

@@ -4,6 +4,7 @@
 use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
+use super::fence::{admits, writer, OWNER_COLUMNS};
 use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
 use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
@@ -113,18 +114,20 @@ impl Sql {
             // `ours` (the slot holds exactly this write) means this write is recorded (now, or by an
             // attempt whose reply was lost); the value is appended only with a fresh checkpoint.
             write_in_workflow: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
+                "WITH owner AS (SELECT {OWNER_COLUMNS} FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
                  ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
                    SELECT $1, $5, NULL, NULL, $7, NULL, $8, $9, 'portable_json', $10, {NOW_MS} \
-                   FROM owner WHERE owner.owner_xid = $6 \
+                   FROM owner WHERE {} \
                    ON CONFLICT (workflow_uuid, function_id) \
                    DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
                    RETURNING (xmax = 0) AS fresh, (function_name = $7 AND output IS NULL AND error IS NULL \
                      AND started_at_epoch_ms = $8 AND completed_at_epoch_ms = $9) AS ours), \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING \"offset\"), \
                  {notify} \
-                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
-                   (SELECT \"offset\" FROM ins)"
+                 SELECT (SELECT {} FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
+                   (SELECT \"offset\" FROM ins)",
+                admits("owner", "$6", "$9::int8"),
+                writer("owner", "$6", "$9::int8"),
             ),
             // The same for many writes of workflow code (of one or many workflows, queued behind
             // them), in queue order: each key's new values take the next offsets in that order. Status
@@ -134,12 +137,12 @@ impl Sql {
                    $6::text[], $7::text[], $8::int8[], $9::int8[]) WITH ORDINALITY \
                    AS u(workflow_uuid, key, value, serialization, function_id, token, function_name, \
                    started_at, completed_at, ord)), \
-                 owner AS (SELECT workflow_uuid, owner_xid FROM {s}.workflow_status \
+                 owner AS (SELECT workflow_uuid, {OWNER_COLUMNS} FROM {s}.workflow_status \
                    WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
                  ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
                    SELECT i.workflow_uuid, i.function_id, NULL, NULL, i.function_name, NULL, i.started_at, \
                      i.completed_at, 'portable_json', $10, {NOW_MS} \
-                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND o.owner_xid = i.token \
+                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND {} \
                    ON CONFLICT (workflow_uuid, function_id) \
                    DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
                    RETURNING workflow_uuid, function_id, (xmax = 0) AS fresh, function_name, output, error, \
@@ -156,13 +159,15 @@ impl Sql {
                    RETURNING workflow_uuid, function_id, \"offset\"), \
                  n AS (SELECT pg_notify('{STREAMS_CHANNEL}', k.workflow_uuid || '::' || k.key) FROM keys k \
                    WHERE octet_length(k.workflow_uuid || '::' || k.key) < 8000) \
-                 SELECT o.owner_xid, (ck.function_name = i.function_name AND ck.output IS NULL AND ck.error IS NULL \
+                 SELECT {}, (ck.function_name = i.function_name AND ck.output IS NULL AND ck.error IS NULL \
                      AND ck.started_at_epoch_ms = i.started_at AND ck.completed_at_epoch_ms = i.completed_at) AS ours, \
                    ins.\"offset\", (SELECT count(*) FROM n) \
                  FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
                  LEFT JOIN ck ON ck.workflow_uuid = i.workflow_uuid AND ck.function_id = i.function_id \
                  LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id \
-                 ORDER BY i.ord"
+                 ORDER BY i.ord",
+                admits("o", "i.token", "i.completed_at"),
+                writer("o", "i.token", "i.completed_at"),
             ),
             write_in_step: format!(
                 "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
