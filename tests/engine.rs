@@ -1583,6 +1583,102 @@ mod batches {
     }
 }
 
+/// A cancel is not a crash: the cancelled run's writes that finished before it still count.
+mod cancel_fence {
+    use super::*;
+    use dbos_native::engine::db::now_ms;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn finished_at(function_id: i32, at: i64) -> NewCheckpoint {
+        NewCheckpoint {
+            started_at: at - 1,
+            completed_at: at,
+            ..step(function_id, "s", &function_id.to_string())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_row_admits_what_finished_before_the_cancel_and_nothing_after_a_resume() {
+        let url = fresh_db("cancel_fence").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("wf", "tok")).await.unwrap();
+        let before = now_ms() - 1;
+        engine
+            .cancel_workflows(&["wf".to_string()], false)
+            .await
+            .unwrap();
+        // One at a time, and in a batch written behind.
+        engine
+            .record_checkpoint("wf", "tok", &finished_at(0, before), true)
+            .await
+            .expect("a step that returned before the cancel is recorded");
+        engine.record_behind("wf", "tok", finished_at(1, before));
+        engine.settle("wf").await.expect("recorded behind too");
+        let late = engine
+            .record_checkpoint("wf", "tok", &finished_at(2, now_ms() + 60_000), true)
+            .await
+            .expect_err("a step that returned after the cancel is refused");
+        assert_eq!(late.code, ErrorCode::WorkflowConflict);
+        engine.record_behind("wf", "tok", finished_at(3, now_ms() + 60_000));
+        let late = engine.settle("wf").await.expect_err("refused behind too");
+        assert_eq!(late.code, ErrorCode::WorkflowConflict);
+        // Once resumed, the old run's writes are refused whenever they finished.
+        engine.resume_workflows(&["wf".to_string()]).await.unwrap();
+        let resumed = engine
+            .record_checkpoint("wf", "tok", &finished_at(4, before), true)
+            .await
+            .expect_err("refused after the resume");
+        assert_eq!(resumed.code, ErrorCode::WorkflowConflict);
+        let ids: Vec<i32> = engine
+            .load_checkpoints("wf")
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.function_id)
+            .collect();
+        assert_eq!(ids, vec![0, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_write_queued_before_the_cancel_commits_after_it() {
+        let url = fresh_db("cancel_fence_stream").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        engine.start_workflow(&workflow("ws", "tok")).await.unwrap();
+        // Hold the write back until the cancel has committed.
+        let locker = sql(&url).await;
+        locker
+            .batch_execute("BEGIN; LOCK TABLE dbos.operation_outputs IN SHARE MODE")
+            .await
+            .unwrap();
+        engine.write_stream_behind(
+            "ws",
+            "tok",
+            0,
+            "DBOS.writeStream",
+            now_ms(),
+            "k",
+            "v".into(),
+            None,
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        engine
+            .cancel_workflows(&["ws".to_string()], false)
+            .await
+            .unwrap();
+        locker.batch_execute("COMMIT").await.unwrap();
+        engine.settle("ws").await.expect("admitted");
+        assert_eq!(
+            count(
+                &url,
+                "SELECT count(*) FROM dbos.streams WHERE workflow_uuid = 'ws'"
+            )
+            .await,
+            1
+        );
+    }
+}
+
 /// A send from this process serving a recv parked in it (insert and consume in one transaction).
 mod hand_over {
     use super::*;
