@@ -22,6 +22,7 @@ import {
 } from './executor';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
+  describe,
   requireString,
   recv as recvMessage,
   send as sendMessage,
@@ -248,14 +249,8 @@ function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: 
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     const exec = executor('steps');
     const ctx = currentContext();
-    if (!ctx?.workflow) {
-      if (ctx?.nextWorkflowID?.id !== undefined) {
-        throw new DBOSInvalidWorkflowTransitionError(
-          `Cannot call step ${name} outside a workflow while DBOS.withNextWorkflowID is pending`,
-        );
-      }
-      return fn.apply(this, args);
-    }
+    // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
+    if (!ctx?.workflow) return fn.apply(this, args);
     return exec.runStep(() => fn.apply(this, args), name, cfg);
   };
   Object.defineProperty(invoker, 'name', { value: name });
@@ -470,14 +465,8 @@ export class DBOS {
     const name = cfg.name ?? func.name;
     validateStepConfig(cfg, name);
     const ctx = currentContext();
-    if (!ctx?.workflow) {
-      if (ctx?.nextWorkflowID?.id !== undefined) {
-        throw new DBOSInvalidWorkflowTransitionError(
-          `Cannot call step ${name} outside a workflow while DBOS.withNextWorkflowID is pending`,
-        );
-      }
-      return func();
-    }
+    // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
+    if (!ctx?.workflow) return func();
     return exec.runStep(func, name, cfg);
   }
 
@@ -506,7 +495,8 @@ export class DBOS {
         const member: unknown = Reflect.get(obj, prop);
         const reg = registrationOf(member);
         if (!reg) {
-          return () => {
+          // The member's call returns a promise: the refusal is a rejection, not a synchronous throw.
+          return async () => {
             throw new DBOSNotRegisteredError(String(prop), `${String(prop)} is not a registered DBOS workflow`);
           };
         }
@@ -720,7 +710,7 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
   }
   if (options.deadlineEpochMS !== undefined) {
     if (typeof options.deadlineEpochMS !== 'number' || !Number.isFinite(options.deadlineEpochMS)) {
-      throw new DBOSError(`Invalid deadlineEpochMS ${String(options.deadlineEpochMS)}: it must be a finite number`);
+      throw new DBOSError(`Invalid deadlineEpochMS ${describe(options.deadlineEpochMS)}: it must be a finite number`);
     }
     return Math.max(0, options.deadlineEpochMS - Date.now());
   }
@@ -732,18 +722,18 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
 function validateTimeout(seconds: number): void {
   // Infinity used to reach the engine as a deadline it read as past: null at once instead of a wait.
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a finite, non-negative number`);
+    throw new DBOSError(`Invalid timeout ${describe(seconds)}: timeoutSeconds must be a finite, non-negative number`);
   }
 }
 
 function requireIDs(workflowIDs: unknown): void {
-  if (!Array.isArray(workflowIDs)) throw new DBOSError('workflowIDs must be an array of workflow IDs');
+  if (!Array.isArray(workflowIDs)) throw new DBOSError(`Invalid workflowIDs ${describe(workflowIDs)}: they must be an array of workflow IDs`);
   for (const id of workflowIDs) requireString('workflow ID', id);
 }
 
 function validatePolling(ms: number): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new DBOSError('pollingIntervalMs must be a positive finite number');
+    throw new DBOSError(`Invalid pollingIntervalMs ${describe(ms)}: pollingIntervalMs must be a positive finite number`);
   }
 }
 
