@@ -181,7 +181,15 @@ export interface DBOSMethodDecorator {
 interface Runtime {
   executor: Executor;
   embedded?: EmbeddedPostgresHandle;
+  /**
+   * Holds the process open from launch to shutdown, as DBOS does: a worker that only serves recovery (or,
+   * later, queues) has nothing else keeping it alive, and the engine holds nothing that keeps Node's loop running.
+   */
+  keepAlive: NodeJS.Timeout;
 }
+
+/** The longest delay a Node timer takes (about 24.8 days); the keep-alive timer does nothing when it fires. */
+const KEEP_ALIVE_MS = 2 ** 31 - 1;
 
 let config: DBOSConfig | undefined;
 let runtime: Runtime | undefined;
@@ -329,7 +337,7 @@ export class DBOS {
       throw e;
     }
     const exec = new Executor({ engine, appName: cfg.name, executorID, appVersion });
-    runtime = { executor: exec, embedded };
+    runtime = { executor: exec, embedded, keepAlive: setInterval(() => undefined, KEEP_ALIVE_MS) };
     try {
       await engine.registerAppVersion();
       await exec.startRecovery();
@@ -354,6 +362,7 @@ export class DBOS {
     runtime = undefined;
     unfreezeRegistry();
     if (!rt) return;
+    clearInterval(rt.keepAlive);
     await rt.executor.close();
     await rt.embedded?.stop();
   }
