@@ -139,7 +139,7 @@ const concurrentReads = DBOS.registerWorkflow(
 
 const misuse = DBOS.registerWorkflow(
   async (what: string) => {
-    if (what === 'function-value') await DBOS.writeStream('k', { f: () => 1 });
+    if (what === 'function-value') await DBOS.writeStream('k', () => 1);
     if (what === 'symbol-value') await DBOS.writeStream('k', Symbol('s'));
     if (what === 'bad-key') await DBOS.writeStream(7 as unknown as string, 1);
     return 'ok';

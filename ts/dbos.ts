@@ -22,6 +22,7 @@ import {
 } from './executor';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
+  describe,
   requireString,
   recv as recvMessage,
   send as sendMessage,
@@ -180,7 +181,15 @@ export interface DBOSMethodDecorator {
 interface Runtime {
   executor: Executor;
   embedded?: EmbeddedPostgresHandle;
+  /**
+   * Holds the process open from launch to shutdown, as DBOS does: a worker that only serves recovery (or,
+   * later, queues) has nothing else keeping it alive, and the engine holds nothing that keeps Node's loop running.
+   */
+  keepAlive: NodeJS.Timeout;
 }
+
+/** The longest delay a Node timer takes (about 24.8 days); the keep-alive timer does nothing when it fires. */
+const KEEP_ALIVE_MS = 2 ** 31 - 1;
 
 let config: DBOSConfig | undefined;
 let runtime: Runtime | undefined;
@@ -248,14 +257,8 @@ function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: 
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     const exec = executor('steps');
     const ctx = currentContext();
-    if (!ctx?.workflow) {
-      if (ctx?.nextWorkflowID?.id !== undefined) {
-        throw new DBOSInvalidWorkflowTransitionError(
-          `Cannot call step ${name} outside a workflow while DBOS.withNextWorkflowID is pending`,
-        );
-      }
-      return fn.apply(this, args);
-    }
+    // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
+    if (!ctx?.workflow) return fn.apply(this, args);
     return exec.runStep(() => fn.apply(this, args), name, cfg);
   };
   Object.defineProperty(invoker, 'name', { value: name });
@@ -334,7 +337,7 @@ export class DBOS {
       throw e;
     }
     const exec = new Executor({ engine, appName: cfg.name, executorID, appVersion });
-    runtime = { executor: exec, embedded };
+    runtime = { executor: exec, embedded, keepAlive: setInterval(() => undefined, KEEP_ALIVE_MS) };
     try {
       await engine.registerAppVersion();
       await exec.startRecovery();
@@ -359,6 +362,7 @@ export class DBOS {
     runtime = undefined;
     unfreezeRegistry();
     if (!rt) return;
+    clearInterval(rt.keepAlive);
     await rt.executor.close();
     await rt.embedded?.stop();
   }
@@ -470,14 +474,8 @@ export class DBOS {
     const name = cfg.name ?? func.name;
     validateStepConfig(cfg, name);
     const ctx = currentContext();
-    if (!ctx?.workflow) {
-      if (ctx?.nextWorkflowID?.id !== undefined) {
-        throw new DBOSInvalidWorkflowTransitionError(
-          `Cannot call step ${name} outside a workflow while DBOS.withNextWorkflowID is pending`,
-        );
-      }
-      return func();
-    }
+    // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
+    if (!ctx?.workflow) return func();
     return exec.runStep(func, name, cfg);
   }
 
@@ -506,7 +504,8 @@ export class DBOS {
         const member: unknown = Reflect.get(obj, prop);
         const reg = registrationOf(member);
         if (!reg) {
-          return () => {
+          // The member's call returns a promise: the refusal is a rejection, not a synchronous throw.
+          return async () => {
             throw new DBOSNotRegisteredError(String(prop), `${String(prop)} is not a registered DBOS workflow`);
           };
         }
@@ -720,7 +719,7 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
   }
   if (options.deadlineEpochMS !== undefined) {
     if (typeof options.deadlineEpochMS !== 'number' || !Number.isFinite(options.deadlineEpochMS)) {
-      throw new DBOSError(`Invalid deadlineEpochMS ${String(options.deadlineEpochMS)}: it must be a finite number`);
+      throw new DBOSError(`Invalid deadlineEpochMS ${describe(options.deadlineEpochMS)}: it must be a finite number`);
     }
     return Math.max(0, options.deadlineEpochMS - Date.now());
   }
@@ -732,18 +731,18 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
 function validateTimeout(seconds: number): void {
   // Infinity used to reach the engine as a deadline it read as past: null at once instead of a wait.
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${String(seconds)}: timeoutSeconds must be a finite, non-negative number`);
+    throw new DBOSError(`Invalid timeout ${describe(seconds)}: timeoutSeconds must be a finite, non-negative number`);
   }
 }
 
 function requireIDs(workflowIDs: unknown): void {
-  if (!Array.isArray(workflowIDs)) throw new DBOSError('workflowIDs must be an array of workflow IDs');
+  if (!Array.isArray(workflowIDs)) throw new DBOSError(`Invalid workflowIDs ${describe(workflowIDs)}: they must be an array of workflow IDs`);
   for (const id of workflowIDs) requireString('workflow ID', id);
 }
 
 function validatePolling(ms: number): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new DBOSError('pollingIntervalMs must be a positive finite number');
+    throw new DBOSError(`Invalid pollingIntervalMs ${describe(ms)}: pollingIntervalMs must be a positive finite number`);
   }
 }
 

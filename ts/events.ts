@@ -21,7 +21,7 @@ export async function setEvent(engine: Engine, executor: Executor, keyArg: unkno
   const functionID = takeFunctionID(wf);
   const key = requireString('event key', keyArg, true);
   const format = valueFormat(options?.serializationType, wf);
-  const text = serializeUserValue('value', value, format);
+  const text = serializeUserValue(`the value of event ${JSON.stringify(key)}`, value, format);
   if (executor.recorded(wf, functionID, 'DBOS.setEvent')) return;
   await executor.settled(wf);
   await engine.setEvent(wf.workflowID, wf.token, functionID, key, text, format, Date.now());

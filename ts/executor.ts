@@ -24,7 +24,7 @@ import {
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
-import { requireString } from './messages';
+import { describe, requireString } from './messages';
 import type { Checkpoint, ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome, WorkflowStatusRow } from './native';
 import { findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
 import {
@@ -46,7 +46,21 @@ export interface StartWorkflowParams {
   workflowID?: string;
   queueName?: string;
   timeoutMS?: number | null;
+  enqueueOptions?: EnqueueOptions;
 }
+
+/** Options of a workflow enqueued onto a queue (`StartWorkflowParams.enqueueOptions`). */
+export interface EnqueueOptions {
+  deduplicationID?: string;
+  priority?: number;
+  queuePartitionKey?: string;
+  applicationVersion?: string;
+  delaySeconds?: number;
+  applicationName?: string;
+}
+
+/** The options only a queue reads; applicationVersion is not one (it also selects who recovers a workflow). */
+const ENQUEUE_ONLY_OPTIONS = ['deduplicationID', 'priority', 'queuePartitionKey', 'delaySeconds', 'applicationName'] as const;
 
 export interface WorkflowHandle<R> {
   /** Retrieve the workflow's status. */
@@ -134,7 +148,7 @@ export async function timerSleep(ms: number, cancel?: { signal: AbortSignal; wor
 
 export function checkSleepDuration(ms: unknown): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-    throw new DBOSError(`Invalid sleep duration ${String(ms)}: it must be a finite number of milliseconds`);
+    throw new DBOSError(`Invalid sleep duration ${describe(ms)}: it must be a finite number of milliseconds`);
   }
 }
 
@@ -262,6 +276,14 @@ export class Executor {
     if (params.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (StartWorkflowParams.queueName)');
     }
+    // Refused rather than ignored, as DBOS does: the caller meant to enqueue.
+    const setOptions = ENQUEUE_ONLY_OPTIONS.filter((name) => params.enqueueOptions?.[name] !== undefined);
+    if (setOptions.length > 0) {
+      throw new DBOSError(
+        `Enqueue option(s) ${setOptions.join(', ')} set on a workflow that is not being enqueued. ` +
+          'These options are only supported when enqueueing a workflow onto a queue.',
+      );
+    }
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
     const holdStart = workflowID === undefined && !parent;
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
@@ -269,8 +291,8 @@ export class Executor {
     const format = formatFor(reg);
     let inputs: string;
     try {
-      // A callback or symbol in the arguments could not be restored on recovery: refuse it up front.
-      inputs = serializeArgs(args, format, undefined, { rejectFunctions: true, path: ['args'] });
+      // An argument that is a function or symbol is refused; functions nested in arguments are dropped.
+      inputs = serializeArgs(args, format);
     } catch (e) {
       throw new DBOSInvalidWorkflowInputError(reg.name, e);
     }
@@ -385,7 +407,7 @@ export class Executor {
         let errorText: string | null = null;
         if (ok) {
           try {
-            output = serializeValue(result, state.serialization);
+            output = serializeValue(result, state.serialization, { what: `the return value of workflow ${reg.name}` });
           } catch (e) {
             ok = false;
             error = e;
@@ -633,7 +655,7 @@ export class Executor {
     }
     let output: string;
     try {
-      output = serializeValue(value, format);
+      output = serializeValue(value, format, { what: `the return value of step ${name}` });
     } catch (e) {
       this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
       throw e;

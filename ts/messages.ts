@@ -1,6 +1,7 @@
 // DBOS.send / DBOS.recv (and DBOSClient.send): argument checks, function IDs, replay and the stored
 // format; the engine does the durable part (insert + checkpoint, wait + consume + checkpoint).
 import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import { currentContext, takeFunctionID, type WorkflowState } from './context';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSNonExistentWorkflowError } from './error';
 import type { Executor, PollingOptions } from './executor';
@@ -57,14 +58,15 @@ export function requireString(what: string, value: unknown, allowEmpty = false):
   return value;
 }
 
-function describe(v: unknown): string {
+/**
+ * A bad argument as the caller wrote it, for error messages: strings quoted (long ones cut), anything else as
+ * `util.inspect` shows it (so Infinity, NaN, undefined and -0 stay themselves, where JSON would print null).
+ */
+export function describe(v: unknown): string {
   if (typeof v === 'string') return v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}... (${v.length} characters)` : JSON.stringify(v);
   if (typeof v === 'symbol' || typeof v === 'function') return typeof v;
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
+  const text = inspect(v, { depth: 2, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 80 });
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 /** The stored topic: the sentinel for none, else the string itself. */
@@ -84,7 +86,7 @@ export function resolveWait(options: number | RecvOptions | undefined, defaultPo
   if (typeof opts !== 'object') throw new DBOSError(`Invalid wait options ${describe(options)}`);
   const pollMs = opts.pollingIntervalMs ?? defaultPollMs;
   if (typeof pollMs !== 'number' || !Number.isFinite(pollMs) || pollMs <= 0) {
-    throw new DBOSError('pollingIntervalMs must be a positive finite number');
+    throw new DBOSError(`Invalid pollingIntervalMs ${describe(pollMs)}: pollingIntervalMs must be a positive finite number`);
   }
   if (opts.deadlineEpochMS !== undefined) {
     if (typeof opts.deadlineEpochMS !== 'number' || !Number.isFinite(opts.deadlineEpochMS)) {
@@ -108,9 +110,12 @@ export function valueFormat(kind: WorkflowSerializationFormat, wf: WorkflowState
   return wf?.serialization ?? appSerializationName(opts);
 }
 
-/** Serializes a user value, refusing what could not be restored (functions, symbols). */
+/**
+ * Serializes a user value (`what` names it in errors). As in DBOS, functions and symbols nested in it are
+ * dropped; one that is the value itself is refused (it would leave nothing to read).
+ */
 export function serializeUserValue(what: string, value: unknown, format: string, opts?: SerializerOptions): string {
-  return serializeValue(value, format, { ...opts, rejectFunctions: true, path: [what] });
+  return serializeValue(value, format, { ...opts, what });
 }
 
 export interface SendRequest {
@@ -132,7 +137,8 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   const inStep = ctx?.step !== undefined;
   // Synchronously, before any await: the function ID belongs to this call's position in the workflow.
   const functionID = wf && !inStep ? takeFunctionID(wf) : undefined;
-  const destination = requireString('destination workflow ID', req.destinationID);
+  // '' names no workflow, like an unknown ID: the engine's insert fails as for one (DBOSNonExistentWorkflowError).
+  const destination = requireString('destination workflow ID', req.destinationID, true);
   const topic = storedTopic(req.topic);
   // The schema's notifications trigger NOTIFYs '<destination>::<topic>', which Postgres caps below 8000 bytes.
   const payloadBytes = Buffer.byteLength(`${destination}::${topic}`, 'utf8');
@@ -145,7 +151,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   if (req.idempotencyKey !== undefined && req.idempotencyKey !== null) requireString('idempotency key', req.idempotencyKey);
   const key = req.idempotencyKey as string | undefined | null;
   const format = valueFormat(req.options?.serializationType, wf, serializerOpts);
-  const message = serializeUserValue('message', req.message, format, serializerOpts);
+  const message = serializeUserValue('the message', req.message, format, serializerOpts);
   const outgoing = {
     destinationId: destination,
     topic,

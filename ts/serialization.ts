@@ -62,10 +62,13 @@ export interface SerializerOptions {
 export interface SerializeOptions extends SerializerOptions {
   /** Where the value sits (e.g. `[workflowName, '<arguments>']`), for error messages. */
   path?: PathToMember;
+  /** What the value is (e.g. `the return value of workflow wf`), for error messages; wins over `path`. */
+  what?: string;
   /**
    * Reject functions and unregistered symbols nested anywhere in the value (a `DBOSError` naming the path).
-   * Off by default: the SDK silently drops nested functions (and `roundTrip` stubs them), and only a function
-   * or symbol at the top level, which would produce an unreadable record, is always rejected.
+   * Off by default, and the API does not use it: as in the SDK, nested ones are dropped as `JSON.stringify`
+   * drops them (and `roundTrip` stubs them). Only a value that is itself a function or symbol, which would
+   * produce an unreadable record, is always rejected.
    */
   rejectFunctions?: boolean;
 }
@@ -159,9 +162,13 @@ export function formatPath(path: PathToMember): string {
   return out.startsWith('.') ? out.slice(1) : out;
 }
 
-function unserializableError(kind: string, path: PathToMember): DBOSError {
+/** Where a value came from, for the error that refuses it. */
+type Origin = Pick<SerializeOptions, 'path' | 'what'> | undefined;
+
+function unserializableError(kind: string, origin: Origin): DBOSError {
+  const subject = origin?.what ? `${origin.what} (${kind})` : `${kind} at ${formatPath(origin?.path ?? [])}`;
   return new DBOSError(
-    `Cannot serialize ${kind} at ${formatPath(path)}: functions and symbols are not preserved through ` +
+    `Cannot serialize ${subject}: functions and symbols are not preserved through ` +
       `serialization; see 'DBOS.registerSerialization'.`,
   );
 }
@@ -249,13 +256,17 @@ export function findUnserializablePath(
   return undefined;
 }
 
+/** A function or unregistered symbol: stored, it would be dropped entirely (an unreadable record). */
+function isUnserializable(value: unknown): boolean {
+  return typeof value === 'function' || (typeof value === 'symbol' && !isRegisteredSymbol(value));
+}
+
 function checkSerializable(value: unknown, opts: SerializeOptions | undefined): void {
-  const path = opts?.path ?? [];
   if (opts?.rejectFunctions) {
-    const bad = findUnserializablePath(value, path);
-    if (bad) throw unserializableError(describeUnserializable(bad.value), bad.path);
-  } else if (typeof value === 'function' || (typeof value === 'symbol' && !isRegisteredSymbol(value))) {
-    throw unserializableError(describeUnserializable(value), path);
+    const bad = findUnserializablePath(value, opts.path ?? []);
+    if (bad) throw unserializableError(describeUnserializable(bad.value), bad.value === value ? opts : { path: bad.path });
+  } else if (isUnserializable(value)) {
+    throw unserializableError(describeUnserializable(value), opts);
   }
 }
 
@@ -295,10 +306,10 @@ export function legacyReviver(_key: string, value: unknown): unknown {
   return value;
 }
 
-function superjsonStringify(value: unknown, path: PathToMember): string {
+function superjsonStringify(value: unknown, origin: Origin): string {
   const { json, meta } = sjSerialize(value);
   // A function or unregistered symbol comes back as-is; JSON.stringify would then drop the `json` key.
-  if (json === undefined || typeof json === 'function' || typeof json === 'symbol') throw unserializableError(describeUnserializable(value), path);
+  if (json === undefined || typeof json === 'function' || typeof json === 'symbol') throw unserializableError(describeUnserializable(value), origin);
   // Key order matters (byte-compatibility): json, meta (only if any), marker.
   const envelope: Record<string, unknown> = { json };
   if (meta !== undefined) envelope.meta = meta;
@@ -328,7 +339,7 @@ export const DBOSJSON: {
 } = {
   name: () => JS_SUPERJSON,
   parse: (text) => superjsonParse(text),
-  stringify: (value) => superjsonStringify(value, []),
+  stringify: (value) => superjsonStringify(value, undefined),
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -356,9 +367,9 @@ function portableReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-function portableStringify(value: unknown, path: PathToMember): string {
+function portableStringify(value: unknown, origin: Origin): string {
   const text = JSON.stringify(value ?? null, portableReplacer) as string | undefined;
-  if (text === undefined) throw unserializableError(describeUnserializable(value), path);
+  if (text === undefined) throw unserializableError(describeUnserializable(value), origin);
   return text;
 }
 
@@ -374,7 +385,7 @@ export const DBOSPortableJSON: {
 } = {
   name: () => PORTABLE_JSON,
   parse: (text) => portableParse(text),
-  stringify: (value) => portableStringify(value, []),
+  stringify: (value) => portableStringify(value, undefined),
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -432,9 +443,9 @@ function writerName(w: Writer): string {
   return w.builtin === 'portable' ? PORTABLE_JSON : JS_SUPERJSON;
 }
 
-function write(w: Writer, value: unknown, path: PathToMember): MaybePromise<string> {
+function write(w: Writer, value: unknown, origin: Origin): MaybePromise<string> {
   if ('custom' in w) return w.custom.stringify(value);
-  return w.builtin === 'portable' ? portableStringify(value, path) : superjsonStringify(value, path);
+  return w.builtin === 'portable' ? portableStringify(value, origin) : superjsonStringify(value, origin);
 }
 
 function readerFor(serialization: string | null | undefined, opts: SerializerOptions | undefined): DBOSSerializer {
@@ -458,7 +469,7 @@ export function resolveSerialization(format: string | null | undefined, opts?: S
 function serializeValueCore(value: unknown, format: string | null | undefined, opts?: SerializeOptions) {
   const w = writerFor(format, opts);
   if (!('custom' in w) || opts?.rejectFunctions) checkSerializable(value, opts);
-  return write(w, value, opts?.path ?? []);
+  return write(w, value, opts);
 }
 
 /**
@@ -649,7 +660,7 @@ function roundTripCore<T>(
   const path = opts?.path ?? [];
   if (!('custom' in w) || opts?.rejectFunctions) checkSerializable(value, opts);
   const serialization = writerName(w);
-  return chain(write(w, value, path), (stringified) => {
+  return chain(write(w, value, opts), (stringified) => {
     const reader: DBOSSerializer = 'custom' in w ? w.custom : w.builtin === 'portable' ? DBOSPortableJSON : DBOSJSON;
     return chain(reader.parse(stringified), (parsed) => {
       // As in the SDK, stubs are attached for the built-in formats only (and a custom serializer named js_superjson).
@@ -703,11 +714,17 @@ function serializeArgsCore(
   namedArgs: Record<string, unknown> | undefined,
   opts: SerializeOptions | undefined,
 ): MaybePromise<string> {
-  const path = opts?.path ?? [];
+  // Each argument is a value of its own: one that is itself a function or symbol is refused (JSON would
+  // turn it into null), while those nested inside arguments are dropped.
+  if (format === PORTABLE_JSON || !('custom' in writerFor(format, opts))) {
+    args.forEach((arg, i) => {
+      if (isUnserializable(arg)) throw unserializableError(describeUnserializable(arg), { what: `argument ${i}` });
+    });
+  }
   if (format === PORTABLE_JSON) {
     if (opts?.rejectFunctions) checkSerializable({ positionalArgs: args, namedArgs }, opts);
     // `namedArgs` disappears when undefined: `{"positionalArgs":[...]}`.
-    return portableStringify({ positionalArgs: args, namedArgs }, path);
+    return portableStringify({ positionalArgs: args, namedArgs }, opts);
   }
   if (namedArgs) {
     throw new TypeError(`Serialization format '${format ?? appSerializationName(opts)}' does not currently support named args.`);
@@ -900,8 +917,8 @@ function serializeErrorCore(
   opts: SerializerOptions | undefined,
 ): MaybePromise<string> {
   const w = writerFor(format, opts);
-  if ('builtin' in w && w.builtin === 'portable') return portableStringify(portableErrorRecord(err), []);
-  return write(w, errorToRecord(err), []);
+  if ('builtin' in w && w.builtin === 'portable') return portableStringify(portableErrorRecord(err), undefined);
+  return write(w, errorToRecord(err), undefined);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { currentContext, takeFunctionID, workflowCode, type WorkflowState } from './context';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSStreamNondeterminismError, DBOSStreamTimeoutError } from './error';
 import type { Executor, PollingOptions } from './executor';
-import { requireString, serializeUserValue, valueFormat } from './messages';
+import { describe, requireString, serializeUserValue, valueFormat } from './messages';
 import type { Engine, StreamPage } from './native';
 import {
   appSerializationName,
@@ -48,22 +48,28 @@ interface ResolvedRead {
 
 function resolveRead(options: ReadStreamOptions | undefined): ResolvedRead {
   const opts = options ?? {};
-  if (typeof opts !== 'object') throw new DBOSError('readStream options must be an object');
-  const offset = opts.offset ?? 0;
-  if (!Number.isInteger(offset) || offset < 0) throw new DBOSError('offset must be a non-negative integer');
-  if (offset > 2 ** 31 - 1) throw new DBOSError('offset must be below 2^31');
+  if (typeof opts !== 'object') throw new DBOSError(`Invalid readStream options ${describe(opts)}: they must be an object`);
+  const offset = checkOffset(opts.offset ?? 0);
   const poll = opts.pollingIntervalMs;
   if (poll !== undefined) {
     if (typeof poll !== 'number' || !Number.isFinite(poll) || poll <= 0) {
-      throw new DBOSError('pollingIntervalMs must be a positive finite number');
+      throw new DBOSError(`Invalid pollingIntervalMs ${describe(poll)}: pollingIntervalMs must be a positive finite number`);
     }
-    if (poll < 1) throw new DBOSError('pollingIntervalMs must be at least 1 millisecond');
+    if (poll < 1) throw new DBOSError(`Invalid pollingIntervalMs ${describe(poll)}: pollingIntervalMs must be at least 1 millisecond`);
   }
   const seconds = opts.timeoutSeconds;
   if (seconds !== undefined && (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0)) {
-    throw new DBOSError('timeoutSeconds must not be negative');
+    throw new DBOSError(`Invalid timeoutSeconds ${describe(seconds)}: timeoutSeconds must not be negative`);
   }
   return { offset, pollMs: poll ?? DEFAULT_STREAM_POLL_MS, timeoutMS: seconds === undefined ? undefined : seconds * 1000 };
+}
+
+function checkOffset(offset: unknown): number {
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
+    throw new DBOSError(`Invalid offset ${describe(offset)}: offset must be a non-negative integer`);
+  }
+  if (offset > 2 ** 31 - 1) throw new DBOSError(`Invalid offset ${describe(offset)}: offset must be below 2^31`);
+  return offset;
 }
 
 type StreamCall = 'DBOS.writeStream' | 'DBOS.closeStream';
@@ -101,7 +107,7 @@ async function append(
 export function writeStream(engine: Engine, executor: Executor, key: unknown, value: unknown, options: WriteStreamOptions | undefined): Promise<void> {
   return append(engine, executor, 'DBOS.writeStream', key, () => {
     const serialization = valueFormat(options?.serializationType, currentContext()?.workflow);
-    return { value: serializeUserValue('value', value, serialization), serialization };
+    return { value: serializeUserValue(`the value written to stream ${JSON.stringify(key)}`, value, serialization), serialization };
   });
 }
 
@@ -245,8 +251,7 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
 
 /** The single value at `offset`, waiting for it; `DBOSStreamTimeoutError` if the stream ends first. */
 export async function readStreamOffset<T>(params: StreamReadParams & { offset: unknown }): Promise<T> {
-  const offset = params.offset;
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new DBOSError('offset must be a non-negative integer');
+  const offset = checkOffset(params.offset);
   const options = { ...(params.options ?? {}), offset };
   for await (const value of readStream<T>({ ...params, options, checkpointName: params.checkpointName ?? 'DBOS.readStreamOffset', pageSize: 1 })) {
     return value;
