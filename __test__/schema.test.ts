@@ -92,3 +92,22 @@ test('a database at version 123 gets no shared migration, only our index; the SD
   await launchOfficial(url, 'dbos');
   await launchOurs(url, 'dbos');
 });
+
+// As the SDK does, a launch re-runs its migrations when the version record says 0 (or is gone) on a
+// schema that already has them, and ends with the schema a fresh launch makes.
+for (const [what, reset] of [
+  ['version row is set back to 0', 'UPDATE dbos.dbos_migrations SET version = 0'],
+  ['version row is missing', 'DELETE FROM dbos.dbos_migrations'],
+  ['version table is dropped', 'DROP TABLE dbos.dbos_migrations'],
+] as const) {
+  test(`a full schema whose ${what} is migrated again to the same schema`, async () => {
+    const url = await freshDatabase('dbosn_schema_rerun');
+    await launchOurs(url, 'dbos');
+    const fresh = await snapshot(url, 'dbos');
+    await query(url, reset);
+    await launchOurs(url, 'dbos');
+    const { diffSnapshots } = await loadHelper();
+    assert.deepEqual(diffSnapshots(await snapshot(url, 'dbos'), fresh), []);
+    assert.deepEqual(await query(url, 'SELECT version FROM dbos.dbos_migrations'), [{ version: '123' }]);
+  });
+}

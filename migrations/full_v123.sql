@@ -9,8 +9,11 @@
 --
 -- {{schema}} is replaced by the double-quoted schema name before execution. The script
 -- runs as one transaction, under the caller's advisory lock, only when no version is
--- recorded. It deliberately uses no IF NOT EXISTS on tables: a half-built schema with no
--- version row must fail loudly rather than be stamped 123 with a wrong shape.
+-- recorded and there is no workflow_status table (a schema that has one but lost its
+-- version record gets the shared migrations again instead, see src/engine/migrations.rs).
+-- It deliberately uses no IF NOT EXISTS on tables other than the version table (which an
+-- SDK may have created before anything else): a half-built schema must fail loudly
+-- rather than be stamped 123 with a wrong shape.
 --
 -- Column order matters for byte-for-byte compatibility (SELECT *, COPY, pg_dump diffs)
 -- and follows the order in which the official migrations added each column, which is
@@ -24,7 +27,7 @@
 CREATE SCHEMA IF NOT EXISTS {{schema}};
 
 -- Version table (single row, see the INSERT at the end).
-CREATE TABLE {{schema}}.dbos_migrations (
+CREATE TABLE IF NOT EXISTS {{schema}}.dbos_migrations (
     version bigint NOT NULL,
     CONSTRAINT dbos_migrations_pkey PRIMARY KEY (version)
 );
@@ -451,4 +454,6 @@ $$;
 
 -- Everything above corresponds to the official migrations 1..123 (shared 100..123
 -- included), so the database is recorded at 123: official SDKs at 5.3.0 then run no DDL.
-INSERT INTO {{schema}}.dbos_migrations (version) VALUES (123);
+-- The single row, whatever the table held (a version of 0, or no row).
+WITH bumped AS (UPDATE {{schema}}.dbos_migrations SET version = 123 RETURNING 1)
+INSERT INTO {{schema}}.dbos_migrations (version) SELECT 123 WHERE NOT EXISTS (SELECT 1 FROM bumped);

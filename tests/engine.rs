@@ -153,6 +153,53 @@ async fn run_migrations_false_rejects_an_unmigrated_database() {
 }
 
 #[tokio::test]
+async fn an_empty_version_table_or_a_version_of_0_is_migrated_again() {
+    let url = fresh_db("rerun").await;
+    admin()
+        .await
+        .batch_execute("CREATE DATABASE engine_test_rerun")
+        .await
+        .unwrap();
+    // What an SDK leaves if it stops between creating its version table and recording a version.
+    sql(&url)
+        .await
+        .batch_execute(
+            "CREATE SCHEMA dbos; CREATE TABLE dbos.dbos_migrations (version bigint NOT NULL, \
+             CONSTRAINT dbos_migrations_pkey PRIMARY KEY (version))",
+        )
+        .await
+        .unwrap();
+    Engine::connect(options(&url, "local"))
+        .await
+        .expect("the full schema is built around the empty version table")
+        .close();
+    let versions = "SELECT count(*) FROM dbos.dbos_migrations WHERE version = 123";
+    assert_eq!(count(&url, versions).await, 1);
+    let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dbos'";
+    let built = count(&url, tables).await;
+    assert!(
+        built >= 12,
+        "expected the full schema, found {built} tables"
+    );
+    // A full schema recorded at 0 gets the shared migrations again, and ends at 123.
+    sql(&url)
+        .await
+        .batch_execute("UPDATE dbos.dbos_migrations SET version = 0")
+        .await
+        .unwrap();
+    Engine::connect(options(&url, "local"))
+        .await
+        .expect("a version of 0 on a full schema is migrated again")
+        .close();
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM dbos.dbos_migrations").await,
+        1
+    );
+    assert_eq!(count(&url, versions).await, 1);
+    assert_eq!(count(&url, tables).await, built);
+}
+
+#[tokio::test]
 async fn a_second_start_of_the_same_id_does_not_execute() {
     let url = fresh_db("dupstart").await;
     let engine = Engine::connect(options(&url, "local")).await.unwrap();

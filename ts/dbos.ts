@@ -41,11 +41,13 @@ import {
   type WriteStreamOptions,
 } from './streams';
 import {
+  allInstances,
   allWorkflows,
   assertCanRegisterStep,
   classNameOf,
   freezeRegistry,
   markInvoker,
+  registerInstance,
   registerWorkflowFunction,
   registrationOf,
   unfreezeRegistry,
@@ -134,11 +136,15 @@ export interface GetResultOptions extends PollingOptions {
   deadlineEpochMS?: number;
 }
 
-/** Base for classes whose instances carry configuration (`DBOS.startWorkflow(instance)`). */
+/**
+ * Base for classes whose instances carry configuration (`DBOS.startWorkflow(instance)`). Each instance
+ * is registered by class and name: its workflows record the name, and recovery runs them on it.
+ */
 export abstract class ConfiguredInstance {
   readonly name: string;
   constructor(name: string) {
     this.name = name;
+    registerInstance(this, name);
   }
   /** Override to perform async initialization between construction and `DBOS.launch()`. */
   async initialize(): Promise<void> {}
@@ -241,6 +247,7 @@ function validateStepConfig(cfg: StepConfig, name: string): void {
 function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     const exec = executor('workflows');
+    checkWorkflowThis(this, 'Attempt to call a `workflow` function on an object that is not a `ConfiguredInstance`');
     const wf = workflowCode();
     // A direct call from workflow code takes two IDs: the child start and its getResult.
     const startID = wf ? takeFunctionID(wf, 2) : undefined;
@@ -340,6 +347,8 @@ export class DBOS {
     runtime = { executor: exec, embedded, keepAlive: setInterval(() => undefined, KEEP_ALIVE_MS) };
     try {
       await engine.registerAppVersion();
+      // As in DBOS: every configured instance is initialized before recovery may run its workflows.
+      for (const instance of allInstances()) await instance.initialize();
       await exec.startRecovery();
     } catch (e) {
       // Not DBOS.shutdown(): it waits for this very launch to settle.
@@ -694,6 +703,16 @@ async function recordedManagement(name: string, fn: () => Promise<void>): Promis
   return executor(name).runStep(fn, name, {});
 }
 
+/**
+ * A workflow runs on its class (static), on nothing (a function), or on a `ConfiguredInstance`: any
+ * other object could not be found again at recovery, so DBOS refuses it.
+ */
+function checkWorkflowThis(thisArg: unknown, message: string): void {
+  if (typeof thisArg === 'object' && thisArg !== null && !(thisArg instanceof ConfiguredInstance)) {
+    throw new DBOSInvalidWorkflowTransitionError(message);
+  }
+}
+
 function isClass(f: Function): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(f)) || Object.getOwnPropertyNames(f).some((p) => registrationOf((f as unknown as Record<string, unknown>)[p]) !== undefined);
 }
@@ -707,6 +726,7 @@ async function startRegistered(
   if (!reg || reg.kind !== 'workflow') {
     throw new DBOSInvalidWorkflowTransitionError(`Cannot start step ${reg?.name ?? ''} as a workflow`);
   }
+  checkWorkflowThis(thisArg, 'Attempt to call `startWorkflow` on an object that is not a `ConfiguredInstance`');
   const handle: InternalHandle<unknown> = await executor('workflows').startWorkflow(reg, thisArg, args, params ?? {});
   return handle;
 }

@@ -26,7 +26,7 @@ import {
 } from './error';
 import { describe, requireString } from './messages';
 import type { Checkpoint, ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome, WorkflowStatusRow } from './native';
-import { findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
+import { configNameOf, findInstance, findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
 import {
   appSerializationName as appSerialization,
   deserializeArgs,
@@ -320,12 +320,13 @@ export class Executor {
     else if (timeoutMS === undefined && parent?.deadlineEpochMS !== undefined) deadline = parent.deadlineEpochMS;
 
     const token = randomUUID();
+    const configName = configNameOf(thisArg) ?? null;
     const row = {
       workflowId: workflowID,
       status: 'PENDING' as const,
       name: reg.name,
       className: reg.className || null,
-      configName: null,
+      configName,
       queueName: null,
       inputs,
       serialization: format,
@@ -345,6 +346,12 @@ export class Executor {
       throw new DBOSConflictingWorkflowError(
         workflowID,
         `Workflow already exists with a different function name: ${outcome.className ? outcome.className + '.' : ''}${outcome.name}, but the provided function name is: ${reg.className ? reg.className + '.' : ''}${reg.name}`,
+      );
+    }
+    if ((outcome.configName ?? '') !== (configName ?? '')) {
+      throw new DBOSConflictingWorkflowError(
+        workflowID,
+        `Workflow already exists with a different class configuration: ${outcome.configName ?? ''}, but the provided class configuration is: ${configName ?? ''}`,
       );
     }
     if (!outcome.shouldExecute) return this.handleFor(workflowID);
@@ -477,6 +484,14 @@ export class Executor {
       );
       return;
     }
+    // A workflow of a configured instance runs on the instance of that name, as it did before the crash.
+    const thisArg = c.configName ? findInstance(c.className, c.configName) : reg.defaultThis;
+    if (thisArg === undefined && c.configName) {
+      process.emitWarning(
+        `dbos-native: cannot recover workflow ${c.workflowId}: configured class instance '${c.className ?? ''}/${c.configName}' is not registered; did you change your code?`,
+      );
+      return;
+    }
     const max = reg.config.maxRecoveryAttempts || DEFAULT_MAX_RECOVERY_ATTEMPTS;
     if (c.recoveryAttempts > max + 1) {
       await this.engine.deadLetter(c.workflowId, max + 1);
@@ -503,7 +518,7 @@ export class Executor {
       deadlineEpochMS: c.deadlineEpochMs ?? undefined,
       cancel: new AbortController(),
     };
-    this.execute(reg, reg.defaultThis, args, state);
+    this.execute(reg, thisArg, args, state);
   }
 
   // ---------------------------------------------------------------- checkpoints

@@ -67,8 +67,18 @@ export interface StepRegistration {
   readonly config: StepConfig;
 }
 
+/** What the registry needs of a `ConfiguredInstance` (the class itself lives in dbos.ts). */
+export interface RegisteredInstance {
+  readonly name: string;
+  initialize(): Promise<void>;
+}
+
 const workflows = new Map<string, WorkflowRegistration>();
 const invokers = new WeakMap<object, WorkflowRegistration | StepRegistration>();
+/** Configured instances by class name, then instance name: recovery finds a workflow's `this` here. */
+const instances = new Map<string, Map<string, { instance: RegisteredInstance; registeredAt: string }>>();
+/** The name each instance was registered under (its `config_name`). */
+const instanceNames = new WeakMap<object, string>();
 let frozen = false;
 
 function key(className: string, name: string): string {
@@ -110,6 +120,43 @@ export function findWorkflow(className: string | null | undefined, name: string)
 
 export function allWorkflows(): WorkflowRegistration[] {
   return [...workflows.values()];
+}
+
+/**
+ * Registers a configured instance under its class's name, as DBOS does: the name must be unique per
+ * class. One constructed after launch still works but was not there for the launch's recovery.
+ */
+export function registerInstance(instance: RegisteredInstance, name: string): void {
+  const className = classNameOf(instance);
+  const byName = instances.get(className) ?? new Map<string, { instance: RegisteredInstance; registeredAt: string }>();
+  const earlier = byName.get(name);
+  if (earlier) {
+    throw new DBOSConflictingRegistrationError(
+      `An instance of class '${className}' with name '${name}' was already registered.  Earlier registration occurred at:\n${earlier.registeredAt}`,
+    );
+  }
+  if (frozen) {
+    console.warn(`ConfiguredInstance '${name}' is being created after DBOS initialization and was not available for recovery.`);
+  }
+  // The stack without its message line and the two frames of this function and the constructor.
+  const registeredAt = (new Error().stack ?? '').split('\n').slice(3).join('\n');
+  byName.set(name, { instance, registeredAt });
+  instances.set(className, byName);
+  instanceNames.set(instance, name);
+}
+
+/** The instance recovery runs a workflow on, from the row's class and config names. */
+export function findInstance(className: string | null | undefined, configName: string): RegisteredInstance | undefined {
+  return instances.get(className ?? '')?.get(configName)?.instance;
+}
+
+/** The config name to record for a workflow started with `thisArg`: set only for a configured instance. */
+export function configNameOf(thisArg: unknown): string | undefined {
+  return typeof thisArg === 'object' && thisArg !== null ? instanceNames.get(thisArg) : undefined;
+}
+
+export function allInstances(): RegisteredInstance[] {
+  return [...instances.values()].flatMap((byName) => [...byName.values()].map((e) => e.instance));
 }
 
 export function markInvoker(invoker: object, reg: WorkflowRegistration | StepRegistration): void {

@@ -1,5 +1,6 @@
 //! The system-database schema: creates it at the version the official SDK 5.3.0 expects (123), upgrades
-//! a database left at 108 by SDK 4.x through the shared migrations, and leaves a newer one alone.
+//! a database left at 108 by SDK 4.x through the shared migrations, re-runs those on a schema whose
+//! version record was lost (they are all safe to run again), and leaves a newer one alone.
 
 use tokio_postgres::Client;
 
@@ -12,6 +13,10 @@ pub const TARGET_VERSION: i64 = 123;
 const OLDEST_UPGRADABLE: i64 = 108;
 
 const FULL_SCHEMA: &str = include_str!("../../migrations/full_v123.sql");
+
+/// The version table as the full script creates it (the schema tests compare the two).
+const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS {{schema}}.dbos_migrations (\
+     version bigint NOT NULL, CONSTRAINT dbos_migrations_pkey PRIMARY KEY (version))";
 
 /// Shared migrations 109..=123, each tagged `-- mode: transaction` or `-- mode: online` on line one.
 const UPGRADES: &[(i64, &str)] = &[
@@ -152,26 +157,38 @@ async fn migrate_locked(client: &mut Client, schema: &str) -> Result<()> {
     if version >= TARGET_VERSION {
         return Ok(());
     }
-    if version == 0 {
-        let tx = client.transaction().await?;
-        tx.batch_execute(&render(FULL_SCHEMA, schema))
+    // No version on a schema that has the system tables means the record was lost (set back to 0,
+    // deleted, dropped), not that nothing was built. Like the SDK, which re-runs its migrations then,
+    // we re-run the shared ones from our oldest base: each is safe on a schema that already has it.
+    // The full script, which refuses existing tables, is only for a schema without them.
+    let from = if version == 0 {
+        if !has_status_table(client, schema).await? {
+            let tx = client.transaction().await?;
+            tx.batch_execute(&render(FULL_SCHEMA, schema))
+                .await
+                .map_err(|e| migration_error("creating the system schema", e))?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        client
+            .batch_execute(&render(VERSION_TABLE, schema))
             .await
-            .map_err(|e| migration_error("creating the system schema", e))?;
-        tx.commit().await?;
-        return Ok(());
-    }
-    if version < OLDEST_UPGRADABLE {
+            .map_err(|e| migration_error("recreating the version table", e))?;
+        OLDEST_UPGRADABLE
+    } else if version < OLDEST_UPGRADABLE {
         return Err(EngineError::initialization(format!(
             "System database schema {schema} is at version {version}; dbos-native upgrades from \
              {OLDEST_UPGRADABLE} or later. Upgrade it first with the official DBOS tools (`npx dbos migrate`)."
         )));
-    }
+    } else {
+        version
+    };
     let bump = format!(
         "WITH u AS (UPDATE {s}.dbos_migrations SET version = $1 RETURNING 1) \
          INSERT INTO {s}.dbos_migrations (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM u)",
         s = quote_ident(schema)
     );
-    for (v, sql) in UPGRADES.iter().filter(|(v, _)| *v > version) {
+    for (v, sql) in UPGRADES.iter().filter(|(v, _)| *v > from) {
         let sql = render(sql, schema);
         let what = format!("applying shared migration {v}");
         if sql.starts_with("-- mode: online") {
@@ -193,6 +210,17 @@ async fn migrate_locked(client: &mut Client, schema: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn has_status_table(client: &Client, schema: &str) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = $1 AND table_name = 'workflow_status')",
+            &[&schema],
+        )
+        .await?
+        .get::<_, bool>(0))
 }
 
 fn is_blank(statement: &str) -> bool {
