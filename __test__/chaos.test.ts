@@ -28,7 +28,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
   });
 }
 
-test('chaos --short: kills and a Postgres restart lose, duplicate and re-run nothing', { timeout: 240_000 }, async () => {
+test('chaos --short: kills, cancels and a Postgres restart lose, duplicate and re-run nothing', { timeout: 240_000 }, async () => {
   const tsc = require.resolve('typescript/bin/tsc', { paths: [repo] });
   const build = await run(process.execPath, [tsc, '-p', path.join(repo, 'chaos', 'tsconfig.json')], process.env, 120_000);
   assert.equal(build.code, 0, `tsc -p chaos failed:\n${build.stdout}${build.stderr}`);
@@ -51,4 +51,5 @@ test('chaos --short: kills and a Postgres restart lose, duplicate and re-run not
   assert.ok(Number(fields.messages) >= 1000, summary);
   assert.ok(Number(fields.kills) >= 3, `the killer killed workers: ${summary}`);
   assert.ok(Number(fields.pg_restarts) >= 1, `Postgres was restarted: ${summary}`);
+  assert.ok(Number(fields.cancels) >= 5, `workflows were cancelled and resumed while steps completed: ${summary}`);
 });

@@ -7,7 +7,8 @@
 //   - each account's result and its last `balance` event equal the sum of the amounts sent to it;
 //   - the `applied` stream (written from workflow code) holds seq 1..k in order, no gap, no duplicate;
 //   - no step ran again once its checkpoint was recorded (per-process step logs vs dbos.operation_outputs), and a
-//     step ran more than once only where the process running it was killed;
+//     step ran more than once only where the process running it was killed, or it returned after a cancel of its
+//     workflow (chaos/cancels.ts: accounts are cancelled right after a send and resumed 1.5 s later);
 //   - nothing is left PENDING/ENQUEUED, and every workflow ended in SUCCESS.
 // Prints one summary line (`chaos: ... ok` or `chaos: ... FAILED`) as the last stdout line; exit 0 only if ok.
 //
@@ -17,6 +18,7 @@
 //   --pg-restart / --no-pg-restart   restart Postgres during the run (default: on; needs the embedded server)
 //   --pg-restarts N         how many restarts, alternately `pg_ctl restart -m fast` and stop/5 s down/start (default 2)
 //   --kill-every MIN-MAX    ms between kills (default 3000-6000; short 2000-4000)
+//   --cancel-rate P         share of sends followed by a cancel and a resume of their account (default 0.01; 0: none)
 //   --time-limit S          hard limit for the whole run (default: short 150, long 900)
 //   --keep                  keep the work directory (step logs, worker stderr) even when the run passes
 // Database: a throwaway embedded Postgres (deleted at the end), or, if DBOS_SYSTEM_DATABASE_URL is set, a fresh
@@ -46,6 +48,7 @@ import {
   type StepLogEntry,
   type WorkerMessage,
 } from './common';
+import { Canceller, cancelExplains, type Cancel, type Outage } from './cancels';
 
 const repo = path.resolve(__dirname, '..', '..');
 const workerScript = path.join(__dirname, 'worker.js');
@@ -69,6 +72,7 @@ interface Options {
   /** How many Postgres restarts (alternately fast restart and stop/start). */
   pgRestarts: number;
   seed: number;
+  cancelRate: number;
   timeLimitS: number;
   drainSeconds: number;
   keep: boolean;
@@ -96,6 +100,7 @@ function parseOptions(argv: string[]): Options {
     pgRestartExplicit: false,
     pgRestarts: 2,
     seed: Date.now() % 2_147_483_647,
+    cancelRate: 0.01,
     timeLimitS: short ? 150 : 900,
     drainSeconds: short ? 60 : 180,
     keep: false,
@@ -142,6 +147,12 @@ function parseOptions(argv: string[]): Options {
       case '--keep':
         o.keep = true;
         break;
+      case '--cancel-rate': {
+        const rate = Number(argv[++i]);
+        if (!(rate >= 0 && rate <= 1)) usage('--cancel-rate needs a number from 0 to 1');
+        o.cancelRate = rate;
+        break;
+      }
       case '--kill-every': {
         const m = /^(\d+)-(\d+)$/.exec(argv[++i] ?? '');
         if (!m) usage('--kill-every needs MIN-MAX (milliseconds)');
@@ -456,6 +467,8 @@ interface Run {
   procs: Proc[];
   errors: ErrorBook;
   kills: number;
+  /** When Postgres was down or restarting. */
+  outages: Outage[];
   crashes: string[];
   respawnsAfterCrash: number;
   launchRetries: number;
@@ -681,6 +694,8 @@ class Sender {
   retries = 0;
   clientsRecreated = 0;
   failed: string[] = [];
+  /** Told of each successful send. */
+  onSent: (dest: string) => void = () => undefined;
 
   constructor(
     private readonly run: Run,
@@ -701,6 +716,7 @@ class Sender {
         const c = await this.get();
         await c.send(dest, op, TOPIC, key);
         this.sends++;
+        this.onSent(dest);
         return true;
       } catch (e) {
         this.retries++;
@@ -779,6 +795,7 @@ async function pgChaos(run: Run, windowStart: number, windowEnd: number, counter
   try {
     for (let i = 0; i < n; i++) {
       await sleep(windowStart + (span * 0.9 * (i + 1)) / (n + 1) - Date.now());
+      const down = Date.now();
       if (i % 2 === 0) {
         log('Postgres: pg_ctl restart -m fast');
         await run.db.restartFast();
@@ -788,6 +805,7 @@ async function pgChaos(run: Run, windowStart: number, windowEnd: number, counter
         await run.db.stopThenStart(5000);
         log('Postgres: started again');
       }
+      run.outages.push([down, Date.now()]);
       counters.pgRestarts++;
     }
   } catch (e) {
@@ -812,6 +830,8 @@ interface Check {
   badStream: number;
   stepRuns: number;
   stepReruns: number;
+  /** Reruns of steps that returned after a cancel of their workflow. */
+  cancelReruns: number;
   badReruns: number;
   pending: number;
   notSuccess: number;
@@ -823,8 +843,8 @@ interface ProcInfo {
   died: boolean;
 }
 
-async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<number>>): Promise<Check> {
-  const r: Check = { violations: [], consumed: 0, lost: 0, stranded: 0, firstStack: '', duplicated: 0, badBalance: 0, badEvent: 0, badStream: 0, stepRuns: 0, stepReruns: 0, badReruns: 0, pending: 0, notSuccess: 0 };
+async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<number>>, cancels: Map<string, Cancel[]>): Promise<Check> {
+  const r: Check = { violations: [], consumed: 0, lost: 0, stranded: 0, firstStack: '', duplicated: 0, badBalance: 0, badEvent: 0, badStream: 0, stepRuns: 0, stepReruns: 0, cancelReruns: 0, badReruns: 0, pending: 0, notSuccess: 0 };
   const v = (kind: string, msg: string) => {
     if (r.violations.filter((x) => x.startsWith(kind)).length < 8) r.violations.push(`${kind}: ${msg}`);
     else if (r.violations.filter((x) => x.startsWith(kind)).length === 8) r.violations.push(`${kind}: (more not shown)`);
@@ -839,8 +859,8 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
   try {
     // ---- statuses
     const statusRows = (
-      await db.query<{ workflow_uuid: string; status: string; name: string; executor_id: string; recovery_attempts: string }>(
-        'SELECT workflow_uuid, status, name, executor_id, recovery_attempts FROM dbos.workflow_status WHERE application_name = $1 OR workflow_uuid = ANY($2::text[])',
+      await db.query<{ workflow_uuid: string; status: string; name: string; executor_id: string; recovery_attempts: string; completed_at: string | null }>(
+        'SELECT workflow_uuid, status, name, executor_id, recovery_attempts, completed_at FROM dbos.workflow_status WHERE application_name = $1 OR workflow_uuid = ANY($2::text[])',
         [APP_NAME, ids],
       )
     ).rows;
@@ -878,7 +898,8 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
           .reverse()
           .map((x) => `${x.function_id}:${x.function_name}${x.error ? '(error)' : ''}`)
           .join(' ');
-        v('workflow', `${id} ended ${s?.status ?? 'MISSING'}${detail}; last checkpoints ${trail || 'none'}`);
+        const cancelled = (cancels.get(id) ?? []).map((c) => `${c.at}->${c.resumedAt}`).join(', ');
+        v('workflow', `${id} ended ${s?.status ?? 'MISSING'} at ${s?.completed_at}${detail}; last checkpoints ${trail || 'none'}${cancelled ? `; cancelled and resumed at ${cancelled}` : ''}`);
       }
     }
 
@@ -1046,9 +1067,11 @@ async function check(run: Run, plan: Plan, ids: string[], sent: Map<string, Set<
           }
         }
         for (const e of ex.slice(0, -1)) {
-          if (!procInfo.get(e.proc)?.died) {
+          if (procInfo.get(e.proc)?.died) continue;
+          if (cancelExplains(cancels.get(id), run.outages, e.at)) r.cancelReruns++;
+          else {
             r.badReruns++;
-            v('step rerun', `${id} fn ${st.function_id} (seq ${e.seq}) ran ${ex.length} times; the run in ${e.proc} at ${e.at} was not cut short by a kill`);
+            v('step rerun', `${id} fn ${st.function_id} (seq ${e.seq}) ran ${ex.length} times; the run in ${e.proc} at ${e.at} was not cut short by a kill nor returned after a cancel (cancels at ${(cancels.get(id) ?? []).map((c) => c.at).join(', ') || 'none'})`);
           }
         }
       }
@@ -1130,6 +1153,7 @@ async function main(): Promise<number> {
       procs: [],
       errors: new ErrorBook(),
       kills: 0,
+      outages: [],
       crashes: [],
       respawnsAfterCrash: 0,
       launchRetries: 0,
@@ -1150,6 +1174,10 @@ async function main(): Promise<number> {
     const snd = sender;
     const windowStart = Date.now();
     const windowEnd = windowStart + opts.chaosSeconds * 1000;
+    const canceller = new Canceller(r.db.url, opts.cancelRate, prng(opts.seed ^ 0x2545f491), windowEnd, r.deadline, (text) =>
+      r.errors.add('driver cancel/resume', text.replace(/chaos-acct-\d+/g, 'chaos-acct-NNN')),
+    );
+    snd.onSent = (dest) => canceller.afterSend(dest);
     log(`chaos window: ${opts.chaosSeconds} s; ${plan.total} messages in ${plan.waves.length} waves, ${plan.dupSends} resent with the same key`);
 
     const killing = killer(r, killRand, windowEnd);
@@ -1174,6 +1202,7 @@ async function main(): Promise<number> {
       await sendPlan(r, snd, plan, ids, windowStart + (windowEnd - windowStart) * 0.85);
     })();
     const settled = await Promise.allSettled([killing, pg, sending]);
+    await canceller.finish();
     for (const [i, res] of settled.entries()) {
       if (res.status === 'rejected') {
         r.errors.add('harness', `${['killer', 'pg restart', 'sender'][i]}: ${errorText(res.reason)}`);
@@ -1186,7 +1215,7 @@ async function main(): Promise<number> {
       const id = ids[a]!;
       sent.set(id, new Set(plan.perAccount[a]!.filter((p) => !failedKeys.has(messageKey(id, p.seq))).map((p) => p.seq)));
     }
-    log(`chaos window over: ${r.kills} kills, ${counters.pgRestarts} Postgres restarts, ${snd.sends} sends (${snd.retries} retried)`);
+    log(`chaos window over: ${r.kills} kills, ${counters.pgRestarts} Postgres restarts, ${canceller.count} cancels (each resumed), ${snd.sends} sends (${snd.retries} retried)`);
 
     // ---- final phase: everybody up, stop every workflow by message, wait for the workers to finish
     r.phase = 'final';
@@ -1221,7 +1250,7 @@ async function main(): Promise<number> {
     await snd.destroy();
 
     // ---- invariants
-    const c = await check(r, plan, ids, sent);
+    const c = await check(r, plan, ids, sent, canceller.cancels);
     const violations = [...c.violations];
     if (r.crashes.length) violations.push(...r.crashes.slice(0, 5).map((x) => `crash: ${x}`));
     for (const s of r.slots) if (!s.done) violations.push(`worker: ${s.executor} did not finish (last instance ${s.instances})`);
@@ -1240,6 +1269,7 @@ async function main(): Promise<number> {
       crashes: r.crashes.length,
       launch_retries: r.launchRetries,
       pg_restarts: counters.pgRestarts,
+      cancels: canceller.count,
       messages: opts.messages,
       dup_sends: plan.dupSends,
       send_retries: snd.retries,
@@ -1252,6 +1282,7 @@ async function main(): Promise<number> {
       bad_stream: c.badStream,
       step_runs: c.stepRuns,
       step_reruns: c.stepReruns,
+      cancel_reruns: c.cancelReruns,
       bad_reruns: c.badReruns,
       pending: c.pending,
       not_success: c.notSuccess,
