@@ -14,6 +14,7 @@ import {
   DBOSAwaitedWorkflowExceededMaxRecoveryAttempts,
   DBOSConflictingWorkflowError,
   DBOSError,
+  DBOSExecutorNotInitializedError,
   DBOSInvalidWorkflowInputError,
   DBOSInvalidWorkflowTransitionError,
   DBOSMaxRecoveryAttemptsExceededError,
@@ -33,6 +34,8 @@ import {
   deserializeError,
   deserializeValue,
   PORTABLE_JSON,
+  registerSerializationRecipe,
+  roundTripWithText,
   serializeArgs,
   serializeError,
   serializeValue,
@@ -162,6 +165,45 @@ function formatFor(reg: WorkflowRegistration): string {
   return appSerialization();
 }
 
+/** A workflow executing in this process; `recorded.outcome` is set once its completion is written. */
+interface RunningWorkflow {
+  state: WorkflowState;
+  promise: Promise<unknown>;
+  recorded: { outcome?: WorkflowOutcome };
+}
+
+/** The launched executor, for handles read back from storage (they carry only a workflow ID). */
+let activeExecutor: Executor | undefined;
+
+/**
+ * Waits for `ended` (true), or for the deadline to pass (false); the caller's cancellation rejects
+ * the wait with its `DBOSWorkflowCancelledError`.
+ */
+function untilDeadline(ended: Promise<boolean>, deadlineEpochMS: number | null, caller: WorkflowState | undefined): Promise<boolean> {
+  const signal = caller?.cancel.signal;
+  if (deadlineEpochMS === null && !signal) return ended;
+  return new Promise<boolean>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = () => finish(() => reject(new DBOSWorkflowCancelledError(caller?.workflowID ?? '')));
+    // A Node timer fires at once past 2^31-1 ms: re-arm until the deadline.
+    const arm = () => {
+      if (deadlineEpochMS === null) return;
+      const left = deadlineEpochMS - Date.now();
+      if (left <= 0) return finish(() => resolve(false));
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    arm();
+    void ended.then(() => finish(() => resolve(true)));
+  });
+}
+
 /** Step checkpoints a workflow may have in flight before its next step waits for them. */
 const MAX_WRITES_BEHIND = 64;
 
@@ -173,8 +215,8 @@ export class Executor {
   readonly appName: string;
   readonly executorID: string;
   readonly appVersion: string;
-  /** Workflows executing in this process, by ID: handles await these instead of polling. */
-  private readonly running = new Map<string, { state: WorkflowState; promise: Promise<unknown> }>();
+  /** Workflows executing in this process, by ID: awaiters wait for these instead of polling. */
+  private readonly running = new Map<string, RunningWorkflow>();
   private dispatchTimer: NodeJS.Timeout | undefined;
   private dispatching: Promise<void> | undefined;
   private closed = false;
@@ -184,6 +226,7 @@ export class Executor {
     this.appName = opts.appName;
     this.executorID = opts.executorID;
     this.appVersion = opts.appVersion;
+    activeExecutor = this;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -242,6 +285,7 @@ export class Executor {
     await this.dispatching;
     for (const { state } of this.running.values()) state.cancel.abort();
     this.engine.close();
+    if (activeExecutor === this) activeExecutor = undefined;
   }
 
   get isClosed(): boolean {
@@ -388,14 +432,17 @@ export class Executor {
     return new InvokedHandle(this, row.workflowId, promise);
   }
 
-  /** A handle that awaits the local run if there is one, else polls the database. */
+  /**
+   * A handle to a workflow this call does not run, as the SDK's RetrievedHandle: its result is the
+   * recorded outcome (awaitResult still learns from a local run when it ends).
+   */
   handleFor(workflowID: string): InternalHandle<unknown> {
-    const local = this.running.get(workflowID);
-    return local ? new InvokedHandle(this, workflowID, local.promise) : new RetrievedHandle(this, workflowID);
+    return new RetrievedHandle(this, workflowID);
   }
 
   /** Runs the body under its context and records the outcome. Resolves/rejects like the body. */
   private execute(reg: WorkflowRegistration, thisArg: unknown, args: unknown[], state: WorkflowState): Promise<unknown> {
+    const recorded: { outcome?: WorkflowOutcome } = {};
     const run = async (): Promise<unknown> => {
       let ok = false;
       let result: unknown;
@@ -404,7 +451,8 @@ export class Executor {
         result = await contextStorage.run({ workflow: state }, () => reg.fn.apply(thisArg, args));
         ok = true;
       } catch (e) {
-        error = e;
+        // As in the SDK: a workflow failing on another workflow's cancellation failed on awaiting it.
+        error = e instanceof DBOSWorkflowCancelledError && e.workflowID !== state.workflowID ? new DBOSAwaitedWorkflowCancelledError(e.workflowID) : e;
       }
       for (;;) {
         if (error instanceof DBOSWorkflowConflictError || state.writeError?.error instanceof DBOSWorkflowConflictError) {
@@ -412,9 +460,14 @@ export class Executor {
         }
         let output: string | null = null;
         let errorText: string | null = null;
+        let value: unknown;
         if (ok) {
           try {
-            output = serializeValue(result, state.serialization, { what: `the return value of workflow ${reg.name}` });
+            // The caller gets the recorded form (what a replay returns), parsed from the stored text.
+            ({ stringified: output, deserialized: value } = roundTripWithText(result, state.serialization, {
+              what: `the return value of workflow ${reg.name}`,
+              path: [reg.name, '<result>'],
+            }));
           } catch (e) {
             ok = false;
             error = e;
@@ -433,12 +486,16 @@ export class Executor {
           continue;
         }
         if (!done.won) return this.adoptOutcome(state.workflowID);
-        if (!ok) throw error;
-        return result;
+        recorded.outcome = { status: ok ? 'SUCCESS' : 'ERROR', output, error: errorText, serialization: state.serialization };
+        if (!ok) {
+          // The SDK throws the error object itself, except for portable workflows: their recorded form.
+          throw state.serialization === PORTABLE_JSON ? deserializeError(errorText, PORTABLE_JSON) : error;
+        }
+        return value;
       }
     };
     const promise = run();
-    const entry = { state, promise };
+    const entry: RunningWorkflow = { state, promise, recorded };
     this.running.set(state.workflowID, entry);
     // Nobody may ever await a started workflow: keep its rejection from becoming an unhandled one.
     promise
@@ -668,16 +725,16 @@ export class Executor {
       this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
       throw e;
     }
-    let output: string;
+    let stored: { stringified: string; deserialized: R };
     try {
-      output = serializeValue(value, format, { what: `the return value of step ${name}` });
+      stored = roundTripWithText(value, format, { what: `the return value of step ${name}`, path: [name, '<result>'] });
     } catch (e) {
       this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
       throw e;
     }
-    this.recordBehind(wf, functionID, name, startedAt, { output, serialization: format });
-    // The caller sees what a replay would return.
-    return deserializeValue(output, format) as R;
+    this.recordBehind(wf, functionID, name, startedAt, { output: stored.stringified, serialization: format });
+    // The caller sees what a replay would return (with throwing stubs for methods lost, as in the SDK).
+    return stored.deserialized;
   }
 
   private async attempts<R>(
@@ -779,26 +836,51 @@ export class Executor {
 
   // ---------------------------------------------------------------- results and status
 
-  /** Awaits a workflow's outcome: the local run if there is one, else by polling. */
-  async awaitResult(workflowID: string, pollMs: number, deadlineEpochMS: number | null): Promise<{ done: boolean; value?: unknown }> {
+  /**
+   * Awaits a workflow's recorded outcome, as any process would see it (a cancelled workflow is
+   * `DBOSAwaitedWorkflowCancelledError`). A run in this process is waited for instead of polled.
+   * With `caller` (workflow code awaiting), the caller's cancellation interrupts the wait.
+   */
+  async awaitResult(
+    workflowID: string,
+    pollMs: number,
+    deadlineEpochMS: number | null,
+    caller?: WorkflowState,
+  ): Promise<{ done: boolean; value?: unknown }> {
     const local = this.running.get(workflowID);
     if (local) {
-      if (deadlineEpochMS === null) return { done: true, value: await local.promise };
-      const left = deadlineEpochMS - Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(0, left));
-      });
-      try {
-        const r = await Promise.race([local.promise.then((v) => ({ v })), timedOut]);
-        return r === 'timeout' ? { done: false } : { done: true, value: r.v };
-      } finally {
-        clearTimeout(timer);
-      }
+      const ended = local.promise.then(
+        () => true,
+        () => true,
+      );
+      if (!(await untilDeadline(ended, deadlineEpochMS, caller))) return { done: false };
+      // Without an outcome of its own (cancelled, lost its row, shut down), the database says what happened.
+      if (local.recorded.outcome) return { done: true, value: outcomeValue(workflowID, local.recorded.outcome) };
     }
-    const outcome = await this.engine.awaitOutcome(workflowID, pollMs, deadlineEpochMS);
+    const outcome = caller
+      ? await this.pollOutcome(workflowID, pollMs, deadlineEpochMS, caller)
+      : await this.engine.awaitOutcome(workflowID, pollMs, deadlineEpochMS);
     if (!outcome) return { done: false };
     return { done: true, value: outcomeValue(workflowID, outcome) };
+  }
+
+  /** Polls for an outcome between timer sleeps that the caller's cancellation interrupts. */
+  private async pollOutcome(
+    workflowID: string,
+    pollMs: number,
+    deadlineEpochMS: number | null,
+    caller: WorkflowState,
+  ): Promise<WorkflowOutcome | null> {
+    const cancel = { signal: caller.cancel.signal, workflowID: caller.workflowID };
+    for (;;) {
+      if (cancel.signal.aborted) throw new DBOSWorkflowCancelledError(caller.workflowID);
+      // A deadline of now: one read.
+      const outcome = await this.engine.awaitOutcome(workflowID, pollMs, Date.now());
+      if (outcome) return outcome;
+      const left = deadlineEpochMS === null ? pollMs : deadlineEpochMS - Date.now();
+      if (left <= 0) return null;
+      await timerSleep(Math.min(pollMs, left), cancel);
+    }
   }
 
   /**
@@ -825,9 +907,11 @@ export class Executor {
     }
     let result: { done: boolean; value?: unknown };
     try {
-      result = await this.awaitResult(workflowID, pollMs, deadline);
+      result = await this.awaitResult(workflowID, pollMs, deadline, wf);
     } catch (e) {
       if (e instanceof DBOSWorkflowConflictError) throw e;
+      // The awaiting workflow's own cancellation is not the awaited outcome: a resume waits again.
+      if (e instanceof DBOSWorkflowCancelledError && e.workflowID === wf.workflowID) throw e;
       await this.record(wf, functionID, 'DBOS.getResult', startedAt, {
         error: serializeError(e, appSerialization()),
         childWorkflowId: workflowID,
@@ -1041,12 +1125,24 @@ export interface InternalHandle<R> extends WorkflowHandle<R> {
 }
 
 abstract class BaseHandle<R> implements InternalHandle<R> {
-  constructor(
-    protected readonly executor: Executor,
-    readonly workflowID: string,
-  ) {}
+  // Private (#): a portable JSON of a handle holds its ID only, as the SDK's does.
+  readonly #executor: Executor | undefined;
 
-  getStatus(): Promise<WorkflowStatus | null> {
+  /** Without an executor (a handle read back from storage), the launched one. */
+  constructor(
+    executor: Executor | undefined,
+    readonly workflowID: string,
+  ) {
+    this.#executor = executor;
+  }
+
+  protected get executor(): Executor {
+    const exec = this.#executor ?? activeExecutor;
+    if (!exec) throw new DBOSExecutorNotInitializedError();
+    return exec;
+  }
+
+  async getStatus(): Promise<WorkflowStatus | null> {
     return this.executor.getStatus(this.workflowID);
   }
 
@@ -1084,6 +1180,15 @@ export class InvokedHandle<R> extends BaseHandle<R> {
 
 /** A run found in the database: results come from polling its status row. */
 export class RetrievedHandle<R> extends BaseHandle<R> {}
+
+// A handle is stored as the SDK stores one (`{"wfid":…}` under its recipe name) and read back as a
+// RetrievedHandle, so a workflow may return a handle and SDK processes read ours (and we theirs).
+registerSerializationRecipe<BaseHandle<unknown>, { wfid: string }>({
+  name: 'DBOS.WorkflowHandle',
+  isApplicable: (v: unknown): v is BaseHandle<unknown> => v instanceof BaseHandle,
+  serialize: (h) => ({ wfid: h.workflowID }),
+  deserialize: (s) => new RetrievedHandle(undefined, s.wfid),
+});
 
 /** The run state of a workflow this process has just started (nothing recorded to replay). */
 function freshState(reg: WorkflowRegistration, row: NewWorkflow, serialization: string, deadline: number | undefined): WorkflowState {
