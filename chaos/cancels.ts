@@ -27,6 +27,7 @@ export class Canceller {
   private readonly busy = new Set<string>();
   private readonly tasks: Promise<void>[] = [];
   private client: DBOSClient | undefined;
+  private finished = false;
 
   constructor(
     private readonly dbUrl: string,
@@ -47,14 +48,16 @@ export class Canceller {
 
   /** Called after each successful send to `id`. */
   afterSend(id: string): void {
-    if (this.rate <= 0 || Date.now() > this.until || this.busy.has(id) || this.rand() >= this.rate) return;
+    if (this.finished || this.rate <= 0 || Date.now() > this.until || this.busy.has(id) || this.rand() >= this.rate) return;
     this.busy.add(id);
     const delay = this.rand() * CANCEL_DELAY_MAX_MS;
     this.tasks.push(this.cancelAndResume(id, delay).finally(() => this.busy.delete(id)));
   }
 
-  /** Waits for every cancel to be resumed. */
+  /** Starts no more cancels (the final phase's stop messages must not be followed by one) and waits for every
+   *  cancel to be resumed. */
   async finish(): Promise<void> {
+    this.finished = true;
     await Promise.all(this.tasks);
     const c = this.client;
     this.client = undefined;
