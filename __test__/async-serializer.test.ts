@@ -43,6 +43,12 @@ const runs = new Map<string, number>();
 const ran = (what: string) => runs.set(what, (runs.get(what) ?? 0) + 1);
 
 const child = DBOS.registerWorkflow(async (n: number) => ({ tripled: n * 3 }), { name: 'asyncChild' });
+const failingChild = DBOS.registerWorkflow(
+  async (tag: string): Promise<string> => {
+    throw new Error(`child failed for ${tag}`);
+  },
+  { name: 'asyncFailingChild' },
+);
 
 const main = DBOS.registerWorkflow(
   async (arg: { n: number }, tag: string) => {
@@ -66,10 +72,22 @@ const main = DBOS.registerWorkflow(
       caught = (e as Error).message;
     }
     const fromChild = await child(arg.n);
+    let childError = '';
+    try {
+      await failingChild(tag);
+    } catch (e) {
+      childError = (e as Error).message;
+    }
+    let sendError = '';
+    try {
+      await DBOS.send(`missing-${tag}`, { text: 'nobody' });
+    } catch (e) {
+      sendError = `${(e as Error).name}: ${(e as Error).message}`;
+    }
     const uuid = await DBOS.randomUUID();
     // Held until released, so the test can resume it from its checkpoints.
     const release = await DBOS.recv<{ go: boolean }>('release', 10);
-    return { doubled, caught, fromChild, uuid, release, tag };
+    return { doubled, caught, fromChild, childError, sendError, uuid, release, tag };
   },
   { name: 'asyncMain' },
 );
@@ -96,7 +114,7 @@ const sender = DBOS.registerWorkflow(
 
 const reader = DBOS.registerWorkflow(
   async (target: string) => {
-    const got: unknown[] = [];
+    const got: unknown[] = [await DBOS.getEvent(target, 'out', 10), await DBOS.getResult(target)];
     for await (const v of DBOS.readStream(target, 's')) got.push(v);
     return got;
   },
@@ -154,7 +172,16 @@ describe('an asynchronous serializer', () => {
     assert.equal(result.caught, 'step failed for first');
     assert.deepEqual(
       { ...result, uuid: undefined },
-      { doubled: { doubled: 8 }, caught: 'step failed for first', fromChild: { tripled: 12 }, uuid: undefined, release: { go: true }, tag: 'first' },
+      {
+        doubled: { doubled: 8 },
+        caught: 'step failed for first',
+        fromChild: { tripled: 12 },
+        childError: 'child failed for first',
+        sendError: 'Error: Sent to non-existent destination workflow UUID: missing-first',
+        uuid: undefined,
+        release: { go: true },
+        tag: 'first',
+      },
     );
     assert.match(result.uuid, /^[0-9a-f-]{36}$/);
 
@@ -169,7 +196,10 @@ describe('an asynchronous serializer', () => {
     assert.equal(byName.get('double')?.output, `${PREFIX}{"doubled":8}`);
     assert.equal(byName.get('double')?.serialization, 'async_marked');
     assert.ok(marked(byName.get('fail')?.error), byName.get('fail')?.error ?? 'no error');
-    assert.equal(byName.get('DBOS.getResult')?.output, `${PREFIX}{"tripled":12}`);
+    const results = rows.filter((r) => r.function_name === 'DBOS.getResult');
+    assert.equal(results[0]?.output, `${PREFIX}{"tripled":12}`);
+    assert.ok(marked(results[1]?.error), results[1]?.error ?? 'no error');
+    assert.ok(marked(byName.get('DBOS.send')?.error), byName.get('DBOS.send')?.error ?? 'no error');
     assert.equal(byName.get('DBOS.randomUUID')?.output, `${PREFIX}${JSON.stringify(result.uuid)}`);
 
     // The status shows the values read back.
@@ -210,13 +240,24 @@ describe('an asynchronous serializer', () => {
       [`${PREFIX}{"i":1}`, `${PREFIX}"two"`, '"__DBOS_STREAM_CLOSED__"'],
     );
 
-    // A workflow's reads are recorded in the serializer's format and replayed from there.
+    // A workflow's reads (of a finished workflow) are recorded in the serializer's format and replayed from there.
     const readerID = `async-reader-${randomUUID()}`;
-    assert.deepEqual(await (await DBOS.startWorkflow(reader, { workflowID: readerID })(id)).getResult(), [{ i: 1 }, 'two']);
+    const expected = [{ got: { text: 'hello' } }, { text: 'hello' }, { i: 1 }, 'two'];
+    assert.deepEqual(await (await DBOS.startWorkflow(reader, { workflowID: readerID })(id)).getResult(), expected);
     const readRows = await steps(url, readerID);
-    assert.ok(readRows.length === 3 && readRows.every((r) => marked(r.output)), JSON.stringify(readRows));
+    assert.deepEqual(
+      readRows.map((r) => [r.function_name, r.output]),
+      [
+        ['DBOS.getEvent', `${PREFIX}{"got":{"text":"hello"}}`],
+        ['DBOS.sleep', readRows[1]?.output],
+        ['DBOS.getResult', `${PREFIX}{"text":"hello"}`],
+        ['DBOS.readStream', `${PREFIX}{"i":1}`],
+        ['DBOS.readStream', `${PREFIX}"two"`],
+        ['DBOS.readStream', `${PREFIX}"__DBOS_STREAM_CLOSED__"`],
+      ],
+    );
     await replay(readerID);
-    assert.deepEqual(await DBOS.retrieveWorkflow(readerID).getResult(), [{ i: 1 }, 'two']);
+    assert.deepEqual(await DBOS.retrieveWorkflow(readerID).getResult(), expected);
 
     // The messenger replayed: the recorded message, event and writes are not repeated.
     await replay(id);
@@ -225,22 +266,25 @@ describe('an asynchronous serializer', () => {
   });
 
   test('a DBOSClient reads and writes with its own serializer', async () => {
-    const parsedBefore = clientSerializer.parsed;
-    const stringifiedBefore = clientSerializer.stringified;
+    /** What `call` returned, and how many values the client's serializer wrote and read meanwhile. */
+    async function counted<T>(call: () => Promise<T>): Promise<{ value: T; stringified: number; parsed: number }> {
+      const before = { s: clientSerializer.stringified, p: clientSerializer.parsed };
+      const value = await call();
+      return { value, stringified: clientSerializer.stringified - before.s, parsed: clientSerializer.parsed - before.p };
+    }
     const id = `async-client-${randomUUID()}`;
     const handle = await DBOS.startWorkflow(messenger, { workflowID: id })();
-    await client.send(id, { text: 'from client' }, 'in');
-    assert.equal(clientSerializer.stringified, stringifiedBefore + 1);
-    assert.deepEqual(await client.getEvent(id, 'out', 10), { got: { text: 'from client' } });
+    assert.deepEqual(await counted(() => client.send(id, { text: 'from client' }, 'in')), { value: undefined, stringified: 1, parsed: 0 });
+    assert.deepEqual(await counted(() => client.getEvent(id, 'out', 10)), { value: { got: { text: 'from client' } }, stringified: 0, parsed: 1 });
     assert.deepEqual(await handle.getResult(), { text: 'from client' });
-    assert.deepEqual(await collect(client.readStream(id, 's')), [{ i: 1 }, 'two']);
-    assert.deepEqual(await client.readStreamOffset(id, 's', 1), 'two');
-    assert.deepEqual(await client.retrieveWorkflow(id).getResult(), { text: 'from client' });
-    const status = await client.getWorkflow(id);
-    assert.deepEqual(status?.input, []);
-    assert.deepEqual(status?.output, { text: 'from client' });
-    // getEvent, 2 stream values + the offset read, getResult, the status's input and output.
-    assert.ok(clientSerializer.parsed >= parsedBefore + 7, `${clientSerializer.parsed - parsedBefore} parses`);
+    // The close marker is portable JSON: not the serializer's to read.
+    assert.deepEqual(await counted(() => collect(client.readStream(id, 's'))), { value: [{ i: 1 }, 'two'], stringified: 0, parsed: 2 });
+    assert.deepEqual(await counted(() => client.readStreamOffset(id, 's', 1)), { value: 'two', stringified: 0, parsed: 1 });
+    assert.deepEqual(await counted(() => client.retrieveWorkflow(id).getResult()), { value: { text: 'from client' }, stringified: 0, parsed: 1 });
+    const status = await counted(() => client.getWorkflow(id));
+    assert.equal(status.parsed, 2);
+    assert.deepEqual(status.value?.input, []);
+    assert.deepEqual(status.value?.output, { text: 'from client' });
     const [msg] = await query<{ message: string }>(url, 'SELECT message FROM dbos.notifications WHERE destination_uuid = $1', [id]);
     assert.equal(msg?.message, `${PREFIX}{"text":"from client"}`);
   });
