@@ -36,7 +36,8 @@ class ClientHandle<R> implements WorkflowHandle<R> {
 
   async getResult(options?: PollingOptions): Promise<R> {
     const outcome = await this.client.engineForHandles().awaitOutcome(this.workflowID, options?.pollingIntervalMs ?? 1000, null);
-    return outcomeValue(this.workflowID, outcome) as R;
+    // Read with the client's serializer, as DBOS does (a Promise when it is asynchronous: adopted here).
+    return outcomeValue(this.workflowID, outcome, this.client.serializerOptions()) as R | Promise<R>;
   }
 }
 
@@ -89,6 +90,11 @@ export class DBOSClient {
     return this.live();
   }
 
+  /** @internal The client's serializer, for its handles. */
+  serializerOptions(): SerializerOptions {
+    return this.serializerOpts;
+  }
+
   /** Sends a message to a workflow; with an idempotency key, at most once per key and destination. */
   async send<T>(destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
     await send(this.live(), undefined, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
@@ -116,7 +122,7 @@ export class DBOSClient {
 
   async getWorkflow(workflowID: string): Promise<WorkflowStatus | undefined> {
     const row = await this.live().getWorkflowStatus(requireString('workflow ID', workflowID));
-    return row ? toWorkflowStatus(row) : undefined;
+    return row ? toWorkflowStatus(row, this.serializerOpts) : undefined;
   }
 
   async cancelWorkflow(workflowID: string, options?: { cancelChildren?: boolean }): Promise<void> {

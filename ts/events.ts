@@ -5,7 +5,7 @@ import { DBOSInvalidWorkflowTransitionError } from './error';
 import type { Executor } from './executor';
 import { requireString, resolveWait, serializeUserValue, valueFormat, type GetEventOptions } from './messages';
 import type { Engine } from './native';
-import { deserializeValue, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
+import { deserializeValueMaybe, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 
 export interface SetEventOptions {
   /** Serialization format override, so readers in other languages can read the event */
@@ -21,7 +21,8 @@ export async function setEvent(engine: Engine, executor: Executor, keyArg: unkno
   const functionID = takeFunctionID(wf);
   const key = requireString('event key', keyArg, true);
   const format = valueFormat(options?.serializationType, wf);
-  const text = serializeUserValue(`the value of event ${JSON.stringify(key)}`, value, format);
+  const serialized = serializeUserValue(`the value of event ${JSON.stringify(key)}`, value, format);
+  const text = typeof serialized === 'string' ? serialized : await serialized;
   if (executor.recorded(wf, functionID, 'DBOS.setEvent')) return;
   await executor.settled(wf);
   await engine.setEvent(wf.workflowID, wf.token, functionID, key, text, format, Date.now());
@@ -47,8 +48,9 @@ export async function getEvent(
   const workflowID = requireString('workflow ID', workflowIDArg);
   const key = requireString('event key', keyArg, true);
   const wait = resolveWait(options);
+  // Returned from this async function: a Promise (asynchronous serializer) is adopted, a value costs no hop.
   const read = (text: string | null | undefined, serialization: string | null | undefined) =>
-    text === null || text === undefined ? null : deserializeValue(text, serialization ?? null, serializerOpts);
+    text === null || text === undefined ? null : deserializeValueMaybe(text, serialization ?? null, serializerOpts);
 
   if (!wf || functionID === undefined || !executor) {
     const found = await engine.getEvent(workflowID, key, Date.now() + wait.timeoutMS, wait.pollMs);

@@ -30,15 +30,21 @@ import type { Checkpoint, ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome,
 import { configNameOf, findInstance, findWorkflow, type StepConfig, type WorkflowRegistration } from './registry';
 import {
   appSerializationName as appSerialization,
-  deserializeArgs,
-  deserializeError,
-  deserializeValue,
+  deserializeArgsMaybe,
+  deserializeErrorMaybe,
+  deserializeValueMaybe,
+  isPromiseLike,
   PORTABLE_JSON,
   registerSerializationRecipe,
-  roundTripWithText,
-  serializeArgs,
-  serializeError,
-  serializeValue,
+  replayCheckpoint,
+  roundTripWithTextMaybe,
+  serializeArgsMaybe,
+  serializeErrorMaybe,
+  serializeValueMaybe,
+  throwRevived,
+  withFallback,
+  type MaybePromise,
+  type SerializerOptions,
 } from './serialization';
 
 export const INTERNAL_QUEUE = '_dbos_internal_queue';
@@ -336,12 +342,15 @@ export class Executor {
     let inputs: string;
     try {
       // An argument that is a function or symbol is refused; functions nested in arguments are dropped.
-      inputs = serializeArgs(args, format);
+      const text = serializeArgsMaybe(args, format);
+      // Awaited only for an asynchronous serializer: the default one adds no hop here.
+      inputs = typeof text === 'string' ? text : await text;
     } catch (e) {
       throw new DBOSInvalidWorkflowInputError(reg.name, e);
     }
     // The body gets the stored form of its arguments, exactly as it would after recovery.
-    let runArgs = deserializeArgs(inputs, format);
+    const parsed = deserializeArgsMaybe(inputs, format);
+    let runArgs = isPromiseLike(parsed) ? await parsed : parsed;
     if (reg.config.inputSchema) runArgs = reg.config.inputSchema.parse(runArgs) as unknown[];
 
     if (parent && functionID !== undefined) {
@@ -350,7 +359,7 @@ export class Executor {
         if (recorded.name !== reg.name) {
           throw new DBOSUnexpectedStepError(parent.workflowID, functionID, reg.name, recorded.name);
         }
-        if (recorded.error) throw deserializeError(recorded.error, recorded.serialization ?? null);
+        if (recorded.error) return throwRevived(deserializeErrorMaybe(recorded.error, recorded.serialization ?? null));
         return this.handleFor(recorded.childWorkflowId ?? workflowID);
       }
     }
@@ -464,16 +473,20 @@ export class Executor {
         if (ok) {
           try {
             // The caller gets the recorded form (what a replay returns), parsed from the stored text.
-            ({ stringified: output, deserialized: value } = roundTripWithText(result, state.serialization, {
+            const trip = roundTripWithTextMaybe(result, state.serialization, {
               what: `the return value of workflow ${reg.name}`,
               path: [reg.name, '<result>'],
-            }));
+            });
+            ({ stringified: output, deserialized: value } = isPromiseLike(trip) ? await trip : trip);
           } catch (e) {
             ok = false;
             error = e;
           }
         }
-        if (!ok) errorText = serializeError(error, state.serialization);
+        if (!ok) {
+          const text = serializeErrorMaybe(error, state.serialization);
+          errorText = typeof text === 'string' ? text : await text;
+        }
         // One call: the engine first waits for the checkpoints written behind the workflow (or writes
         // a still-held start with the outcome: the completion takes it over from the release below).
         state.startHeld = false;
@@ -489,7 +502,7 @@ export class Executor {
         recorded.outcome = { status: ok ? 'SUCCESS' : 'ERROR', output, error: errorText, serialization: state.serialization };
         if (!ok) {
           // The SDK throws the error object itself, except for portable workflows: their recorded form.
-          throw state.serialization === PORTABLE_JSON ? deserializeError(errorText, PORTABLE_JSON) : error;
+          throw state.serialization === PORTABLE_JSON ? await deserializeErrorMaybe(errorText, PORTABLE_JSON) : error;
         }
         return value;
       }
@@ -558,10 +571,11 @@ export class Executor {
     let args: unknown[];
     try {
       if (c.inputs === null || c.inputs === undefined) throw new DBOSError(`Workflow ${c.workflowId} has no stored inputs`);
-      args = deserializeArgs(c.inputs, serialization);
+      const parsed = deserializeArgsMaybe(c.inputs, serialization);
+      args = isPromiseLike(parsed) ? await parsed : parsed;
       if (reg.config.inputSchema) args = reg.config.inputSchema.parse(args) as unknown[];
     } catch (e) {
-      await this.engine.completeWorkflow(c.workflowId, c.token, 'ERROR', null, serializeError(e, serialization));
+      await this.engine.completeWorkflow(c.workflowId, c.token, 'ERROR', null, await serializeErrorMaybe(e, serialization));
       return;
     }
     const checkpoints = await this.engine.loadCheckpoints(c.workflowId);
@@ -712,24 +726,22 @@ export class Executor {
     const functionID = takeFunctionID(wf);
     const startedAt = Date.now();
     const cp = this.recorded(wf, functionID, name);
-    if (cp) {
-      if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
-      return deserializeValue(cp.output ?? null, cp.serialization ?? null) as R;
-    }
+    if (cp) return replayCheckpoint(cp) as MaybePromise<R>;
     await this.beforeStep(wf);
     const format = appSerialization();
     let value: R;
     try {
       value = await this.attempts(wf, functionID, name, fn, config);
     } catch (e) {
-      this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
+      this.recordBehind(wf, functionID, name, startedAt, { error: await serializeErrorMaybe(e, format), serialization: format });
       throw e;
     }
     let stored: { stringified: string; deserialized: R };
     try {
-      stored = roundTripWithText(value, format, { what: `the return value of step ${name}`, path: [name, '<result>'] });
+      const trip = roundTripWithTextMaybe(value, format, { what: `the return value of step ${name}`, path: [name, '<result>'] });
+      stored = isPromiseLike(trip) ? await trip : trip;
     } catch (e) {
-      this.recordBehind(wf, functionID, name, startedAt, { error: serializeError(e, format), serialization: format });
+      this.recordBehind(wf, functionID, name, startedAt, { error: await serializeErrorMaybe(e, format), serialization: format });
       throw e;
     }
     this.recordBehind(wf, functionID, name, startedAt, { output: stored.stringified, serialization: format });
@@ -826,11 +838,12 @@ export class Executor {
     if (!wf) return produce();
     const functionID = takeFunctionID(wf);
     const cp = this.recorded(wf, functionID, name);
-    if (cp) return deserializeValue(cp.output ?? null, appSerialization()) as T;
+    if (cp) return deserializeValueMaybe(cp.output ?? null, appSerialization()) as MaybePromise<T>;
     await this.beforeStep(wf);
     const startedAt = Date.now();
     const value = produce();
-    this.recordBehind(wf, functionID, name, startedAt, { output: serializeValue(value, appSerialization()) });
+    const text = serializeValueMaybe(value, appSerialization());
+    this.recordBehind(wf, functionID, name, startedAt, { output: typeof text === 'string' ? text : await text });
     return value;
   }
 
@@ -854,14 +867,17 @@ export class Executor {
         () => true,
       );
       if (!(await untilDeadline(ended, deadlineEpochMS, caller))) return { done: false };
-      // Without an outcome of its own (cancelled, lost its row, shut down), the database says what happened.
-      if (local.recorded.outcome) return { done: true, value: outcomeValue(workflowID, local.recorded.outcome) };
     }
-    const outcome = caller
-      ? await this.pollOutcome(workflowID, pollMs, deadlineEpochMS, caller)
-      : await this.engine.awaitOutcome(workflowID, pollMs, deadlineEpochMS);
+    // A local run's own outcome if it recorded one; else (cancelled, lost its row, shut down, or run
+    // elsewhere) the database says what happened.
+    const outcome =
+      local?.recorded.outcome ??
+      (caller
+        ? await this.pollOutcome(workflowID, pollMs, deadlineEpochMS, caller)
+        : await this.engine.awaitOutcome(workflowID, pollMs, deadlineEpochMS));
     if (!outcome) return { done: false };
-    return { done: true, value: outcomeValue(workflowID, outcome) };
+    const value = outcomeValue(workflowID, outcome);
+    return { done: true, value: isPromiseLike(value) ? await value : value };
   }
 
   /** Polls for an outcome between timer sleeps that the caller's cancellation interrupts. */
@@ -896,10 +912,7 @@ export class Executor {
     pollMs: number,
   ): Promise<R | null> {
     const cp = this.recorded(wf, functionID, 'DBOS.getResult');
-    if (cp) {
-      if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
-      return deserializeValue(cp.output ?? null, cp.serialization ?? null) as R | null;
-    }
+    if (cp) return replayCheckpoint(cp) as MaybePromise<R | null>;
     const startedAt = Date.now();
     let deadline: number | null = null;
     if (timerID !== undefined && timeoutMS !== undefined) {
@@ -913,14 +926,15 @@ export class Executor {
       // The awaiting workflow's own cancellation is not the awaited outcome: a resume waits again.
       if (e instanceof DBOSWorkflowCancelledError && e.workflowID === wf.workflowID) throw e;
       await this.record(wf, functionID, 'DBOS.getResult', startedAt, {
-        error: serializeError(e, appSerialization()),
+        error: await serializeErrorMaybe(e, appSerialization()),
         childWorkflowId: workflowID,
       });
       throw e;
     }
     const value = result.done ? result.value : null;
+    const text = serializeValueMaybe(value, appSerialization());
     await this.record(wf, functionID, 'DBOS.getResult', startedAt, {
-      output: serializeValue(value, appSerialization()),
+      output: typeof text === 'string' ? text : await text,
       childWorkflowId: workflowID,
     });
     return value as R | null;
@@ -973,14 +987,17 @@ function withTimeout<R>(run: Promise<R>, ms: number, ctl: AbortController, name:
   });
 }
 
-/** The value of a terminal outcome read from the database, or the error it stands for. */
-export function outcomeValue(workflowID: string, outcome: WorkflowOutcome | null): unknown {
+/**
+ * The value of a terminal outcome read from the database, or the error it stands for (thrown, or as a rejected
+ * promise: a Promise is returned only when the serializer is asynchronous, so callers must await it then).
+ */
+export function outcomeValue(workflowID: string, outcome: WorkflowOutcome | null, opts?: SerializerOptions): MaybePromise<unknown> {
   if (!outcome) return null;
   switch (outcome.status) {
     case 'SUCCESS':
-      return deserializeValue(outcome.output ?? null, outcome.serialization ?? null);
+      return deserializeValueMaybe(outcome.output ?? null, outcome.serialization ?? null, opts);
     case 'ERROR':
-      throw deserializeError(outcome.error ?? null, outcome.serialization ?? null);
+      return throwRevived(deserializeErrorMaybe(outcome.error ?? null, outcome.serialization ?? null, opts));
     case 'CANCELLED':
       throw new DBOSAwaitedWorkflowCancelledError(workflowID);
     case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
@@ -998,8 +1015,23 @@ function safely<T>(f: () => T): T | undefined {
   }
 }
 
-export function toWorkflowStatus(r: WorkflowStatusRow): WorkflowStatus {
+/**
+ * A status row as the API shows it (unreadable input, output or error become undefined). A Promise only when
+ * the serializer is asynchronous.
+ */
+export function toWorkflowStatus(r: WorkflowStatusRow, opts?: SerializerOptions): MaybePromise<WorkflowStatus> {
   const ser = r.serialization ?? null;
+  const none = () => undefined;
+  const input = r.inputs ? withFallback(() => deserializeArgsMaybe(r.inputs ?? '', ser, opts), none) : undefined;
+  const output = r.output ? withFallback(() => deserializeValueMaybe(r.output ?? null, ser, opts), none) : undefined;
+  const error = r.error ? withFallback(() => deserializeErrorMaybe(r.error ?? null, ser, opts), none) : undefined;
+  if (isPromiseLike(input) || isPromiseLike(output) || isPromiseLike(error)) {
+    return Promise.all([input, output, error]).then(([i, o, e]) => statusOf(r, i, o, e));
+  }
+  return statusOf(r, input, output, error);
+}
+
+function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: unknown, error: Error | undefined): WorkflowStatus {
   return {
     workflowID: r.workflowId,
     status: r.status,
@@ -1010,9 +1042,9 @@ export function toWorkflowStatus(r: WorkflowStatusRow): WorkflowStatus {
     authenticatedUser: r.authenticatedUser ?? undefined,
     assumedRole: r.assumedRole ?? undefined,
     authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : [],
-    input: r.inputs ? (safely(() => deserializeArgs(r.inputs ?? '', ser)) ?? undefined) : undefined,
-    output: r.output ? safely(() => deserializeValue(r.output ?? null, ser)) : undefined,
-    error: r.error ? safely(() => deserializeError(r.error ?? null, ser)) : undefined,
+    input,
+    output,
+    error,
     executorId: r.executorId ?? undefined,
     applicationVersion: r.applicationVersion ?? undefined,
     applicationName: r.applicationName ?? undefined,

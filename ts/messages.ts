@@ -8,11 +8,13 @@ import type { Executor, PollingOptions } from './executor';
 import type { Engine } from './native';
 import {
   appSerializationName,
-  deserializeError,
-  deserializeValue,
+  deserializeErrorMaybe,
+  deserializeValueMaybe,
   serializationNameFor,
-  serializeError,
-  serializeValue,
+  serializeErrorMaybe,
+  serializeValueMaybe,
+  throwRevived,
+  type MaybePromise,
   type SerializerOptions,
   type WorkflowSerializationFormat,
 } from './serialization';
@@ -112,10 +114,11 @@ export function valueFormat(kind: WorkflowSerializationFormat, wf: WorkflowState
 
 /**
  * Serializes a user value (`what` names it in errors). As in DBOS, functions and symbols nested in it are
- * dropped; one that is the value itself is refused (it would leave nothing to read).
+ * dropped; one that is the value itself is refused (it would leave nothing to read). A Promise only when the
+ * serializer is asynchronous.
  */
-export function serializeUserValue(what: string, value: unknown, format: string, opts?: SerializerOptions): string {
-  return serializeValue(value, format, { ...opts, what });
+export function serializeUserValue(what: string, value: unknown, format: string, opts?: SerializerOptions): MaybePromise<string> {
+  return serializeValueMaybe(value, format, { ...opts, what });
 }
 
 export interface SendRequest {
@@ -151,7 +154,8 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   if (req.idempotencyKey !== undefined && req.idempotencyKey !== null) requireString('idempotency key', req.idempotencyKey);
   const key = req.idempotencyKey as string | undefined | null;
   const format = valueFormat(req.options?.serializationType, wf, serializerOpts);
-  const message = serializeUserValue('the message', req.message, format, serializerOpts);
+  const text = serializeUserValue('the message', req.message, format, serializerOpts);
+  const message = typeof text === 'string' ? text : await text;
   const outgoing = {
     destinationId: destination,
     topic,
@@ -163,7 +167,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   if (wf && functionID !== undefined && executor) {
     const cp = executor.recorded(wf, functionID, 'DBOS.send');
     if (cp) {
-      if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
+      if (cp.error) return throwRevived(deserializeErrorMaybe(cp.error, cp.serialization ?? null));
       return;
     }
     await executor.settled(wf);
@@ -174,7 +178,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
       // A missing destination is recorded, so a replay fails the same way without sending.
       if (e instanceof DBOSNonExistentWorkflowError) {
         const ser = appSerializationName();
-        await executor.record(wf, functionID, 'DBOS.send', startedAt, { error: serializeError(e, ser), serialization: ser });
+        await executor.record(wf, functionID, 'DBOS.send', startedAt, { error: await serializeErrorMaybe(e, ser), serialization: ser });
       }
       throw e;
     }
@@ -197,7 +201,7 @@ export async function recv(engine: Engine, executor: Executor, topicArg: unknown
   const topic = storedTopic(topicArg);
   const wait = resolveWait(options);
   const cp = executor.recorded(wf, functionID, 'DBOS.recv');
-  if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValue(cp.output, cp.serialization ?? null);
+  if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValueMaybe(cp.output, cp.serialization ?? null);
   const startedAt = Date.now();
   // The deadline is recorded (n+1), so a recovered workflow keeps its original one: by the first try's
   // own statement unless an earlier run recorded it.
@@ -208,5 +212,5 @@ export async function recv(engine: Engine, executor: Executor, topicArg: unknown
   const got = await executor.whileWaiting(wf, `${wf.workflowID}::${topic}`, () =>
     engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, recordDeadline, startedAt, wait.pollMs),
   );
-  return got.value === null || got.value === undefined ? null : deserializeValue(got.value, got.serialization ?? null);
+  return got.value === null || got.value === undefined ? null : deserializeValueMaybe(got.value, got.serialization ?? null);
 }

@@ -10,6 +10,9 @@
  *
  * Every entry point exists in a synchronous form and an `…Async` form. They differ only for a custom serializer
  * whose `stringify`/`parse` return Promises (the SDK allows that): the synchronous forms then throw a TypeError.
+ * The runtime uses a third form, `…Maybe`: the result itself when the serializer in play is synchronous, a Promise
+ * only when it is not, so that the default serializer costs no await (no microtask hop) on the hot paths; callers
+ * await only when `isPromiseLike` says so.
  */
 import { serializeError as toPlainError, deserializeError as fromPlainError } from 'serialize-error';
 import { deserialize as sjDeserialize, registerCustom as sjRegisterCustom, serialize as sjSerialize } from 'superjson';
@@ -82,9 +85,10 @@ export interface RoundTripResult<T> {
   serialization: string;
 }
 
-type MaybePromise<T> = T | Promise<T>;
+export type MaybePromise<T> = T | Promise<T>;
 
-function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+/** Whether a `…Maybe` result must be awaited (a thenable a synchronous parse returned is awaited too, as the SDK does). */
+export function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return (
     v !== null &&
     (typeof v === 'object' || typeof v === 'function') &&
@@ -104,7 +108,8 @@ function syncResult<T>(v: MaybePromise<T>, fn: string): T {
   return v;
 }
 
-function safely<T, F>(f: () => MaybePromise<T>, fallback: (e: unknown) => F): MaybePromise<T | F> {
+/** `f()`, or `fallback(error)` if it throws or its promise rejects; synchronous when `f` is. */
+export function withFallback<T, F>(f: () => MaybePromise<T>, fallback: (e: unknown) => F): MaybePromise<T | F> {
   try {
     const r = f();
     return isPromiseLike(r) ? Promise.resolve(r).then((x) => x, fallback) : r;
@@ -466,7 +471,12 @@ export function resolveSerialization(format: string | null | undefined, opts?: S
 // Values
 // ---------------------------------------------------------------------------------------------------------------
 
-function serializeValueCore(value: unknown, format: string | null | undefined, opts?: SerializeOptions) {
+/** `serializeValue`, asynchronous only when the serializer in play is (see the module comment). */
+export function serializeValueMaybe(
+  value: unknown,
+  format: string | null | undefined,
+  opts?: SerializeOptions,
+): MaybePromise<string> {
   const w = writerFor(format, opts);
   if (!('custom' in w) || opts?.rejectFunctions) checkSerializable(value, opts);
   return write(w, value, opts);
@@ -482,7 +492,7 @@ export function serializeValue(
   format?: SerializationFormat | string | null,
   opts?: SerializeOptions,
 ): string {
-  return syncResult(serializeValueCore(value, format, opts), 'serializeValue');
+  return syncResult(serializeValueMaybe(value, format, opts), 'serializeValue');
 }
 
 export async function serializeValueAsync(
@@ -490,10 +500,11 @@ export async function serializeValueAsync(
   format?: SerializationFormat | string | null,
   opts?: SerializeOptions,
 ): Promise<string> {
-  return await serializeValueCore(value, format, opts);
+  return await serializeValueMaybe(value, format, opts);
 }
 
-function deserializeValueCore(
+/** `deserializeValue`, asynchronous only when the serializer in play is. */
+export function deserializeValueMaybe(
   text: string | null | undefined,
   serialization: string | null | undefined,
   opts?: SerializerOptions,
@@ -511,7 +522,7 @@ export function deserializeValue(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): unknown {
-  return syncResult(deserializeValueCore(text, serialization, opts), 'deserializeValue');
+  return syncResult(deserializeValueMaybe(text, serialization, opts), 'deserializeValue');
 }
 
 export async function deserializeValueAsync(
@@ -519,7 +530,7 @@ export async function deserializeValueAsync(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): Promise<unknown> {
-  return await deserializeValueCore(text, serialization, opts);
+  return await deserializeValueMaybe(text, serialization, opts);
 }
 
 /** Like `deserializeValue`, but returns the raw text when it cannot be read (for listing APIs). */
@@ -529,8 +540,8 @@ export function safeDeserializeValue(
   opts?: SerializerOptions,
 ): unknown {
   return syncResult(
-    safely(
-      () => deserializeValueCore(text, serialization, opts),
+    withFallback(
+      () => deserializeValueMaybe(text, serialization, opts),
       () => text,
     ),
     'safeDeserializeValue',
@@ -542,8 +553,8 @@ export async function safeDeserializeValueAsync(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): Promise<unknown> {
-  return await safely(
-    () => deserializeValueCore(text, serialization, opts),
+  return await withFallback(
+    () => deserializeValueMaybe(text, serialization, opts),
     () => text,
   );
 }
@@ -683,6 +694,15 @@ export function roundTripWithText<T>(
   return syncResult(roundTripCore(value, format, opts), 'roundTripWithText');
 }
 
+/** `roundTripWithText`, as a promise only when the serializer is asynchronous. */
+export function roundTripWithTextMaybe<T>(
+  value: T,
+  format?: SerializationFormat | string | null,
+  opts?: SerializeOptions,
+): MaybePromise<RoundTripResult<T>> {
+  return roundTripCore(value, format, opts);
+}
+
 export async function roundTripWithTextAsync<T>(
   value: T,
   format?: SerializationFormat | string | null,
@@ -708,11 +728,12 @@ export async function roundTripAsync<T>(
 // Workflow inputs
 // ---------------------------------------------------------------------------------------------------------------
 
-function serializeArgsCore(
+/** `serializeArgs`, asynchronous only when the serializer in play is. */
+export function serializeArgsMaybe(
   args: readonly unknown[],
-  format: string | null | undefined,
-  namedArgs: Record<string, unknown> | undefined,
-  opts: SerializeOptions | undefined,
+  format?: string | null,
+  namedArgs?: Record<string, unknown>,
+  opts?: SerializeOptions,
 ): MaybePromise<string> {
   // Each argument is a value of its own: one that is itself a function or symbol is refused (JSON would
   // turn it into null), while those nested inside arguments are dropped.
@@ -729,7 +750,7 @@ function serializeArgsCore(
   if (namedArgs) {
     throw new TypeError(`Serialization format '${format ?? appSerializationName(opts)}' does not currently support named args.`);
   }
-  return serializeValueCore(args, format, opts);
+  return serializeValueMaybe(args, format, opts);
 }
 
 /**
@@ -742,7 +763,7 @@ export function serializeArgs(
   namedArgs?: Record<string, unknown>,
   opts?: SerializeOptions,
 ): string {
-  return syncResult(serializeArgsCore(args, format, namedArgs, opts), 'serializeArgs');
+  return syncResult(serializeArgsMaybe(args, format, namedArgs, opts), 'serializeArgs');
 }
 
 export async function serializeArgsAsync(
@@ -751,7 +772,7 @@ export async function serializeArgsAsync(
   namedArgs?: Record<string, unknown>,
   opts?: SerializeOptions,
 ): Promise<string> {
-  return await serializeArgsCore(args, format, namedArgs, opts);
+  return await serializeArgsMaybe(args, format, namedArgs, opts);
 }
 
 function toArgs(parsed: unknown, serialization: string | null | undefined): unknown[] {
@@ -768,12 +789,13 @@ function toArgs(parsed: unknown, serialization: string | null | undefined): unkn
   return parsed as unknown[];
 }
 
-function deserializeArgsCore(
+/** `deserializeArgs`, asynchronous only when the serializer in play is. */
+export function deserializeArgsMaybe(
   text: string | null | undefined,
   serialization: string | null | undefined,
-  opts: SerializerOptions | undefined,
+  opts?: SerializerOptions,
 ): MaybePromise<unknown[]> {
-  return chain(deserializeValueCore(text, serialization, opts), (parsed) => toArgs(parsed, serialization));
+  return chain(deserializeValueMaybe(text, serialization, opts), (parsed) => toArgs(parsed, serialization));
 }
 
 /** Reads workflow inputs back as the positional-args array (NULL text → `[]`). */
@@ -782,7 +804,7 @@ export function deserializeArgs(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): unknown[] {
-  return syncResult(deserializeArgsCore(text, serialization, opts), 'deserializeArgs');
+  return syncResult(deserializeArgsMaybe(text, serialization, opts), 'deserializeArgs');
 }
 
 export async function deserializeArgsAsync(
@@ -790,7 +812,7 @@ export async function deserializeArgsAsync(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): Promise<unknown[]> {
-  return await deserializeArgsCore(text, serialization, opts);
+  return await deserializeArgsMaybe(text, serialization, opts);
 }
 
 /** For listing APIs: the args, null for NULL text, or the raw text when unreadable. */
@@ -801,8 +823,8 @@ export function safeDeserializeArgs(
 ): unknown[] | string | null {
   if (text === null || text === undefined) return null;
   return syncResult(
-    safely(
-      () => deserializeArgsCore(text, serialization, opts),
+    withFallback(
+      () => deserializeArgsMaybe(text, serialization, opts),
       () => text,
     ),
     'safeDeserializeArgs',
@@ -815,8 +837,8 @@ export async function safeDeserializeArgsAsync(
   opts?: SerializerOptions,
 ): Promise<unknown[] | string | null> {
   if (text === null || text === undefined) return null;
-  return await safely(
-    () => deserializeArgsCore(text, serialization, opts),
+  return await withFallback(
+    () => deserializeArgsMaybe(text, serialization, opts),
     () => text,
   );
 }
@@ -911,10 +933,11 @@ function portableErrorRecord(err: unknown): PlainRecord {
   return { name: src.name, message: src.message, code: src.code, data: src.data };
 }
 
-function serializeErrorCore(
+/** `serializeError`, asynchronous only when the serializer in play is. */
+export function serializeErrorMaybe(
   err: unknown,
-  format: string | null | undefined,
-  opts: SerializerOptions | undefined,
+  format?: string | null,
+  opts?: SerializerOptions,
 ): MaybePromise<string> {
   const w = writerFor(format, opts);
   if ('builtin' in w && w.builtin === 'portable') return portableStringify(portableErrorRecord(err), undefined);
@@ -930,7 +953,7 @@ export function serializeError(
   format?: SerializationFormat | string | null,
   opts?: SerializerOptions,
 ): string {
-  return syncResult(serializeErrorCore(err, format, opts), 'serializeError');
+  return syncResult(serializeErrorMaybe(err, format, opts), 'serializeError');
 }
 
 export async function serializeErrorAsync(
@@ -938,7 +961,7 @@ export async function serializeErrorAsync(
   format?: SerializationFormat | string | null,
   opts?: SerializerOptions,
 ): Promise<string> {
-  return await serializeErrorCore(err, format, opts);
+  return await serializeErrorMaybe(err, format, opts);
 }
 
 function portableErrorFrom(parsed: unknown): PortableWorkflowError {
@@ -949,14 +972,37 @@ function portableErrorFrom(parsed: unknown): PortableWorkflowError {
   return new PortableWorkflowError(message, name, code, rec.data as JsonValue | undefined);
 }
 
-function deserializeErrorCore(
+/** `deserializeError`, asynchronous only when the serializer in play is. */
+export function deserializeErrorMaybe(
   text: string | null | undefined,
   serialization: string | null | undefined,
-  opts: SerializerOptions | undefined,
+  opts?: SerializerOptions,
 ): MaybePromise<Error> {
-  return chain(deserializeValueCore(text, serialization, opts), (parsed) =>
+  return chain(deserializeValueMaybe(text, serialization, opts), (parsed) =>
     serialization === PORTABLE_JSON ? portableErrorFrom(parsed) : errorFromRecord(parsed),
   );
+}
+
+/**
+ * Throws a revived error: at once when it is ready, else as the rejection of the returned promise (so an async
+ * function can `return throwRevived(…)` either way).
+ */
+export function throwRevived(err: MaybePromise<Error>): Promise<never> {
+  if (isPromiseLike(err)) {
+    return Promise.resolve(err).then((e) => {
+      throw e;
+    });
+  }
+  throw err;
+}
+
+/** What a checkpoint recorded: its value, or its error thrown (see `throwRevived`); asynchronous only when the serializer is. */
+export function replayCheckpoint(
+  cp: { output?: string | null; error?: string | null; serialization?: string | null },
+  opts?: SerializerOptions,
+): MaybePromise<unknown> {
+  if (cp.error) return throwRevived(deserializeErrorMaybe(cp.error, cp.serialization ?? null, opts));
+  return deserializeValueMaybe(cp.output ?? null, cp.serialization ?? null, opts);
 }
 
 /**
@@ -968,7 +1014,7 @@ export function deserializeError(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): Error {
-  return syncResult(deserializeErrorCore(text, serialization, opts), 'deserializeError');
+  return syncResult(deserializeErrorMaybe(text, serialization, opts), 'deserializeError');
 }
 
 export async function deserializeErrorAsync(
@@ -976,7 +1022,7 @@ export async function deserializeErrorAsync(
   serialization: string | null | undefined,
   opts?: SerializerOptions,
 ): Promise<Error> {
-  return await deserializeErrorCore(text, serialization, opts);
+  return await deserializeErrorMaybe(text, serialization, opts);
 }
 
 // The SDK's listing APIs revive errors through a path that throws for portable errors, so they come back as
@@ -987,8 +1033,8 @@ function safeErrorCore(
   opts: SerializerOptions | undefined,
 ): MaybePromise<Error> {
   if (serialization === PORTABLE_JSON) return new Error(text);
-  return safely(
-    () => deserializeErrorCore(text, serialization, opts),
+  return withFallback(
+    () => deserializeErrorMaybe(text, serialization, opts),
     () => new Error(text),
   );
 }

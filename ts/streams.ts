@@ -9,11 +9,13 @@ import { describe, requireString, serializeUserValue, valueFormat } from './mess
 import type { Engine, StreamPage } from './native';
 import {
   appSerializationName,
-  deserializeError,
-  deserializeValue,
+  deserializeValueMaybe,
+  isPromiseLike,
   PORTABLE_JSON,
-  serializeError,
-  serializeValue,
+  replayCheckpoint,
+  serializeErrorMaybe,
+  serializeValueMaybe,
+  type MaybePromise,
   type SerializerOptions,
   type WorkflowSerializationFormat,
 } from './serialization';
@@ -89,11 +91,13 @@ async function append(
   executor: Executor,
   what: StreamCall,
   keyArg: unknown,
-  text: () => { value: string; serialization: string },
+  text: () => { value: MaybePromise<string>; serialization: string },
 ): Promise<void> {
   const { wf, functionID, checkpoint } = writerContext(what);
   const key = requireString('stream key', keyArg, true);
-  const { value, serialization } = text();
+  const serialized = text();
+  const value = typeof serialized.value === 'string' ? serialized.value : await serialized.value;
+  const serialization = serialized.serialization;
   if (checkpoint) {
     if (executor.recorded(wf, functionID, checkpoint)) return;
     await executor.writeStreamBehind(wf, functionID, checkpoint, key, value, serialization);
@@ -148,8 +152,11 @@ class ReadCheckpointer {
     this.wf.activeStreamReads = (this.wf.activeStreamReads ?? 1) - 1;
   }
 
-  /** The recorded value at `functionID` ({found: false} from the first unrecorded one on). */
-  replay(functionID: number): { found: false } | { found: true; value: unknown } {
+  /**
+   * The recorded value at `functionID` ({found: false} from the first unrecorded one on); the value is a
+   * Promise only when the serializer is asynchronous.
+   */
+  replay(functionID: number): { found: false } | { found: true; value: MaybePromise<unknown> } {
     if (!this.replaying) return { found: false };
     const cp = this.executor.recorded(this.wf, functionID, this.name);
     if (!cp) {
@@ -157,16 +164,14 @@ class ReadCheckpointer {
       return { found: false };
     }
     this.end();
-    if (cp.error) throw deserializeError(cp.error, cp.serialization ?? null);
-    return { found: true, value: deserializeValue(cp.output ?? null, cp.serialization ?? null) };
+    return { found: true, value: replayCheckpoint(cp) };
   }
 
   async record(functionID: number, outcome: { value: unknown } | { error: unknown }): Promise<void> {
     const format = appSerializationName();
-    const result =
-      'error' in outcome
-        ? { error: serializeError(outcome.error, format), serialization: format }
-        : { output: serializeValue(outcome.value, format), serialization: format };
+    const text = 'error' in outcome ? serializeErrorMaybe(outcome.error, format) : serializeValueMaybe(outcome.value, format);
+    const stored = typeof text === 'string' ? text : await text;
+    const result = 'error' in outcome ? { error: stored, serialization: format } : { output: stored, serialization: format };
     await this.executor.record(this.wf, functionID, this.name, this.startedAt, result);
     this.end();
   }
@@ -208,8 +213,9 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
       if (cp && functionID !== undefined) {
         const recorded = cp.replay(functionID);
         if (recorded.found) {
-          if (recorded.value === STREAM_CLOSED) return;
-          yield recorded.value as T;
+          const value = isPromiseLike(recorded.value) ? await recorded.value : recorded.value;
+          if (value === STREAM_CLOSED) return;
+          yield value as T;
           next++;
           continue;
         }
@@ -233,8 +239,9 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
         if (cp && functionID !== undefined) await cp.record(functionID, { value: STREAM_CLOSED });
         return;
       }
-      const value = deserializeValue(page.values[index], page.serializations[index] ?? null, serializerOpts);
+      const parsed = deserializeValueMaybe(page.values[index], page.serializations[index] ?? null, serializerOpts);
       index++;
+      const value = isPromiseLike(parsed) ? await parsed : parsed;
       if (value === STREAM_CLOSED) {
         if (cp && functionID !== undefined) await cp.record(functionID, { value: STREAM_CLOSED });
         return;
