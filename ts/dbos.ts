@@ -3,7 +3,7 @@
 // does the work.
 import { createHash, randomUUID } from 'node:crypto';
 import { contextStorage, currentContext, takeFunctionID, workflowCode, type DBOSContext, type StepStatus } from './context';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
+import type { EmbeddedPostgresHandle } from './embedded-postgres';
 import {
   DBOSError,
   DBOSInitializationError,
@@ -316,6 +316,8 @@ export class DBOS {
     let embedded: EmbeddedPostgresHandle | undefined;
     if (!url) {
       const envPort = process.env.DBOS_EMBEDDED_PG_PORT ? Number(process.env.DBOS_EMBEDDED_PG_PORT) : undefined;
+      // Loaded here only: an app with a URL never loads the supervisor (nor the optional embedded-postgres package).
+      const { startEmbeddedPostgres } = require('./embedded-postgres') as typeof import('./embedded-postgres');
       embedded = await startEmbeddedPostgres({
         dataDir: cfg.embeddedPostgresDataDir ?? process.env.DBOS_EMBEDDED_PG_DIR,
         port: cfg.embeddedPostgresPort ?? envPort,
