@@ -10,20 +10,11 @@ import {
   DBOSInvalidWorkflowTransitionError,
   DBOSNotRegisteredError,
 } from './error';
-import {
-  checkSleepDuration,
-  Executor,
-  timerSleep,
-  type InternalHandle,
-  type PollingOptions,
-  type StartWorkflowParams as BaseStartParams,
-  type WorkflowHandle,
-  type WorkflowStatus,
-} from './executor';
+import { recordedValue, sleepms, timerSleep } from './durable-time';
+import { Executor, type StartWorkflowParams as BaseStartParams } from './executor';
+import type { InternalHandle, PollingOptions, WorkflowHandle } from './handles';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
-  describe,
-  requireString,
   recv as recvMessage,
   send as sendMessage,
   type GetEventOptions,
@@ -64,6 +55,18 @@ import {
   type JSONValue,
   type SerializationRecipe,
 } from './serialization';
+import { checkpointedStatus } from './results';
+import { runStep } from './steps';
+import {
+  checkDeadlineEpochMS,
+  checkPollingInterval,
+  checkSleepDuration,
+  checkStepConfig,
+  checkTimeoutSeconds,
+  requireString,
+  requireWorkflowIDs,
+} from './validation';
+import type { WorkflowStatus } from './workflow-status';
 
 const PACKAGE_VERSION = '0.1.0';
 
@@ -230,20 +233,6 @@ function computeAppVersion(name: string): string {
   return hash.digest('hex');
 }
 
-function validateStepConfig(cfg: StepConfig, name: string): void {
-  const positive = (v: number | undefined) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0);
-  if (!positive(cfg.timeoutMS)) throw new DBOSError(`Step ${name}: timeoutMS must be a positive finite number`);
-  if (cfg.maxAttempts !== undefined && !(Number.isInteger(cfg.maxAttempts) && cfg.maxAttempts >= 1)) {
-    throw new DBOSError(`Step ${name}: maxAttempts must be a positive integer`);
-  }
-  if (cfg.intervalSeconds !== undefined && !(Number.isFinite(cfg.intervalSeconds) && cfg.intervalSeconds >= 0)) {
-    throw new DBOSError(`Step ${name}: intervalSeconds must be a non-negative number`);
-  }
-  if (cfg.backoffRate !== undefined && !(Number.isFinite(cfg.backoffRate) && cfg.backoffRate > 0)) {
-    throw new DBOSError(`Step ${name}: backoffRate must be a positive number`);
-  }
-}
-
 function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     const exec = executor('workflows');
@@ -260,13 +249,13 @@ function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
 }
 
 function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: StepConfig): AnyFunction {
-  validateStepConfig(cfg, name);
+  checkStepConfig(cfg, name);
   const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     const exec = executor('steps');
     const ctx = currentContext();
     // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
     if (!ctx?.workflow) return fn.apply(this, args);
-    return exec.runStep(() => fn.apply(this, args), name, cfg);
+    return runStep(exec.engine, () => fn.apply(this, args), name, cfg);
   };
   Object.defineProperty(invoker, 'name', { value: name });
   markInvoker(invoker, { kind: 'step', name, className, fn, config: cfg });
@@ -481,11 +470,11 @@ export class DBOS {
     const exec = executor('steps');
     if (typeof func !== 'function') throw new TypeError(`DBOS.runStep needs a function to run, got ${typeof func}`);
     const name = cfg.name ?? func.name;
-    validateStepConfig(cfg, name);
+    checkStepConfig(cfg, name);
     const ctx = currentContext();
     // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
     if (!ctx?.workflow) return func();
-    return exec.runStep(func, name, cfg);
+    return runStep(exec.engine, func, name, cfg);
   }
 
   static registerSerialization<T, S extends JSONValue>(serReg: SerializationRecipe<T, S>): void {
@@ -550,7 +539,7 @@ export class DBOS {
     const wf = workflowCode();
     if (!wf) return exec.getStatus(workflowID);
     const functionID = takeFunctionID(wf);
-    return exec.checkpointedStatus(wf, functionID, workflowID);
+    return checkpointedStatus(exec.engine, wf, functionID, workflowID);
   }
 
   /** The workflow's result; null if it does not finish within the timeout. */
@@ -559,7 +548,7 @@ export class DBOS {
     requireString('workflow ID', workflowID);
     const timeoutMS = resolveTimeoutMS(options);
     const pollMs = typeof options === 'object' ? (options.pollingIntervalMs ?? 1000) : 1000;
-    validatePolling(pollMs);
+    checkPollingInterval(pollMs);
     const wf = workflowCode();
     if (!wf) {
       const deadline = timeoutMS === undefined ? null : Date.now() + timeoutMS;
@@ -581,7 +570,7 @@ export class DBOS {
 
   static async cancelWorkflows(workflowIDs: string[], options?: CancelWorkflowsOptions): Promise<void> {
     const exec = executor('DBOS.cancelWorkflow');
-    requireIDs(workflowIDs);
+    requireWorkflowIDs(workflowIDs);
     await recordedManagement('DBOS.cancelWorkflow', () => exec.cancel(workflowIDs, options?.cancelChildren === true));
   }
 
@@ -593,7 +582,7 @@ export class DBOS {
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
     const exec = executor('DBOS.resumeWorkflow');
-    requireIDs(workflowIDs);
+    requireWorkflowIDs(workflowIDs);
     if (options?.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
     }
@@ -618,13 +607,13 @@ export class DBOS {
    */
   static async recv<T>(topic?: string, options?: number | RecvOptions): Promise<T | null> {
     const exec = executor('DBOS.recv');
-    return (await recvMessage(exec.engine, exec, topic, options)) as T | null;
+    return (await recvMessage(exec.engine, topic, options)) as T | null;
   }
 
   /** Publishes (or updates) a key-value event of the running workflow. Workflow code only. */
   static async setEvent<T>(key: string, value: T, options?: SetEventOptions): Promise<void> {
     const exec = executor('DBOS.setEvent');
-    return setWorkflowEvent(exec.engine, exec, key, value, options);
+    return setWorkflowEvent(exec.engine, key, value, options);
   }
 
   /** Waits until `workflowID` has published `key` and returns its latest value; null on timeout (default 60 s). */
@@ -641,13 +630,13 @@ export class DBOS {
    */
   static async writeStream<T>(key: string, value: T, options?: WriteStreamOptions): Promise<void> {
     const exec = executor('DBOS.writeStream');
-    return writeWorkflowStream(exec.engine, exec, key, value, options);
+    return writeWorkflowStream(exec.engine, key, value, options);
   }
 
   /** Ends the running workflow's stream `key` for every reader (streams also end when the workflow does). */
   static async closeStream(key: string): Promise<void> {
     const exec = executor('DBOS.closeStream');
-    return closeWorkflowStream(exec.engine, exec, key);
+    return closeWorkflowStream(exec.engine, key);
   }
 
   /**
@@ -673,7 +662,7 @@ export class DBOS {
       checkSleepDuration(durationMS);
       return timerSleep(durationMS);
     }
-    return executor('DBOS.sleep').sleepms(durationMS);
+    return sleepms(executor('DBOS.sleep').engine, durationMS);
   }
 
   static async sleepSeconds(durationSec: number): Promise<void> {
@@ -687,20 +676,20 @@ export class DBOS {
   /** The current time, recorded in workflow code so a replay sees the same value. */
   static async now(): Promise<number> {
     if (!workflowCode()) return Date.now();
-    return executor('DBOS.now').recordedValue('DBOS.now', () => Date.now());
+    return recordedValue(executor('DBOS.now').engine, 'DBOS.now', () => Date.now());
   }
 
   /** A random UUID, recorded in workflow code so a replay sees the same value. */
   static async randomUUID(): Promise<string> {
     if (!workflowCode()) return randomUUID();
-    return executor('DBOS.randomUUID').recordedValue('DBOS.randomUUID', () => randomUUID());
+    return recordedValue(executor('DBOS.randomUUID').engine, 'DBOS.randomUUID', () => randomUUID());
   }
 }
 
 /** Management calls from workflow code are recorded like steps, so a replay does not repeat them. */
 async function recordedManagement(name: string, fn: () => Promise<void>): Promise<void> {
   if (!workflowCode()) return fn();
-  return executor(name).runStep(fn, name, {});
+  return runStep(executor(name).engine, fn, name, {});
 }
 
 /**
@@ -734,36 +723,16 @@ async function startRegistered(
 function resolveTimeoutMS(options: number | GetResultOptions | undefined): number | undefined {
   if (options === undefined) return undefined;
   if (typeof options === 'number') {
-    validateTimeout(options);
+    checkTimeoutSeconds(options);
     return options * 1000;
   }
   if (options.deadlineEpochMS !== undefined) {
-    if (typeof options.deadlineEpochMS !== 'number' || !Number.isFinite(options.deadlineEpochMS)) {
-      throw new DBOSError(`Invalid deadlineEpochMS ${describe(options.deadlineEpochMS)}: it must be a finite number`);
-    }
+    checkDeadlineEpochMS(options.deadlineEpochMS);
     return Math.max(0, options.deadlineEpochMS - Date.now());
   }
   if (options.timeoutSeconds === undefined) return undefined;
-  validateTimeout(options.timeoutSeconds);
+  checkTimeoutSeconds(options.timeoutSeconds);
   return options.timeoutSeconds * 1000;
-}
-
-function validateTimeout(seconds: number): void {
-  // Infinity used to reach the engine as a deadline it read as past: null at once instead of a wait.
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${describe(seconds)}: timeoutSeconds must be a finite, non-negative number`);
-  }
-}
-
-function requireIDs(workflowIDs: unknown): void {
-  if (!Array.isArray(workflowIDs)) throw new DBOSError(`Invalid workflowIDs ${describe(workflowIDs)}: they must be an array of workflow IDs`);
-  for (const id of workflowIDs) requireString('workflow ID', id);
-}
-
-function validatePolling(ms: number): void {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new DBOSError(`Invalid pollingIntervalMs ${describe(ms)}: pollingIntervalMs must be a positive finite number`);
-  }
 }
 
 /**
