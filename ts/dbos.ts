@@ -1,6 +1,6 @@
-// The DBOS static API: configuration and lifecycle, registration (decorators and functions), starting
-// workflows, steps, durable sleep and workflow introspection. It validates and routes; the executor
-// does the work.
+// The DBOS static API: configuration and lifecycle, registration (the decorators and invokers are in
+// decorators.ts), starting workflows, steps, durable sleep and workflow introspection. It validates
+// and routes; the executor does the work.
 import { createHash, randomUUID } from 'node:crypto';
 import { contextStorage, currentContext, takeFunctionID, workflowCode, type DBOSContext, type StepStatus } from './context';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
@@ -11,6 +11,18 @@ import {
   DBOSNotRegisteredError,
 } from './error';
 import { recordedValue, sleepms, timerSleep } from './durable-time';
+import {
+  checkWorkflowThis,
+  ConfiguredInstance,
+  isClass,
+  registerStep,
+  registerWorkflow,
+  stepDecorator,
+  workflowDecorator,
+  type DBOSMethodDecorator,
+  type InvokeFunctionsAsync,
+  type InvokeFunctionsAsyncInst,
+} from './decorators';
 import { Executor, type StartWorkflowParams as BaseStartParams } from './executor';
 import type { InternalHandle, PollingOptions, WorkflowHandle } from './handles';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
@@ -34,19 +46,12 @@ import {
 import {
   allInstances,
   allWorkflows,
-  assertCanRegisterStep,
-  classNameOf,
   freezeRegistry,
-  markInvoker,
-  registerInstance,
-  registerWorkflowFunction,
   registrationOf,
   unfreezeRegistry,
-  type AnyFunction,
   type FunctionName,
   type StepConfig,
   type WorkflowConfig,
-  type WorkflowRegistration,
 } from './registry';
 import {
   registerSerialization as registerRecipe,
@@ -67,6 +72,8 @@ import {
   requireWorkflowIDs,
 } from './validation';
 import type { WorkflowStatus } from './workflow-status';
+
+export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 
 const PACKAGE_VERSION = '0.1.0';
 
@@ -139,54 +146,6 @@ export interface GetResultOptions extends PollingOptions {
   deadlineEpochMS?: number;
 }
 
-/**
- * Base for classes whose instances carry configuration (`DBOS.startWorkflow(instance)`). Each instance
- * is registered by class and name: its workflows record the name, and recovery runs them on it.
- */
-export abstract class ConfiguredInstance {
-  readonly name: string;
-  constructor(name: string) {
-    this.name = name;
-    registerInstance(this, name);
-  }
-  /** Override to perform async initialization between construction and `DBOS.launch()`. */
-  async initialize(): Promise<void> {}
-}
-
-type WorkflowFunction = (...args: never[]) => Promise<unknown>;
-type InvokeFunctionsAsync<T> = T extends Function
-  ? {
-      [P in keyof T]: T[P] extends WorkflowFunction
-        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
-        : never;
-    }
-  : never;
-type InvokeFunctionsAsyncInst<T> = T extends ConfiguredInstance
-  ? {
-      [P in keyof T]: T[P] extends WorkflowFunction
-        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
-        : never;
-    }
-  : never;
-
-type AsyncMethod<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Promise<Return>;
-
-/**
- * What `@DBOS.workflow()` and `@DBOS.step()` return: a legacy (experimentalDecorators) method decorator,
- * as DBOS documents it, that also works as a standard (TC39) one.
- */
-export interface DBOSMethodDecorator {
-  <This, Args extends unknown[], Return>(
-    target: object,
-    propertyKey: string,
-    inDescriptor: TypedPropertyDescriptor<AsyncMethod<This, Args, Return>>,
-  ): TypedPropertyDescriptor<AsyncMethod<This, Args, Return>>;
-  <This, Args extends unknown[], Return>(
-    method: AsyncMethod<This, Args, Return>,
-    context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, Return>>,
-  ): AsyncMethod<This, Args, Return>;
-}
-
 interface Runtime {
   executor: Executor;
   embedded?: EmbeddedPostgresHandle;
@@ -231,47 +190,6 @@ function computeAppVersion(name: string): string {
   hash.update(PACKAGE_VERSION);
   hash.update(name);
   return hash.digest('hex');
-}
-
-function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
-  const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    const exec = executor('workflows');
-    checkWorkflowThis(this, 'Attempt to call a `workflow` function on an object that is not a `ConfiguredInstance`');
-    const wf = workflowCode();
-    // A direct call from workflow code takes two IDs: the child start and its getResult.
-    const startID = wf ? takeFunctionID(wf, 2) : undefined;
-    const handle = await exec.startWorkflow(reg, this ?? reg.defaultThis, args, {}, startID);
-    return handle.resultAt(startID !== undefined ? startID + 1 : undefined);
-  };
-  Object.defineProperty(invoker, 'name', { value: reg.name });
-  markInvoker(invoker, reg);
-  return invoker;
-}
-
-function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: StepConfig): AnyFunction {
-  checkStepConfig(cfg, name);
-  const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    const exec = executor('steps');
-    const ctx = currentContext();
-    // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
-    if (!ctx?.workflow) return fn.apply(this, args);
-    return runStep(exec.engine, () => fn.apply(this, args), name, cfg);
-  };
-  Object.defineProperty(invoker, 'name', { value: name });
-  markInvoker(invoker, { kind: 'step', name, className, fn, config: cfg });
-  return invoker;
-}
-
-/** Standard (TC39) decorator context, for apps compiled without experimentalDecorators. */
-interface StandardMethodContext {
-  kind: string;
-  name: string | symbol;
-  static: boolean;
-  addInitializer(init: (this: unknown) => void): void;
-}
-
-function isStandardContext(x: unknown): x is StandardMethodContext {
-  return typeof x === 'object' && x !== null && 'kind' in x && 'addInitializer' in x;
 }
 
 export class DBOS {
@@ -407,29 +325,12 @@ export class DBOS {
 
   /** Decorator designating a static method (legacy or standard decorators) as a DBOS workflow. */
   static workflow(cfg: WorkflowConfig = {}): DBOSMethodDecorator {
-    return ((target: object, propertyKey: unknown, descriptor?: unknown) =>
-      decorateMethod(target, propertyKey, descriptor, (fn, name, className, defaultThis) => {
-        const reg: WorkflowRegistration = {
-          kind: 'workflow',
-          name: cfg.name ?? name,
-          className,
-          fn,
-          config: cfg,
-          defaultThis,
-        };
-        registerWorkflowFunction(reg);
-        return makeWorkflowInvoker(reg);
-      })) as DBOSMethodDecorator;
+    return workflowDecorator(cfg, executor);
   }
 
   /** Decorator designating a method as a DBOS step (checkpointed in workflows, a plain call elsewhere). */
   static step(cfg: StepConfig = {}): DBOSMethodDecorator {
-    return ((target: object, propertyKey: unknown, descriptor?: unknown) =>
-      decorateMethod(target, propertyKey, descriptor, (fn, name, className) => {
-        const stepName = cfg.name ?? name;
-        assertCanRegisterStep(stepName);
-        return makeStepInvoker(stepName, className, fn, cfg);
-      })) as DBOSMethodDecorator;
+    return stepDecorator(cfg, executor);
   }
 
   /** Registers a function as a workflow and returns the invoker to call instead of it. */
@@ -437,17 +338,7 @@ export class DBOS {
     func: (this: This, ...args: Args) => Promise<Return>,
     cfg: FunctionName & WorkflowConfig = {},
   ): (this: This, ...args: Args) => Promise<Return> {
-    const name = cfg.name ?? func.name;
-    const reg: WorkflowRegistration = {
-      kind: 'workflow',
-      name,
-      className: cfg.className ?? classNameOf(cfg.ctorOrProto),
-      fn: func as unknown as AnyFunction,
-      config: cfg,
-      defaultThis: typeof cfg.ctorOrProto === 'function' ? cfg.ctorOrProto : undefined,
-    };
-    registerWorkflowFunction(reg);
-    return makeWorkflowInvoker(reg) as unknown as (this: This, ...args: Args) => Promise<Return>;
+    return registerWorkflow(func, cfg, executor);
   }
 
   /** Registers a function as a step and returns the invoker to call instead of it. */
@@ -455,14 +346,7 @@ export class DBOS {
     func: (this: This, ...args: Args) => Promise<Return>,
     cfg: StepConfig & FunctionName = {},
   ): (this: This, ...args: Args) => Promise<Return> {
-    const name = cfg.name ?? func.name;
-    assertCanRegisterStep(name);
-    return makeStepInvoker(
-      name,
-      cfg.className ?? classNameOf(cfg.ctorOrProto),
-      func as unknown as AnyFunction,
-      cfg,
-    ) as unknown as (this: This, ...args: Args) => Promise<Return>;
+    return registerStep(func, cfg, executor);
   }
 
   /** Runs `func` as a checkpointed step of the current workflow (a plain call outside one). */
@@ -692,20 +576,6 @@ async function recordedManagement(name: string, fn: () => Promise<void>): Promis
   return runStep(executor(name).engine, fn, name, {});
 }
 
-/**
- * A workflow runs on its class (static), on nothing (a function), or on a `ConfiguredInstance`: any
- * other object could not be found again at recovery, so DBOS refuses it.
- */
-function checkWorkflowThis(thisArg: unknown, message: string): void {
-  if (typeof thisArg === 'object' && thisArg !== null && !(thisArg instanceof ConfiguredInstance)) {
-    throw new DBOSInvalidWorkflowTransitionError(message);
-  }
-}
-
-function isClass(f: Function): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(f)) || Object.getOwnPropertyNames(f).some((p) => registrationOf((f as unknown as Record<string, unknown>)[p]) !== undefined);
-}
-
 async function startRegistered(
   reg: ReturnType<typeof registrationOf>,
   thisArg: unknown,
@@ -735,39 +605,3 @@ function resolveTimeoutMS(options: number | GetResultOptions | undefined): numbe
   return options.timeoutSeconds * 1000;
 }
 
-/**
- * Applies a method decorator in either form: legacy (target, key, descriptor) from
- * experimentalDecorators, or standard (method, context).
- */
-function decorateMethod(
-  target: object,
-  propertyKey: unknown,
-  descriptor: unknown,
-  wrap: (fn: AnyFunction, name: string, className: string, defaultThis: unknown) => AnyFunction,
-): unknown {
-  if (typeof target === 'function' && isStandardContext(propertyKey)) {
-    // Standard decorators: `target` is the method itself; the class is only known at initialization.
-    const ctx = propertyKey;
-    const method = target as AnyFunction;
-    const name = String(ctx.name);
-    let invoker: AnyFunction | undefined;
-    const pending: AnyFunction = function (this: unknown, ...args: unknown[]) {
-      if (!invoker) throw new DBOSError(`Workflow or step ${name} was used before its class finished initializing`);
-      return invoker.apply(this, args);
-    };
-    ctx.addInitializer(function (this: unknown) {
-      const owner = this as object;
-      invoker = wrap(method, name, classNameOf(owner), ctx.static ? owner : undefined);
-      if (ctx.static) Object.defineProperty(owner, name, { value: invoker, writable: true, configurable: true });
-    });
-    return pending;
-  }
-  const desc = descriptor as unknown as TypedPropertyDescriptor<AnyFunction>;
-  const method = desc.value;
-  if (typeof method !== 'function') {
-    throw new DBOSError(`@DBOS decorators apply to methods; ${String(propertyKey)} is not one`);
-  }
-  const isStatic = typeof target === 'function';
-  desc.value = wrap(method, String(propertyKey), classNameOf(target), isStatic ? target : undefined);
-  return descriptor;
-}
