@@ -35,7 +35,7 @@ import {
 } from './serialization';
 import { checkWorkflowTimeout, refuseEnqueueOnlyOptions, requireString } from './validation';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
-import { awaitHeldStart, complete, holdStart, settled } from './write-behind';
+import { complete, heldStartWritten, holdStart, releaseAtEndOfTurn, settled } from './write-behind';
 
 // Moved to the modules above; re-exported for code that imports them from here.
 export { checkSleepDuration } from './validation';
@@ -283,7 +283,12 @@ export class Executor implements HandleExecutor {
     const state = freshState(reg, row, serialization, deadline);
     const written = holdStart(this.engine, row, state);
     const promise = this.execute(reg, thisArg ?? reg.defaultThis, args, state);
-    await awaitHeldStart(this.engine, state, written);
+    releaseAtEndOfTurn(this.engine, state);
+    try {
+      await written;
+    } finally {
+      heldStartWritten(state);
+    }
     return new InvokedHandle(this, row.workflowId, promise);
   }
 

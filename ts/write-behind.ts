@@ -15,7 +15,7 @@
 //   after a crash re-run) an unbounded number of steps past its last commit.
 // - A held start (a generated ID: no earlier run to meet) writes its row at the workflow's first
 //   durable operation, at the end of the starter's turn if still running, or with its outcome
-//   (`holdStart`, `awaitHeldStart`); the start call returns only once the row committed.
+//   (`holdStart`, `releaseAtEndOfTurn`, `heldStartWritten`); the start call returns only once the row committed.
 // - The first write that failed is kept on the workflow (`writeError`) and thrown at its next durable
 //   operation: the workflow stops where it would have stopped had it waited.
 // Tests holding this: write-behind.test.ts, held-start.test.ts (and tests/engine.rs for the engine side).
@@ -157,17 +157,17 @@ export function holdStart(engine: Engine, row: NewWorkflow, wf: WorkflowState): 
   return written;
 }
 
-/**
- * After the held workflow began running: releases its start at the end of this turn of the event loop
- * if nothing wrote it before, and waits for the row's commit (the start call returns only then).
- */
-export async function awaitHeldStart(engine: Engine, wf: WorkflowState, written: Promise<unknown>): Promise<void> {
+/** After the held workflow began running: has its start written at the end of this turn of the event loop if nothing wrote it before. */
+export function releaseAtEndOfTurn(engine: Engine, wf: WorkflowState): void {
   setImmediate(() => {
     if (wf.startHeld) engine.releaseStart(wf.workflowID);
   });
-  try {
-    await written;
-  } finally {
-    wf.startHeld = false;
-  }
+}
+
+/**
+ * The starter saw `holdStart`'s promise settle (it awaits it itself: a wrapper would add a hop to every
+ * start): the row is written, or refused, so nothing is held any more.
+ */
+export function heldStartWritten(wf: WorkflowState): void {
+  wf.startHeld = false;
 }
