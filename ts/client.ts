@@ -3,11 +3,14 @@
 // so getEvent wakes within milliseconds instead of polling.
 import { DBOSError, DBOSNonExistentWorkflowError } from './error';
 import { getEvent } from './events';
-import { outcomeValue, toWorkflowStatus, type PollingOptions, type WorkflowHandle, type WorkflowStatus } from './executor';
-import { requireString, send, type GetEventOptions, type SendOptions } from './messages';
+import type { PollingOptions, WorkflowHandle } from './handles';
+import { send, type GetEventOptions, type SendOptions } from './messages';
 import { Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
+import { outcomeValue } from './results';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
+import { requireString } from './validation';
+import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 
 export interface DBOSClientConfig {
   systemDatabaseUrl: string;

@@ -1,6 +1,7 @@
 // Async context: which workflow (and step) the running code belongs to. Function IDs are taken from
 // here synchronously, before an operation's first await, so concurrent branches number in call order.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { DBOSUnexpectedStepError } from './error';
 import type { Checkpoint } from './native';
 
 export interface StepStatus {
@@ -27,7 +28,7 @@ export interface WorkflowState {
   readonly cancel: AbortController;
   /** Checkpointed stream reads in progress: two at once would number their values by scheduling. */
   activeStreamReads?: number;
-  /** Step checkpoints and stream writes handed to the engine since the last settle (see Executor.recordBehind). */
+  /** Step checkpoints and stream writes handed to the engine since the last settle (see write-behind.ts). */
   writesBehind?: number;
   /** Whether stream writes are among them: the next step waits for those (its effects may tell a reader). */
   streamWritesBehind?: boolean;
@@ -73,4 +74,13 @@ export function takeFunctionID(wf: WorkflowState, count = 1): number {
   const id = wf.nextFunctionID;
   wf.nextFunctionID += count;
   return id;
+}
+
+/** The checkpoint an earlier run recorded at `functionID`, checked against the name the code now expects. */
+export function recordedCheckpoint(wf: WorkflowState, functionID: number, expectedName: string): Checkpoint | undefined {
+  const cp = wf.recorded?.get(functionID);
+  if (cp && cp.name !== expectedName) {
+    throw new DBOSUnexpectedStepError(wf.workflowID, functionID, expectedName, cp.name);
+  }
+  return cp;
 }

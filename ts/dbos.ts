@@ -1,6 +1,6 @@
-// The DBOS static API: configuration and lifecycle, registration (decorators and functions), starting
-// workflows, steps, durable sleep and workflow introspection. It validates and routes; the executor
-// does the work.
+// The DBOS static API: configuration and lifecycle, registration (the decorators and invokers are in
+// decorators.ts), starting workflows, steps, durable sleep and workflow introspection. It validates
+// and routes; the executor does the work.
 import { createHash, randomUUID } from 'node:crypto';
 import { contextStorage, currentContext, takeFunctionID, workflowCode, type DBOSContext, type StepStatus } from './context';
 import type { EmbeddedPostgresHandle } from './embedded-postgres';
@@ -10,20 +10,23 @@ import {
   DBOSInvalidWorkflowTransitionError,
   DBOSNotRegisteredError,
 } from './error';
+import { recordedValue, sleepms, timerSleep } from './durable-time';
 import {
-  checkSleepDuration,
-  Executor,
-  timerSleep,
-  type InternalHandle,
-  type PollingOptions,
-  type StartWorkflowParams as BaseStartParams,
-  type WorkflowHandle,
-  type WorkflowStatus,
-} from './executor';
+  checkWorkflowThis,
+  ConfiguredInstance,
+  isClass,
+  registerStep,
+  registerWorkflow,
+  stepDecorator,
+  workflowDecorator,
+  type DBOSMethodDecorator,
+  type InvokeFunctionsAsync,
+  type InvokeFunctionsAsyncInst,
+} from './decorators';
+import { Executor, type StartWorkflowParams as BaseStartParams } from './executor';
+import type { InternalHandle, PollingOptions, WorkflowHandle } from './handles';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
-  describe,
-  requireString,
   recv as recvMessage,
   send as sendMessage,
   type GetEventOptions,
@@ -43,19 +46,12 @@ import {
 import {
   allInstances,
   allWorkflows,
-  assertCanRegisterStep,
-  classNameOf,
   freezeRegistry,
-  markInvoker,
-  registerInstance,
-  registerWorkflowFunction,
   registrationOf,
   unfreezeRegistry,
-  type AnyFunction,
   type FunctionName,
   type StepConfig,
   type WorkflowConfig,
-  type WorkflowRegistration,
 } from './registry';
 import {
   registerSerialization as registerRecipe,
@@ -64,6 +60,20 @@ import {
   type JSONValue,
   type SerializationRecipe,
 } from './serialization';
+import { checkpointedStatus } from './results';
+import { runStep } from './steps';
+import {
+  checkDeadlineEpochMS,
+  checkPollingInterval,
+  checkSleepDuration,
+  checkStepConfig,
+  checkTimeoutSeconds,
+  requireString,
+  requireWorkflowIDs,
+} from './validation';
+import type { WorkflowStatus } from './workflow-status';
+
+export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 
 const PACKAGE_VERSION = '0.1.0';
 
@@ -136,54 +146,6 @@ export interface GetResultOptions extends PollingOptions {
   deadlineEpochMS?: number;
 }
 
-/**
- * Base for classes whose instances carry configuration (`DBOS.startWorkflow(instance)`). Each instance
- * is registered by class and name: its workflows record the name, and recovery runs them on it.
- */
-export abstract class ConfiguredInstance {
-  readonly name: string;
-  constructor(name: string) {
-    this.name = name;
-    registerInstance(this, name);
-  }
-  /** Override to perform async initialization between construction and `DBOS.launch()`. */
-  async initialize(): Promise<void> {}
-}
-
-type WorkflowFunction = (...args: never[]) => Promise<unknown>;
-type InvokeFunctionsAsync<T> = T extends Function
-  ? {
-      [P in keyof T]: T[P] extends WorkflowFunction
-        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
-        : never;
-    }
-  : never;
-type InvokeFunctionsAsyncInst<T> = T extends ConfiguredInstance
-  ? {
-      [P in keyof T]: T[P] extends WorkflowFunction
-        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
-        : never;
-    }
-  : never;
-
-type AsyncMethod<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Promise<Return>;
-
-/**
- * What `@DBOS.workflow()` and `@DBOS.step()` return: a legacy (experimentalDecorators) method decorator,
- * as DBOS documents it, that also works as a standard (TC39) one.
- */
-export interface DBOSMethodDecorator {
-  <This, Args extends unknown[], Return>(
-    target: object,
-    propertyKey: string,
-    inDescriptor: TypedPropertyDescriptor<AsyncMethod<This, Args, Return>>,
-  ): TypedPropertyDescriptor<AsyncMethod<This, Args, Return>>;
-  <This, Args extends unknown[], Return>(
-    method: AsyncMethod<This, Args, Return>,
-    context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, Return>>,
-  ): AsyncMethod<This, Args, Return>;
-}
-
 interface Runtime {
   executor: Executor;
   embedded?: EmbeddedPostgresHandle;
@@ -228,61 +190,6 @@ function computeAppVersion(name: string): string {
   hash.update(PACKAGE_VERSION);
   hash.update(name);
   return hash.digest('hex');
-}
-
-function validateStepConfig(cfg: StepConfig, name: string): void {
-  const positive = (v: number | undefined) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0);
-  if (!positive(cfg.timeoutMS)) throw new DBOSError(`Step ${name}: timeoutMS must be a positive finite number`);
-  if (cfg.maxAttempts !== undefined && !(Number.isInteger(cfg.maxAttempts) && cfg.maxAttempts >= 1)) {
-    throw new DBOSError(`Step ${name}: maxAttempts must be a positive integer`);
-  }
-  if (cfg.intervalSeconds !== undefined && !(Number.isFinite(cfg.intervalSeconds) && cfg.intervalSeconds >= 0)) {
-    throw new DBOSError(`Step ${name}: intervalSeconds must be a non-negative number`);
-  }
-  if (cfg.backoffRate !== undefined && !(Number.isFinite(cfg.backoffRate) && cfg.backoffRate > 0)) {
-    throw new DBOSError(`Step ${name}: backoffRate must be a positive number`);
-  }
-}
-
-function makeWorkflowInvoker(reg: WorkflowRegistration): AnyFunction {
-  const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    const exec = executor('workflows');
-    checkWorkflowThis(this, 'Attempt to call a `workflow` function on an object that is not a `ConfiguredInstance`');
-    const wf = workflowCode();
-    // A direct call from workflow code takes two IDs: the child start and its getResult.
-    const startID = wf ? takeFunctionID(wf, 2) : undefined;
-    const handle = await exec.startWorkflow(reg, this ?? reg.defaultThis, args, {}, startID);
-    return handle.resultAt(startID !== undefined ? startID + 1 : undefined);
-  };
-  Object.defineProperty(invoker, 'name', { value: reg.name });
-  markInvoker(invoker, reg);
-  return invoker;
-}
-
-function makeStepInvoker(name: string, className: string, fn: AnyFunction, cfg: StepConfig): AnyFunction {
-  validateStepConfig(cfg, name);
-  const invoker = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    const exec = executor('steps');
-    const ctx = currentContext();
-    // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
-    if (!ctx?.workflow) return fn.apply(this, args);
-    return exec.runStep(() => fn.apply(this, args), name, cfg);
-  };
-  Object.defineProperty(invoker, 'name', { value: name });
-  markInvoker(invoker, { kind: 'step', name, className, fn, config: cfg });
-  return invoker;
-}
-
-/** Standard (TC39) decorator context, for apps compiled without experimentalDecorators. */
-interface StandardMethodContext {
-  kind: string;
-  name: string | symbol;
-  static: boolean;
-  addInitializer(init: (this: unknown) => void): void;
-}
-
-function isStandardContext(x: unknown): x is StandardMethodContext {
-  return typeof x === 'object' && x !== null && 'kind' in x && 'addInitializer' in x;
 }
 
 export class DBOS {
@@ -420,29 +327,12 @@ export class DBOS {
 
   /** Decorator designating a static method (legacy or standard decorators) as a DBOS workflow. */
   static workflow(cfg: WorkflowConfig = {}): DBOSMethodDecorator {
-    return ((target: object, propertyKey: unknown, descriptor?: unknown) =>
-      decorateMethod(target, propertyKey, descriptor, (fn, name, className, defaultThis) => {
-        const reg: WorkflowRegistration = {
-          kind: 'workflow',
-          name: cfg.name ?? name,
-          className,
-          fn,
-          config: cfg,
-          defaultThis,
-        };
-        registerWorkflowFunction(reg);
-        return makeWorkflowInvoker(reg);
-      })) as DBOSMethodDecorator;
+    return workflowDecorator(cfg, executor);
   }
 
   /** Decorator designating a method as a DBOS step (checkpointed in workflows, a plain call elsewhere). */
   static step(cfg: StepConfig = {}): DBOSMethodDecorator {
-    return ((target: object, propertyKey: unknown, descriptor?: unknown) =>
-      decorateMethod(target, propertyKey, descriptor, (fn, name, className) => {
-        const stepName = cfg.name ?? name;
-        assertCanRegisterStep(stepName);
-        return makeStepInvoker(stepName, className, fn, cfg);
-      })) as DBOSMethodDecorator;
+    return stepDecorator(cfg, executor);
   }
 
   /** Registers a function as a workflow and returns the invoker to call instead of it. */
@@ -450,17 +340,7 @@ export class DBOS {
     func: (this: This, ...args: Args) => Promise<Return>,
     cfg: FunctionName & WorkflowConfig = {},
   ): (this: This, ...args: Args) => Promise<Return> {
-    const name = cfg.name ?? func.name;
-    const reg: WorkflowRegistration = {
-      kind: 'workflow',
-      name,
-      className: cfg.className ?? classNameOf(cfg.ctorOrProto),
-      fn: func as unknown as AnyFunction,
-      config: cfg,
-      defaultThis: typeof cfg.ctorOrProto === 'function' ? cfg.ctorOrProto : undefined,
-    };
-    registerWorkflowFunction(reg);
-    return makeWorkflowInvoker(reg) as unknown as (this: This, ...args: Args) => Promise<Return>;
+    return registerWorkflow(func, cfg, executor);
   }
 
   /** Registers a function as a step and returns the invoker to call instead of it. */
@@ -468,14 +348,7 @@ export class DBOS {
     func: (this: This, ...args: Args) => Promise<Return>,
     cfg: StepConfig & FunctionName = {},
   ): (this: This, ...args: Args) => Promise<Return> {
-    const name = cfg.name ?? func.name;
-    assertCanRegisterStep(name);
-    return makeStepInvoker(
-      name,
-      cfg.className ?? classNameOf(cfg.ctorOrProto),
-      func as unknown as AnyFunction,
-      cfg,
-    ) as unknown as (this: This, ...args: Args) => Promise<Return>;
+    return registerStep(func, cfg, executor);
   }
 
   /** Runs `func` as a checkpointed step of the current workflow (a plain call outside one). */
@@ -483,11 +356,11 @@ export class DBOS {
     const exec = executor('steps');
     if (typeof func !== 'function') throw new TypeError(`DBOS.runStep needs a function to run, got ${typeof func}`);
     const name = cfg.name ?? func.name;
-    validateStepConfig(cfg, name);
+    checkStepConfig(cfg, name);
     const ctx = currentContext();
     // Outside a workflow a step is a plain call; a pending withNextWorkflowID is for the next workflow only.
     if (!ctx?.workflow) return func();
-    return exec.runStep(func, name, cfg);
+    return runStep(exec.engine, func, name, cfg);
   }
 
   static registerSerialization<T, S extends JSONValue>(serReg: SerializationRecipe<T, S>): void {
@@ -552,7 +425,7 @@ export class DBOS {
     const wf = workflowCode();
     if (!wf) return exec.getStatus(workflowID);
     const functionID = takeFunctionID(wf);
-    return exec.checkpointedStatus(wf, functionID, workflowID);
+    return checkpointedStatus(exec.engine, wf, functionID, workflowID);
   }
 
   /** The workflow's result; null if it does not finish within the timeout. */
@@ -561,7 +434,7 @@ export class DBOS {
     requireString('workflow ID', workflowID);
     const timeoutMS = resolveTimeoutMS(options);
     const pollMs = typeof options === 'object' ? (options.pollingIntervalMs ?? 1000) : 1000;
-    validatePolling(pollMs);
+    checkPollingInterval(pollMs);
     const wf = workflowCode();
     if (!wf) {
       const deadline = timeoutMS === undefined ? null : Date.now() + timeoutMS;
@@ -583,7 +456,7 @@ export class DBOS {
 
   static async cancelWorkflows(workflowIDs: string[], options?: CancelWorkflowsOptions): Promise<void> {
     const exec = executor('DBOS.cancelWorkflow');
-    requireIDs(workflowIDs);
+    requireWorkflowIDs(workflowIDs);
     await recordedManagement('DBOS.cancelWorkflow', () => exec.cancel(workflowIDs, options?.cancelChildren === true));
   }
 
@@ -595,7 +468,7 @@ export class DBOS {
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
     const exec = executor('DBOS.resumeWorkflow');
-    requireIDs(workflowIDs);
+    requireWorkflowIDs(workflowIDs);
     if (options?.queueName !== undefined) {
       throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
     }
@@ -620,13 +493,13 @@ export class DBOS {
    */
   static async recv<T>(topic?: string, options?: number | RecvOptions): Promise<T | null> {
     const exec = executor('DBOS.recv');
-    return (await recvMessage(exec.engine, exec, topic, options)) as T | null;
+    return (await recvMessage(exec.engine, topic, options)) as T | null;
   }
 
   /** Publishes (or updates) a key-value event of the running workflow. Workflow code only. */
   static async setEvent<T>(key: string, value: T, options?: SetEventOptions): Promise<void> {
     const exec = executor('DBOS.setEvent');
-    return setWorkflowEvent(exec.engine, exec, key, value, options);
+    return setWorkflowEvent(exec.engine, key, value, options);
   }
 
   /** Waits until `workflowID` has published `key` and returns its latest value; null on timeout (default 60 s). */
@@ -643,13 +516,13 @@ export class DBOS {
    */
   static async writeStream<T>(key: string, value: T, options?: WriteStreamOptions): Promise<void> {
     const exec = executor('DBOS.writeStream');
-    return writeWorkflowStream(exec.engine, exec, key, value, options);
+    return writeWorkflowStream(exec.engine, key, value, options);
   }
 
   /** Ends the running workflow's stream `key` for every reader (streams also end when the workflow does). */
   static async closeStream(key: string): Promise<void> {
     const exec = executor('DBOS.closeStream');
-    return closeWorkflowStream(exec.engine, exec, key);
+    return closeWorkflowStream(exec.engine, key);
   }
 
   /**
@@ -675,7 +548,7 @@ export class DBOS {
       checkSleepDuration(durationMS);
       return timerSleep(durationMS);
     }
-    return executor('DBOS.sleep').sleepms(durationMS);
+    return sleepms(executor('DBOS.sleep').engine, durationMS);
   }
 
   static async sleepSeconds(durationSec: number): Promise<void> {
@@ -689,34 +562,20 @@ export class DBOS {
   /** The current time, recorded in workflow code so a replay sees the same value. */
   static async now(): Promise<number> {
     if (!workflowCode()) return Date.now();
-    return executor('DBOS.now').recordedValue('DBOS.now', () => Date.now());
+    return recordedValue(executor('DBOS.now').engine, 'DBOS.now', () => Date.now());
   }
 
   /** A random UUID, recorded in workflow code so a replay sees the same value. */
   static async randomUUID(): Promise<string> {
     if (!workflowCode()) return randomUUID();
-    return executor('DBOS.randomUUID').recordedValue('DBOS.randomUUID', () => randomUUID());
+    return recordedValue(executor('DBOS.randomUUID').engine, 'DBOS.randomUUID', () => randomUUID());
   }
 }
 
 /** Management calls from workflow code are recorded like steps, so a replay does not repeat them. */
 async function recordedManagement(name: string, fn: () => Promise<void>): Promise<void> {
   if (!workflowCode()) return fn();
-  return executor(name).runStep(fn, name, {});
-}
-
-/**
- * A workflow runs on its class (static), on nothing (a function), or on a `ConfiguredInstance`: any
- * other object could not be found again at recovery, so DBOS refuses it.
- */
-function checkWorkflowThis(thisArg: unknown, message: string): void {
-  if (typeof thisArg === 'object' && thisArg !== null && !(thisArg instanceof ConfiguredInstance)) {
-    throw new DBOSInvalidWorkflowTransitionError(message);
-  }
-}
-
-function isClass(f: Function): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(f)) || Object.getOwnPropertyNames(f).some((p) => registrationOf((f as unknown as Record<string, unknown>)[p]) !== undefined);
+  return runStep(executor(name).engine, fn, name, {});
 }
 
 async function startRegistered(
@@ -736,71 +595,15 @@ async function startRegistered(
 function resolveTimeoutMS(options: number | GetResultOptions | undefined): number | undefined {
   if (options === undefined) return undefined;
   if (typeof options === 'number') {
-    validateTimeout(options);
+    checkTimeoutSeconds(options);
     return options * 1000;
   }
   if (options.deadlineEpochMS !== undefined) {
-    if (typeof options.deadlineEpochMS !== 'number' || !Number.isFinite(options.deadlineEpochMS)) {
-      throw new DBOSError(`Invalid deadlineEpochMS ${describe(options.deadlineEpochMS)}: it must be a finite number`);
-    }
+    checkDeadlineEpochMS(options.deadlineEpochMS);
     return Math.max(0, options.deadlineEpochMS - Date.now());
   }
   if (options.timeoutSeconds === undefined) return undefined;
-  validateTimeout(options.timeoutSeconds);
+  checkTimeoutSeconds(options.timeoutSeconds);
   return options.timeoutSeconds * 1000;
 }
 
-function validateTimeout(seconds: number): void {
-  // Infinity used to reach the engine as a deadline it read as past: null at once instead of a wait.
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${describe(seconds)}: timeoutSeconds must be a finite, non-negative number`);
-  }
-}
-
-function requireIDs(workflowIDs: unknown): void {
-  if (!Array.isArray(workflowIDs)) throw new DBOSError(`Invalid workflowIDs ${describe(workflowIDs)}: they must be an array of workflow IDs`);
-  for (const id of workflowIDs) requireString('workflow ID', id);
-}
-
-function validatePolling(ms: number): void {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new DBOSError(`Invalid pollingIntervalMs ${describe(ms)}: pollingIntervalMs must be a positive finite number`);
-  }
-}
-
-/**
- * Applies a method decorator in either form: legacy (target, key, descriptor) from
- * experimentalDecorators, or standard (method, context).
- */
-function decorateMethod(
-  target: object,
-  propertyKey: unknown,
-  descriptor: unknown,
-  wrap: (fn: AnyFunction, name: string, className: string, defaultThis: unknown) => AnyFunction,
-): unknown {
-  if (typeof target === 'function' && isStandardContext(propertyKey)) {
-    // Standard decorators: `target` is the method itself; the class is only known at initialization.
-    const ctx = propertyKey;
-    const method = target as AnyFunction;
-    const name = String(ctx.name);
-    let invoker: AnyFunction | undefined;
-    const pending: AnyFunction = function (this: unknown, ...args: unknown[]) {
-      if (!invoker) throw new DBOSError(`Workflow or step ${name} was used before its class finished initializing`);
-      return invoker.apply(this, args);
-    };
-    ctx.addInitializer(function (this: unknown) {
-      const owner = this as object;
-      invoker = wrap(method, name, classNameOf(owner), ctx.static ? owner : undefined);
-      if (ctx.static) Object.defineProperty(owner, name, { value: invoker, writable: true, configurable: true });
-    });
-    return pending;
-  }
-  const desc = descriptor as unknown as TypedPropertyDescriptor<AnyFunction>;
-  const method = desc.value;
-  if (typeof method !== 'function') {
-    throw new DBOSError(`@DBOS decorators apply to methods; ${String(propertyKey)} is not one`);
-  }
-  const isStatic = typeof target === 'function';
-  desc.value = wrap(method, String(propertyKey), classNameOf(target), isStatic ? target : undefined);
-  return descriptor;
-}

@@ -1,11 +1,14 @@
 // DBOS.setEvent / DBOS.getEvent (and DBOSClient.getEvent): argument checks, function IDs, replay and
 // formats; the engine does the durable part (upsert + history + checkpoint + NOTIFY; the wait).
-import { currentContext, takeFunctionID } from './context';
+import { currentContext, recordedCheckpoint, takeFunctionID } from './context';
+import { durableDeadline, whileWaiting } from './durable-time';
 import { DBOSInvalidWorkflowTransitionError } from './error';
 import type { Executor } from './executor';
-import { requireString, resolveWait, serializeUserValue, valueFormat, type GetEventOptions } from './messages';
+import { resolveWait, serializeUserValue, valueFormat, type GetEventOptions } from './messages';
 import type { Engine } from './native';
 import { deserializeValueMaybe, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
+import { requireString } from './validation';
+import { record, settled } from './write-behind';
 
 export interface SetEventOptions {
   /** Serialization format override, so readers in other languages can read the event */
@@ -13,7 +16,7 @@ export interface SetEventOptions {
 }
 
 /** setEvent: workflow code only; exactly once (the upsert commits with its checkpoint). */
-export async function setEvent(engine: Engine, executor: Executor, keyArg: unknown, value: unknown, options: SetEventOptions | undefined): Promise<void> {
+export async function setEvent(engine: Engine, keyArg: unknown, value: unknown, options: SetEventOptions | undefined): Promise<void> {
   const ctx = currentContext();
   if (ctx?.step) throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.setEvent` inside a `step` or `transaction`');
   const wf = ctx?.workflow;
@@ -23,8 +26,8 @@ export async function setEvent(engine: Engine, executor: Executor, keyArg: unkno
   const format = valueFormat(options?.serializationType, wf);
   const serialized = serializeUserValue(`the value of event ${JSON.stringify(key)}`, value, format);
   const text = typeof serialized === 'string' ? serialized : await serialized;
-  if (executor.recorded(wf, functionID, 'DBOS.setEvent')) return;
-  await executor.settled(wf);
+  if (recordedCheckpoint(wf, functionID, 'DBOS.setEvent')) return;
+  await settled(engine, wf);
   await engine.setEvent(wf.workflowID, wf.token, functionID, key, text, format, Date.now());
 }
 
@@ -56,16 +59,16 @@ export async function getEvent(
     const found = await engine.getEvent(workflowID, key, Date.now() + wait.timeoutMS, wait.pollMs);
     return found ? read(found.value, found.serialization) : null;
   }
-  const cp = executor.recorded(wf, functionID, 'DBOS.getEvent');
+  const cp = recordedCheckpoint(wf, functionID, 'DBOS.getEvent');
   if (cp) return read(cp.output, cp.serialization);
   const startedAt = Date.now();
   const deadline =
-    wait.timeoutMS > 0 ? ((await executor.durableDeadline(wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
-  await executor.settled(wf);
-  const found = await executor.whileWaiting(wf, `${workflowID}::${key}`, () =>
+    wait.timeoutMS > 0 ? ((await durableDeadline(engine, wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
+  await settled(engine, wf);
+  const found = await whileWaiting(engine, wf, `${workflowID}::${key}`, () =>
     engine.getEvent(workflowID, key, deadline, wait.pollMs, { workflowId: wf.workflowID, token: wf.token }),
   );
-  await executor.record(wf, functionID, 'DBOS.getEvent', startedAt, {
+  await record(engine, wf, functionID, 'DBOS.getEvent', startedAt, {
     output: found?.value ?? null,
     serialization: found?.serialization ?? null,
   });

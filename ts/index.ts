@@ -9,7 +9,8 @@ export {
   type CancelWorkflowsOptions,
   type WorkflowIDReusePolicy,
 } from './dbos';
-export type { WorkflowHandle, WorkflowStatus, PollingOptions } from './executor';
+export type { WorkflowHandle, PollingOptions } from './handles';
+export type { WorkflowStatus } from './workflow-status';
 export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
 export type { SetEventOptions } from './events';
 export type { WriteStreamOptions, ReadStreamOptions, ReadStreamOffsetOptions } from './streams';

@@ -1,10 +1,11 @@
 // DBOS.send / DBOS.recv (and DBOSClient.send): argument checks, function IDs, replay and the stored
 // format; the engine does the durable part (insert + checkpoint, wait + consume + checkpoint).
 import { randomUUID } from 'node:crypto';
-import { inspect } from 'node:util';
-import { currentContext, takeFunctionID, type WorkflowState } from './context';
+import { currentContext, recordedCheckpoint, takeFunctionID, type WorkflowState } from './context';
+import { recordedDeadline, whileWaiting } from './durable-time';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSNonExistentWorkflowError } from './error';
-import type { Executor, PollingOptions } from './executor';
+import type { Executor } from './executor';
+import type { PollingOptions } from './handles';
 import type { Engine } from './native';
 import {
   appSerializationName,
@@ -18,6 +19,8 @@ import {
   type SerializerOptions,
   type WorkflowSerializationFormat,
 } from './serialization';
+import { checkDeadlineEpochMS, checkPollingInterval, checkTimeoutSeconds, describe, requireString } from './validation';
+import { record, settled } from './write-behind';
 
 export const NULL_TOPIC = '__null__topic__';
 /** Postgres refuses a NOTIFY payload of this many bytes or more. */
@@ -40,37 +43,6 @@ export interface RecvOptions extends PollingOptions {
 
 export type GetEventOptions = RecvOptions;
 
-/** A lone UTF-16 surrogate: the addon's UTF-8 conversion would replace it with U+FFFD. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * An ID, topic or key as given, refusing what could not be stored verbatim: a NUL character (Postgres
- * text cannot hold one) or a lone surrogate (it would be stored as U+FFFD, so two IDs would collide).
- */
-export function requireString(what: string, value: unknown, allowEmpty = false): string {
-  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
-    throw new DBOSError(`Invalid ${what} ${describe(value)}: it must be a${allowEmpty ? '' : ' non-empty'} string`);
-  }
-  if (value.includes('\u0000')) {
-    throw new DBOSError(`Invalid ${what} ${describe(value)}: it contains a NUL character, which Postgres cannot store`);
-  }
-  if (LONE_SURROGATE.test(value)) {
-    throw new DBOSError(`Invalid ${what} ${describe(value)}: it contains a lone UTF-16 surrogate, which cannot be stored verbatim`);
-  }
-  return value;
-}
-
-/**
- * A bad argument as the caller wrote it, for error messages: strings quoted (long ones cut), anything else as
- * `util.inspect` shows it (so Infinity, NaN, undefined and -0 stay themselves, where JSON would print null).
- */
-export function describe(v: unknown): string {
-  if (typeof v === 'string') return v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}... (${v.length} characters)` : JSON.stringify(v);
-  if (typeof v === 'symbol' || typeof v === 'function') return typeof v;
-  const text = inspect(v, { depth: 2, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 80 });
-  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
-}
-
 /** The stored topic: the sentinel for none, else the string itself. */
 export function storedTopic(topic: unknown): string {
   if (topic === undefined || topic === null) return NULL_TOPIC;
@@ -87,19 +59,13 @@ export function resolveWait(options: number | RecvOptions | undefined, defaultPo
   const opts: RecvOptions = typeof options === 'number' ? { timeoutSeconds: options } : (options ?? {});
   if (typeof opts !== 'object') throw new DBOSError(`Invalid wait options ${describe(options)}`);
   const pollMs = opts.pollingIntervalMs ?? defaultPollMs;
-  if (typeof pollMs !== 'number' || !Number.isFinite(pollMs) || pollMs <= 0) {
-    throw new DBOSError(`Invalid pollingIntervalMs ${describe(pollMs)}: pollingIntervalMs must be a positive finite number`);
-  }
+  checkPollingInterval(pollMs);
   if (opts.deadlineEpochMS !== undefined) {
-    if (typeof opts.deadlineEpochMS !== 'number' || !Number.isFinite(opts.deadlineEpochMS)) {
-      throw new DBOSError(`Invalid deadlineEpochMS ${describe(opts.deadlineEpochMS)}: it must be a finite number`);
-    }
+    checkDeadlineEpochMS(opts.deadlineEpochMS);
     return { timeoutMS: Math.max(0, opts.deadlineEpochMS - Date.now()), pollMs };
   }
   const seconds = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new DBOSError(`Invalid timeout ${describe(seconds)}: timeoutSeconds must be a finite, non-negative number`);
-  }
+  checkTimeoutSeconds(seconds);
   return { timeoutMS: seconds * 1000, pollMs };
 }
 
@@ -165,12 +131,12 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   };
 
   if (wf && functionID !== undefined && executor) {
-    const cp = executor.recorded(wf, functionID, 'DBOS.send');
+    const cp = recordedCheckpoint(wf, functionID, 'DBOS.send');
     if (cp) {
       if (cp.error) return throwRevived(deserializeErrorMaybe(cp.error, cp.serialization ?? null));
       return;
     }
-    await executor.settled(wf);
+    await settled(engine, wf);
     const startedAt = Date.now();
     try {
       await engine.send(outgoing, { workflowId: wf.workflowID, token: wf.token, functionId: functionID, startedAt });
@@ -178,7 +144,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
       // A missing destination is recorded, so a replay fails the same way without sending.
       if (e instanceof DBOSNonExistentWorkflowError) {
         const ser = appSerializationName();
-        await executor.record(wf, functionID, 'DBOS.send', startedAt, { error: await serializeErrorMaybe(e, ser), serialization: ser });
+        await record(engine, wf, functionID, 'DBOS.send', startedAt, { error: await serializeErrorMaybe(e, ser), serialization: ser });
       }
       throw e;
     }
@@ -192,7 +158,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
 }
 
 /** recv: workflow code only. Waits for the oldest unconsumed message of the topic; null on timeout. */
-export async function recv(engine: Engine, executor: Executor, topicArg: unknown, options: number | RecvOptions | undefined): Promise<unknown> {
+export async function recv(engine: Engine, topicArg: unknown, options: number | RecvOptions | undefined): Promise<unknown> {
   const ctx = currentContext();
   if (ctx?.step) throw new DBOSInvalidWorkflowTransitionError('Invalid call to `DBOS.recv` inside a `step` or `transaction`');
   const wf = ctx?.workflow;
@@ -200,16 +166,16 @@ export async function recv(engine: Engine, executor: Executor, topicArg: unknown
   const functionID = takeFunctionID(wf, 2);
   const topic = storedTopic(topicArg);
   const wait = resolveWait(options);
-  const cp = executor.recorded(wf, functionID, 'DBOS.recv');
+  const cp = recordedCheckpoint(wf, functionID, 'DBOS.recv');
   if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValueMaybe(cp.output, cp.serialization ?? null);
   const startedAt = Date.now();
   // The deadline is recorded (n+1), so a recovered workflow keeps its original one: by the first try's
   // own statement unless an earlier run recorded it.
-  const recorded = wait.timeoutMS > 0 ? executor.recordedDeadline(wf, functionID + 1) : undefined;
+  const recorded = wait.timeoutMS > 0 ? recordedDeadline(wf, functionID + 1) : undefined;
   const deadline = wait.timeoutMS > 0 ? (recorded ?? startedAt + Math.ceil(wait.timeoutMS)) : startedAt;
   const recordDeadline = wait.timeoutMS > 0 && recorded === undefined;
-  await executor.settled(wf);
-  const got = await executor.whileWaiting(wf, `${wf.workflowID}::${topic}`, () =>
+  await settled(engine, wf);
+  const got = await whileWaiting(engine, wf, `${wf.workflowID}::${topic}`, () =>
     engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, recordDeadline, startedAt, wait.pollMs),
   );
   return got.value === null || got.value === undefined ? null : deserializeValueMaybe(got.value, got.serialization ?? null);

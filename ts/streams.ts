@@ -2,10 +2,12 @@
 // rules, function IDs, replay of recorded reads and formats. The engine appends (with the checkpoint
 // and NOTIFY in one statement; workflow code's writes behind the workflow, like step checkpoints) and
 // returns pages of values, waiting through the process's listener.
-import { currentContext, takeFunctionID, workflowCode, type WorkflowState } from './context';
+import { currentContext, recordedCheckpoint, takeFunctionID, workflowCode, type WorkflowState } from './context';
+import { whileWaiting } from './durable-time';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSStreamNondeterminismError, DBOSStreamTimeoutError } from './error';
-import type { Executor, PollingOptions } from './executor';
-import { describe, requireString, serializeUserValue, valueFormat } from './messages';
+import type { Executor } from './executor';
+import type { PollingOptions } from './handles';
+import { serializeUserValue, valueFormat } from './messages';
 import type { Engine, StreamPage } from './native';
 import {
   appSerializationName,
@@ -19,6 +21,8 @@ import {
   type SerializerOptions,
   type WorkflowSerializationFormat,
 } from './serialization';
+import { checkPollingInterval, checkStreamOffset, checkStreamTimeoutSeconds, describe, requireString } from './validation';
+import { record, settled, writeStreamBehind } from './write-behind';
 
 /** A stream ends at a value equal to this string (closeStream writes it as portable JSON). */
 export const STREAM_CLOSED = '__DBOS_STREAM_CLOSED__';
@@ -51,27 +55,12 @@ interface ResolvedRead {
 function resolveRead(options: ReadStreamOptions | undefined): ResolvedRead {
   const opts = options ?? {};
   if (typeof opts !== 'object') throw new DBOSError(`Invalid readStream options ${describe(opts)}: they must be an object`);
-  const offset = checkOffset(opts.offset ?? 0);
+  const offset = checkStreamOffset(opts.offset ?? 0);
   const poll = opts.pollingIntervalMs;
-  if (poll !== undefined) {
-    if (typeof poll !== 'number' || !Number.isFinite(poll) || poll <= 0) {
-      throw new DBOSError(`Invalid pollingIntervalMs ${describe(poll)}: pollingIntervalMs must be a positive finite number`);
-    }
-    if (poll < 1) throw new DBOSError(`Invalid pollingIntervalMs ${describe(poll)}: pollingIntervalMs must be at least 1 millisecond`);
-  }
+  if (poll !== undefined) checkPollingInterval(poll, true);
   const seconds = opts.timeoutSeconds;
-  if (seconds !== undefined && (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0)) {
-    throw new DBOSError(`Invalid timeoutSeconds ${describe(seconds)}: timeoutSeconds must not be negative`);
-  }
+  if (seconds !== undefined) checkStreamTimeoutSeconds(seconds);
   return { offset, pollMs: poll ?? DEFAULT_STREAM_POLL_MS, timeoutMS: seconds === undefined ? undefined : seconds * 1000 };
-}
-
-function checkOffset(offset: unknown): number {
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
-    throw new DBOSError(`Invalid offset ${describe(offset)}: offset must be a non-negative integer`);
-  }
-  if (offset > 2 ** 31 - 1) throw new DBOSError(`Invalid offset ${describe(offset)}: offset must be below 2^31`);
-  return offset;
 }
 
 type StreamCall = 'DBOS.writeStream' | 'DBOS.closeStream';
@@ -88,7 +77,6 @@ function writerContext(what: StreamCall): { wf: WorkflowState; functionID: numbe
 
 async function append(
   engine: Engine,
-  executor: Executor,
   what: StreamCall,
   keyArg: unknown,
   text: () => { value: MaybePromise<string>; serialization: string },
@@ -99,24 +87,24 @@ async function append(
   const value = typeof serialized.value === 'string' ? serialized.value : await serialized.value;
   const serialization = serialized.serialization;
   if (checkpoint) {
-    if (executor.recorded(wf, functionID, checkpoint)) return;
-    await executor.writeStreamBehind(wf, functionID, checkpoint, key, value, serialization);
+    if (recordedCheckpoint(wf, functionID, checkpoint)) return;
+    await writeStreamBehind(engine, wf, functionID, checkpoint, key, value, serialization);
     return;
   }
   // A step's value goes after those its workflow wrote before it, still queued.
-  await executor.settled(wf);
+  await settled(engine, wf);
   await engine.writeStream(wf.workflowID, wf.token, functionID, null, Date.now(), key, value, serialization);
 }
 
-export function writeStream(engine: Engine, executor: Executor, key: unknown, value: unknown, options: WriteStreamOptions | undefined): Promise<void> {
-  return append(engine, executor, 'DBOS.writeStream', key, () => {
+export function writeStream(engine: Engine, key: unknown, value: unknown, options: WriteStreamOptions | undefined): Promise<void> {
+  return append(engine, 'DBOS.writeStream', key, () => {
     const serialization = valueFormat(options?.serializationType, currentContext()?.workflow);
     return { value: serializeUserValue(`the value written to stream ${JSON.stringify(key)}`, value, serialization), serialization };
   });
 }
 
-export function closeStream(engine: Engine, executor: Executor, key: unknown): Promise<void> {
-  return append(engine, executor, 'DBOS.closeStream', key, () => ({ value: STORED_CLOSE_MARKER, serialization: PORTABLE_JSON }));
+export function closeStream(engine: Engine, key: unknown): Promise<void> {
+  return append(engine, 'DBOS.closeStream', key, () => ({ value: STORED_CLOSE_MARKER, serialization: PORTABLE_JSON }));
 }
 
 /**
@@ -129,7 +117,7 @@ class ReadCheckpointer {
   private startedAt = 0;
 
   constructor(
-    private readonly executor: Executor,
+    private readonly engine: Engine,
     readonly wf: WorkflowState,
     private readonly key: string,
     private readonly name: string,
@@ -158,7 +146,7 @@ class ReadCheckpointer {
    */
   replay(functionID: number): { found: false } | { found: true; value: MaybePromise<unknown> } {
     if (!this.replaying) return { found: false };
-    const cp = this.executor.recorded(this.wf, functionID, this.name);
+    const cp = recordedCheckpoint(this.wf, functionID, this.name);
     if (!cp) {
       this.replaying = false;
       return { found: false };
@@ -172,7 +160,7 @@ class ReadCheckpointer {
     const text = 'error' in outcome ? serializeErrorMaybe(outcome.error, format) : serializeValueMaybe(outcome.value, format);
     const stored = typeof text === 'string' ? text : await text;
     const result = 'error' in outcome ? { error: stored, serialization: format } : { output: stored, serialization: format };
-    await this.executor.record(this.wf, functionID, this.name, this.startedAt, result);
+    await record(this.engine, this.wf, functionID, this.name, this.startedAt, result);
     this.end();
   }
 }
@@ -199,7 +187,7 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
   const key = requireString('stream key', params.key, true);
   const { offset, pollMs, timeoutMS } = resolveRead(params.options);
   const wf = executor ? workflowCode() : undefined;
-  const cp = wf && executor ? new ReadCheckpointer(executor, wf, key, params.checkpointName ?? 'DBOS.readStream') : undefined;
+  const cp = wf && executor ? new ReadCheckpointer(engine, wf, key, params.checkpointName ?? 'DBOS.readStream') : undefined;
   const pageSize = params.pageSize ?? PAGE_SIZE;
   const waitKey = `${workflowID}::${key}`;
 
@@ -224,8 +212,8 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
         const deadline = timeoutMS === undefined ? undefined : Date.now() + timeoutMS;
         const read = () =>
           engine.readStream(workflowID, key, next, pageSize, deadline, pollMs, wf ? { workflowId: wf.workflowID, token: wf.token } : undefined);
-        if (wf && executor) await executor.settled(wf);
-        page = wf && executor ? await executor.whileWaiting(wf, waitKey, read) : await read();
+        if (wf && executor) await settled(engine, wf);
+        page = wf && executor ? await whileWaiting(engine, wf, waitKey, read) : await read();
         index = 0;
         ended = page.end === 'closed';
         if (page.end === 'timeout') {
@@ -258,7 +246,7 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
 
 /** The single value at `offset`, waiting for it; `DBOSStreamTimeoutError` if the stream ends first. */
 export async function readStreamOffset<T>(params: StreamReadParams & { offset: unknown }): Promise<T> {
-  const offset = checkOffset(params.offset);
+  const offset = checkStreamOffset(params.offset);
   const options = { ...(params.options ?? {}), offset };
   for await (const value of readStream<T>({ ...params, options, checkpointName: params.checkpointName ?? 'DBOS.readStreamOffset', pageSize: 1 })) {
     return value;

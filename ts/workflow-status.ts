@@ -1,0 +1,192 @@
+// The workflow status the API shows (WorkflowStatus), built from a status row, and the legacy shape the
+// SDK records for a `getStatus` checkpoint (so a replay returns what the first run saw).
+import type { WorkflowStatusRow } from './native';
+import {
+  deserializeArgsMaybe,
+  deserializeErrorMaybe,
+  deserializeValueMaybe,
+  isPromiseLike,
+  withFallback,
+  type MaybePromise,
+  type SerializerOptions,
+} from './serialization';
+
+export interface WorkflowStatus {
+  readonly workflowID: string;
+  readonly status: string;
+  readonly workflowName: string;
+  readonly workflowClassName: string;
+  readonly workflowConfigName?: string;
+  readonly queueName?: string;
+  readonly authenticatedUser?: string;
+  readonly assumedRole?: string;
+  readonly authenticatedRoles?: string[];
+  readonly input?: unknown[];
+  readonly output?: unknown;
+  readonly error?: unknown;
+  readonly executorId?: string;
+  readonly applicationVersion?: string;
+  readonly applicationName?: string;
+  readonly createdAt: number;
+  readonly updatedAt?: number;
+  readonly timeoutMS?: number;
+  readonly deadlineEpochMS?: number;
+  readonly deduplicationID?: string;
+  readonly priority: number;
+  readonly queuePartitionKey?: string;
+  readonly dequeuedAt?: number;
+  readonly delayUntilEpochMS?: number;
+  readonly completedAt?: number;
+  readonly forkedFrom?: string;
+  readonly wasForkedFrom?: boolean;
+  readonly parentWorkflowID?: string;
+  readonly attributes?: Record<string, unknown>;
+  readonly scheduleName?: string;
+  readonly recoveryAttempts?: number;
+}
+
+function nonEmpty(s: string | null | undefined): string | undefined {
+  return s ? s : undefined;
+}
+
+function safely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A status row as the API shows it (unreadable input, output or error become undefined). A Promise only when
+ * the serializer is asynchronous.
+ */
+export function toWorkflowStatus(r: WorkflowStatusRow, opts?: SerializerOptions): MaybePromise<WorkflowStatus> {
+  const ser = r.serialization ?? null;
+  const none = () => undefined;
+  const input = r.inputs ? withFallback(() => deserializeArgsMaybe(r.inputs ?? '', ser, opts), none) : undefined;
+  const output = r.output ? withFallback(() => deserializeValueMaybe(r.output ?? null, ser, opts), none) : undefined;
+  const error = r.error ? withFallback(() => deserializeErrorMaybe(r.error ?? null, ser, opts), none) : undefined;
+  if (isPromiseLike(input) || isPromiseLike(output) || isPromiseLike(error)) {
+    return Promise.all([input, output, error]).then(([i, o, e]) => statusOf(r, i, o, e));
+  }
+  return statusOf(r, input, output, error);
+}
+
+function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: unknown, error: Error | undefined): WorkflowStatus {
+  return {
+    workflowID: r.workflowId,
+    status: r.status,
+    workflowName: r.name ?? '',
+    workflowClassName: r.className ?? '',
+    workflowConfigName: r.configName ?? '',
+    queueName: nonEmpty(r.queueName),
+    authenticatedUser: r.authenticatedUser ?? undefined,
+    assumedRole: r.assumedRole ?? undefined,
+    authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : [],
+    input,
+    output,
+    error,
+    executorId: r.executorId ?? undefined,
+    applicationVersion: r.applicationVersion ?? undefined,
+    applicationName: r.applicationName ?? undefined,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    timeoutMS: r.workflowTimeoutMs ?? undefined,
+    deadlineEpochMS: r.workflowDeadlineEpochMs ?? undefined,
+    deduplicationID: r.deduplicationId ?? undefined,
+    priority: r.priority,
+    queuePartitionKey: r.queuePartitionKey ?? undefined,
+    dequeuedAt: r.startedAtEpochMs ?? undefined,
+    completedAt: r.completedAt ?? undefined,
+    forkedFrom: r.forkedFrom ?? undefined,
+    wasForkedFrom: r.wasForkedFrom,
+    parentWorkflowID: r.parentWorkflowId ?? undefined,
+    recoveryAttempts: r.recoveryAttempts ?? undefined,
+  };
+}
+
+/** The shape the SDK records for a `getStatus` checkpoint (key order as it writes them). */
+export interface LegacyStatus {
+  workflowUUID: string;
+  status: string;
+  workflowName?: string;
+  output?: string;
+  error?: string;
+  workflowClassName: string;
+  workflowConfigName: string;
+  authenticatedUser?: string;
+  assumedRole?: string;
+  authenticatedRoles?: string[];
+  executorId?: string;
+  createdAt: number;
+  updatedAt: number;
+  applicationVersion?: string;
+  applicationID?: string;
+  recoveryAttempts?: number;
+  input?: string;
+  priority: number;
+  wasForkedFrom: boolean;
+  parentWorkflowID?: string;
+  serialization?: string;
+  completedAt?: number;
+  isDebounced: boolean;
+  applicationName?: string;
+}
+
+export function toLegacyStatus(r: WorkflowStatusRow): LegacyStatus {
+  return {
+    workflowUUID: r.workflowId,
+    status: r.status,
+    workflowName: r.name ?? undefined,
+    output: r.output ?? undefined,
+    error: r.error ?? undefined,
+    workflowClassName: r.className ?? '',
+    workflowConfigName: r.configName ?? '',
+    authenticatedUser: r.authenticatedUser ?? undefined,
+    assumedRole: r.assumedRole ?? undefined,
+    authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : undefined,
+    executorId: r.executorId ?? undefined,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    applicationVersion: r.applicationVersion ?? undefined,
+    applicationID: r.applicationId ?? undefined,
+    recoveryAttempts: r.recoveryAttempts ?? undefined,
+    input: r.inputs ?? undefined,
+    priority: r.priority,
+    wasForkedFrom: r.wasForkedFrom,
+    parentWorkflowID: r.parentWorkflowId ?? undefined,
+    serialization: r.serialization ?? undefined,
+    completedAt: r.completedAt ?? undefined,
+    isDebounced: false,
+    applicationName: r.applicationName ?? undefined,
+  };
+}
+
+export function fromLegacyStatus(l: LegacyStatus): WorkflowStatusRow {
+  return {
+    workflowId: l.workflowUUID,
+    status: l.status,
+    name: l.workflowName,
+    className: l.workflowClassName || null,
+    configName: l.workflowConfigName || null,
+    authenticatedUser: l.authenticatedUser,
+    assumedRole: l.assumedRole,
+    authenticatedRoles: l.authenticatedRoles ? JSON.stringify(l.authenticatedRoles) : null,
+    output: l.output,
+    error: l.error,
+    inputs: l.input,
+    executorId: l.executorId,
+    applicationVersion: l.applicationVersion,
+    applicationId: l.applicationID,
+    applicationName: l.applicationName,
+    createdAt: l.createdAt,
+    updatedAt: l.updatedAt,
+    completedAt: l.completedAt,
+    recoveryAttempts: l.recoveryAttempts,
+    priority: l.priority,
+    parentWorkflowId: l.parentWorkflowID,
+    serialization: l.serialization,
+    wasForkedFrom: l.wasForkedFrom,
+  };
+}
