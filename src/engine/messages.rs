@@ -78,6 +78,7 @@ impl Sql {
             ),
             // Concurrent sends from outside workflows in one statement; a missing destination fails
             // the batch, which is then run singly so that only that send fails.
+            // Transactions, locks: as `send`, for each message.
             send_many: format!(
                 "{insert} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
                  ON CONFLICT (message_uuid) DO NOTHING"

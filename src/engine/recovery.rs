@@ -135,6 +135,7 @@ impl Sql {
                  started_at_epoch_ms = NULL, queue_name = NULL, owner_xid = NULL, completed_at = $3, updated_at = $3 \
                  WHERE workflow_uuid = $1 AND status = {pending} AND recovery_attempts >= $2"
             ),
+            // Transactions, locks: one statement; the UPDATE locks the version's row if it has one.
             register_version: format!(
                 "WITH claimed AS (UPDATE {s}.application_versions SET application_name = $1 \
                    WHERE version_name = $2 AND application_name IS NULL RETURNING 1) \
