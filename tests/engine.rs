@@ -1724,6 +1724,122 @@ mod cancel_fence {
             1
         );
     }
+
+    /// Holds back every insert into `dbos.<table>` (a SHARE lock, in an open transaction).
+    async fn hold_inserts(url: &str, table: &str) -> tokio_postgres::Client {
+        let locker = sql(url).await;
+        locker
+            .batch_execute(&format!("BEGIN; LOCK TABLE dbos.{table} IN SHARE MODE"))
+            .await
+            .unwrap();
+        locker
+    }
+
+    /// Returns once some statement waits for the lock `hold_inserts` took.
+    async fn until_waiting(url: &str, table: &str) {
+        let watcher = sql(url).await;
+        let query = format!(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'dbos.{table}'::regclass"
+        );
+        for _ in 0..2000 {
+            if watcher
+                .query_one(&query, &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                > 0
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("no statement waits on dbos.{table}");
+    }
+
+    /// The cancel rule is for checkpoints and workflow-code stream writes only: a send, an event or a
+    /// step's stream write is admitted for the live owner alone, so one that finished before a cancel
+    /// but reaches the row after it writes nothing.
+    #[tokio::test]
+    async fn a_send_an_event_or_a_step_stream_write_reaching_the_row_after_a_cancel_is_refused() {
+        use dbos_native::engine::messages::{OutgoingMessage, SendContext};
+        use dbos_native::engine::streams::StreamWriter;
+        let url = fresh_db("cancel_fence_owner").await;
+        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        for id in ["ev", "send", "step_send", "step_stream", "dest"] {
+            engine.start_workflow(&workflow(id, "tok")).await.unwrap();
+        }
+        let message = |uuid: &str| OutgoingMessage {
+            destination_id: "dest".to_string(),
+            topic: "t".to_string(),
+            message: "1".to_string(),
+            serialization: None,
+            message_uuid: uuid.to_string(),
+        };
+        let cases: [(&str, &str); 4] = [
+            ("ev", "operation_outputs"),
+            ("send", "operation_outputs"),
+            ("step_send", "notifications"),
+            ("step_stream", "streams"),
+        ];
+        let mut outcomes = Vec::new();
+        for (id, table) in cases {
+            let locker = hold_inserts(&url, table).await;
+            let e = engine.clone();
+            let msg = message(id);
+            let write = tokio::spawn(async move {
+                match id {
+                    "ev" => e.set_event(id, "tok", 0, "k", "1", None, now_ms()).await,
+                    "send" => {
+                        let ctx = SendContext::Workflow {
+                            workflow_id: id,
+                            token: "tok",
+                            function_id: 0,
+                            started_at: now_ms(),
+                        };
+                        e.send(&msg, ctx).await
+                    }
+                    "step_send" => {
+                        let ctx = SendContext::Step {
+                            workflow_id: id,
+                            token: "tok",
+                        };
+                        e.send(&msg, ctx).await
+                    }
+                    _ => {
+                        let writer = StreamWriter::Step {
+                            workflow_id: id,
+                            token: "tok",
+                            function_id: 0,
+                        };
+                        e.write_stream(&writer, "k", "1", None).await
+                    }
+                }
+            });
+            until_waiting(&url, table).await;
+            engine
+                .cancel_workflows(&[id.to_string()], false)
+                .await
+                .unwrap();
+            locker.batch_execute("COMMIT").await.unwrap();
+            outcomes.push((id, write.await.unwrap().err().map(|e| e.code)));
+        }
+        assert_eq!(
+            outcomes,
+            cases.map(|(id, _)| (id, Some(ErrorCode::WorkflowConflict)))
+        );
+        for table in [
+            "operation_outputs",
+            "workflow_events",
+            "notifications",
+            "streams",
+        ] {
+            assert_eq!(
+                count(&url, &format!("SELECT count(*) FROM dbos.{table}")).await,
+                0,
+                "{table}"
+            );
+        }
+    }
 }
 
 /// A send from this process serving a recv parked in it (insert and consume in one transaction).

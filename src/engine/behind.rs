@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{oneshot, Notify};
 
 use super::batch::MAX_BATCH;
+use super::completion::Completion;
 use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::held::HeldStart;
 use super::steps::{CheckpointWrite, NewCheckpoint};
 use super::streams::StreamWrite;
-use super::workflows::{is_terminal, Completion};
+use super::workflows::is_terminal;
 use super::Engine;
 
 #[derive(Default)]

@@ -3,8 +3,8 @@
 
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
+use super::fence::{insert_checkpoint, same_checkpoint, Rule, NOW_MS};
 use super::listener::{Offered, WaitGuard, EVENTS_CHANNEL};
-use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
 use super::Engine;
 
 /// An event value as stored.
@@ -31,20 +31,16 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
+        let fence = Rule::Owner { token: "$2" };
         Sql {
             // The NOTIFY goes out at commit, so readers (ours and the official SDK's) wake at once.
             // Payloads of 8000 bytes or more would make pg_notify fail: those readers poll instead.
             // `ours` (the slot holds exactly this write) means this setEvent is recorded (now, or by an
             // attempt whose reply was lost); the upserts only happen with a fresh checkpoint.
+            // Transactions, locks: one statement; the status row (see `fence`), then the event's row.
             set: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
-                 ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-                   SELECT $1, $3, NULL, NULL, 'DBOS.setEvent', NULL, $7, $8, 'portable_json', $9, {NOW_MS} \
-                   FROM owner WHERE owner.owner_xid = $2 \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING (xmax = 0) AS fresh, (function_name = 'DBOS.setEvent' AND output IS NULL AND error IS NULL \
-                     AND started_at_epoch_ms = $7 AND completed_at_epoch_ms = $8) AS ours), \
+                "WITH {}, \
+                 ck AS ({}), \
                  ev AS (INSERT INTO {s}.workflow_events (workflow_uuid, key, value, serialization) \
                    SELECT $1, $4, $5, $6 FROM ck WHERE ck.fresh ON CONFLICT (workflow_uuid, key) \
                    DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
@@ -53,7 +49,21 @@ impl Sql {
                    DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
                  n AS (SELECT pg_notify('{EVENTS_CHANNEL}', $1::text || '::' || $4::text) FROM ck \
                    WHERE ck.fresh AND octet_length($1::text || '::' || $4::text) < 8000) \
-                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n)"
+                 SELECT (SELECT {} FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n)",
+                fence.lock(s, "$1"),
+                insert_checkpoint(
+                    s,
+                    &format!(
+                        "SELECT $1, $3, NULL, NULL, 'DBOS.setEvent', NULL, $7, $8, 'portable_json', $9, {NOW_MS} \
+                         FROM owner WHERE {}",
+                        fence.admits("owner")
+                    ),
+                    &format!(
+                        "(xmax = 0) AS fresh, {} AS ours",
+                        same_checkpoint("", "'DBOS.setEvent'", "NULL", "NULL", "$7", "$8")
+                    )
+                ),
+                fence.writer("owner"),
             ),
             get: format!(
                 "SELECT value, serialization FROM {s}.workflow_events WHERE workflow_uuid = $1 AND key = $2"

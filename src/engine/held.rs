@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 use super::error::{EngineError, Result};
+use super::status::Status;
 use super::workflows::{NewWorkflow, StartOutcome};
 use super::Engine;
 
@@ -62,7 +63,7 @@ impl Engine {
         wf: &NewWorkflow,
     ) -> Result<impl Future<Output = Result<StartOutcome>> + Send + 'static> {
         let wf = Self::normalise(wf)?;
-        if wf.status != "PENDING" {
+        if wf.status != Status::Pending.as_str() {
             return Err(EngineError::invalid(
                 "only a PENDING start can be held back",
             ));

@@ -4,8 +4,10 @@
 use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
+use super::fence::{insert_checkpoint, same_checkpoint, Rule, CHECKPOINT_COLUMNS, NOW_MS};
 use super::parked::{Left, RecvCall};
-use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
+// Received lives with the parked recv calls it is handed to; callers name it here.
+pub use super::parked::Received;
 use super::Engine;
 
 /// Opens the transaction a consume runs in. Postgres would otherwise keep planning the consume afresh
@@ -45,13 +47,6 @@ pub enum SendContext<'a> {
     },
 }
 
-/// What recv consumed (both None on timeout).
-#[derive(Debug, Clone, Default)]
-pub struct Received {
-    pub message: Option<String>,
-    pub serialization: Option<String>,
-}
-
 pub(crate) struct Sql {
     send: String,
     send_many: String,
@@ -70,40 +65,59 @@ pub struct RecvDeadline {
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
+        // Sends from a workflow (and its steps) are fenced by its live owner only.
+        let fence = Rule::Owner { token: "$7" };
         let insert = format!(
             "INSERT INTO {s}.notifications (destination_uuid, topic, message, serialization, message_uuid)"
         );
         Sql {
+            // Transactions, locks: one statement, no lock but the notification's key (and the
+            // `FOR KEY SHARE` its foreign key takes on the destination's status row).
             send: format!(
                 "{insert} VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_uuid) DO NOTHING"
             ),
             // Concurrent sends from outside workflows in one statement; a missing destination fails
             // the batch, which is then run singly so that only that send fails.
+            // Transactions, locks: as `send`, for each message.
             send_many: format!(
                 "{insert} SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
                  ON CONFLICT (message_uuid) DO NOTHING"
             ),
+            // From a step: only the live owner may send (no checkpoint).
+            // Transactions, locks: one statement; the status row (see `fence`).
             send_in_step: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $6 FOR NO KEY UPDATE), \
-                 msg AS ({insert} SELECT $1, $2, $3, $4, $5 FROM owner WHERE owner.owner_xid = $7 \
+                "WITH {}, \
+                 msg AS ({insert} SELECT $1, $2, $3, $4, $5 FROM owner WHERE {} \
                    ON CONFLICT (message_uuid) DO NOTHING) \
-                 SELECT (SELECT owner_xid FROM owner)"
+                 SELECT (SELECT {} FROM owner)",
+                fence.lock(s, "$6"),
+                fence.admits("owner"),
+                fence.writer("owner"),
             ),
             // The message is inserted only together with a fresh checkpoint, so a replay never resends.
             // `ours` (the slot holds exactly this write) means this send is recorded (now, or by an
             // attempt whose reply was lost); another means the slot belongs to another execution.
+            // Transactions, locks: one statement; the status row (see `fence`).
             send_in_workflow: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $6 FOR NO KEY UPDATE), \
-                 ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-                   SELECT $6, $8, NULL, NULL, 'DBOS.send', NULL, $9, $10, 'portable_json', $11, {NOW_MS} \
-                   FROM owner WHERE owner.owner_xid = $7 \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING (xmax = 0) AS fresh, (function_name = 'DBOS.send' AND output IS NULL AND error IS NULL \
-                     AND started_at_epoch_ms = $9 AND completed_at_epoch_ms = $10) AS ours), \
+                "WITH {}, \
+                 ck AS ({}), \
                  msg AS ({insert} SELECT $1, $2, $3, $4, $5 FROM ck WHERE ck.fresh \
                    ON CONFLICT (message_uuid) DO NOTHING) \
-                 SELECT (SELECT owner_xid FROM owner), (SELECT ours FROM ck)"
+                 SELECT (SELECT {} FROM owner), (SELECT ours FROM ck)",
+                fence.lock(s, "$6"),
+                insert_checkpoint(
+                    s,
+                    &format!(
+                        "SELECT $6, $8, NULL, NULL, 'DBOS.send', NULL, $9, $10, 'portable_json', $11, {NOW_MS} \
+                         FROM owner WHERE {}",
+                        fence.admits("owner")
+                    ),
+                    &format!(
+                        "(xmax = 0) AS fresh, {} AS ours",
+                        same_checkpoint("", "'DBOS.send'", "NULL", "NULL", "$9", "$10")
+                    )
+                ),
+                fence.writer("owner"),
             ),
             // Owner check, consume the oldest unconsumed message and record `DBOS.recv` with it, all in
             // one statement. With no message nothing is locked or written (a read-only transaction),
@@ -112,6 +126,11 @@ impl Sql {
             // existing record wins), so that a recovered recv keeps it. If the slot is
             // already recorded, nothing is consumed and the recorded message comes back: when it is
             // exactly ours, an earlier attempt of this very call committed it and its reply was lost.
+            // Transactions, locks: runs in its own explicit transaction (`BEGIN_GENERIC`), after a
+            // local send in the same one (`send_and_consume`). When it may write, it locks the status
+            // row (`FOR NO KEY UPDATE`, as `fence` does, but only the live owner is admitted: a
+            // recv's consume is never queued behind its workflow), then the oldest unconsumed
+            // message's row (the UPDATE; a concurrent consumer of it waits, then finds it consumed).
             consume: format!(
                 "WITH prior AS (SELECT output, serialization, (function_name = 'DBOS.recv' \
                      AND started_at_epoch_ms = $5 AND completed_at_epoch_ms = $6) AS ours \

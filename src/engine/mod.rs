@@ -3,6 +3,7 @@
 
 mod batch;
 pub mod behind;
+mod completion;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod migrations;
 pub mod parked;
 pub mod recovery;
 mod retry;
+pub mod status;
 pub mod steps;
 pub mod streams;
 pub mod workflows;
@@ -70,7 +72,7 @@ pub(crate) struct Statements {
 pub(crate) struct Groups {
     starts: batch::Group<workflows::NewWorkflow, workflows::StartOutcome>,
     checkpoints: batch::Group<steps::CheckpointWrite, ()>,
-    completions: batch::Group<workflows::Completion, bool>,
+    completions: batch::Group<completion::Completion, bool>,
     sends: batch::Group<messages::OutgoingMessage, ()>,
 }
 

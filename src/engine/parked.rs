@@ -13,7 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::messages::Received;
+/// What recv consumed (both None on timeout).
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub message: Option<String>,
+    pub serialization: Option<String>,
+}
 
 /// What a sender needs to consume for a parked recv.
 #[derive(Debug, Clone)]

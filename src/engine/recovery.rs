@@ -3,6 +3,7 @@
 
 use super::db::now_ms;
 use super::error::Result;
+use super::status::Status;
 use super::Engine;
 
 /// The queue recovery and resume use; it has no concurrency limits.
@@ -38,6 +39,17 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
+        let (pending, enqueued, delayed) = (
+            Status::Pending.sql(),
+            Status::Enqueued.sql(),
+            Status::Delayed.sql(),
+        );
+        let (success, error, cancelled, dead) = (
+            Status::Success.sql(),
+            Status::Error.sql(),
+            Status::Cancelled.sql(),
+            Status::MaxRecoveryAttemptsExceeded.sql(),
+        );
         // What a claimed row's run needs, in `claimed_from`'s order.
         let claimed_columns = format!(
             "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
@@ -46,75 +58,84 @@ impl Sql {
         );
         Sql {
             // Cancellation clears the owner, so the running execution is fenced out at its next write.
+            // Transactions, locks (cancel, cancel_tree, resume, dead_letter): one statement; the
+            // UPDATE locks each row it changes (`FOR NO KEY UPDATE` strength), so it waits for a
+            // fenced write that holds the row (see `fence`) and that write's verdict sees it after.
             cancel: format!(
-                "UPDATE {s}.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, \
+                "UPDATE {s}.workflow_status SET status = {cancelled}, owner_xid = NULL, queue_name = NULL, \
                  deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = $2 \
-                 WHERE workflow_uuid = ANY($1) AND status NOT IN ('SUCCESS', 'ERROR') RETURNING workflow_uuid"
+                 WHERE workflow_uuid = ANY($1) AND status NOT IN ({success}, {error}) RETURNING workflow_uuid"
             ),
             cancel_tree: format!(
                 "WITH RECURSIVE tree(id) AS (SELECT unnest($1::text[]) \
                    UNION SELECT ws.workflow_uuid FROM {s}.workflow_status ws JOIN tree ON ws.parent_workflow_id = tree.id) \
-                 UPDATE {s}.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, \
+                 UPDATE {s}.workflow_status SET status = {cancelled}, owner_xid = NULL, queue_name = NULL, \
                  deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = $2 \
-                 WHERE workflow_uuid IN (SELECT id FROM tree) AND status NOT IN ('SUCCESS', 'ERROR') \
+                 WHERE workflow_uuid IN (SELECT id FROM tree) AND status NOT IN ({success}, {error}) \
                  RETURNING workflow_uuid"
             ),
             resume: format!(
-                "UPDATE {s}.workflow_status SET status = 'ENQUEUED', owner_xid = NULL, \
+                "UPDATE {s}.workflow_status SET status = {enqueued}, owner_xid = NULL, \
                  queue_name = '{INTERNAL_QUEUE}', recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, \
                  deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = NULL \
-                 WHERE workflow_uuid = ANY($1) AND status NOT IN ('SUCCESS', 'ERROR') RETURNING workflow_uuid"
+                 WHERE workflow_uuid = ANY($1) AND status NOT IN ({success}, {error}) RETURNING workflow_uuid"
             ),
+            // Transactions, locks: one statement; the expired rows are locked `FOR UPDATE SKIP LOCKED`
+            // (a row a fenced write holds is left for the next sweep), then updated.
             sweep_timeouts: format!(
-                "UPDATE {s}.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, \
+                "UPDATE {s}.workflow_status SET status = {cancelled}, owner_xid = NULL, queue_name = NULL, \
                  deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $1, completed_at = $1 \
                  WHERE workflow_uuid IN (SELECT workflow_uuid FROM {s}.workflow_status \
-                   WHERE status IN ('ENQUEUED', 'PENDING', 'DELAYED') AND workflow_deadline_epoch_ms IS NOT NULL \
+                   WHERE status IN ({enqueued}, {pending}, {delayed}) AND workflow_deadline_epoch_ms IS NOT NULL \
                    AND workflow_deadline_epoch_ms <= $1 AND (application_name = ANY($2) OR application_name IS NULL) \
                    ORDER BY workflow_deadline_epoch_ms LIMIT 1000 FOR UPDATE SKIP LOCKED) \
                  RETURNING workflow_uuid"
             ),
             cancelled_among: format!(
                 "SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1) \
-                 AND status = 'CANCELLED'"
+                 AND status = {cancelled}"
             ),
             // Recovery claims this executor's PENDING rows for the new run in the same statement (the
             // SDK re-enqueues them first, which lets any process of the version take them). The end
             // state is the SDK's: internal queue, one more attempt, a new owner, started_at now.
             // $1 executor, $2 version, $3 names, $4 now, $5 token
+            // Transactions, locks: one statement; the UPDATE locks each row it takes over.
             recover: format!(
-                "UPDATE {s}.workflow_status ws SET status = 'PENDING', owner_xid = $5, started_at_epoch_ms = $4, \
+                "UPDATE {s}.workflow_status ws SET status = {pending}, owner_xid = $5, started_at_epoch_ms = $4, \
                    updated_at = $4, queue_name = COALESCE(ws.queue_name, '{INTERNAL_QUEUE}'), rate_limited = false, \
                    recovery_attempts = ws.recovery_attempts + 1 \
-                 WHERE ws.status = 'PENDING' AND ws.executor_id = $1 AND ws.application_version = $2 \
+                 WHERE ws.status = {pending} AND ws.executor_id = $1 AND ws.application_version = $2 \
                    AND (ws.application_name = ANY($3) OR ws.application_name IS NULL) \
                  RETURNING {claimed_columns}"
             ),
             // $1 queue, $2 version, $3 names, $4 token, $5 executor, $6 now, $7 my app name
+            // Transactions, locks: one statement; the queued rows are locked `FOR UPDATE SKIP LOCKED`
+            // (so concurrent claimers take different rows), then updated.
             claim: format!(
-                "WITH c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = 'ENQUEUED' AND queue_name = $1 \
+                "WITH c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = {enqueued} AND queue_name = $1 \
                    AND (application_version = $2 OR application_version IS NULL) \
                    AND (application_name = ANY($3) OR application_name IS NULL) \
                    ORDER BY priority ASC, created_at ASC LIMIT $8 FOR UPDATE SKIP LOCKED) \
-                 UPDATE {s}.workflow_status ws SET status = 'PENDING', owner_xid = $4, executor_id = $5, \
+                 UPDATE {s}.workflow_status ws SET status = {pending}, owner_xid = $4, executor_id = $5, \
                    application_version = $2, started_at_epoch_ms = $6, rate_limited = false, \
                    application_name = COALESCE(ws.application_name, $7), recovery_attempts = ws.recovery_attempts + 1, \
                    updated_at = $6, workflow_deadline_epoch_ms = CASE WHEN ws.workflow_timeout_ms IS NOT NULL \
                      AND ws.workflow_deadline_epoch_ms IS NULL THEN $6 + ws.workflow_timeout_ms \
                      ELSE ws.workflow_deadline_epoch_ms END \
-                 FROM c WHERE ws.workflow_uuid = c.workflow_uuid AND ws.status = 'ENQUEUED' \
+                 FROM c WHERE ws.workflow_uuid = c.workflow_uuid AND ws.status = {enqueued} \
                  RETURNING {claimed_columns}"
             ),
             // What a claim with this token already took: a retried claim whose first attempt committed
             // unacknowledged runs those rows rather than leaving them PENDING with nobody running them.
             claimed_by: format!(
-                "SELECT {claimed_columns} FROM {s}.workflow_status ws WHERE ws.owner_xid = $1 AND ws.status = 'PENDING'"
+                "SELECT {claimed_columns} FROM {s}.workflow_status ws WHERE ws.owner_xid = $1 AND ws.status = {pending}"
             ),
             dead_letter: format!(
-                "UPDATE {s}.workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', deduplication_id = NULL, \
+                "UPDATE {s}.workflow_status SET status = {dead}, deduplication_id = NULL, \
                  started_at_epoch_ms = NULL, queue_name = NULL, owner_xid = NULL, completed_at = $3, updated_at = $3 \
-                 WHERE workflow_uuid = $1 AND status = 'PENDING' AND recovery_attempts >= $2"
+                 WHERE workflow_uuid = $1 AND status = {pending} AND recovery_attempts >= $2"
             ),
+            // Transactions, locks: one statement; the UPDATE locks the version's row if it has one.
             register_version: format!(
                 "WITH claimed AS (UPDATE {s}.application_versions SET application_name = $1 \
                    WHERE version_name = $2 AND application_name IS NULL RETURNING 1) \

@@ -4,17 +4,14 @@
 use tokio_postgres::GenericClient;
 
 use super::batch::{column, Batched};
+use super::completion::Completion;
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
-use super::fence::{admits, writer, OWNER_COLUMNS};
-use super::workflows::Completion;
+use super::fence::{
+    complete_set, completes, insert_checkpoint, lock_many, same_checkpoint, save_output, Rule,
+    NOW_MS,
+};
 use super::Engine;
-
-/// The columns of a checkpoint insert, for statements that record one beside other writes.
-pub(crate) const CHECKPOINT_COLUMNS: &str = "workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
-     started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, retention_timestamp";
-/// `retention_timestamp` as the SDK writes it: the server clock at the checkpoint transaction.
-pub(crate) const NOW_MS: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::bigint";
 
 #[derive(Debug, Clone, Default)]
 pub struct NewCheckpoint {
@@ -54,80 +51,99 @@ impl Sql {
              $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[]) WITH ORDINALITY \
              AS u(workflow_uuid, function_id, output, error, function_name, child_workflow_id, \
              started_at, completed_at, serialization, token, ord))";
-        let admitted = admits("o", "i.token", "i.completed_at");
+        let each = Rule::KeepsBeforeCancel {
+            token: "i.token",
+            completed_at: "i.completed_at",
+        };
         let ins = format!(
-            "ins AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-             SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, i.child_workflow_id, \
-               i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
-             FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND {admitted} \
-             ON CONFLICT (workflow_uuid, function_id) \
-             DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-             RETURNING workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
-               completed_at_epoch_ms)"
+            "ins AS ({})",
+            insert_checkpoint(
+                s,
+                &format!(
+                    "SELECT i.workflow_uuid, i.function_id, i.output, i.error, i.function_name, \
+                     i.child_workflow_id, i.started_at, i.completed_at, i.serialization, $11, {NOW_MS} \
+                     FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND {}",
+                    each.admits("o")
+                ),
+                "workflow_uuid, function_id, function_name, output, error, started_at_epoch_ms, \
+                 completed_at_epoch_ms"
+            )
         );
         let verdicts = format!(
-            "{} AS owner_xid, (ins.function_name = i.function_name AND ins.output IS NOT DISTINCT FROM i.output \
-             AND ins.error IS NOT DISTINCT FROM i.error AND ins.started_at_epoch_ms IS NOT DISTINCT FROM i.started_at \
-             AND ins.completed_at_epoch_ms IS NOT DISTINCT FROM i.completed_at) AS ours \
+            "{} AS owner_xid, {} AS ours \
              FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
              LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id",
-            writer("o", "i.token", "i.completed_at")
+            each.writer("o"),
+            same_checkpoint(
+                "ins.",
+                "i.function_name",
+                "i.output",
+                "i.error",
+                "i.started_at",
+                "i.completed_at"
+            )
         );
+        let one = Rule::KeepsBeforeCancel {
+            token: "$11",
+            completed_at: "$8::int8",
+        };
         Sql {
-            // Owner check and insert in one statement (one round trip, one implicit transaction): the
-            // row lock on the status row orders us against recovery or cancellation rewriting owner_xid.
-            // `ours`: the slot holds exactly what we wrote (fresh, or committed by an attempt whose
-            // reply was lost, down to the millisecond timestamps); otherwise another execution wrote it.
+            // Owner check and insert in one statement (one round trip): see `fence` for its
+            // transaction and lock (the status row, `FOR NO KEY UPDATE`).
             record: format!(
-                "WITH owner AS (SELECT {OWNER_COLUMNS} FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
-                 ins AS (INSERT INTO {s}.operation_outputs (workflow_uuid, function_id, output, error, function_name, \
-                   child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, serialization, application_name, \
-                   retention_timestamp) \
-                   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (EXTRACT(EPOCH FROM now()) * 1000)::bigint \
-                   FROM owner WHERE {} \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING (function_name = $5 AND output IS NOT DISTINCT FROM $3 \
-                     AND error IS NOT DISTINCT FROM $4 AND started_at_epoch_ms IS NOT DISTINCT FROM $7 \
-                     AND completed_at_epoch_ms IS NOT DISTINCT FROM $8) AS ours) \
+                "WITH {}, ins AS ({}) \
                  SELECT (SELECT {} FROM owner) AS owner_xid, (SELECT ours FROM ins)",
-                admits("owner", "$11", "$8::int8"),
-                writer("owner", "$11", "$8::int8"),
+                one.lock(s, "$1"),
+                insert_checkpoint(
+                    s,
+                    &format!(
+                        "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {NOW_MS} FROM owner WHERE {}",
+                        one.admits("owner")
+                    ),
+                    &format!(
+                        "{} AS ours",
+                        same_checkpoint("", "$5", "$3", "$4", "$7", "$8")
+                    )
+                ),
+                one.writer("owner"),
             ),
-            // The same for many checkpoints (of one or many workflows) at once: the status rows are
-            // locked in key order so that two batches can never wait on each other in a cycle.
+            // The same for many checkpoints (of one or many workflows) at once.
+            // Transactions, locks: one statement; the status rows of all its workflows, in key order.
             record_many: format!(
-                "WITH {input}, \
-                 owner AS (SELECT workflow_uuid, {OWNER_COLUMNS} FROM {s}.workflow_status \
-                   WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
-                 {ins} \
-                 SELECT {verdicts} ORDER BY i.ord"
+                "WITH {input}, {}, {ins} SELECT {verdicts} ORDER BY i.ord",
+                lock_many(s, "SELECT workflow_uuid FROM input")
             ),
             // record_many, and the completions of workflows whose last writes these are: a workflow
             // completes only if each of its checkpoints here was recorded as ours, so the outcome
             // never commits ahead of, or without, the steps before it.
+            // Transactions, locks: one statement; the status rows of the checkpoints' and the
+            // completions' workflows, in key order, before any of them is written.
             record_and_complete: format!(
                 "WITH {input}, \
                  done AS (SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
                    WITH ORDINALITY AS d(workflow_uuid, status, token, output, error, ord)), \
-                 owner AS (SELECT workflow_uuid, {OWNER_COLUMNS} FROM {s}.workflow_status \
-                   WHERE workflow_uuid IN (SELECT workflow_uuid FROM input UNION SELECT workflow_uuid FROM done) \
-                   ORDER BY workflow_uuid FOR NO KEY UPDATE), \
-                 {ins}, \
+                 {}, {ins}, \
                  verdict AS (SELECT i.ord, i.workflow_uuid, {verdicts}), \
-                 upd AS (UPDATE {s}.workflow_status ws SET status = d.status, updated_at = $17, \
-                   deduplication_id = NULL, completed_at = $17, owner_xid = NULL FROM done d \
-                   WHERE ws.workflow_uuid = d.workflow_uuid AND ws.status = 'PENDING' AND ws.owner_xid = d.token \
+                 upd AS (UPDATE {s}.workflow_status ws SET {} FROM done d \
+                   WHERE ws.workflow_uuid = d.workflow_uuid AND {} \
                    AND NOT EXISTS (SELECT 1 FROM verdict v WHERE v.workflow_uuid = d.workflow_uuid AND v.ours IS NOT TRUE) \
                    RETURNING ws.workflow_uuid), \
-                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
-                   SELECT d.workflow_uuid, d.output, d.error FROM done d JOIN upd ON upd.workflow_uuid = d.workflow_uuid \
-                   ON CONFLICT (workflow_uuid) DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
+                 outp AS ({}) \
                  SELECT owner_xid, ours, false AS completion, ord FROM verdict \
                  UNION ALL \
                  SELECT NULL, upd.workflow_uuid IS NOT NULL, true, d.ord FROM done d \
                    LEFT JOIN upd ON upd.workflow_uuid = d.workflow_uuid \
-                 ORDER BY 3, 4"
+                 ORDER BY 3, 4",
+                lock_many(
+                    s,
+                    "SELECT workflow_uuid FROM input UNION SELECT workflow_uuid FROM done"
+                ),
+                complete_set("d.status", "$17"),
+                completes("ws", "d.token"),
+                save_output(
+                    s,
+                    "SELECT d.workflow_uuid, d.output, d.error FROM done d JOIN upd ON upd.workflow_uuid = d.workflow_uuid"
+                ),
             ),
             load_all: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \

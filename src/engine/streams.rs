@@ -4,9 +4,9 @@
 use super::batch::{column, Batched};
 use super::db::now_ms;
 use super::error::{EngineError, ErrorCode, Result};
-use super::fence::{admits, writer, OWNER_COLUMNS};
+use super::fence::{insert_checkpoint, lock_many, same_checkpoint, Rule, NOW_MS};
 use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
-use super::steps::{CHECKPOINT_COLUMNS, NOW_MS};
+use super::status::Status;
 use super::Engine;
 
 /// The stored close marker: a portable_json string, quotes included.
@@ -110,43 +110,54 @@ impl Sql {
             "n AS (SELECT pg_notify('{STREAMS_CHANNEL}', $1::text || '::' || $2::text) FROM ins \
              WHERE octet_length($1::text || '::' || $2::text) < 8000)"
         );
+        // Workflow code's writes are checkpoints, which a cancel keeps when they finished before it.
+        let one = Rule::KeepsBeforeCancel {
+            token: "$6",
+            completed_at: "$9::int8",
+        };
+        let each = Rule::KeepsBeforeCancel {
+            token: "i.token",
+            completed_at: "i.completed_at",
+        };
+        let in_step = Rule::Owner { token: "$6" };
         Sql {
             // `ours` (the slot holds exactly this write) means this write is recorded (now, or by an
             // attempt whose reply was lost); the value is appended only with a fresh checkpoint.
+            // Transactions, locks: one statement; the status row (see `fence`), then the new offset
+            // (a concurrent writer of the key that takes it too fails on 23505 and retries).
             write_in_workflow: format!(
-                "WITH owner AS (SELECT {OWNER_COLUMNS} FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
-                 ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-                   SELECT $1, $5, NULL, NULL, $7, NULL, $8, $9, 'portable_json', $10, {NOW_MS} \
-                   FROM owner WHERE {} \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING (xmax = 0) AS fresh, (function_name = $7 AND output IS NULL AND error IS NULL \
-                     AND started_at_epoch_ms = $8 AND completed_at_epoch_ms = $9) AS ours), \
+                "WITH {}, \
+                 ck AS ({}), \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING \"offset\"), \
                  {notify} \
                  SELECT (SELECT {} FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
                    (SELECT \"offset\" FROM ins)",
-                admits("owner", "$6", "$9::int8"),
-                writer("owner", "$6", "$9::int8"),
+                one.lock(s, "$1"),
+                insert_checkpoint(
+                    s,
+                    &format!(
+                        "SELECT $1, $5, NULL, NULL, $7, NULL, $8, $9, 'portable_json', $10, {NOW_MS} \
+                         FROM owner WHERE {}",
+                        one.admits("owner")
+                    ),
+                    &format!(
+                        "(xmax = 0) AS fresh, {} AS ours",
+                        same_checkpoint("", "$7", "NULL", "NULL", "$8", "$9")
+                    )
+                ),
+                one.writer("owner"),
             ),
             // The same for many writes of workflow code (of one or many workflows, queued behind
-            // them), in queue order: each key's new values take the next offsets in that order. Status
-            // rows are locked in key order so that two batches never wait on each other in a cycle.
+            // them), in queue order: each key's new values take the next offsets in that order.
+            // Transactions, locks: one statement; the status rows of all its workflows in key order
+            // (see `fence`).
             write_many_in_workflow: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], \
                    $6::text[], $7::text[], $8::int8[], $9::int8[]) WITH ORDINALITY \
                    AS u(workflow_uuid, key, value, serialization, function_id, token, function_name, \
                    started_at, completed_at, ord)), \
-                 owner AS (SELECT workflow_uuid, {OWNER_COLUMNS} FROM {s}.workflow_status \
-                   WHERE workflow_uuid IN (SELECT workflow_uuid FROM input) ORDER BY workflow_uuid FOR NO KEY UPDATE), \
-                 ck AS (INSERT INTO {s}.operation_outputs ({CHECKPOINT_COLUMNS}) \
-                   SELECT i.workflow_uuid, i.function_id, NULL, NULL, i.function_name, NULL, i.started_at, \
-                     i.completed_at, 'portable_json', $10, {NOW_MS} \
-                   FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND {} \
-                   ON CONFLICT (workflow_uuid, function_id) \
-                   DO UPDATE SET completed_at_epoch_ms = operation_outputs.completed_at_epoch_ms \
-                   RETURNING workflow_uuid, function_id, (xmax = 0) AS fresh, function_name, output, error, \
-                     started_at_epoch_ms, completed_at_epoch_ms), \
+                 {}, \
+                 ck AS ({}), \
                  fresh AS (SELECT i.* FROM input i JOIN ck ON ck.workflow_uuid = i.workflow_uuid \
                    AND ck.function_id = i.function_id WHERE ck.fresh), \
                  keys AS (SELECT DISTINCT workflow_uuid, key FROM fresh), \
@@ -159,22 +170,44 @@ impl Sql {
                    RETURNING workflow_uuid, function_id, \"offset\"), \
                  n AS (SELECT pg_notify('{STREAMS_CHANNEL}', k.workflow_uuid || '::' || k.key) FROM keys k \
                    WHERE octet_length(k.workflow_uuid || '::' || k.key) < 8000) \
-                 SELECT {}, (ck.function_name = i.function_name AND ck.output IS NULL AND ck.error IS NULL \
-                     AND ck.started_at_epoch_ms = i.started_at AND ck.completed_at_epoch_ms = i.completed_at) AS ours, \
-                   ins.\"offset\", (SELECT count(*) FROM n) \
+                 SELECT {}, {} AS ours, ins.\"offset\", (SELECT count(*) FROM n) \
                  FROM input i LEFT JOIN owner o ON o.workflow_uuid = i.workflow_uuid \
                  LEFT JOIN ck ON ck.workflow_uuid = i.workflow_uuid AND ck.function_id = i.function_id \
                  LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid AND ins.function_id = i.function_id \
                  ORDER BY i.ord",
-                admits("o", "i.token", "i.completed_at"),
-                writer("o", "i.token", "i.completed_at"),
+                lock_many(s, "SELECT workflow_uuid FROM input"),
+                insert_checkpoint(
+                    s,
+                    &format!(
+                        "SELECT i.workflow_uuid, i.function_id, NULL, NULL, i.function_name, NULL, i.started_at, \
+                         i.completed_at, 'portable_json', $10, {NOW_MS} \
+                         FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid AND {}",
+                        each.admits("o")
+                    ),
+                    "workflow_uuid, function_id, (xmax = 0) AS fresh, function_name, output, error, \
+                     started_at_epoch_ms, completed_at_epoch_ms"
+                ),
+                each.writer("o"),
+                same_checkpoint(
+                    "ck.",
+                    "i.function_name",
+                    "NULL",
+                    "NULL",
+                    "i.started_at",
+                    "i.completed_at"
+                ),
             ),
+            // A step's write is no checkpoint: only the live owner may append.
+            // Transactions, locks: one statement; the status row (see `fence`), then the new offset.
             write_in_step: format!(
-                "WITH owner AS (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE), \
+                "WITH {}, \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM owner \
-                   WHERE owner.owner_xid = $6 RETURNING \"offset\"), \
+                   WHERE {} RETURNING \"offset\"), \
                  {notify} \
-                 SELECT (SELECT owner_xid FROM owner), (SELECT count(*) FROM n), (SELECT \"offset\" FROM ins)"
+                 SELECT (SELECT {} FROM owner), (SELECT count(*) FROM n), (SELECT \"offset\" FROM ins)",
+                in_step.lock(s, "$1"),
+                in_step.admits("owner"),
+                in_step.writer("owner"),
             ),
             // The writer's status and the values come from one snapshot: a terminal status means every
             // value it wrote is visible here. No row at all: the workflow does not exist.
@@ -209,7 +242,7 @@ fn is_duplicate_offset(e: &tokio_postgres::Error) -> bool {
 
 /// Active writers may still append; any other status ends the stream after its last value.
 fn writer_active(status: &str) -> bool {
-    matches!(status, "PENDING" | "ENQUEUED" | "DELAYED")
+    Status::parse(status).is_some_and(Status::is_active)
 }
 
 pub fn is_close_marker(value: &str) -> bool {

@@ -6,11 +6,11 @@ use std::time::Duration;
 use tokio_postgres::Row;
 
 use super::batch::{column, Batched};
+use super::completion::Completion;
 use super::db::now_ms;
 use super::error::{EngineError, Result};
-// The server clock, as the status table's created_at default reads it: a row written finished gets
-// the same completed_at.
-use super::steps::NOW_MS;
+use super::fence::{complete_set, completes, save_output, NOW_MS};
+use super::status::Status;
 use super::Engine;
 
 /// A workflow row to insert (a direct start writes PENDING and owns it; an enqueue writes ENQUEUED).
@@ -40,12 +40,12 @@ pub struct NewWorkflow {
 impl NewWorkflow {
     /// Runs in this process from the start: counts its first attempt (an enqueued row has none yet).
     fn runs_here(&self) -> bool {
-        self.status != "ENQUEUED"
+        self.status != Status::Enqueued.as_str()
     }
 
     /// Owned by its starter until it finishes (PENDING).
     fn owner(&self) -> Option<&str> {
-        (self.status == "PENDING").then_some(self.token.as_str())
+        (self.status == Status::Pending.as_str()).then_some(self.token.as_str())
     }
 
     fn finished(&self) -> bool {
@@ -108,33 +108,6 @@ pub struct WorkflowOutcome {
     pub serialization: Option<String>,
 }
 
-/// A completion waiting in the group commit (or behind its workflow's last checkpoints).
-pub(crate) struct Completion {
-    pub(crate) workflow_id: String,
-    pub(crate) token: String,
-    pub(crate) status: String,
-    pub(crate) output: Option<String>,
-    pub(crate) error: Option<String>,
-}
-
-impl Completion {
-    pub(crate) fn new(
-        workflow_id: &str,
-        token: &str,
-        status: &str,
-        output: Option<&str>,
-        error: Option<&str>,
-    ) -> Self {
-        Completion {
-            workflow_id: workflow_id.to_string(),
-            token: token.to_string(),
-            status: status.to_string(),
-            output: output.map(str::to_string),
-            error: error.map(str::to_string),
-        }
-    }
-}
-
 pub(crate) struct Sql {
     start: String,
     start_many: String,
@@ -180,6 +153,8 @@ impl Sql {
         Sql {
             // One statement: the status row, and the input row (and the outcome's, for a finished
             // start) only if this call created the workflow.
+            // Transactions, locks: one statement; a row already there is locked by the no-op
+            // update (so a concurrent start of the same ID waits for this one, then finds its row).
             start: format!(
                 "WITH ws AS ({}), \
                  inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
@@ -191,6 +166,7 @@ impl Sql {
                 insert_status(&format!("CASE WHEN $20::bool THEN {NOW_MS} END"))
             ),
             // The same for many workflows at once (a batch with one ID twice fails and is run singly).
+            // Transactions, locks: as `start`, for each row in input order.
             start_many: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                    $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
@@ -221,6 +197,9 @@ impl Sql {
                  SELECT ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.creator_xid, ws.serialization \
                  FROM input i JOIN ws ON ws.workflow_uuid = i.id ORDER BY i.ord"
             ),
+            // Transactions, locks: the first statement of `start_child_workflow`'s transaction; it
+            // locks the parent's status row (`FOR NO KEY UPDATE`) until the child's rows and the
+            // parent's checkpoint commit, so a cancel or recovery of the parent waits for them.
             child_owner_check: format!(
                 "SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE"
             ),
@@ -229,27 +208,33 @@ impl Sql {
                 "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
                  ON CONFLICT (workflow_uuid) DO NOTHING"
             ),
+            // Transactions, locks: one statement; the UPDATE locks the status row (FOR NO KEY UPDATE
+            // strength) and, finding it no longer ours, writes nothing.
             complete: format!(
-                "WITH upd AS (UPDATE {s}.workflow_status SET status = $2, updated_at = $4, \
-                   deduplication_id = NULL, completed_at = $4, owner_xid = NULL \
-                   WHERE workflow_uuid = $1 AND status = 'PENDING' AND owner_xid = $3 RETURNING workflow_uuid), \
-                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
-                   SELECT workflow_uuid, $5, $6 FROM upd ON CONFLICT (workflow_uuid) \
-                   DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
-                 SELECT count(*) FROM upd"
+                "WITH upd AS (UPDATE {s}.workflow_status ws SET {} \
+                   WHERE ws.workflow_uuid = $1 AND {} RETURNING ws.workflow_uuid), \
+                 outp AS ({}) \
+                 SELECT count(*) FROM upd",
+                complete_set("$2", "$4"),
+                completes("ws", "$3"),
+                save_output(s, "SELECT workflow_uuid, $5, $6 FROM upd"),
             ),
+            // The same for many workflows; each row is locked as the UPDATE reaches it.
             complete_many: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
                    WITH ORDINALITY AS u(id, status, token, output, error, ord)), \
-                 upd AS (UPDATE {s}.workflow_status ws SET status = i.status, updated_at = $6, \
-                   deduplication_id = NULL, completed_at = $6, owner_xid = NULL FROM input i \
-                   WHERE ws.workflow_uuid = i.id AND ws.status = 'PENDING' AND ws.owner_xid = i.token \
+                 upd AS (UPDATE {s}.workflow_status ws SET {} FROM input i \
+                   WHERE ws.workflow_uuid = i.id AND {} \
                    RETURNING ws.workflow_uuid), \
-                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
-                   SELECT i.id, i.output, i.error FROM input i JOIN upd ON upd.workflow_uuid = i.id \
-                   ON CONFLICT (workflow_uuid) DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error) \
+                 outp AS ({}) \
                  SELECT (upd.workflow_uuid IS NOT NULL) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
-                 ORDER BY i.ord"
+                 ORDER BY i.ord",
+                complete_set("i.status", "$6"),
+                completes("ws", "i.token"),
+                save_output(
+                    s,
+                    "SELECT i.id, i.output, i.error FROM input i JOIN upd ON upd.workflow_uuid = i.id"
+                ),
             ),
             status: format!(
                 "SELECT {STATUS_COLUMNS} FROM {s}.workflow_status ws \
@@ -280,12 +265,9 @@ fn start_outcome(row: &Row, token: &str) -> StartOutcome {
     }
 }
 
-/// Terminal statuses: a poller stops on these.
+/// Terminal statuses (`Status::is_terminal`): a poller stops on these.
 pub fn is_terminal(status: &str) -> bool {
-    matches!(
-        status,
-        "SUCCESS" | "ERROR" | "CANCELLED" | "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
-    )
+    Status::parse(status).is_some_and(Status::is_terminal)
 }
 
 /// Class and config names are NULL when empty (the cross-language rule).
