@@ -15,6 +15,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in declaration order.
+    pub const ALL: [Status; 7] = [
+        Status::Pending,
+        Status::Enqueued,
+        Status::Delayed,
+        Status::Success,
+        Status::Error,
+        Status::Cancelled,
+        Status::MaxRecoveryAttemptsExceeded,
+    ];
+
     /// The stored text.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -43,17 +54,7 @@ impl Status {
 
     /// None for text that is no status the SDK writes.
     pub fn parse(text: &str) -> Option<Status> {
-        [
-            Status::Pending,
-            Status::Enqueued,
-            Status::Delayed,
-            Status::Success,
-            Status::Error,
-            Status::Cancelled,
-            Status::MaxRecoveryAttemptsExceeded,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// Finished for good: a poller stops here and no execution writes the row's outcome again.
@@ -85,15 +86,7 @@ mod tests {
 
     #[test]
     fn text_round_trips_and_literals_quote_it() {
-        for s in [
-            Status::Pending,
-            Status::Enqueued,
-            Status::Delayed,
-            Status::Success,
-            Status::Error,
-            Status::Cancelled,
-            Status::MaxRecoveryAttemptsExceeded,
-        ] {
+        for s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
             assert_eq!(s.sql(), format!("'{}'", s.as_str()));
         }
