@@ -441,9 +441,9 @@ export class DBOS {
       const r = await exec.awaitResult(workflowID, pollMs, deadline);
       return r.done ? (r.value as T) : null;
     }
-    const timerID = timeoutMS !== undefined ? takeFunctionID(wf) : undefined;
-    const functionID = takeFunctionID(wf);
-    return exec.checkpointedResult<T>(wf, workflowID, functionID, timerID, timeoutMS, pollMs);
+    // The timer's ID comes first, as the SDK numbers them.
+    const timer = timeoutMS !== undefined ? { functionID: takeFunctionID(wf), timeoutMS } : undefined;
+    return exec.checkpointedResult<T>(wf, { workflowID, functionID: takeFunctionID(wf), pollMs, timer });
   }
 
   /**

@@ -21,7 +21,7 @@ import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor,
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
-import { awaitResult, checkpointedResult, outcomeValue, type RunningWorkflow } from './results';
+import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
 import {
   appSerializationName,
   deserializeArgsMaybe,
@@ -405,15 +405,8 @@ export class Executor implements HandleExecutor {
     return awaitResult(this.engine, this.running.get(workflowID), workflowID, pollMs, deadlineEpochMS, caller);
   }
 
-  checkpointedResult<R>(
-    wf: WorkflowState,
-    workflowID: string,
-    functionID: number,
-    timerID: number | undefined,
-    timeoutMS: number | undefined,
-    pollMs: number,
-  ): Promise<R | null> {
-    return checkpointedResult<R>(this.engine, this.running, wf, workflowID, functionID, timerID, timeoutMS, pollMs);
+  checkpointedResult<R>(wf: WorkflowState, wait: ResultWait): Promise<R | null> {
+    return checkpointedResult<R>(this.engine, this.running, wf, wait);
   }
 
   async getStatus(workflowID: string): Promise<WorkflowStatus | null> {

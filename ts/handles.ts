@@ -4,6 +4,7 @@ import { takeFunctionID, workflowCode, type WorkflowState } from './context';
 import { DBOSExecutorNotInitializedError } from './error';
 import { registerSerializationRecipe } from './serialization';
 import type { WorkflowStatus } from './workflow-status';
+import type { ResultWait } from './results';
 
 export interface WorkflowHandle<R> {
   /** Retrieve the workflow's status. */
@@ -23,14 +24,7 @@ export interface PollingOptions {
 export interface HandleExecutor {
   getStatus(workflowID: string): Promise<WorkflowStatus | null>;
   awaitResult(workflowID: string, pollMs: number, deadlineEpochMS: number | null, caller?: WorkflowState): Promise<{ done: boolean; value?: unknown }>;
-  checkpointedResult<R>(
-    wf: WorkflowState,
-    workflowID: string,
-    functionID: number,
-    timerID: number | undefined,
-    timeoutMS: number | undefined,
-    pollMs: number,
-  ): Promise<R | null>;
+  checkpointedResult<R>(wf: WorkflowState, wait: ResultWait): Promise<R | null>;
 }
 
 /** The launched executor, for handles read back from storage (they carry only a workflow ID). */
@@ -81,7 +75,7 @@ abstract class BaseHandle<R> implements InternalHandle<R> {
     const pollMs = options?.pollingIntervalMs ?? 1000;
     const wf = workflowCode();
     if (wf && functionID !== undefined) {
-      return (await this.executor.checkpointedResult<R>(wf, this.workflowID, functionID, undefined, undefined, pollMs)) as R;
+      return (await this.executor.checkpointedResult<R>(wf, { workflowID: this.workflowID, functionID, pollMs })) as R;
     }
     return (await this.executor.awaitResult(this.workflowID, pollMs, null)).value as R;
   }

@@ -114,26 +114,32 @@ async function pollOutcome(
   }
 }
 
+/** A getResult of workflow code: what it awaits, and the function IDs its caller took for it. */
+export interface ResultWait {
+  workflowID: string;
+  /** Where the outcome is recorded (`DBOS.getResult`). */
+  functionID: number;
+  pollMs: number;
+  /** With a timeout: its deadline is recorded as a durable `DBOS.sleep` at `functionID`. */
+  timer?: { functionID: number; timeoutMS: number };
+}
+
 /**
- * getResult from workflow code: the outcome is recorded as `DBOS.getResult` at `functionID` (its
- * timeout, if any, as a durable `DBOS.sleep` at `timerID`) and replayed after recovery.
+ * getResult from workflow code: the outcome is recorded as `DBOS.getResult` and replayed after
+ * recovery.
  */
 export async function checkpointedResult<R>(
   engine: Engine,
   running: ReadonlyMap<string, RunningWorkflow>,
   wf: WorkflowState,
-  workflowID: string,
-  functionID: number,
-  timerID: number | undefined,
-  timeoutMS: number | undefined,
-  pollMs: number,
+  { workflowID, functionID, pollMs, timer }: ResultWait,
 ): Promise<R | null> {
   const cp = recordedCheckpoint(wf, functionID, 'DBOS.getResult');
   if (cp) return replayCheckpoint(cp) as MaybePromise<R | null>;
   const startedAt = Date.now();
   let deadline: number | null = null;
-  if (timerID !== undefined && timeoutMS !== undefined) {
-    deadline = (await durableDeadline(engine, wf, timerID, timeoutMS, false)) ?? Date.now();
+  if (timer) {
+    deadline = (await durableDeadline(engine, wf, timer.functionID, timer.timeoutMS, false)) ?? Date.now();
   }
   let result: { done: boolean; value?: unknown };
   try {
