@@ -297,6 +297,7 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'timeoutMS: NaN', call: () => DBOS.startWorkflow(echo, { timeoutMS: NaN })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout NaN/) }),
     row({ input: 'timeoutMS: negative', call: () => DBOS.startWorkflow(echo, { timeoutMS: -1 })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout -1/) }),
     row({ input: 'timeoutMS: Infinity', call: () => DBOS.startWorkflow(echo, { timeoutMS: Infinity })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout Infinity/) }),
+    row({ input: 'timeoutMS: a string', call: () => DBOS.startWorkflow(echo, { timeoutMS: '5' as unknown as number })(1), expect: rejects(E.DBOSError, /Invalid workflow timeout "5"/) }),
     row({ input: 'an unregistered function', call: async () => DBOS.startWorkflow(async () => 1)(), expect: rejects(E.DBOSNotRegisteredError, /is not a registered DBOS workflow/) }),
     row({ input: 'called in a step', at: 'step', call: () => DBOS.startWorkflow(echo)(1), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /inside a `step`/) }),
   ].map(named('DBOS.startWorkflow')),

@@ -52,7 +52,7 @@ export function checkSleepDuration(ms: unknown): asserts ms is number {
 /** A workflow timeout (StartWorkflowParams.timeoutMS, withWorkflowTimeout); null and undefined mean none. */
 export function checkWorkflowTimeout(timeoutMS: number | null | undefined): void {
   if (timeoutMS !== undefined && timeoutMS !== null && !(Number.isFinite(timeoutMS) && timeoutMS > 0)) {
-    throw new DBOSError(`Invalid workflow timeout ${timeoutMS}: it must be a positive number of milliseconds`);
+    throw new DBOSError(`Invalid workflow timeout ${describe(timeoutMS)}: it must be a positive number of milliseconds`);
   }
 }
 
