@@ -315,8 +315,8 @@ describe('DBOSClient', () => {
     const pending = c.getEvent(`never-${randomUUID()}`, 'k', 60);
     await new Promise((r) => setTimeout(r, 100));
     await c.destroy();
-    await assert.rejects(pending, /The system database has been shut down/);
-    await assert.rejects(c.send('x', 1), /The system database has been shut down/);
+    await assert.rejects(pending, (e: unknown) => e instanceof E.DBOSShutdownError && e.message === 'The system database has been shut down');
+    await assert.rejects(c.send('x', 1), E.DBOSShutdownError);
     await c.destroy();
   });
 });

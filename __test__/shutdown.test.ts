@@ -138,7 +138,7 @@ describe('in this process', () => {
     // The runs in this process end (they do not hang), with the shutdown as their error...
     for (const r of await within(Promise.all(results), 5000, 'the waiting runs')) {
       assert.ok(!r.ok, 'a waiting run cannot finish once the database is shut down');
-      assert.ok(r.error instanceof E.DBOSError, `got ${String(r.error)}`);
+      assert.ok(r.error instanceof E.DBOSShutdownError && E.getDBOSErrorCode(r.error) === E.SystemDatabaseShutdown, `got ${String(r.error)}`);
       assert.match(r.error.message, /The system database has been shut down/);
     }
     // ...and nothing was recorded for them: they stay PENDING, for the next launch.
@@ -201,7 +201,7 @@ describe('in this process', () => {
       const r = await settle(call(), what);
       if (what === 'handle.getResult' && r.ok) continue; // a handle of a local run may already hold its result
       assert.ok(!r.ok, `${what} after shutdown must reject`);
-      assert.ok(r.error instanceof E.DBOSError, `${what}: got ${String(r.error)}`);
+      assert.ok(r.error instanceof E.DBOSShutdownError && E.getDBOSErrorCode(r.error) === E.SystemDatabaseShutdown, `${what}: got ${String(r.error)}`);
       assert.match(r.error.message, /The system database has been shut down/);
     }
     // Outside a workflow DBOS.sleep is a plain timer, as in DBOS: no launch needed.
@@ -226,12 +226,12 @@ describe('in this process', () => {
     await client.destroy();
     for (const r of await within(Promise.all(waits), PROMPT_MS, 'the client waits')) {
       assert.ok(!r.ok, 'a wait of a destroyed client rejects');
-      assert.ok(r.error instanceof E.DBOSError, `got ${String(r.error)}`);
+      assert.ok(r.error instanceof E.DBOSShutdownError && E.getDBOSErrorCode(r.error) === E.SystemDatabaseShutdown, `got ${String(r.error)}`);
       assert.match(r.error.message, /The system database has been shut down/);
     }
     assert.ok(Date.now() - t0 < PROMPT_MS, `the waits ended ${Date.now() - t0} ms after destroy()`);
     await assert.rejects(client.getEvent(target.workflowID, 'k', 0), /The system database has been shut down/);
-    await assert.rejects(client.send(target.workflowID, 1), E.DBOSError);
+    await assert.rejects(client.send(target.workflowID, 1), E.DBOSShutdownError);
     await client.destroy(); // idempotent
     await noConnections(CLIENT, 'after DBOSClient.destroy()');
     await DBOS.send(target.workflowID, 'release', 'go');
@@ -257,7 +257,7 @@ describe('in a child process', () => {
     assert.ok(r.before.includes(childNames[1] ?? ''), `listener while waiting: ${r.before.join(', ')}`);
     // ...and none after DBOS.shutdown(), before the process even exited.
     assert.deepEqual(r.after, []);
-    assert.deepEqual(r.outcomes, Array(4).fill('rejected DBOSError: The system database has been shut down'));
+    assert.deepEqual(r.outcomes, Array(4).fill('rejected DBOSShutdownError: The system database has been shut down'));
     await noConnections(childNames, 'after the process exited');
     assert.deepEqual(await statuses(ids), ['PENDING', 'PENDING', 'PENDING', 'PENDING']);
     assert.equal((await statusRow(url, ids[0] ?? ''))?.executor_id, executor);
@@ -280,7 +280,7 @@ describe('in a child process', () => {
     assert.ok(r.before.includes('dbos_native_listener_dbos-client'), `client connections while waiting: ${r.before.join(', ')}`);
     assert.ok(r.before.includes('dbos_native_dbos-client_'), `client pool while waiting: ${r.before.join(', ')}`);
     assert.deepEqual(r.after, []);
-    assert.deepEqual(r.outcomes, Array(2).fill('rejected DBOSError: The system database has been shut down'));
+    assert.deepEqual(r.outcomes, Array(2).fill('rejected DBOSShutdownError: The system database has been shut down'));
     assert.ok(r.shutdownMs < PROMPT_MS, `the waits ended ${r.shutdownMs} ms after destroy()`);
     await noConnections(CLIENT, 'after the client process exited');
     await DBOS.send(target.workflowID, 'release', 'go');

@@ -18,29 +18,29 @@ export declare class NativeEngine {
   holdStart(wf: JsNewWorkflow): Promise<JsStartOutcome>
   releaseStart(workflowId: string): void
   startChildWorkflow(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
-  recordCheckpoint(workflowId: string, token: string, checkpoint: JsNewCheckpoint, conflictCheck: boolean): Promise<void>
+  recordCheckpoint(workflowId: string, token: string, checkpoint: JsNewCheckpoint, conflictCheck: boolean): Promise<undefined>
   /**
    * Queues a step's checkpoint without a promise (no wake-up of JS when it commits): `settle`
-   * reports how the workflow's queued checkpoints fared. Positional arguments: no object to read.
+   * reports how the workflow's queued checkpoints fared.
    */
-  recordBehind(workflowId: string, token: string, functionId: number, name: string, output: string | undefined | null, error: string | undefined | null, serialization: string | undefined | null, startedAt: number, completedAt: number): void
+  recordBehind(workflowId: string, token: string, checkpoint: JsNewCheckpoint): void
   /**
-   * Queues a stream write of workflow code behind its workflow and returns at once; `settle`
-   * reports how it fared. Positional arguments, like `record_behind`.
+   * Queues a stream write of workflow code (`checkpointName` set) behind its workflow and returns
+   * at once; `settle` reports how it fared.
    */
-  writeStreamBehind(workflowId: string, token: string, functionId: number, name: string, startedAt: number, key: string, value: string, serialization?: string | undefined | null): void
-  settle(workflowId: string): Promise<void>
+  writeStreamBehind(write: JsStreamWrite): void
+  settle(workflowId: string): Promise<undefined>
   loadCheckpoints(workflowId: string): Promise<Array<JsCheckpoint>>
-  getCheckpoint(workflowId: string, functionId: number): Promise<JsCheckpoint | null>
+  getCheckpoint(workflowId: string, functionId: number): Promise<JsCheckpoint | undefined | null>
   /**
    * `complete_workflow` after the workflow's written-behind checkpoints commit, in one call; if one
    * of them failed, nothing is completed and its error comes back in `writeError`.
    */
-  settleAndComplete(workflowId: string, token: string, status: string, output?: string | undefined | null, error?: string | undefined | null): Promise<JsCompletion>
-  completeWorkflow(workflowId: string, token: string, status: string, output?: string | undefined | null, error?: string | undefined | null): Promise<boolean>
-  getWorkflowStatus(workflowId: string): Promise<JsWorkflowStatus | null>
+  settleAndComplete(done: JsCompletionRequest): Promise<JsCompletion>
+  completeWorkflow(done: JsCompletionRequest): Promise<boolean>
+  getWorkflowStatus(workflowId: string): Promise<JsWorkflowStatus | undefined | null>
   /** Polls until terminal; `deadline_epoch_ms` bounds the wait (null result on timeout). */
-  awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs?: number | undefined | null): Promise<JsWorkflowOutcome | null>
+  awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs?: number | undefined | null): Promise<JsWorkflowOutcome | undefined | null>
   cancelWorkflows(ids: Array<string>, children: boolean): Promise<Array<string>>
   resumeWorkflows(ids: Array<string>): Promise<Array<string>>
   cancelTimedOut(): Promise<Array<string>>
@@ -48,28 +48,17 @@ export declare class NativeEngine {
   recoverPending(): Promise<Array<JsClaimedWorkflow>>
   claimQueued(queue: string, limit: number): Promise<Array<JsClaimedWorkflow>>
   deadLetter(workflowId: string, minAttempts: number): Promise<boolean>
-  registerAppVersion(): Promise<void>
+  registerAppVersion(): Promise<undefined>
   /** Sends a message; `context` says whether it comes from workflow code, a step, or elsewhere. */
-  send(message: JsOutgoingMessage, context: JsSendContext): Promise<void>
-  recv(workflowId: string, token: string, functionId: number, topic: string, deadlineEpochMs: number, recordDeadline: boolean, startedAt: number, pollMs: number): Promise<JsStoredValue>
-  setEvent(workflowId: string, token: string, functionId: number, key: string, value: string, serialization: string | undefined | null, startedAt: number): Promise<void>
-  /**
-   * Waits for an event; `guard_workflow_id`/`guard_token` stop the wait if that execution loses
-   * ownership. Null after the deadline.
-   */
-  getEvent(workflowId: string, key: string, deadlineEpochMs: number | undefined | null, pollMs: number, guardWorkflowId?: string | undefined | null, guardToken?: string | undefined | null): Promise<JsStoredValue | null>
-  /**
-   * Appends to a stream: from workflow code with `checkpoint_name` (exactly once), else from the
-   * step `function_id` of the workflow (no checkpoint).
-   */
-  writeStream(workflowId: string, token: string, functionId: number, checkpointName: string | undefined | null, startedAt: number, key: string, value: string, serialization?: string | undefined | null): Promise<void>
-  /**
-   * Reads a page of a stream from `offset`, waiting until a value is there, the stream ends or the
-   * deadline passes; the guard stops a waiting workflow that loses ownership.
-   */
-  readStream(workflowId: string, key: string, offset: number, limit: number, deadlineEpochMs: number | undefined | null, pollMs: number, guardWorkflowId?: string | undefined | null, guardToken?: string | undefined | null): Promise<JsStreamPage>
+  send(message: JsOutgoingMessage, context: JsSendContext): Promise<undefined>
+  recv(call: JsRecv): Promise<JsStoredValue>
+  setEvent(call: JsSetEvent): Promise<undefined>
+  /** Waits for an event; null after the deadline. */
+  getEvent(call: JsGetEvent): Promise<JsStoredValue | undefined | null>
+  writeStream(write: JsStreamWrite): Promise<undefined>
+  readStream(read: JsStreamRead): Promise<JsStreamPage>
   /** Wakes this process's waiters on a key (they re-check their condition). */
-  wake(key: string): Promise<void>
+  wake(key: string): Promise<undefined>
   /** Idempotent. */
   close(): void
 }
@@ -80,36 +69,55 @@ export declare function connect(options: JsEngineOptions): Promise<NativeEngine>
 export interface JsCheckpoint {
   functionId: number
   name: string
-  output?: string
-  error?: string
-  childWorkflowId?: string
-  serialization?: string
+  output: string | null
+  error: string | null
+  childWorkflowId: string | null
+  serialization: string | null
 }
 
 export interface JsClaimedWorkflow {
   workflowId: string
   name: string
-  className?: string
-  configName?: string
+  className: string | null
+  configName: string | null
   recoveryAttempts: number
-  serialization?: string
-  inputs?: string
-  deadlineEpochMs?: number
+  serialization: string | null
+  inputs: string | null
+  deadlineEpochMs: number | null
   token: string
 }
 
-/** A completion's result: `writeError` (an engine error body) when a written-behind checkpoint failed. */
+/** A completion's result: `writeError` when a written-behind checkpoint failed (then nothing completed). */
 export interface JsCompletion {
   won: boolean
-  writeError?: string
+  writeError: JsEngineError | null
+}
+
+/** Completes a workflow row (fenced by `token`) with its outcome. */
+export interface JsCompletionRequest {
+  workflowId: string
+  token: string
+  /** "SUCCESS" or "ERROR". */
+  status: string
+  output: string | null
+  error: string | null
+}
+
+/** An engine error as data. Fields that do not apply to the code are null. */
+export interface JsEngineError {
+  code: NativeErrorCode
+  message: string
+  workflowId: string | null
+  stepId: number | null
+  stepName: string | null
+  sqlstate: string | null
 }
 
 export interface JsEngineOptions {
   url: string
   schema: string
   poolSize: number
-  /** "migrate" (an app's launch), "verify" (`runMigrations: false`) or "lazy" (a client). */
-  schemaMode: string
+  schemaMode: JsSchemaMode
   /** Start the LISTEN connection at once (an app) rather than at the first wait (a client). */
   listen: boolean
   appName: string
@@ -117,64 +125,110 @@ export interface JsEngineOptions {
   appVersion: string
 }
 
+/** Waits for an event until it exists or the deadline (null: no deadline) passes. */
+export interface JsGetEvent {
+  workflowId: string
+  key: string
+  deadlineEpochMs: number | null
+  pollMs: number
+  guard: JsGuard | null
+}
+
+/** A waiter's owner: the wait stops if that execution loses the workflow. */
+export interface JsGuard {
+  workflowId: string
+  token: string
+}
+
 export interface JsNewCheckpoint {
   functionId: number
   name: string
-  output?: string
-  error?: string
-  childWorkflowId?: string
+  output: string | null
+  error: string | null
+  childWorkflowId: string | null
   startedAt: number
   completedAt: number
-  serialization?: string
+  serialization: string | null
 }
 
 export interface JsNewWorkflow {
   workflowId: string
   status: string
   name: string
-  className?: string
-  configName?: string
-  queueName?: string
+  className: string | null
+  configName: string | null
+  queueName: string | null
   inputs: string
-  serialization?: string
+  serialization: string | null
   token: string
-  timeoutMs?: number
-  deadlineEpochMs?: number
-  parentWorkflowId?: string
-  deduplicationId?: string
-  priority?: number
+  timeoutMs: number | null
+  deadlineEpochMs: number | null
+  parentWorkflowId: string | null
+  deduplicationId: string | null
+  priority: number | null
 }
 
 export interface JsOutgoingMessage {
   destinationId: string
   topic: string
   message: string
-  serialization?: string
+  serialization: string | null
   messageUuid: string
 }
 
+/** Why a page stopped: more may follow, the stream is closed, or the wait timed out. */
+export type JsPageEnd = 'more' | 'closed' | 'timeout'
+
+/**
+ * `DBOS.recv` from workflow code at step `function_id`; with `record_deadline`, the first try records
+ * the deadline (its sleep at `function_id + 1`).
+ */
+export interface JsRecv {
+  workflowId: string
+  token: string
+  functionId: number
+  topic: string
+  deadlineEpochMs: number
+  recordDeadline: boolean
+  startedAt: number
+  pollMs: number
+}
+
+/** Mirrors `engine::SchemaMode`. */
+export type JsSchemaMode = 'migrate' | 'verify' | 'lazy'
+
 /** Where a send comes from: no workflow (plain code, client), a step, or workflow code (with its ID). */
 export interface JsSendContext {
-  workflowId?: string
-  token?: string
-  functionId?: number
-  startedAt?: number
+  workflowId: string | null
+  token: string | null
+  functionId: number | null
+  startedAt: number | null
+}
+
+export interface JsSetEvent {
+  workflowId: string
+  token: string
+  functionId: number
+  key: string
+  value: string
+  serialization: string | null
+  startedAt: number
 }
 
 export interface JsStartOutcome {
   shouldExecute: boolean
   status: string
   name: string
-  className?: string
-  configName?: string
-  queueName?: string
-  serialization?: string
+  className: string | null
+  configName: string | null
+  queueName: string | null
+  serialization: string | null
 }
 
 /** A stored value with its format (a received message, an event value). */
 export interface JsStoredValue {
-  value?: string
-  serialization?: string
+  value: string | null
+  serialization: string | null
 }
 
 /**
@@ -185,46 +239,74 @@ export interface JsStreamPage {
   firstOffset: number
   values: Array<string>
   serializations: Array<string | undefined | null>
-  /** "more", "closed" or "timeout". */
-  end: string
+  end: JsPageEnd
+}
+
+/** A page of a stream from `offset`: waits for one value, the stream's end, or the deadline. */
+export interface JsStreamRead {
+  workflowId: string
+  key: string
+  offset: number
+  limit: number
+  deadlineEpochMs: number | null
+  pollMs: number
+  guard: JsGuard | null
+}
+
+/**
+ * A stream append: from workflow code with `checkpoint_name` (exactly once), else from the step
+ * `function_id` (no checkpoint).
+ */
+export interface JsStreamWrite {
+  workflowId: string
+  token: string
+  functionId: number
+  checkpointName: string | null
+  startedAt: number
+  key: string
+  value: string
+  serialization: string | null
 }
 
 export interface JsWorkflowOutcome {
   status: string
-  output?: string
-  error?: string
-  serialization?: string
+  output: string | null
+  error: string | null
+  serialization: string | null
 }
 
 export interface JsWorkflowStatus {
   workflowId: string
   status: string
-  name?: string
-  className?: string
-  configName?: string
-  authenticatedUser?: string
-  assumedRole?: string
-  authenticatedRoles?: string
-  output?: string
-  error?: string
-  inputs?: string
-  executorId?: string
-  applicationVersion?: string
-  applicationId?: string
-  applicationName?: string
+  name: string | null
+  className: string | null
+  configName: string | null
+  authenticatedUser: string | null
+  assumedRole: string | null
+  authenticatedRoles: string | null
+  output: string | null
+  error: string | null
+  inputs: string | null
+  executorId: string | null
+  applicationVersion: string | null
+  applicationId: string | null
+  applicationName: string | null
   createdAt: number
   updatedAt: number
-  completedAt?: number
-  startedAtEpochMs?: number
-  recoveryAttempts?: number
-  queueName?: string
-  workflowTimeoutMs?: number
-  workflowDeadlineEpochMs?: number
-  deduplicationId?: string
+  completedAt: number | null
+  startedAtEpochMs: number | null
+  recoveryAttempts: number | null
+  queueName: string | null
+  workflowTimeoutMs: number | null
+  workflowDeadlineEpochMs: number | null
+  deduplicationId: string | null
   priority: number
-  queuePartitionKey?: string
-  forkedFrom?: string
-  parentWorkflowId?: string
-  serialization?: string
+  queuePartitionKey: string | null
+  forkedFrom: string | null
+  parentWorkflowId: string | null
+  serialization: string | null
   wasForkedFrom: boolean
 }
+
+/** Stable codes: the contract with `ts/error.ts` (add, never rename). */
+export type NativeErrorCode = 'SHUTDOWN' | 'CONNECTION' | 'DATABASE' | 'INITIALIZATION' | 'WORKFLOW_CONFLICT' | 'NON_EXISTENT_WORKFLOW' | 'STEP_NONDETERMINISM' | 'INVALID_ARGUMENT' | 'INTERNAL'

@@ -837,3 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.connect = nativeBinding.connect
+module.exports.JsPageEnd = nativeBinding.JsPageEnd
+module.exports.JsSchemaMode = nativeBinding.JsSchemaMode
+module.exports.NativeErrorCode = nativeBinding.NativeErrorCode

@@ -24,7 +24,7 @@ if (probe.error) {
   process.exit(1);
 }
 
-const args = [cli, 'build', '--platform', '--output-dir', 'native', '--js', 'binding.js', '--dts', 'binding.d.ts'];
+const args = [cli, 'build', '--platform', '--no-const-enum', '--output-dir', 'native', '--js', 'binding.js', '--dts', 'binding.d.ts'];
 if (process.env.DBOS_NATIVE_PROFILE !== 'debug') args.push('--release');
 const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (build.error) {

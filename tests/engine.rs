@@ -4,7 +4,7 @@
 use dbos_native::engine::recovery::INTERNAL_QUEUE;
 use dbos_native::engine::steps::NewCheckpoint;
 use dbos_native::engine::workflows::NewWorkflow;
-use dbos_native::engine::{Engine, EngineOptions, ErrorCode, Identity, SchemaMode};
+use dbos_native::engine::{Engine, EngineError, EngineOptions, ErrorCode, Identity, SchemaMode};
 use tokio_postgres::NoTls;
 
 fn server_url() -> String {
@@ -144,11 +144,10 @@ async fn run_migrations_false_rejects_an_unmigrated_database() {
     let mut opts = options(&url, "local");
     opts.schema_mode = SchemaMode::Verify;
     let err = Engine::connect(opts).await.err().expect("must fail");
-    assert_eq!(err.code, ErrorCode::Initialization);
+    assert_eq!(err.code(), ErrorCode::Initialization);
     assert!(
-        err.message.contains("schema version 0") && err.message.contains("requires 123"),
-        "{}",
-        err.message
+        err.to_string().contains("schema version 0") && err.to_string().contains("requires 123"),
+        "{err}"
     );
 }
 
@@ -237,7 +236,7 @@ async fn a_second_start_of_the_same_id_does_not_execute() {
     assert_eq!(inputs, 1);
     let empty = engine.start_workflow(&workflow("", "tok")).await;
     assert_eq!(
-        empty.err().map(|e| e.code),
+        empty.err().map(|e| e.code()),
         Some(ErrorCode::InvalidArgument)
     );
 }
@@ -255,7 +254,11 @@ async fn checkpoints_are_fenced_by_owner_and_written_once() {
         .record_checkpoint("w2", "tok", &step(0, "s", "2"), true)
         .await
         .expect_err("slot taken");
-    assert_eq!(dup.code, ErrorCode::StepNondeterminism);
+    assert!(
+        matches!(&dup, EngineError::StepTaken { workflow_id, step_id: 0, step_name }
+            if workflow_id == "w2" && step_name == "s"),
+        "{dup:?}"
+    );
     // Without the conflict check (sleep markers) the first row stays and no error is raised.
     engine
         .record_checkpoint("w2", "tok", &step(0, "s", "3"), false)
@@ -265,12 +268,12 @@ async fn checkpoints_are_fenced_by_owner_and_written_once() {
         .record_checkpoint("w2", "other", &step(1, "s", "4"), true)
         .await
         .expect_err("fenced");
-    assert_eq!(stranger.code, ErrorCode::WorkflowConflict);
+    assert_eq!(stranger.code(), ErrorCode::WorkflowConflict);
     let missing = engine
         .record_checkpoint("nope", "tok", &step(0, "s", "4"), true)
         .await
         .expect_err("no row");
-    assert_eq!(missing.code, ErrorCode::WorkflowConflict);
+    assert_eq!(missing.code(), ErrorCode::WorkflowConflict);
     let cps = engine.load_checkpoints("w2").await.unwrap();
     assert_eq!(cps.len(), 1);
     assert_eq!(cps[0].output.as_deref(), Some("1"));
@@ -355,7 +358,7 @@ async fn recovery_claims_this_executors_pending_rows_and_fences_the_old_run() {
         .await
         .err()
         .unwrap();
-    assert_eq!(fenced.code, ErrorCode::WorkflowConflict);
+    assert_eq!(fenced.code(), ErrorCode::WorkflowConflict);
     engine
         .record_checkpoint("mine", &c.token, &step(1, "s", "2"), true)
         .await
@@ -403,7 +406,7 @@ async fn child_start_records_the_parents_checkpoint_in_the_same_transaction() {
         .await
         .err()
         .unwrap();
-    assert_eq!(err.code, ErrorCode::WorkflowConflict);
+    assert_eq!(err.code(), ErrorCode::WorkflowConflict);
     assert!(engine
         .get_workflow_status("parent-1")
         .await
@@ -418,7 +421,7 @@ async fn calls_after_close_fail_with_shutdown() {
     engine.close();
     engine.close();
     let err = engine.get_workflow_status("x").await.err().unwrap();
-    assert_eq!(err.code, ErrorCode::Shutdown);
+    assert_eq!(err.code(), ErrorCode::Shutdown);
 }
 
 mod communication {
@@ -450,8 +453,10 @@ mod communication {
             )
             .await
             .expect_err("no destination");
-        assert_eq!(err.code, ErrorCode::NonExistentWorkflow);
-        assert!(err.message.contains("ghost"));
+        assert!(
+            matches!(&err, EngineError::NoSuchDestination { workflow_id } if workflow_id == "ghost"),
+            "{err:?}"
+        );
         assert_eq!(
             count(&url, "SELECT count(*) FROM dbos.notifications").await,
             0
@@ -478,7 +483,7 @@ mod communication {
             .send(&message("dest", "t", "1", "u2"), ctx())
             .await
             .expect_err("slot taken");
-        assert_eq!(again.code, ErrorCode::StepNondeterminism);
+        assert_eq!(again.code(), ErrorCode::StepNondeterminism);
         let stale = engine
             .send(
                 &message("dest", "t", "1", "u3"),
@@ -491,7 +496,7 @@ mod communication {
             )
             .await
             .expect_err("fenced");
-        assert_eq!(stale.code, ErrorCode::WorkflowConflict);
+        assert_eq!(stale.code(), ErrorCode::WorkflowConflict);
         for _ in 0..2 {
             engine
                 .send(
@@ -718,7 +723,7 @@ mod communication {
                 engine.wake("rx::t").await;
             }
         );
-        assert_eq!(got.expect_err("fenced").code, ErrorCode::WorkflowConflict);
+        assert_eq!(got.expect_err("fenced").code(), ErrorCode::WorkflowConflict);
     }
 
     #[tokio::test]
@@ -760,7 +765,7 @@ mod communication {
             .set_event("ev", "tok", 1, "k", "3", None, 1)
             .await
             .expect_err("slot taken");
-        assert_eq!(dup.code, ErrorCode::StepNondeterminism);
+        assert_eq!(dup.code(), ErrorCode::StepNondeterminism);
         assert_eq!(
             reader.read_event("ev", "k").await.unwrap().unwrap().value,
             "2"
@@ -769,7 +774,7 @@ mod communication {
             .set_event("ev", "nope", 2, "k", "4", None, 1)
             .await
             .expect_err("fenced");
-        assert_eq!(fenced.code, ErrorCode::WorkflowConflict);
+        assert_eq!(fenced.code(), ErrorCode::WorkflowConflict);
         let guard = WaitGuard {
             workflow_id: "ev",
             token: "nope",
@@ -779,7 +784,7 @@ mod communication {
             .await;
         // The reader has no row "ev" of its own with this token: the guard fails at once.
         assert_eq!(
-            guarded.expect_err("guard").code,
+            guarded.expect_err("guard").code(),
             ErrorCode::WorkflowConflict
         );
     }
@@ -845,7 +850,7 @@ mod communication {
             tokio::time::sleep(Duration::from_millis(100)).await;
             engine.close();
         });
-        assert_eq!(got.expect_err("closed").code, ErrorCode::Shutdown);
+        assert_eq!(got.expect_err("closed").code(), ErrorCode::Shutdown);
     }
 }
 
@@ -897,7 +902,7 @@ mod streams {
             )
             .await
             .expect_err("slot taken");
-        assert_eq!(again.code, ErrorCode::StepNondeterminism);
+        assert_eq!(again.code(), ErrorCode::StepNondeterminism);
         for _ in 0..2 {
             engine
                 .write_stream(&in_step("w", "tok", 1), "k", "\"s\"", Some("portable_json"))
@@ -908,7 +913,7 @@ mod streams {
             .write_stream(&in_step("w", "old", 1), "k", "\"x\"", None)
             .await
             .expect_err("fenced");
-        assert_eq!(stale.code, ErrorCode::WorkflowConflict);
+        assert_eq!(stale.code(), ErrorCode::WorkflowConflict);
         let rows = sql(&url)
             .await
             .query(
@@ -1029,7 +1034,7 @@ mod streams {
             .read_stream("ghost", "k", 0, 10, None, 1000, None)
             .await
             .expect_err("no workflow");
-        assert_eq!(missing.code, ErrorCode::NonExistentWorkflow);
+        assert_eq!(missing.code(), ErrorCode::NonExistentWorkflow);
     }
 
     #[tokio::test]
@@ -1273,7 +1278,7 @@ mod faults {
             .record_checkpoint("w", "tok", &other, true)
             .await
             .expect_err("another execution's write");
-        assert_eq!(err.code, ErrorCode::StepNondeterminism);
+        assert_eq!(err.code(), ErrorCode::StepNondeterminism);
     }
 }
 
@@ -1400,7 +1405,7 @@ mod batches {
             match r {
                 Err(e) => {
                     assert_eq!(i, 17);
-                    assert_eq!(e.code, ErrorCode::NonExistentWorkflow);
+                    assert_eq!(e.code(), ErrorCode::NonExistentWorkflow);
                 }
                 Ok(()) => assert_ne!(i, 17),
             }
@@ -1543,7 +1548,7 @@ mod batches {
             None,
         );
         assert_eq!(
-            engine.settle("sa").await.expect_err("fenced").code,
+            engine.settle("sa").await.expect_err("fenced").code(),
             ErrorCode::WorkflowConflict
         );
         engine.settle("sb").await.expect("unaffected");
@@ -1585,7 +1590,7 @@ mod batches {
         engine.record_behind("wb", "stale", step(60, "s", "x"));
         engine.record_behind("wc", "tok2", step(50, "s", "50"));
         let err = engine.settle("wb").await.expect_err("slot taken");
-        assert_eq!(err.code, ErrorCode::StepNondeterminism);
+        assert_eq!(err.code(), ErrorCode::StepNondeterminism);
         engine
             .settle("wb")
             .await
@@ -1619,7 +1624,7 @@ mod batches {
             .unwrap();
         match refused {
             dbos_native::engine::behind::Settled::WriteFailed(e) => {
-                assert_eq!(e.code, ErrorCode::WorkflowConflict)
+                assert_eq!(e.code(), ErrorCode::WorkflowConflict)
             }
             _ => panic!("completed despite a failed checkpoint"),
         }
@@ -1666,17 +1671,17 @@ mod cancel_fence {
             .record_checkpoint("wf", "tok", &finished_at(2, now_ms() + 60_000), true)
             .await
             .expect_err("a step that returned after the cancel is refused");
-        assert_eq!(late.code, ErrorCode::WorkflowConflict);
+        assert_eq!(late.code(), ErrorCode::WorkflowConflict);
         engine.record_behind("wf", "tok", finished_at(3, now_ms() + 60_000));
         let late = engine.settle("wf").await.expect_err("refused behind too");
-        assert_eq!(late.code, ErrorCode::WorkflowConflict);
+        assert_eq!(late.code(), ErrorCode::WorkflowConflict);
         // Once resumed, the old run's writes are refused whenever they finished.
         engine.resume_workflows(&["wf".to_string()]).await.unwrap();
         let resumed = engine
             .record_checkpoint("wf", "tok", &finished_at(4, before), true)
             .await
             .expect_err("refused after the resume");
-        assert_eq!(resumed.code, ErrorCode::WorkflowConflict);
+        assert_eq!(resumed.code(), ErrorCode::WorkflowConflict);
         let ids: Vec<i32> = engine
             .load_checkpoints("wf")
             .await
@@ -1821,7 +1826,7 @@ mod cancel_fence {
                 .await
                 .unwrap();
             locker.batch_execute("COMMIT").await.unwrap();
-            outcomes.push((id, write.await.unwrap().err().map(|e| e.code)));
+            outcomes.push((id, write.await.unwrap().err().map(|e| e.code())));
         }
         assert_eq!(
             outcomes,
@@ -1992,7 +1997,10 @@ mod hand_over {
                     .await
             }
         );
-        assert_eq!(sent.expect_err("fenced").code, ErrorCode::WorkflowConflict);
+        assert_eq!(
+            sent.expect_err("fenced").code(),
+            ErrorCode::WorkflowConflict
+        );
         assert!(
             got.unwrap().message.is_none(),
             "timed out: nothing was sent"
@@ -2079,7 +2087,7 @@ mod hand_over {
                     .expect("the message is sent even though nobody here may consume it");
             }
         );
-        assert_eq!(got.expect_err("fenced").code, ErrorCode::WorkflowConflict);
+        assert_eq!(got.expect_err("fenced").code(), ErrorCode::WorkflowConflict);
         assert_eq!(
             count(
                 &url,
@@ -2148,7 +2156,7 @@ mod held_starts {
             engine
                 .hold_start(&workflow("h0", "other"))
                 .err()
-                .map(|e| e.code),
+                .map(|e| e.code()),
             Some(ErrorCode::InvalidArgument),
             "one hold per workflow"
         );
@@ -2231,12 +2239,15 @@ mod held_starts {
         let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
         let held = engine.hold_start(&workflow("hz", "tok")).unwrap();
         engine.close();
-        assert_eq!(held.await.err().map(|e| e.code), Some(ErrorCode::Shutdown));
+        assert_eq!(
+            held.await.err().map(|e| e.code()),
+            Some(ErrorCode::Shutdown)
+        );
         assert_eq!(
             engine
                 .hold_start(&workflow("hy", "tok"))
                 .err()
-                .map(|e| e.code),
+                .map(|e| e.code()),
             Some(ErrorCode::Shutdown)
         );
     }
@@ -2338,7 +2349,7 @@ mod completion_behind {
             .unwrap();
         let done = queue_behind_a_lock(&engine, &url, 6, "SUCCESS").await;
         match done {
-            Ok(Settled::WriteFailed(e)) => assert_eq!(e.code, ErrorCode::StepNondeterminism),
+            Ok(Settled::WriteFailed(e)) => assert_eq!(e.code(), ErrorCode::StepNondeterminism),
             _ => panic!("expected the checkpoint's failure"),
         }
         assert!(
@@ -2393,7 +2404,7 @@ mod completion_behind {
         .unwrap();
         tx.commit().await.unwrap();
         match done.await.unwrap() {
-            Ok(Settled::WriteFailed(e)) => assert_eq!(e.code, ErrorCode::WorkflowConflict),
+            Ok(Settled::WriteFailed(e)) => assert_eq!(e.code(), ErrorCode::WorkflowConflict),
             Ok(Settled::Done(won)) => assert!(!won, "a fenced completion never wins"),
             Err(e) => panic!("{e:?}"),
         }

@@ -1,11 +1,11 @@
 // DBOSClient: talks to DBOS workflows from outside a DBOS app (send, getEvent, retrieve, cancel,
 // resume). It connects lazily, runs no migrations, and starts its LISTEN connection at its first wait,
 // so getEvent wakes within milliseconds instead of polling.
-import { DBOSError, DBOSNonExistentWorkflowError } from './error';
+import { DBOSError, DBOSNonExistentWorkflowError, DBOSShutdownError } from './error';
 import { getEvent } from './events';
 import type { PollingOptions, WorkflowHandle } from './handles';
 import { send, type GetEventOptions, type SendOptions } from './messages';
-import { Engine } from './native';
+import { connectEngine, pollMs, type Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
 import { outcomeValue } from './results';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
@@ -38,9 +38,9 @@ class ClientHandle<R> implements WorkflowHandle<R> {
   }
 
   async getResult(options?: PollingOptions): Promise<R> {
-    const outcome = await this.client.engineForHandles().awaitOutcome(this.workflowID, options?.pollingIntervalMs ?? 1000, null);
+    const outcome = await this.client.engineForHandles().awaitOutcome(this.workflowID, pollMs(options?.pollingIntervalMs ?? 1000), null);
     // Read with the client's serializer, as DBOS does (a Promise when it is asynchronous: adopted here).
-    return outcomeValue(this.workflowID, outcome, this.client.serializerOptions()) as R | Promise<R>;
+    return outcomeValue(this.workflowID, outcome ?? null, this.client.serializerOptions()) as R | Promise<R>;
   }
 }
 
@@ -59,7 +59,7 @@ export class DBOSClient {
     if (config.systemDatabasePool !== undefined) {
       throw new DBOSError('systemDatabasePool is not supported by dbos-native; pass systemDatabaseUrl');
     }
-    const engine = await Engine.connect({
+    const engine = await connectEngine({
       url,
       schema: config.systemDatabaseSchemaName ?? 'dbos',
       poolSize: config.systemDatabasePoolSize ?? 10,
@@ -84,7 +84,7 @@ export class DBOSClient {
   }
 
   private live(): Engine {
-    if (this.destroyed) throw new DBOSError('The system database has been shut down');
+    if (this.destroyed) throw new DBOSShutdownError();
     return this.engine;
   }
 

@@ -33,7 +33,7 @@ import {
   type RecvOptions,
   type SendOptions,
 } from './messages';
-import { Engine } from './native';
+import { connectEngine, type Engine } from './native';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -237,7 +237,7 @@ export class DBOS {
     const appVersion = cfg.applicationVersion ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
     let engine: Engine;
     try {
-      engine = await Engine.connect({
+      engine = await connectEngine({
         url,
         schema: cfg.systemDatabaseSchemaName ?? 'dbos',
         poolSize: cfg.systemDatabasePoolSize ?? 10,

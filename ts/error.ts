@@ -12,27 +12,11 @@
 /** JSON value as carried by `PortableWorkflowError.data`. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-// When set, the next DBOSError constructed takes this message instead of the one its constructor builds.
-// Used by `errorFromNative`, so that classes whose constructors build their own message can carry the
-// engine's message verbatim (and get a stack whose header shows it).
-let exactMessageOverride: string | undefined;
-
-function constructWithMessage<E extends DBOSError>(message: string, build: () => E): E {
-  exactMessageOverride = message;
-  try {
-    return build();
-  } finally {
-    exactMessageOverride = undefined;
-  }
-}
-
 export class DBOSError extends Error {
   declare readonly dbosErrorCode: number;
 
   constructor(msg: string, dbosErrorCode: number = 1) {
-    const message = exactMessageOverride ?? msg;
-    exactMessageOverride = undefined;
-    super(message);
+    super(msg);
     // Keeps `instanceof` right even if compiled for an ES5 target.
     Object.setPrototypeOf(this, new.target.prototype);
     this.dbosErrorCode = dbosErrorCode;
@@ -348,174 +332,40 @@ export function isWorkflowIDInUseError(e: unknown): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Errors from the native addon
+// The system database: conditions the SDK has no class for (it lets its driver's errors through). Public codes,
+// above the SDK's range (1-37), so callers match them with `getDBOSErrorCode` instead of message text.
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Engine-only codes carried by native errors (outside the DBOS code space). */
-export const NativeErrorCode = {
-  Shutdown: 100,
-  Database: 101,
-  Connection: 102,
-  InvalidArgument: 103,
-} as const;
-
-/** The payload the native layer puts, as JSON, in the message of the errors it throws. */
-export interface NativeErrorPayload {
-  code: number;
-  message: string;
-  sqlstate?: string | null;
-  /** Optional structured fields; used when present, otherwise recovered from the message where possible. */
-  workflowID?: string;
-  workflowName?: string;
-  status?: string;
-  stepID?: number;
-  [key: string]: unknown;
-}
-
-/** Parses a native error message; undefined if it is not the engine's JSON payload. */
-export function parseNativeErrorPayload(message: string): NativeErrorPayload | undefined {
-  const text = message.trimStart();
-  if (!text.startsWith('{')) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const rec = parsed as Record<string, unknown>;
-  if (typeof rec.code !== 'number' || !Number.isInteger(rec.code) || typeof rec.message !== 'string') return undefined;
-  if (rec.sqlstate !== undefined && rec.sqlstate !== null && typeof rec.sqlstate !== 'string') return undefined;
-  return rec as NativeErrorPayload;
-}
-
-function str(v: unknown, fallback: string): string {
-  return typeof v === 'string' ? v : fallback;
-}
-
-function int(v: unknown, fallback: number): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
-}
-
-// Builds the class for a DBOS code. Fields not in the payload are recovered from the SDK's message shapes.
-function dbosErrorForCode(p: NativeErrorPayload): DBOSError {
-  const msg = p.message;
-  switch (p.code) {
-    case InitializationError:
-      return new DBOSInitializationError(msg);
-    case ConflictingWFIDError: {
-      const m = /^Workflow (.*) is no longer owned by this execution$/s.exec(msg);
-      return constructWithMessage(msg, () => new DBOSWorkflowConflictError(str(p.workflowID, m?.[1] ?? '')));
-    }
-    case NotRegisteredError:
-      return new DBOSNotRegisteredError(str(p.name, ''), msg);
-    case NonExistentWorkflowError:
-      return new DBOSNonExistentWorkflowError(msg);
-    case MaxRecoveryAttemptsExceededError:
-      return constructWithMessage(msg, () => new DBOSMaxRecoveryAttemptsExceededError(str(p.workflowID, '')));
-    case ExecutorNotInitializedError:
-      return constructWithMessage(msg, () => new DBOSExecutorNotInitializedError());
-    case InvalidWorkflowTransition:
-      return new DBOSInvalidWorkflowTransitionError(msg);
-    case ConflictingWorkflowError:
-      return constructWithMessage(msg, () => new DBOSConflictingWorkflowError(str(p.workflowID, ''), ''));
-    case WorkFlowCancelled: {
-      const m = /^Workflow (.*) has been cancelled$/s.exec(msg);
-      return constructWithMessage(msg, () => new DBOSWorkflowCancelledError(str(p.workflowID, m?.[1] ?? '')));
-    }
-    case ConflictingRegistrationError:
-      return new DBOSConflictingRegistrationError(msg);
-    case TargetWorkflowCancelled: {
-      const m = /^Awaited (.*) was cancelled$/s.exec(msg);
-      return constructWithMessage(msg, () => new DBOSAwaitedWorkflowCancelledError(str(p.workflowID, m?.[1] ?? '')));
-    }
-    case QueueDedupIDDuplicated: {
-      const m = /^Workflow (.*) was deduplicated due to an existing workflow in queue (.*) with deduplication ID (.*)\.$/s.exec(
-        msg,
-      );
-      return constructWithMessage(
-        msg,
-        () =>
-          new DBOSQueueDuplicatedError(
-            str(p.workflowID, m?.[1] ?? ''),
-            str(p.queue, m?.[2] ?? ''),
-            str(p.deduplicationID, m?.[3] ?? ''),
-          ),
-      );
-    }
-    case InvalidQueuePriority:
-      return constructWithMessage(
-        msg,
-        () => new DBOSInvalidQueuePriorityError(int(p.priority, NaN), int(p.min, NaN), int(p.max, NaN)),
-      );
-    case AwaitedWorkflowExceededMaxRecoveryAttempts: {
-      const m = /^Awaited (.*) exceeded its maximum recovery attempts$/s.exec(msg);
-      return constructWithMessage(
-        msg,
-        () => new DBOSAwaitedWorkflowExceededMaxRecoveryAttempts(str(p.workflowID, m?.[1] ?? '')),
-      );
-    }
-    case StreamTimeout:
-      return constructWithMessage(
-        msg,
-        () =>
-          new DBOSStreamTimeoutError(
-            str(p.workflowID, ''),
-            str(p.key, ''),
-            typeof p.timeoutMS === 'number' ? p.timeoutMS : undefined,
-          ),
-      );
-    case StreamNondeterminism:
-      return constructWithMessage(msg, () => new DBOSStreamNondeterminismError(str(p.workflowID, ''), str(p.key, '')));
-    case QueryTimeout:
-      return constructWithMessage(msg, () => new DBOSQueryTimeoutError(int(p.timeoutMS, NaN)));
-    case WorkflowIDInUse: {
-      const m = /^Workflow ID (.*) is already in use by workflow (.*) with status ([A-Z_]+)\.$/s.exec(msg);
-      return constructWithMessage(
-        msg,
-        () =>
-          new DBOSWorkflowIDInUseError(
-            str(p.workflowID, m?.[1] ?? ''),
-            str(p.status, m?.[3] ?? ''),
-            str(p.workflowName, m?.[2] ?? ''),
-          ),
-      );
-    }
-    case StepNondeterminism: {
-      const m = /^Step (-?\d+) of workflow (.*) was recorded twice/s.exec(msg);
-      return constructWithMessage(
-        msg,
-        () =>
-          new DBOSStepNondeterminismError(str(p.workflowID, m?.[2] ?? ''), int(p.stepID, m ? Number(m[1]) : NaN)),
-      );
-    }
-    default:
-      // 1, the engine codes (100 shutdown, 101 database, 102 connection, 103 invalid argument) and any other.
-      return new DBOSError(msg, p.code >= 100 ? 1 : p.code);
+export const SystemDatabaseShutdown = 100;
+/** The call was made, or was still waiting, when `DBOS.shutdown()` or `client.destroy()` closed the system database. */
+export class DBOSShutdownError extends DBOSError {
+  constructor() {
+    super('The system database has been shut down', SystemDatabaseShutdown);
+    this.name = 'DBOSShutdownError';
   }
 }
 
+export const SystemDatabaseError = 101;
+/** A statement on the system database failed; `sqlstate` is the server's code (e.g. `23505`). */
+export class DBOSDatabaseError extends DBOSError {
+  declare readonly sqlstate: string | undefined;
+  constructor(msg: string, sqlstate?: string | undefined) {
+    super(msg, SystemDatabaseError);
+    this.sqlstate = sqlstate;
+    this.name = 'DBOSDatabaseError';
+  }
+}
+
+export const SystemDatabaseConnectionLost = 102;
 /**
- * Turns an error thrown by the native addon into the matching DBOS error class. The addon's errors carry
- * `{"code":N,"message":"...","sqlstate":"XXXXX"|null}` as their message; the result's message is exactly
- * `message`, and a non-null `sqlstate` is kept as a `sqlstate` property. Anything else passes through
- * unchanged (non-Error values are wrapped in an `Error`).
+ * The system database could not be reached after the engine's retries (refused, reset, server shut down, pool
+ * timeout). `sqlstate` is set when the server said why (class 08, 53, 57).
  */
-export function errorFromNative(e: unknown): Error {
-  const message =
-    e instanceof Error
-      ? e.message
-      : e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string'
-        ? (e as { message: string }).message
-        : undefined;
-  const payload = message === undefined ? undefined : parseNativeErrorPayload(message);
-  if (payload === undefined) {
-    if (e instanceof Error) return e;
-    return new Error(message ?? String(e));
+export class DBOSConnectionError extends DBOSError {
+  declare readonly sqlstate: string | undefined;
+  constructor(msg: string, sqlstate?: string | undefined) {
+    super(msg, SystemDatabaseConnectionLost);
+    this.sqlstate = sqlstate;
+    this.name = 'DBOSConnectionError';
   }
-  const err = dbosErrorForCode(payload);
-  if (typeof payload.sqlstate === 'string') {
-    (err as DBOSError & { sqlstate?: string }).sqlstate = payload.sqlstate;
-  }
-  return err;
 }

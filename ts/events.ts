@@ -5,7 +5,7 @@ import { durableDeadline, whileWaiting } from './durable-time';
 import { DBOSInvalidWorkflowTransitionError } from './error';
 import type { Executor } from './executor';
 import { resolveWait, serializeUserValue, valueFormat, type GetEventOptions } from './messages';
-import type { Engine } from './native';
+import { epochMs, pollMs, type Engine } from './native';
 import { deserializeValueMaybe, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { requireString } from './validation';
 import { record, settled } from './write-behind';
@@ -28,7 +28,7 @@ export async function setEvent(engine: Engine, keyArg: unknown, value: unknown, 
   const text = typeof serialized === 'string' ? serialized : await serialized;
   if (recordedCheckpoint(wf, functionID, 'DBOS.setEvent')) return;
   await settled(engine, wf);
-  await engine.setEvent(wf.workflowID, wf.token, functionID, key, text, format, Date.now());
+  await engine.setEvent({ workflowId: wf.workflowID, token: wf.token, functionId: functionID, key, value: text, serialization: format, startedAt: Date.now() });
 }
 
 /**
@@ -56,7 +56,7 @@ export async function getEvent(
     text === null || text === undefined ? null : deserializeValueMaybe(text, serialization ?? null, serializerOpts);
 
   if (!wf || functionID === undefined || !executor) {
-    const found = await engine.getEvent(workflowID, key, Date.now() + wait.timeoutMS, wait.pollMs);
+    const found = await engine.getEvent({ workflowId: workflowID, key, deadlineEpochMs: epochMs(Date.now() + wait.timeoutMS), pollMs: pollMs(wait.pollMs), guard: null });
     return found ? read(found.value, found.serialization) : null;
   }
   const cp = recordedCheckpoint(wf, functionID, 'DBOS.getEvent');
@@ -66,7 +66,7 @@ export async function getEvent(
     wait.timeoutMS > 0 ? ((await durableDeadline(engine, wf, functionID + 1, wait.timeoutMS, false)) ?? startedAt) : startedAt;
   await settled(engine, wf);
   const found = await whileWaiting(engine, wf, `${workflowID}::${key}`, () =>
-    engine.getEvent(workflowID, key, deadline, wait.pollMs, { workflowId: wf.workflowID, token: wf.token }),
+    engine.getEvent({ workflowId: workflowID, key, deadlineEpochMs: epochMs(deadline), pollMs: pollMs(wait.pollMs), guard: { workflowId: wf.workflowID, token: wf.token } }),
   );
   await record(engine, wf, functionID, 'DBOS.getEvent', startedAt, {
     output: found?.value ?? null,

@@ -240,6 +240,8 @@ export class Executor implements HandleExecutor {
       timeoutMs: typeof timeoutMS === 'number' ? Math.round(timeoutMS) : null,
       deadlineEpochMs: deadline ?? null,
       parentWorkflowId: parent?.workflowID ?? null,
+      deduplicationId: null,
+      priority: null,
     };
     if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await settled(this.engine, parent);
@@ -339,7 +341,7 @@ export class Executor implements HandleExecutor {
           errorText = typeof text === 'string' ? text : await text;
         }
         const done = await complete(this.engine, state, ok ? 'SUCCESS' : 'ERROR', output, errorText);
-        if (done.writeError !== undefined) {
+        if (done.writeError !== null) {
           // A checkpoint that did not commit decides the outcome, as it would have at its step.
           state.writeError ??= { error: done.writeError };
           ok = false;
@@ -374,7 +376,7 @@ export class Executor implements HandleExecutor {
     if (row.status === 'CANCELLED') throw new DBOSWorkflowCancelledError(workflowID);
     if (row.status === 'MAX_RECOVERY_ATTEMPTS_EXCEEDED') throw new DBOSMaxRecoveryAttemptsExceededError(workflowID);
     const outcome = await this.engine.awaitOutcome(workflowID, 1000, null);
-    return outcomeValue(workflowID, outcome);
+    return outcomeValue(workflowID, outcome ?? null);
   }
 
   // ---------------------------------------------------------------- recovery and dispatch

@@ -22,6 +22,9 @@ export * as Error from './error';
 export {
   DBOSWorkflowConflictError,
   DBOSStepNondeterminismError,
+  DBOSShutdownError,
+  DBOSConnectionError,
+  DBOSDatabaseError,
   PortableWorkflowError,
   isStreamTimeoutError,
   isWorkflowIDInUseError,

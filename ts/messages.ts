@@ -6,7 +6,7 @@ import { recordedDeadline, whileWaiting } from './durable-time';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSNonExistentWorkflowError } from './error';
 import type { Executor } from './executor';
 import type { PollingOptions } from './handles';
-import type { Engine } from './native';
+import { epochMs, OUTSIDE, pollMs, type Engine } from './native';
 import {
   appSerializationName,
   deserializeErrorMaybe,
@@ -151,10 +151,10 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
     return;
   }
   if (wf && inStep) {
-    await engine.send(outgoing, { workflowId: wf.workflowID, token: wf.token });
+    await engine.send(outgoing, { workflowId: wf.workflowID, token: wf.token, functionId: null, startedAt: null });
     return;
   }
-  await engine.send(outgoing, {});
+  await engine.send(outgoing, OUTSIDE);
 }
 
 /** recv: workflow code only. Waits for the oldest unconsumed message of the topic; null on timeout. */
@@ -176,7 +176,16 @@ export async function recv(engine: Engine, topicArg: unknown, options: number | 
   const recordDeadline = wait.timeoutMS > 0 && recorded === undefined;
   await settled(engine, wf);
   const got = await whileWaiting(engine, wf, `${wf.workflowID}::${topic}`, () =>
-    engine.recv(wf.workflowID, wf.token, functionID, topic, deadline, recordDeadline, startedAt, wait.pollMs),
+    engine.recv({
+      workflowId: wf.workflowID,
+      token: wf.token,
+      functionId: functionID,
+      topic,
+      deadlineEpochMs: epochMs(deadline),
+      recordDeadline,
+      startedAt,
+      pollMs: pollMs(wait.pollMs),
+    }),
   );
   return got.value === null || got.value === undefined ? null : deserializeValueMaybe(got.value, got.serialization ?? null);
 }

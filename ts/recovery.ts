@@ -51,7 +51,13 @@ export async function recoveredRun(engine: Engine, c: ClaimedWorkflow): Promise<
     args = isPromiseLike(parsed) ? await parsed : parsed;
     if (reg.config.inputSchema) args = reg.config.inputSchema.parse(args) as unknown[];
   } catch (e) {
-    await engine.completeWorkflow(c.workflowId, c.token, 'ERROR', null, await serializeErrorMaybe(e, serialization));
+    await engine.completeWorkflow({
+      workflowId: c.workflowId,
+      token: c.token,
+      status: 'ERROR',
+      output: null,
+      error: await serializeErrorMaybe(e, serialization),
+    });
     return undefined;
   }
   const checkpoints = await engine.loadCheckpoints(c.workflowId);

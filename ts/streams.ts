@@ -8,7 +8,7 @@ import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSStreamNondeterminism
 import type { Executor } from './executor';
 import type { PollingOptions } from './handles';
 import { serializeUserValue, valueFormat } from './messages';
-import type { Engine, StreamPage } from './native';
+import { epochMs, pollMs as enginePollMs, type Engine, type StreamPage } from './native';
 import {
   appSerializationName,
   deserializeValueMaybe,
@@ -93,7 +93,16 @@ async function append(
   }
   // A step's value goes after those its workflow wrote before it, still queued.
   await settled(engine, wf);
-  await engine.writeStream(wf.workflowID, wf.token, functionID, null, Date.now(), key, value, serialization);
+  await engine.writeStream({
+    workflowId: wf.workflowID,
+    token: wf.token,
+    functionId: functionID,
+    checkpointName: null,
+    startedAt: Date.now(),
+    key,
+    value,
+    serialization,
+  });
 }
 
 export function writeStream(engine: Engine, key: unknown, value: unknown, options: WriteStreamOptions | undefined): Promise<void> {
@@ -211,7 +220,15 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
       if ((!page || index >= page.values.length) && !ended) {
         const deadline = timeoutMS === undefined ? undefined : Date.now() + timeoutMS;
         const read = () =>
-          engine.readStream(workflowID, key, next, pageSize, deadline, pollMs, wf ? { workflowId: wf.workflowID, token: wf.token } : undefined);
+          engine.readStream({
+            workflowId: workflowID,
+            key,
+            offset: next,
+            limit: pageSize,
+            deadlineEpochMs: deadline === undefined ? null : epochMs(deadline),
+            pollMs: enginePollMs(pollMs),
+            guard: wf ? { workflowId: wf.workflowID, token: wf.token } : null,
+          });
         if (wf && executor) await settled(engine, wf);
         page = wf && executor ? await whileWaiting(engine, wf, waitKey, read) : await read();
         index = 0;

@@ -19,8 +19,9 @@
 // - The first write that failed is kept on the workflow (`writeError`) and thrown at its next durable
 //   operation: the workflow stops where it would have stopped had it waited.
 // Tests holding this: write-behind.test.ts, held-start.test.ts (and tests/engine.rs for the engine side).
+import type { DBOSError } from './error';
 import type { WorkflowState } from './context';
-import type { Engine, NewWorkflow } from './native';
+import { dbosErrorFromNative, type Engine, type NewWorkflow } from './native';
 
 /** Step checkpoints a workflow may have in flight before its next step waits for them. */
 const MAX_WRITES_BEHIND = 64;
@@ -45,6 +46,7 @@ export function recordBehind(engine: Engine, wf: WorkflowState, functionID: numb
     serialization: result.serialization ?? null,
     startedAt,
     completedAt: Date.now(),
+    childWorkflowId: null,
   });
   wf.writesBehind = (wf.writesBehind ?? 0) + 1;
 }
@@ -64,7 +66,16 @@ export async function writeStreamBehind(
   serialization: string,
 ): Promise<void> {
   await boundRunAhead(engine, wf);
-  engine.writeStreamBehind(wf.workflowID, wf.token, functionID, name, Date.now(), key, value, serialization);
+  engine.writeStreamBehind({
+    workflowId: wf.workflowID,
+    token: wf.token,
+    functionId: functionID,
+    checkpointName: name,
+    startedAt: Date.now(),
+    key,
+    value,
+    serialization,
+  });
   wf.writesBehind = (wf.writesBehind ?? 0) + 1;
   wf.streamWritesBehind = true;
 }
@@ -142,9 +153,11 @@ export function complete(
   status: 'SUCCESS' | 'ERROR',
   output: string | null,
   error: string | null,
-): ReturnType<Engine['settleAndComplete']> {
+): Promise<{ won: boolean; writeError: DBOSError | null }> {
   wf.startHeld = false;
-  return engine.settleAndComplete(wf.workflowID, wf.token, status, output, error);
+  return engine
+    .settleAndComplete({ workflowId: wf.workflowID, token: wf.token, status, output, error })
+    .then((r) => ({ won: r.won, writeError: r.writeError && dbosErrorFromNative(r.writeError) }));
 }
 
 /**

@@ -1,21 +1,46 @@
-//! Plain-data mirrors of the engine's types for JS (field names become camelCase), and the conversions.
+//! Plain-data mirrors of the engine's types for JS (field names become camelCase), the option bags
+//! of the calls, and the conversions. One optionality rule: every `Option<T>` field is `T | null` in
+//! the generated declarations (`use_nullable`), always present, never `?:`.
 
 use napi_derive::napi;
 
+use super::errors::JsEngineError;
 use crate::engine::events::EventValue;
+use crate::engine::listener::WaitGuard;
 use crate::engine::messages::{OutgoingMessage, Received};
 use crate::engine::recovery::ClaimedWorkflow;
 use crate::engine::steps::{Checkpoint, NewCheckpoint};
-use crate::engine::streams::{PageEnd, StreamPage};
+use crate::engine::streams::{PageEnd, StreamPage, StreamWriter};
 use crate::engine::workflows::{NewWorkflow, StartOutcome, WorkflowOutcome, WorkflowStatusRow};
+use crate::engine::SchemaMode;
 
-#[napi(object)]
+/// Mirrors `engine::SchemaMode`.
+#[napi(string_enum = "lowercase")]
+pub enum JsSchemaMode {
+    /// Create and migrate (an app's launch).
+    Migrate,
+    /// Only check the schema version (`runMigrations: false`).
+    Verify,
+    /// Connect at the first call (a client).
+    Lazy,
+}
+
+impl From<JsSchemaMode> for SchemaMode {
+    fn from(m: JsSchemaMode) -> Self {
+        match m {
+            JsSchemaMode::Migrate => SchemaMode::Migrate,
+            JsSchemaMode::Verify => SchemaMode::Verify,
+            JsSchemaMode::Lazy => SchemaMode::Lazy,
+        }
+    }
+}
+
+#[napi(object, use_nullable = true)]
 pub struct JsEngineOptions {
     pub url: String,
     pub schema: String,
     pub pool_size: u32,
-    /// "migrate" (an app's launch), "verify" (`runMigrations: false`) or "lazy" (a client).
-    pub schema_mode: String,
+    pub schema_mode: JsSchemaMode,
     /// Start the LISTEN connection at once (an app) rather than at the first wait (a client).
     pub listen: bool,
     pub app_name: String,
@@ -23,7 +48,7 @@ pub struct JsEngineOptions {
     pub app_version: String,
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsNewWorkflow {
     pub workflow_id: String,
     pub status: String,
@@ -64,7 +89,7 @@ impl From<JsNewWorkflow> for NewWorkflow {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsStartOutcome {
     pub should_execute: bool,
     pub status: String,
@@ -89,7 +114,7 @@ impl From<StartOutcome> for JsStartOutcome {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsNewCheckpoint {
     pub function_id: i32,
     pub name: String,
@@ -101,11 +126,118 @@ pub struct JsNewCheckpoint {
     pub serialization: Option<String>,
 }
 
-/// A completion's result: `writeError` (an engine error body) when a written-behind checkpoint failed.
-#[napi(object)]
+/// A completion's result: `writeError` when a written-behind checkpoint failed (then nothing completed).
+#[napi(object, use_nullable = true)]
 pub struct JsCompletion {
     pub won: bool,
-    pub write_error: Option<String>,
+    pub write_error: Option<JsEngineError>,
+}
+
+/// Completes a workflow row (fenced by `token`) with its outcome.
+#[napi(object, use_nullable = true)]
+pub struct JsCompletionRequest {
+    pub workflow_id: String,
+    pub token: String,
+    /// "SUCCESS" or "ERROR".
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A waiter's owner: the wait stops if that execution loses the workflow.
+#[napi(object, use_nullable = true)]
+pub struct JsGuard {
+    pub workflow_id: String,
+    pub token: String,
+}
+
+impl JsGuard {
+    pub fn as_wait_guard(&self) -> WaitGuard<'_> {
+        WaitGuard {
+            workflow_id: &self.workflow_id,
+            token: &self.token,
+        }
+    }
+}
+
+/// `DBOS.recv` from workflow code at step `function_id`; with `record_deadline`, the first try records
+/// the deadline (its sleep at `function_id + 1`).
+#[napi(object, use_nullable = true)]
+pub struct JsRecv {
+    pub workflow_id: String,
+    pub token: String,
+    pub function_id: i32,
+    pub topic: String,
+    pub deadline_epoch_ms: i64,
+    pub record_deadline: bool,
+    pub started_at: i64,
+    pub poll_ms: u32,
+}
+
+#[napi(object, use_nullable = true)]
+pub struct JsSetEvent {
+    pub workflow_id: String,
+    pub token: String,
+    pub function_id: i32,
+    pub key: String,
+    pub value: String,
+    pub serialization: Option<String>,
+    pub started_at: i64,
+}
+
+/// Waits for an event until it exists or the deadline (null: no deadline) passes.
+#[napi(object, use_nullable = true)]
+pub struct JsGetEvent {
+    pub workflow_id: String,
+    pub key: String,
+    pub deadline_epoch_ms: Option<i64>,
+    pub poll_ms: u32,
+    pub guard: Option<JsGuard>,
+}
+
+/// A stream append: from workflow code with `checkpoint_name` (exactly once), else from the step
+/// `function_id` (no checkpoint).
+#[napi(object, use_nullable = true)]
+pub struct JsStreamWrite {
+    pub workflow_id: String,
+    pub token: String,
+    pub function_id: i32,
+    pub checkpoint_name: Option<String>,
+    pub started_at: i64,
+    pub key: String,
+    pub value: String,
+    pub serialization: Option<String>,
+}
+
+impl JsStreamWrite {
+    pub fn writer(&self) -> StreamWriter<'_> {
+        match &self.checkpoint_name {
+            Some(name) => StreamWriter::Workflow {
+                workflow_id: &self.workflow_id,
+                token: &self.token,
+                function_id: self.function_id,
+                name,
+                started_at: self.started_at,
+            },
+            None => StreamWriter::Step {
+                workflow_id: &self.workflow_id,
+                token: &self.token,
+                function_id: self.function_id,
+            },
+        }
+    }
+}
+
+/// A page of a stream from `offset`: waits for one value, the stream's end, or the deadline.
+#[napi(object, use_nullable = true)]
+pub struct JsStreamRead {
+    pub workflow_id: String,
+    pub key: String,
+    pub offset: i32,
+    pub limit: i64,
+    pub deadline_epoch_ms: Option<i64>,
+    pub poll_ms: u32,
+    pub guard: Option<JsGuard>,
 }
 
 impl From<JsNewCheckpoint> for NewCheckpoint {
@@ -123,7 +255,7 @@ impl From<JsNewCheckpoint> for NewCheckpoint {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsCheckpoint {
     pub function_id: i32,
     pub name: String,
@@ -146,7 +278,7 @@ impl From<Checkpoint> for JsCheckpoint {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsWorkflowOutcome {
     pub status: String,
     pub output: Option<String>,
@@ -165,7 +297,7 @@ impl From<WorkflowOutcome> for JsWorkflowOutcome {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsClaimedWorkflow {
     pub workflow_id: String,
     pub name: String,
@@ -194,7 +326,7 @@ impl From<ClaimedWorkflow> for JsClaimedWorkflow {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsWorkflowStatus {
     pub workflow_id: String,
     pub status: String,
@@ -265,7 +397,7 @@ impl From<WorkflowStatusRow> for JsWorkflowStatus {
     }
 }
 
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsOutgoingMessage {
     pub destination_id: String,
     pub topic: String,
@@ -287,7 +419,7 @@ impl From<JsOutgoingMessage> for OutgoingMessage {
 }
 
 /// Where a send comes from: no workflow (plain code, client), a step, or workflow code (with its ID).
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsSendContext {
     pub workflow_id: Option<String>,
     pub token: Option<String>,
@@ -296,7 +428,7 @@ pub struct JsSendContext {
 }
 
 /// A stored value with its format (a received message, an event value).
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsStoredValue {
     pub value: Option<String>,
     pub serialization: Option<String>,
@@ -322,13 +454,20 @@ impl From<EventValue> for JsStoredValue {
 
 /// A page of stream values: offsets are dense, so value i is at `first_offset + i`. Parallel arrays
 /// cross the boundary far cheaper than one object per value.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct JsStreamPage {
     pub first_offset: i32,
     pub values: Vec<String>,
     pub serializations: Vec<Option<String>>,
-    /// "more", "closed" or "timeout".
-    pub end: String,
+    pub end: JsPageEnd,
+}
+
+/// Why a page stopped: more may follow, the stream is closed, or the wait timed out.
+#[napi(string_enum = "lowercase")]
+pub enum JsPageEnd {
+    More,
+    Closed,
+    Timeout,
 }
 
 impl From<StreamPage> for JsStreamPage {
@@ -344,11 +483,10 @@ impl From<StreamPage> for JsStreamPage {
             values,
             serializations,
             end: match p.end {
-                PageEnd::More => "more",
-                PageEnd::Closed => "closed",
-                PageEnd::TimedOut => "timeout",
-            }
-            .to_string(),
+                PageEnd::More => JsPageEnd::More,
+                PageEnd::Closed => JsPageEnd::Closed,
+                PageEnd::TimedOut => JsPageEnd::Timeout,
+            },
         }
     }
 }

@@ -1,8 +1,12 @@
-//! The napi layer: converts arguments and results, and maps `EngineError` to a JS error whose message
-//! is `{"code":N,"message":…,"sqlstate":…}` (the TS layer turns it into the DBOS error class).
-//! No SQL and no logic lives here.
+//! The napi layer: converts arguments and results, and turns engine errors into JS errors in one
+//! place (`errors.rs`). No SQL and no logic lives here.
+//!
+//! Call conventions (docs/architecture.md): positional arguments are the workflow's identity (ID,
+//! token); anything more travels in one `#[napi(object)]` bag. Every asynchronous method returns
+//! through `errors::promise`, so it never throws synchronously and rejects only with `js_error`.
 
 mod convert;
+mod errors;
 
 use std::sync::Arc;
 
@@ -11,25 +15,11 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::engine::behind::Settled;
-use crate::engine::listener::WaitGuard;
 use crate::engine::messages::{RecvDeadline, SendContext};
-use crate::engine::streams::StreamWriter;
-use crate::engine::{Engine, EngineError, EngineOptions, Identity, SchemaMode};
+use crate::engine::{Engine, EngineError, EngineOptions, Identity};
 use convert::*;
-
-fn js_error(e: EngineError) -> napi::Error {
-    napi::Error::from_reason(error_body(&e))
-}
-
-/// The message of every engine error crossing to JS (also inside results, see `JsCompletion`).
-fn error_body(e: &EngineError) -> String {
-    serde_json::json!({
-        "code": e.code as u32,
-        "message": e.message,
-        "sqlstate": e.sqlstate,
-    })
-    .to_string()
-}
+use errors::{js_error, promise};
+pub use errors::{JsEngineError, NativeErrorCode};
 
 #[napi]
 pub struct NativeEngine {
@@ -38,21 +28,12 @@ pub struct NativeEngine {
 
 /// Connects (creating and migrating the database when asked) and returns the engine handle.
 #[napi]
-pub async fn connect(options: JsEngineOptions) -> Result<NativeEngine> {
+pub fn connect(env: &Env, options: JsEngineOptions) -> Result<PromiseRaw<'_, NativeEngine>> {
     let opts = EngineOptions {
         url: options.url,
         schema: options.schema,
         pool_size: options.pool_size.max(1) as usize,
-        schema_mode: match options.schema_mode.as_str() {
-            "migrate" => SchemaMode::Migrate,
-            "verify" => SchemaMode::Verify,
-            "lazy" => SchemaMode::Lazy,
-            other => {
-                return Err(js_error(EngineError::invalid(format!(
-                    "unknown schema mode {other}"
-                ))))
-            }
-        },
+        schema_mode: options.schema_mode.into(),
         listen: options.listen,
         identity: Identity {
             app_name: options.app_name,
@@ -60,31 +41,38 @@ pub async fn connect(options: JsEngineOptions) -> Result<NativeEngine> {
             app_version: options.app_version,
         },
     };
-    let engine = Engine::connect(opts).await.map_err(js_error)?;
-    Ok(NativeEngine {
-        inner: Arc::new(engine),
+    promise(env, async move {
+        let engine = Engine::connect(opts).await?;
+        Ok(NativeEngine {
+            inner: Arc::new(engine),
+        })
     })
 }
 
 #[napi]
 impl NativeEngine {
     #[napi]
-    pub async fn start_workflow(&self, wf: JsNewWorkflow) -> Result<JsStartOutcome> {
+    pub fn start_workflow<'env>(
+        &self,
+        env: &'env Env,
+        wf: JsNewWorkflow,
+    ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
         let engine = self.inner.clone();
-        let outcome = engine.start_workflow(&wf.into()).await.map_err(js_error)?;
-        Ok(outcome.into())
+        promise(env, async move {
+            Ok(engine.start_workflow(&wf.into()).await?.into())
+        })
     }
 
     /// Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
     /// once; the promise resolves when the row has committed.
-    #[napi(ts_return_type = "Promise<JsStartOutcome>")]
+    #[napi]
     pub fn hold_start<'env>(
         &self,
         env: &'env Env,
         wf: JsNewWorkflow,
     ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
-        let written = self.inner.hold_start(&wf.into()).map_err(js_error)?;
-        env.spawn_future(async move { written.await.map(Into::into).map_err(js_error) })
+        let held = self.inner.hold_start(&wf.into());
+        promise(env, async move { Ok(held?.await?.into()) })
     }
 
     #[napi]
@@ -93,449 +81,422 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub async fn start_child_workflow(
+    pub fn start_child_workflow<'env>(
         &self,
+        env: &'env Env,
         parent_id: String,
         parent_token: String,
         function_id: i32,
         wf: JsNewWorkflow,
-    ) -> Result<JsStartOutcome> {
+    ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
         let engine = self.inner.clone();
-        let outcome = engine
-            .start_child_workflow(&parent_id, &parent_token, function_id, &wf.into())
-            .await
-            .map_err(js_error)?;
-        Ok(outcome.into())
+        promise(env, async move {
+            let outcome = engine
+                .start_child_workflow(&parent_id, &parent_token, function_id, &wf.into())
+                .await?;
+            Ok(outcome.into())
+        })
     }
 
     #[napi]
-    pub async fn record_checkpoint(
+    pub fn record_checkpoint<'env>(
         &self,
+        env: &'env Env,
         workflow_id: String,
         token: String,
         checkpoint: JsNewCheckpoint,
         conflict_check: bool,
-    ) -> Result<()> {
+    ) -> Result<PromiseRaw<'env, ()>> {
         let engine = self.inner.clone();
-        engine
-            .record_checkpoint(&workflow_id, &token, &checkpoint.into(), conflict_check)
-            .await
-            .map_err(js_error)
+        promise(env, async move {
+            engine
+                .record_checkpoint(&workflow_id, &token, &checkpoint.into(), conflict_check)
+                .await
+        })
     }
 
     /// Queues a step's checkpoint without a promise (no wake-up of JS when it commits): `settle`
-    /// reports how the workflow's queued checkpoints fared. Positional arguments: no object to read.
+    /// reports how the workflow's queued checkpoints fared.
     #[napi]
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_behind(
-        &self,
-        workflow_id: String,
-        token: String,
-        function_id: i32,
-        name: String,
-        output: Option<String>,
-        error: Option<String>,
-        serialization: Option<String>,
-        started_at: i64,
-        completed_at: i64,
-    ) {
-        let cp = crate::engine::steps::NewCheckpoint {
-            function_id,
-            name,
-            output,
-            error,
-            child_workflow_id: None,
-            started_at,
-            completed_at,
-            serialization,
+    pub fn record_behind(&self, workflow_id: String, token: String, checkpoint: JsNewCheckpoint) {
+        self.inner
+            .record_behind(&workflow_id, &token, checkpoint.into());
+    }
+
+    /// Queues a stream write of workflow code (`checkpointName` set) behind its workflow and returns
+    /// at once; `settle` reports how it fared.
+    #[napi]
+    pub fn write_stream_behind(&self, env: &Env, write: JsStreamWrite) -> Result<()> {
+        let Some(name) = write.checkpoint_name else {
+            let e = EngineError::invalid("a written-behind stream write needs its checkpoint name");
+            return Err(js_error(env, &e));
         };
-        self.inner.record_behind(&workflow_id, &token, cp);
-    }
-
-    /// Queues a stream write of workflow code behind its workflow and returns at once; `settle`
-    /// reports how it fared. Positional arguments, like `record_behind`.
-    #[napi]
-    #[allow(clippy::too_many_arguments)]
-    pub fn write_stream_behind(
-        &self,
-        workflow_id: String,
-        token: String,
-        function_id: i32,
-        name: String,
-        started_at: i64,
-        key: String,
-        value: String,
-        serialization: Option<String>,
-    ) {
         self.inner.write_stream_behind(
-            &workflow_id,
-            &token,
-            function_id,
+            &write.workflow_id,
+            &write.token,
+            write.function_id,
             &name,
-            started_at,
-            &key,
-            value,
-            serialization,
+            write.started_at,
+            &write.key,
+            write.value,
+            write.serialization,
         );
+        Ok(())
     }
 
     #[napi]
-    pub async fn settle(&self, workflow_id: String) -> Result<()> {
-        let engine = self.inner.clone();
-        engine.settle(&workflow_id).await.map_err(js_error)
-    }
-
-    #[napi]
-    pub async fn load_checkpoints(&self, workflow_id: String) -> Result<Vec<JsCheckpoint>> {
-        let engine = self.inner.clone();
-        let rows = engine
-            .load_checkpoints(&workflow_id)
-            .await
-            .map_err(js_error)?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    #[napi]
-    pub async fn get_checkpoint(
+    pub fn settle<'env>(
         &self,
+        env: &'env Env,
+        workflow_id: String,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let engine = self.inner.clone();
+        promise(env, async move { engine.settle(&workflow_id).await })
+    }
+
+    #[napi]
+    pub fn load_checkpoints<'env>(
+        &self,
+        env: &'env Env,
+        workflow_id: String,
+    ) -> Result<PromiseRaw<'env, Vec<JsCheckpoint>>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            let rows = engine.load_checkpoints(&workflow_id).await?;
+            Ok(rows.into_iter().map(Into::into).collect())
+        })
+    }
+
+    #[napi]
+    pub fn get_checkpoint<'env>(
+        &self,
+        env: &'env Env,
         workflow_id: String,
         function_id: i32,
-    ) -> Result<Option<JsCheckpoint>> {
+    ) -> Result<PromiseRaw<'env, Option<JsCheckpoint>>> {
         let engine = self.inner.clone();
-        let row = engine
-            .get_checkpoint(&workflow_id, function_id)
-            .await
-            .map_err(js_error)?;
-        Ok(row.map(Into::into))
+        promise(env, async move {
+            let row = engine.get_checkpoint(&workflow_id, function_id).await?;
+            Ok(row.map(Into::into))
+        })
     }
 
     /// `complete_workflow` after the workflow's written-behind checkpoints commit, in one call; if one
     /// of them failed, nothing is completed and its error comes back in `writeError`.
     #[napi]
-    pub async fn settle_and_complete(
+    pub fn settle_and_complete<'env>(
         &self,
-        workflow_id: String,
-        token: String,
-        status: String,
-        output: Option<String>,
-        error: Option<String>,
-    ) -> Result<JsCompletion> {
+        env: &'env Env,
+        done: JsCompletionRequest,
+    ) -> Result<PromiseRaw<'env, JsCompletion>> {
         let engine = self.inner.clone();
-        let settled = engine
-            .settle_and_complete(
-                &workflow_id,
-                &token,
-                &status,
-                output.as_deref(),
-                error.as_deref(),
-            )
-            .await
-            .map_err(js_error)?;
-        Ok(match settled {
-            Settled::Done(won) => JsCompletion {
-                won,
-                write_error: None,
-            },
-            Settled::WriteFailed(e) => JsCompletion {
-                won: false,
-                write_error: Some(error_body(&e)),
-            },
+        promise(env, async move {
+            let settled = engine
+                .settle_and_complete(
+                    &done.workflow_id,
+                    &done.token,
+                    &done.status,
+                    done.output.as_deref(),
+                    done.error.as_deref(),
+                )
+                .await?;
+            Ok(match settled {
+                Settled::Done(won) => JsCompletion {
+                    won,
+                    write_error: None,
+                },
+                Settled::WriteFailed(e) => JsCompletion {
+                    won: false,
+                    write_error: Some((&e).into()),
+                },
+            })
         })
     }
 
     #[napi]
-    pub async fn complete_workflow(
+    pub fn complete_workflow<'env>(
         &self,
-        workflow_id: String,
-        token: String,
-        status: String,
-        output: Option<String>,
-        error: Option<String>,
-    ) -> Result<bool> {
+        env: &'env Env,
+        done: JsCompletionRequest,
+    ) -> Result<PromiseRaw<'env, bool>> {
         let engine = self.inner.clone();
-        engine
-            .complete_workflow(
-                &workflow_id,
-                &token,
-                &status,
-                output.as_deref(),
-                error.as_deref(),
-            )
-            .await
-            .map_err(js_error)
+        promise(env, async move {
+            engine
+                .complete_workflow(
+                    &done.workflow_id,
+                    &done.token,
+                    &done.status,
+                    done.output.as_deref(),
+                    done.error.as_deref(),
+                )
+                .await
+        })
     }
 
     #[napi]
-    pub async fn get_workflow_status(
+    pub fn get_workflow_status<'env>(
         &self,
+        env: &'env Env,
         workflow_id: String,
-    ) -> Result<Option<JsWorkflowStatus>> {
+    ) -> Result<PromiseRaw<'env, Option<JsWorkflowStatus>>> {
         let engine = self.inner.clone();
-        let row = engine
-            .get_workflow_status(&workflow_id)
-            .await
-            .map_err(js_error)?;
-        Ok(row.map(Into::into))
+        promise(env, async move {
+            Ok(engine
+                .get_workflow_status(&workflow_id)
+                .await?
+                .map(Into::into))
+        })
     }
 
     /// Polls until terminal; `deadline_epoch_ms` bounds the wait (null result on timeout).
     #[napi]
-    pub async fn await_outcome(
+    pub fn await_outcome<'env>(
         &self,
+        env: &'env Env,
         workflow_id: String,
         poll_ms: u32,
         deadline_epoch_ms: Option<i64>,
-    ) -> Result<Option<JsWorkflowOutcome>> {
+    ) -> Result<PromiseRaw<'env, Option<JsWorkflowOutcome>>> {
         let engine = self.inner.clone();
-        let outcome = engine
-            .await_outcome(&workflow_id, u64::from(poll_ms), deadline_epoch_ms)
-            .await
-            .map_err(js_error)?;
-        Ok(outcome.map(Into::into))
+        promise(env, async move {
+            let outcome = engine
+                .await_outcome(&workflow_id, u64::from(poll_ms), deadline_epoch_ms)
+                .await?;
+            Ok(outcome.map(Into::into))
+        })
     }
 
     #[napi]
-    pub async fn cancel_workflows(&self, ids: Vec<String>, children: bool) -> Result<Vec<String>> {
+    pub fn cancel_workflows<'env>(
+        &self,
+        env: &'env Env,
+        ids: Vec<String>,
+        children: bool,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
         let engine = self.inner.clone();
-        engine
-            .cancel_workflows(&ids, children)
-            .await
-            .map_err(js_error)
+        promise(
+            env,
+            async move { engine.cancel_workflows(&ids, children).await },
+        )
     }
 
     #[napi]
-    pub async fn resume_workflows(&self, ids: Vec<String>) -> Result<Vec<String>> {
+    pub fn resume_workflows<'env>(
+        &self,
+        env: &'env Env,
+        ids: Vec<String>,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
         let engine = self.inner.clone();
-        engine.resume_workflows(&ids).await.map_err(js_error)
+        promise(env, async move { engine.resume_workflows(&ids).await })
     }
 
     #[napi]
-    pub async fn cancel_timed_out(&self) -> Result<Vec<String>> {
+    pub fn cancel_timed_out<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<String>>> {
         let engine = self.inner.clone();
-        engine.cancel_timed_out().await.map_err(js_error)
+        promise(env, async move { engine.cancel_timed_out().await })
     }
 
     #[napi]
-    pub async fn cancelled_among(&self, ids: Vec<String>) -> Result<Vec<String>> {
+    pub fn cancelled_among<'env>(
+        &self,
+        env: &'env Env,
+        ids: Vec<String>,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
         let engine = self.inner.clone();
-        engine.cancelled_among(&ids).await.map_err(js_error)
+        promise(env, async move { engine.cancelled_among(&ids).await })
     }
 
     #[napi]
-    pub async fn recover_pending(&self) -> Result<Vec<JsClaimedWorkflow>> {
+    pub fn recover_pending<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Vec<JsClaimedWorkflow>>> {
         let engine = self.inner.clone();
-        let rows = engine.recover_pending().await.map_err(js_error)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        promise(env, async move {
+            let rows = engine.recover_pending().await?;
+            Ok(rows.into_iter().map(Into::into).collect())
+        })
     }
 
     #[napi]
-    pub async fn claim_queued(&self, queue: String, limit: i64) -> Result<Vec<JsClaimedWorkflow>> {
+    pub fn claim_queued<'env>(
+        &self,
+        env: &'env Env,
+        queue: String,
+        limit: i64,
+    ) -> Result<PromiseRaw<'env, Vec<JsClaimedWorkflow>>> {
         let engine = self.inner.clone();
-        let rows = engine.claim_queued(&queue, limit).await.map_err(js_error)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        promise(env, async move {
+            let rows = engine.claim_queued(&queue, limit).await?;
+            Ok(rows.into_iter().map(Into::into).collect())
+        })
     }
 
     #[napi]
-    pub async fn dead_letter(&self, workflow_id: String, min_attempts: i64) -> Result<bool> {
+    pub fn dead_letter<'env>(
+        &self,
+        env: &'env Env,
+        workflow_id: String,
+        min_attempts: i64,
+    ) -> Result<PromiseRaw<'env, bool>> {
         let engine = self.inner.clone();
-        engine
-            .dead_letter(&workflow_id, min_attempts)
-            .await
-            .map_err(js_error)
+        promise(env, async move {
+            engine.dead_letter(&workflow_id, min_attempts).await
+        })
     }
 
     #[napi]
-    pub async fn register_app_version(&self) -> Result<()> {
+    pub fn register_app_version<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let engine = self.inner.clone();
-        engine.register_app_version().await.map_err(js_error)
+        promise(env, async move { engine.register_app_version().await })
     }
 
     /// Sends a message; `context` says whether it comes from workflow code, a step, or elsewhere.
     #[napi]
-    pub async fn send(&self, message: JsOutgoingMessage, context: JsSendContext) -> Result<()> {
+    pub fn send<'env>(
+        &self,
+        env: &'env Env,
+        message: JsOutgoingMessage,
+        context: JsSendContext,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let engine = self.inner.clone();
-        let msg = message.into();
-        let ctx = match (&context.workflow_id, &context.token, context.function_id) {
-            (Some(workflow_id), Some(token), Some(function_id)) => SendContext::Workflow {
-                workflow_id,
-                token,
-                function_id,
-                started_at: context.started_at.unwrap_or(0),
-            },
-            (Some(workflow_id), Some(token), None) => SendContext::Step { workflow_id, token },
-            _ => SendContext::Outside,
-        };
-        engine.send(&msg, ctx).await.map_err(js_error)
+        promise(env, async move {
+            let msg = message.into();
+            let ctx = match (&context.workflow_id, &context.token, context.function_id) {
+                (Some(workflow_id), Some(token), Some(function_id)) => SendContext::Workflow {
+                    workflow_id,
+                    token,
+                    function_id,
+                    started_at: context.started_at.unwrap_or(0),
+                },
+                (Some(workflow_id), Some(token), None) => SendContext::Step { workflow_id, token },
+                _ => SendContext::Outside,
+            };
+            engine.send(&msg, ctx).await
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[napi]
-    pub async fn recv(
+    pub fn recv<'env>(
         &self,
-        workflow_id: String,
-        token: String,
-        function_id: i32,
-        topic: String,
-        deadline_epoch_ms: i64,
-        record_deadline: bool,
-        started_at: i64,
-        poll_ms: u32,
-    ) -> Result<JsStoredValue> {
+        env: &'env Env,
+        call: JsRecv,
+    ) -> Result<PromiseRaw<'env, JsStoredValue>> {
         let engine = self.inner.clone();
-        let deadline = RecvDeadline {
-            epoch_ms: deadline_epoch_ms,
-            record: record_deadline,
-        };
-        let received = engine
-            .recv_until(
-                &workflow_id,
-                &token,
-                function_id,
-                &topic,
-                deadline,
-                started_at,
-                u64::from(poll_ms),
-            )
-            .await
-            .map_err(js_error)?;
-        Ok(received.into())
+        promise(env, async move {
+            let deadline = RecvDeadline {
+                epoch_ms: call.deadline_epoch_ms,
+                record: call.record_deadline,
+            };
+            let received = engine
+                .recv_until(
+                    &call.workflow_id,
+                    &call.token,
+                    call.function_id,
+                    &call.topic,
+                    deadline,
+                    call.started_at,
+                    u64::from(call.poll_ms),
+                )
+                .await?;
+            Ok(received.into())
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[napi]
-    pub async fn set_event(
+    pub fn set_event<'env>(
         &self,
-        workflow_id: String,
-        token: String,
-        function_id: i32,
-        key: String,
-        value: String,
-        serialization: Option<String>,
-        started_at: i64,
-    ) -> Result<()> {
+        env: &'env Env,
+        call: JsSetEvent,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let engine = self.inner.clone();
-        engine
-            .set_event(
-                &workflow_id,
-                &token,
-                function_id,
-                &key,
-                &value,
-                serialization.as_deref(),
-                started_at,
-            )
-            .await
-            .map_err(js_error)
+        promise(env, async move {
+            engine
+                .set_event(
+                    &call.workflow_id,
+                    &call.token,
+                    call.function_id,
+                    &call.key,
+                    &call.value,
+                    call.serialization.as_deref(),
+                    call.started_at,
+                )
+                .await
+        })
     }
 
-    /// Waits for an event; `guard_workflow_id`/`guard_token` stop the wait if that execution loses
-    /// ownership. Null after the deadline.
-    #[allow(clippy::too_many_arguments)]
+    /// Waits for an event; null after the deadline.
     #[napi]
-    pub async fn get_event(
+    pub fn get_event<'env>(
         &self,
-        workflow_id: String,
-        key: String,
-        deadline_epoch_ms: Option<i64>,
-        poll_ms: u32,
-        guard_workflow_id: Option<String>,
-        guard_token: Option<String>,
-    ) -> Result<Option<JsStoredValue>> {
+        env: &'env Env,
+        call: JsGetEvent,
+    ) -> Result<PromiseRaw<'env, Option<JsStoredValue>>> {
         let engine = self.inner.clone();
-        let guard = match (&guard_workflow_id, &guard_token) {
-            (Some(workflow_id), Some(token)) => Some(WaitGuard { workflow_id, token }),
-            _ => None,
-        };
-        let value = engine
-            .get_event(
-                &workflow_id,
-                &key,
-                deadline_epoch_ms,
-                u64::from(poll_ms),
-                guard,
-            )
-            .await
-            .map_err(js_error)?;
-        Ok(value.map(Into::into))
+        promise(env, async move {
+            let value = engine
+                .get_event(
+                    &call.workflow_id,
+                    &call.key,
+                    call.deadline_epoch_ms,
+                    u64::from(call.poll_ms),
+                    call.guard.as_ref().map(JsGuard::as_wait_guard),
+                )
+                .await?;
+            Ok(value.map(Into::into))
+        })
     }
 
-    /// Appends to a stream: from workflow code with `checkpoint_name` (exactly once), else from the
-    /// step `function_id` of the workflow (no checkpoint).
-    #[allow(clippy::too_many_arguments)]
     #[napi]
-    pub async fn write_stream(
+    pub fn write_stream<'env>(
         &self,
-        workflow_id: String,
-        token: String,
-        function_id: i32,
-        checkpoint_name: Option<String>,
-        started_at: i64,
-        key: String,
-        value: String,
-        serialization: Option<String>,
-    ) -> Result<()> {
+        env: &'env Env,
+        write: JsStreamWrite,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let engine = self.inner.clone();
-        let writer = match &checkpoint_name {
-            Some(name) => StreamWriter::Workflow {
-                workflow_id: &workflow_id,
-                token: &token,
-                function_id,
-                name,
-                started_at,
-            },
-            None => StreamWriter::Step {
-                workflow_id: &workflow_id,
-                token: &token,
-                function_id,
-            },
-        };
-        engine
-            .write_stream(&writer, &key, &value, serialization.as_deref())
-            .await
-            .map_err(js_error)
+        promise(env, async move {
+            engine
+                .write_stream(
+                    &write.writer(),
+                    &write.key,
+                    &write.value,
+                    write.serialization.as_deref(),
+                )
+                .await
+        })
     }
 
-    /// Reads a page of a stream from `offset`, waiting until a value is there, the stream ends or the
-    /// deadline passes; the guard stops a waiting workflow that loses ownership.
-    #[allow(clippy::too_many_arguments)]
     #[napi]
-    pub async fn read_stream(
+    pub fn read_stream<'env>(
         &self,
-        workflow_id: String,
-        key: String,
-        offset: i32,
-        limit: i64,
-        deadline_epoch_ms: Option<i64>,
-        poll_ms: u32,
-        guard_workflow_id: Option<String>,
-        guard_token: Option<String>,
-    ) -> Result<JsStreamPage> {
+        env: &'env Env,
+        read: JsStreamRead,
+    ) -> Result<PromiseRaw<'env, JsStreamPage>> {
         let engine = self.inner.clone();
-        let guard = match (&guard_workflow_id, &guard_token) {
-            (Some(workflow_id), Some(token)) => Some(WaitGuard { workflow_id, token }),
-            _ => None,
-        };
-        let page = engine
-            .read_stream(
-                &workflow_id,
-                &key,
-                offset,
-                limit,
-                deadline_epoch_ms,
-                u64::from(poll_ms),
-                guard,
-            )
-            .await
-            .map_err(js_error)?;
-        Ok(page.into())
+        promise(env, async move {
+            let page = engine
+                .read_stream(
+                    &read.workflow_id,
+                    &read.key,
+                    read.offset,
+                    read.limit,
+                    read.deadline_epoch_ms,
+                    u64::from(read.poll_ms),
+                    read.guard.as_ref().map(JsGuard::as_wait_guard),
+                )
+                .await?;
+            Ok(page.into())
+        })
     }
 
     /// Wakes this process's waiters on a key (they re-check their condition).
     #[napi]
-    pub async fn wake(&self, key: String) -> Result<()> {
+    pub fn wake<'env>(&self, env: &'env Env, key: String) -> Result<PromiseRaw<'env, ()>> {
         let engine = self.inner.clone();
-        engine.wake(&key).await;
-        Ok(())
+        promise(env, async move {
+            engine.wake(&key).await;
+            Ok(())
+        })
     }
 
     /// Idempotent.

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
-use super::error::{EngineError, ErrorCode, Result};
+use super::error::{EngineError, Result};
 use super::Engine;
 
 /// Batches of one group in flight at once: writes of different callers need no order among
@@ -129,17 +129,13 @@ impl<T, R> Group<T, R> {
             }
         }
         let mut results = run(items).await.into_iter();
-        let own = results.next().unwrap_or_else(|| {
-            Err(EngineError::new(
-                ErrorCode::Dbos,
-                "a batch returned no result",
-            ))
-        });
+        let own = results
+            .next()
+            .unwrap_or_else(|| Err(EngineError::Internal("a batch returned no result".into())));
         for reply in replies {
             let r = results.next().unwrap_or_else(|| {
-                Err(EngineError::new(
-                    ErrorCode::Dbos,
-                    "a batch returned too few results",
+                Err(EngineError::Internal(
+                    "a batch returned too few results".into(),
                 ))
             });
             // A caller that went away does not need its result.
@@ -168,7 +164,7 @@ impl Engine {
         if items.len() > 1 {
             match self.retrying(|| self.many(&items)).await {
                 Ok(results) if results.len() == items.len() => return results,
-                Err(e) if e.code == ErrorCode::Shutdown => {
+                Err(e @ EngineError::Shutdown) => {
                     return items.iter().map(|_| Err(e.clone())).collect()
                 }
                 _ => {}

@@ -1,85 +1,137 @@
-//! One error type for the whole engine. Each variant carries a stable numeric code: the DBOS error
-//! code where DBOS has one, so the napi layer can map it to the matching DBOS error class in JS.
+//! One error type for the whole engine: each variant is one condition, with the data a caller needs
+//! to act on it (the workflow, the step, the SQLSTATE). The napi layer turns a variant into a JS error
+//! with a stable `code` and these fields as properties (`src/bindings/errors.rs`); nothing on either
+//! side reads the message text.
 
-use std::fmt;
+use thiserror::Error;
 
-/// Stable codes shared with the TypeScript layer (`ts/native.ts`). Values below 100 are DBOS's own
-/// `dbosErrorCode`s; values from 100 up are engine conditions that have no DBOS class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// Generic DBOSError.
-    Dbos = 1,
-    /// Cannot connect, schema not migrated, migration failed.
-    Initialization = 3,
-    /// This execution no longer owns the workflow row (fenced out).
-    WorkflowConflict = 5,
-    NonExistentWorkflow = 16,
-    ConflictingWorkflow = 22,
-    WorkflowIdInUse = 36,
-    StepNondeterminism = 37,
+#[derive(Debug, Clone, Error)]
+pub enum EngineError {
     /// The engine was closed while the call was in flight or before it started.
-    Shutdown = 100,
-    /// A database error that is not a connection problem (carries the SQLSTATE).
-    Database = 101,
-    /// The database could not be reached (connection refused, reset, admin shutdown).
-    Connection = 102,
-    /// Bad argument detected by the engine (the TS layer validates first; this is a backstop).
-    InvalidArgument = 103,
+    #[error("The system database has been shut down")]
+    Shutdown,
+
+    /// The database could not be reached (refused, reset, admin shutdown, pool timeout).
+    #[error("{message}")]
+    Connection {
+        message: String,
+        sqlstate: Option<String>,
+    },
+
+    /// A statement failed for a reason other than the connection.
+    #[error("{message}")]
+    Database {
+        message: String,
+        sqlstate: Option<String>,
+    },
+
+    /// Cannot connect, the schema is not migrated, or a migration failed.
+    #[error("{0}")]
+    Initialization(String),
+
+    /// This execution no longer owns the workflow row (fenced out).
+    #[error("Workflow {workflow_id} is no longer owned by this execution")]
+    Conflict { workflow_id: String },
+
+    /// A read or a management call named a workflow that has no row.
+    #[error("Workflow {workflow_id} does not exist")]
+    NoSuchWorkflow { workflow_id: String },
+
+    /// A send to a workflow that has no row (the DBOS SDK's wording).
+    #[error("Sent to non-existent destination workflow UUID: {workflow_id}")]
+    NoSuchDestination { workflow_id: String },
+
+    /// Another execution already recorded this step of the workflow: replay would diverge.
+    #[error("Workflow {workflow_id}: step {step_id} ({step_name}) was already recorded by another execution")]
+    StepTaken {
+        workflow_id: String,
+        step_id: i32,
+        step_name: String,
+    },
+
+    /// A bad argument reached the engine (the TS layer validates first; this is a backstop).
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    /// An invariant of the engine itself broke (a batch answered with too few rows).
+    #[error("{0}")]
+    Internal(String),
 }
 
-#[derive(Debug, Clone)]
-pub struct EngineError {
-    pub code: ErrorCode,
-    pub message: String,
-    pub sqlstate: Option<String>,
+/// The variant without its data, for matching (tests, retry rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Shutdown,
+    Connection,
+    Database,
+    Initialization,
+    WorkflowConflict,
+    NonExistentWorkflow,
+    StepNondeterminism,
+    InvalidArgument,
+    Internal,
 }
 
 pub type Result<T> = std::result::Result<T, EngineError>;
 
 impl EngineError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        EngineError {
-            code,
-            message: message.into(),
-            sqlstate: None,
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            EngineError::Shutdown => ErrorCode::Shutdown,
+            EngineError::Connection { .. } => ErrorCode::Connection,
+            EngineError::Database { .. } => ErrorCode::Database,
+            EngineError::Initialization(_) => ErrorCode::Initialization,
+            EngineError::Conflict { .. } => ErrorCode::WorkflowConflict,
+            EngineError::NoSuchWorkflow { .. } | EngineError::NoSuchDestination { .. } => {
+                ErrorCode::NonExistentWorkflow
+            }
+            EngineError::StepTaken { .. } => ErrorCode::StepNondeterminism,
+            EngineError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            EngineError::Internal(_) => ErrorCode::Internal,
         }
     }
 
     pub fn initialization(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Initialization, message)
+        EngineError::Initialization(message.into())
     }
 
     pub fn conflict(workflow_id: &str) -> Self {
-        Self::new(
-            ErrorCode::WorkflowConflict,
-            format!("Workflow {workflow_id} is no longer owned by this execution"),
-        )
+        EngineError::Conflict {
+            workflow_id: workflow_id.to_string(),
+        }
     }
 
     pub fn shutdown() -> Self {
-        Self::new(
-            ErrorCode::Shutdown,
-            "The system database has been shut down",
-        )
+        EngineError::Shutdown
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidArgument, message)
+        EngineError::InvalidArgument(message.into())
+    }
+
+    pub fn step_taken(workflow_id: &str, step_id: i32, step_name: &str) -> Self {
+        EngineError::StepTaken {
+            workflow_id: workflow_id.to_string(),
+            step_id,
+            step_name: step_name.to_string(),
+        }
     }
 
     /// True for errors that a retry after reconnecting may cure.
     pub fn is_transient(&self) -> bool {
-        self.code == ErrorCode::Connection
+        matches!(self, EngineError::Connection { .. })
+    }
+
+    /// The SQLSTATE of a database or connection error, when the server sent one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            EngineError::Connection { sqlstate, .. } | EngineError::Database { sqlstate, .. } => {
+                sqlstate.as_deref()
+            }
+            _ => None,
+        }
     }
 }
-
-impl fmt::Display for EngineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message)
-    }
-}
-
-impl std::error::Error for EngineError {}
 
 /// SQLSTATE classes that mean "the connection, not the statement, failed" (57014, a cancelled
 /// statement, is the statement's own fault).
@@ -95,20 +147,21 @@ impl From<tokio_postgres::Error> for EngineError {
         match e.as_db_error() {
             Some(db) => {
                 let state = db.code().code().to_string();
-                let code = if is_connection_sqlstate(&state) {
-                    ErrorCode::Connection
+                let message = format!("{} (SQLSTATE {})", db.message(), state);
+                if is_connection_sqlstate(&state) {
+                    EngineError::Connection {
+                        message,
+                        sqlstate: Some(state),
+                    }
                 } else {
-                    ErrorCode::Database
-                };
-                EngineError {
-                    code,
-                    message: format!("{} (SQLSTATE {})", db.message(), state),
-                    sqlstate: Some(state),
+                    EngineError::Database {
+                        message,
+                        sqlstate: Some(state),
+                    }
                 }
             }
             // No server error: the socket closed, the connection was refused or timed out.
-            None => EngineError {
-                code: ErrorCode::Connection,
+            None => EngineError::Connection {
                 message: format!("system database connection error: {e}"),
                 sqlstate: None,
             },
@@ -120,11 +173,11 @@ impl From<deadpool_postgres::PoolError> for EngineError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(pg) => pg.into(),
-            deadpool_postgres::PoolError::Closed => EngineError::shutdown(),
-            other => EngineError::new(
-                ErrorCode::Connection,
-                format!("system database pool error: {other}"),
-            ),
+            deadpool_postgres::PoolError::Closed => EngineError::Shutdown,
+            other => EngineError::Connection {
+                message: format!("system database pool error: {other}"),
+                sqlstate: None,
+            },
         }
     }
 }

@@ -2,7 +2,7 @@
 //! getEvent's wait for a key to exist.
 
 use super::db::now_ms;
-use super::error::{EngineError, ErrorCode, Result};
+use super::error::{EngineError, Result};
 use super::fence::{insert_checkpoint, same_checkpoint, Rule, NOW_MS};
 use super::listener::{Offered, WaitGuard, EVENTS_CHANNEL};
 use super::Engine;
@@ -114,9 +114,10 @@ impl Engine {
                 return Err(EngineError::conflict(workflow_id));
             }
             if row.get::<_, Option<bool>>(1) != Some(true) {
-                return Err(EngineError::new(
-                    ErrorCode::StepNondeterminism,
-                    format!("Workflow {workflow_id}: step {function_id} (DBOS.setEvent) was already recorded by another execution"),
+                return Err(EngineError::step_taken(
+                    workflow_id,
+                    function_id,
+                    "DBOS.setEvent",
                 ));
             }
             Ok(())

@@ -3,7 +3,7 @@
 
 use super::batch::{column, Batched};
 use super::db::now_ms;
-use super::error::{EngineError, ErrorCode, Result};
+use super::error::{EngineError, Result};
 use super::fence::{insert_checkpoint, same_checkpoint, Rule, CHECKPOINT_COLUMNS, NOW_MS};
 use super::parked::{Left, RecvCall};
 // Received lives with the parked recv calls it is handed to; callers name it here.
@@ -170,10 +170,7 @@ fn is_missing_destination(e: &tokio_postgres::Error) -> bool {
 }
 
 fn slot_taken(workflow_id: &str, function_id: i32, what: &str) -> EngineError {
-    EngineError::new(
-        ErrorCode::StepNondeterminism,
-        format!("Workflow {workflow_id}: step {function_id} ({what}) was already recorded by another execution"),
-    )
+    EngineError::step_taken(workflow_id, function_id, what)
 }
 
 impl Engine {
@@ -488,13 +485,9 @@ fn send_verdict(
     let rows = match rows {
         Ok(rows) => rows,
         Err(e) if is_missing_destination(&e) => {
-            return Err(EngineError::new(
-                ErrorCode::NonExistentWorkflow,
-                format!(
-                    "Sent to non-existent destination workflow UUID: {}",
-                    msg.destination_id
-                ),
-            ))
+            return Err(EngineError::NoSuchDestination {
+                workflow_id: msg.destination_id.clone(),
+            })
         }
         Err(e) => return Err(e.into()),
     };
@@ -505,9 +498,9 @@ fn send_verdict(
             workflow_id, token, ..
         } => (workflow_id, token),
     };
-    let row = rows.first().ok_or_else(|| {
-        EngineError::new(ErrorCode::Database, "a send returned no row".to_string())
-    })?;
+    let row = rows
+        .first()
+        .ok_or_else(|| EngineError::Internal("a send returned no row".into()))?;
     if row.get::<_, Option<String>>(0).as_deref() != Some(token) {
         return Err(EngineError::conflict(workflow_id));
     }

@@ -6,7 +6,7 @@ use tokio_postgres::GenericClient;
 use super::batch::{column, Batched};
 use super::completion::Completion;
 use super::db::now_ms;
-use super::error::{EngineError, ErrorCode, Result};
+use super::error::{EngineError, Result};
 use super::fence::{
     complete_set, completes, insert_checkpoint, lock_many, same_checkpoint, save_output, Rule,
     NOW_MS,
@@ -166,13 +166,7 @@ pub(crate) struct CheckpointWrite {
 }
 
 fn nondeterminism(workflow_id: &str, cp: &NewCheckpoint) -> EngineError {
-    EngineError::new(
-        ErrorCode::StepNondeterminism,
-        format!(
-            "Workflow {workflow_id}: a checkpoint for step {} ({}) was already recorded by another execution",
-            cp.function_id, cp.name
-        ),
-    )
+    EngineError::step_taken(workflow_id, cp.function_id, &cp.name)
 }
 
 /// The verdict on one checkpoint insert: fenced out, slot taken by another execution, or recorded.
@@ -398,9 +392,8 @@ impl Engine {
         let (completions, checkpoints): (Vec<_>, Vec<_>) =
             rows.iter().partition(|r| r.get::<_, bool>(2));
         if checkpoints.len() != items.len() || completions.len() != done.len() {
-            return Err(EngineError::new(
-                ErrorCode::Dbos,
-                "a batch returned too few results",
+            return Err(EngineError::Internal(
+                "a batch returned too few results".into(),
             ));
         }
         Ok((

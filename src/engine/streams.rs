@@ -3,7 +3,7 @@
 
 use super::batch::{column, Batched};
 use super::db::now_ms;
-use super::error::{EngineError, ErrorCode, Result};
+use super::error::{EngineError, Result};
 use super::fence::{insert_checkpoint, lock_many, same_checkpoint, Rule, NOW_MS};
 use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
 use super::status::Status;
@@ -228,10 +228,10 @@ impl Sql {
 }
 
 fn no_free_offset(workflow_id: &str, key: &str) -> EngineError {
-    EngineError::new(
-        ErrorCode::Database,
-        format!("Workflow {workflow_id}: no free offset on stream {key} after {MAX_OFFSET_RETRIES} attempts"),
-    )
+    EngineError::Database {
+        message: format!("Workflow {workflow_id}: no free offset on stream {key} after {MAX_OFFSET_RETRIES} attempts"),
+        sqlstate: None,
+    }
 }
 
 fn is_duplicate_offset(e: &tokio_postgres::Error) -> bool {
@@ -341,10 +341,7 @@ impl Engine {
     ) -> Result<()> {
         match attempt {
             Attempt::Fenced => Err(EngineError::conflict(workflow_id)),
-            Attempt::SlotTaken => Err(EngineError::new(
-                ErrorCode::StepNondeterminism,
-                format!("Workflow {workflow_id}: step {function_id} ({name}) was already recorded by another execution"),
-            )),
+            Attempt::SlotTaken => Err(EngineError::step_taken(workflow_id, function_id, name)),
             Attempt::OffsetTaken => Err(no_free_offset(workflow_id, key)),
             Attempt::Written(None) => {
                 if let Some(l) = self.listener.get() {
@@ -547,10 +544,9 @@ impl Engine {
                     .read_snapshot(workflow_id, key, from, limit, guard.as_ref())
                     .await?
                 else {
-                    return Err(EngineError::new(
-                        ErrorCode::NonExistentWorkflow,
-                        format!("Workflow {workflow_id} does not exist"),
-                    ));
+                    return Err(EngineError::NoSuchWorkflow {
+                        workflow_id: workflow_id.to_string(),
+                    });
                 };
                 if snap.closed {
                     return Ok(Some(StreamPage {
