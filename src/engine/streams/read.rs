@@ -86,21 +86,18 @@ impl Engine {
         let guard_id = guard.map(|g| g.workflow_id);
         let rows = self
             .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.streams.read.page).await?;
-                Ok(client
-                    .query(
-                        &stmt,
-                        &[
-                            &workflow_id,
-                            &key,
-                            &from,
-                            &limit,
-                            &MAX_PAGE_BYTES,
-                            &guard_id,
-                        ],
-                    )
-                    .await?)
+                self.query(
+                    &self.sql.streams.read.page,
+                    &[
+                        &workflow_id,
+                        &key,
+                        &from,
+                        &limit,
+                        &MAX_PAGE_BYTES,
+                        &guard_id,
+                    ],
+                )
+                .await
             })
             .await?;
         let Some(first) = rows.first() else {

@@ -2,9 +2,11 @@
 //! and checkpoint commit together; at least once from a step), alone or queued behind their workflow.
 
 use crate::engine::batch::{column, Batched};
-use crate::engine::db::now_ms;
+use crate::engine::db::{now_ms, Param};
 use crate::engine::error::{EngineError, ErrorCode, Result};
-use crate::engine::fence::{insert_checkpoint, lock_many, same_checkpoint, Rule, NOW_MS};
+use crate::engine::fence::{
+    insert_checkpoint, lock_many, same_checkpoint, OwnCheckpoint, Rule, NOW_MS,
+};
 use crate::engine::listener::{Offered, STREAMS_CHANNEL};
 use crate::engine::Engine;
 
@@ -92,23 +94,20 @@ impl Sql {
             // (a concurrent writer of the key that takes it too fails on 23505 and retries).
             in_workflow: format!(
                 "WITH {}, \
-                 ck AS ({}), \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING \"offset\"), \
                  {notify} \
                  SELECT (SELECT {} FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
                    (SELECT \"offset\" FROM ins)",
-                one.lock(s, "$1"),
-                insert_checkpoint(
+                one.lock_and_record(
                     s,
-                    &format!(
-                        "SELECT $1, $5, NULL, NULL, $7, NULL, $8, $9, 'portable_json', $10, {NOW_MS} \
-                         FROM owner WHERE {}",
-                        one.admits("owner")
-                    ),
-                    &format!(
-                        "(xmax = 0) AS fresh, {} AS ours",
-                        same_checkpoint("", "$7", "NULL", "NULL", "$8", "$9")
-                    )
+                    &OwnCheckpoint {
+                        workflow_id: "$1",
+                        function_id: "$5",
+                        name: "$7",
+                        started_at: "$8",
+                        completed_at: "$9",
+                        app_name: "$10",
+                    }
                 ),
                 one.writer("owner"),
             ),
@@ -227,22 +226,44 @@ impl Engine {
         serialization: Option<&str>,
         completed_at: i64,
     ) -> Result<()> {
-        let (workflow_id, function_id, name) = match writer {
+        let (StreamWriter::Workflow {
+            workflow_id,
+            token,
+            function_id,
+            ..
+        }
+        | StreamWriter::Step {
+            workflow_id,
+            token,
+            function_id,
+        }) = writer;
+        // $1..$6, the value and its writer, are common to both statements; $7..$10 is the checkpoint.
+        let mut params: Vec<Param> = vec![
+            workflow_id,
+            &key,
+            &value,
+            &serialization,
+            function_id,
+            token,
+        ];
+        let (sql, name) = match writer {
             StreamWriter::Workflow {
-                workflow_id,
-                function_id,
-                name,
-                ..
-            } => (*workflow_id, *function_id, *name),
-            StreamWriter::Step {
-                workflow_id,
-                function_id,
-                ..
-            } => (*workflow_id, *function_id, "step"),
+                name, started_at, ..
+            } => {
+                params.extend([
+                    name as Param,
+                    started_at,
+                    &completed_at,
+                    &self.identity.app_name,
+                ]);
+                (&self.sql.streams.write.in_workflow, *name)
+            }
+            StreamWriter::Step { .. } => (&self.sql.streams.write.in_step, "step"),
         };
+        let in_workflow = matches!(writer, StreamWriter::Workflow { .. });
         for _ in 0..MAX_OFFSET_RETRIES {
             let attempt = self
-                .retrying(|| self.try_write_stream(writer, key, value, serialization, completed_at))
+                .retrying(|| self.try_write_stream(sql, &params, token, in_workflow))
                 .await?;
             if let Attempt::OffsetTaken = attempt {
                 continue;
@@ -250,7 +271,7 @@ impl Engine {
             return self.settle_attempt(
                 attempt,
                 workflow_id,
-                function_id,
+                *function_id,
                 name,
                 key,
                 value,
@@ -300,58 +321,16 @@ impl Engine {
         }
     }
 
+    /// One try of a write's statement (`sql`, with `params`) by the execution holding `token`.
     async fn try_write_stream(
         &self,
-        writer: &StreamWriter<'_>,
-        key: &str,
-        value: &str,
-        serialization: Option<&str>,
-        completed_at: i64,
+        sql: &str,
+        params: &[Param<'_>],
+        token: &str,
+        in_workflow: bool,
     ) -> Result<Attempt> {
-        type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
-        let (sql, token, params): (&str, &str, Vec<Param>) = match writer {
-            StreamWriter::Workflow {
-                workflow_id,
-                token,
-                function_id,
-                name,
-                started_at,
-            } => (
-                &self.sql.streams.write.in_workflow,
-                token,
-                vec![
-                    workflow_id,
-                    &key,
-                    &value,
-                    &serialization,
-                    function_id,
-                    token,
-                    name,
-                    started_at,
-                    &completed_at,
-                    &self.identity.app_name,
-                ],
-            ),
-            StreamWriter::Step {
-                workflow_id,
-                token,
-                function_id,
-            } => (
-                &self.sql.streams.write.in_step,
-                token,
-                vec![
-                    workflow_id,
-                    &key,
-                    &value,
-                    &serialization,
-                    function_id,
-                    token,
-                ],
-            ),
-        };
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql).await?;
-        let result = client.query_one(&stmt, &params).await;
+        let (client, stmt) = self.prepared(sql).await?;
+        let result = client.query_one(&stmt, params).await;
         let row = match result {
             Ok(row) => row,
             Err(e) if is_duplicate_offset(&e) => return Ok(Attempt::OffsetTaken),
@@ -361,7 +340,6 @@ impl Engine {
             return Ok(Attempt::Fenced);
         }
         // The step statement has no checkpoint: its second column is the NOTIFY count.
-        let in_workflow = matches!(writer, StreamWriter::Workflow { .. });
         if in_workflow && row.get::<_, Option<bool>>(1) != Some(true) {
             return Ok(Attempt::SlotTaken);
         }
@@ -395,13 +373,9 @@ impl Batched<StreamWrite, ()> for Engine {
         let names = column(items, |w| w.name.as_str());
         let started = column(items, |w| w.started_at);
         let completed = column(items, |w| w.completed_at);
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.streams.write.many_in_workflow)
-            .await?;
-        let rows = client
+        let rows = self
             .query(
-                &stmt,
+                &self.sql.streams.write.many_in_workflow,
                 &[
                     &ids,
                     &keys,

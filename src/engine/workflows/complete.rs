@@ -1,8 +1,8 @@
 //! Workflow completions: the outcome is written only while this execution still owns the row
 //! (alone or many at once); its SQL pieces are `fence::complete_set`, `completes` and `save_output`.
 
-use crate::engine::batch::{column, Batched};
-use crate::engine::completion::Completion;
+use crate::engine::batch::Batched;
+use crate::engine::completion::{Completion, CompletionColumns};
 use crate::engine::db::now_ms;
 use crate::engine::error::Result;
 use crate::engine::fence::{complete_set, completes, save_output};
@@ -61,10 +61,7 @@ impl Engine {
         error: Option<&str>,
     ) -> Result<bool> {
         let done = Completion::new(workflow_id, token, status, output, error);
-        self.groups
-            .completions
-            .submit(done, |batch| self.run_batch(batch))
-            .await
+        self.groups.completions.submit(self, done).await
     }
 }
 
@@ -74,13 +71,9 @@ impl Batched<Completion, bool> for Engine {
         // adopts the stored outcome, which is this one.
         let now = now_ms();
         self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(&self.sql.workflows.complete.one)
-                .await?;
-            let row = client
+            let row = self
                 .query_one(
-                    &stmt,
+                    &self.sql.workflows.complete.one,
                     &[
                         &c.workflow_id,
                         &c.status,
@@ -97,18 +90,12 @@ impl Batched<Completion, bool> for Engine {
     }
 
     async fn many(&self, items: &[Completion]) -> Result<Vec<Result<bool>>> {
-        let ids = column(items, |c| c.workflow_id.as_str());
-        let statuses = column(items, |c| c.status.as_str());
-        let tokens = column(items, |c| c.token.as_str());
-        let outputs = column(items, |c| c.output.as_deref());
-        let errors = column(items, |c| c.error.as_deref());
+        let done = CompletionColumns::of(items);
         let now = now_ms();
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.workflows.complete.many)
-            .await?;
-        let rows = client
-            .query(&stmt, &[&ids, &statuses, &tokens, &outputs, &errors, &now])
+        let mut params = done.params().to_vec();
+        params.push(&now);
+        let rows = self
+            .query(&self.sql.workflows.complete.many, &params)
             .await?;
         Ok(rows.iter().map(|r| Ok(r.get::<_, bool>(0))).collect())
     }

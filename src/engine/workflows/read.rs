@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::is_terminal;
-use crate::engine::db::now_ms;
 use crate::engine::error::{EngineError, Result};
+use crate::engine::listener::next_wait;
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, Default)]
@@ -91,11 +91,8 @@ impl Engine {
     ) -> Result<Option<WorkflowStatusRow>> {
         let row = self
             .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client
-                    .prepare_cached(&self.sql.workflows.read.status)
-                    .await?;
-                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
+                self.query_opt(&self.sql.workflows.read.status, &[&workflow_id])
+                    .await
             })
             .await?;
         Ok(row.map(|r| WorkflowStatusRow {
@@ -136,11 +133,8 @@ impl Engine {
     pub async fn read_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowOutcome>> {
         let row = self
             .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client
-                    .prepare_cached(&self.sql.workflows.read.outcome)
-                    .await?;
-                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
+                self.query_opt(&self.sql.workflows.read.outcome, &[&workflow_id])
+                    .await
             })
             .await?;
         Ok(row.and_then(|r| {
@@ -166,16 +160,10 @@ impl Engine {
             if let Some(outcome) = self.read_outcome(workflow_id).await? {
                 return Ok(Some(outcome));
             }
-            let mut wait = poll_ms.max(1);
-            if let Some(deadline) = deadline_epoch_ms {
-                let left = deadline - now_ms();
-                if left <= 0 {
-                    return Ok(None);
-                }
-                wait = wait.min(left as u64);
-            }
-            self.sleep_unless_closed(Duration::from_millis(wait))
-                .await?;
+            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
+                return Ok(None);
+            };
+            self.sleep_unless_closed(wait).await?;
         }
     }
 

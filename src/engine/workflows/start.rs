@@ -5,7 +5,7 @@ use tokio_postgres::Row;
 
 use super::is_terminal;
 use crate::engine::batch::{column, Batched};
-use crate::engine::db::now_ms;
+use crate::engine::db::{now_ms, Param};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::fence::NOW_MS;
 use crate::engine::status::Status;
@@ -179,7 +179,7 @@ impl Engine {
         wf: &'a NewWorkflow,
         recovery_attempts: &'a i64,
         owner: &'a Option<&'a str>,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 18] {
+    ) -> [Param<'a>; 18] {
         [
             &wf.workflow_id,
             &wf.status,
@@ -218,10 +218,7 @@ impl Engine {
     /// with concurrent starts.
     pub async fn start_workflow(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        self.groups
-            .starts
-            .submit(wf, |batch| self.run_batch(batch))
-            .await
+        self.groups.starts.submit(self, wf).await
     }
 
     /// Starts a child from a running parent: owner check on the parent, the child's rows and the
@@ -284,18 +281,13 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let owner = wf.owner();
         let finished = wf.finished();
         let base = self.start_params(wf, &attempts, &owner);
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
-        params.extend([
-            &wf.inputs as &(dyn tokio_postgres::types::ToSql + Sync),
-            &finished,
-            &wf.output,
-            &wf.error,
-        ]);
+        let mut params: Vec<Param> = base.to_vec();
+        params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
         // Safe to retry: a start whose reply was lost finds its own creator token in the row.
         self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.workflows.start.one).await?;
-            let row = client.query_one(&stmt, &params).await?;
+            let row = self
+                .query_one(&self.sql.workflows.start.one, &params)
+                .await?;
             Ok(start_outcome(&row, &wf.token))
         })
         .await
@@ -321,13 +313,9 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let finished = column(items, NewWorkflow::finished);
         let outputs = column(items, |w| w.output.as_deref());
         let errors = column(items, |w| w.error.as_deref());
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.workflows.start.many)
-            .await?;
-        let rows = client
+        let rows = self
             .query(
-                &stmt,
+                &self.sql.workflows.start.many,
                 &[
                     &ids,
                     &statuses,
