@@ -1,10 +1,12 @@
 //! Engine tests against a real Postgres: `DBOS_TEST_DATABASE_URL` names a server (any database on it);
 //! each test creates its own database. `npm test` starts an embedded server and sets the variable.
 
+use dbos_native::engine::messages::OutgoingMessage;
 use dbos_native::engine::recovery::INTERNAL_QUEUE;
 use dbos_native::engine::steps::NewCheckpoint;
 use dbos_native::engine::workflows::NewWorkflow;
 use dbos_native::engine::{Engine, EngineError, EngineOptions, ErrorCode, Identity, SchemaMode};
+use std::sync::Arc;
 use tokio_postgres::NoTls;
 
 fn server_url() -> String {
@@ -55,6 +57,11 @@ async fn count(url: &str, sql_text: &str) -> i64 {
         .get(0)
 }
 
+/// Checks the single number a query returns (a count); a failure names the query.
+async fn assert_count(url: &str, sql_text: &str, expected: i64) {
+    assert_eq!(count(url, sql_text).await, expected, "{sql_text}");
+}
+
 fn options(url: &str, executor: &str) -> EngineOptions {
     EngineOptions {
         url: url.to_string(),
@@ -70,6 +77,24 @@ fn options(url: &str, executor: &str) -> EngineOptions {
     }
 }
 
+/// A fresh database `engine_test_<name>` and an engine connected to it as executor "local" (in an
+/// `Arc`, for tests that share it with spawned tasks).
+async fn connected(name: &str) -> (String, Arc<Engine>) {
+    let url = fresh_db(name).await;
+    let engine = Engine::connect(options(&url, "local"))
+        .await
+        .expect("connect");
+    (url, Arc::new(engine))
+}
+
+/// Starts `workflow(id, token)`, which must succeed.
+async fn start(engine: &Engine, id: &str, token: &str) {
+    engine
+        .start_workflow(&workflow(id, token))
+        .await
+        .expect("start");
+}
+
 fn workflow(id: &str, token: &str) -> NewWorkflow {
     NewWorkflow {
         workflow_id: id.to_string(),
@@ -79,6 +104,16 @@ fn workflow(id: &str, token: &str) -> NewWorkflow {
         serialization: Some("js_superjson".to_string()),
         token: token.to_string(),
         ..Default::default()
+    }
+}
+
+fn message(dest: &str, topic: &str, body: &str, uuid: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        destination_id: dest.to_string(),
+        topic: topic.to_string(),
+        message: body.to_string(),
+        serialization: Some("portable_json".to_string()),
+        message_uuid: uuid.to_string(),
     }
 }
 
@@ -173,7 +208,7 @@ async fn an_empty_version_table_or_a_version_of_0_is_migrated_again() {
         .expect("the full schema is built around the empty version table")
         .close();
     let versions = "SELECT count(*) FROM dbos.dbos_migrations WHERE version = 123";
-    assert_eq!(count(&url, versions).await, 1);
+    assert_count(&url, versions, 1).await;
     let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dbos'";
     let built = count(&url, tables).await;
     assert!(
@@ -190,18 +225,14 @@ async fn an_empty_version_table_or_a_version_of_0_is_migrated_again() {
         .await
         .expect("a version of 0 on a full schema is migrated again")
         .close();
-    assert_eq!(
-        count(&url, "SELECT count(*) FROM dbos.dbos_migrations").await,
-        1
-    );
-    assert_eq!(count(&url, versions).await, 1);
-    assert_eq!(count(&url, tables).await, built);
+    assert_count(&url, "SELECT count(*) FROM dbos.dbos_migrations", 1).await;
+    assert_count(&url, versions, 1).await;
+    assert_count(&url, tables, built).await;
 }
 
 #[tokio::test]
 async fn a_second_start_of_the_same_id_does_not_execute() {
-    let url = fresh_db("dupstart").await;
-    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    let (url, engine) = connected("dupstart").await;
     let first = engine
         .start_workflow(&workflow("w1", "tok-a"))
         .await
@@ -243,9 +274,8 @@ async fn a_second_start_of_the_same_id_does_not_execute() {
 
 #[tokio::test]
 async fn checkpoints_are_fenced_by_owner_and_written_once() {
-    let url = fresh_db("fencing").await;
-    let engine = Engine::connect(options(&url, "local")).await.unwrap();
-    engine.start_workflow(&workflow("w2", "tok")).await.unwrap();
+    let (_, engine) = connected("fencing").await;
+    start(&engine, "w2", "tok").await;
     engine
         .record_checkpoint("w2", "tok", &step(0, "s", "1"), true)
         .await
@@ -289,9 +319,8 @@ async fn checkpoints_are_fenced_by_owner_and_written_once() {
 
 #[tokio::test]
 async fn completion_needs_ownership_and_writes_the_output_row() {
-    let url = fresh_db("complete").await;
-    let engine = Engine::connect(options(&url, "local")).await.unwrap();
-    engine.start_workflow(&workflow("w3", "tok")).await.unwrap();
+    let (_, engine) = connected("complete").await;
+    start(&engine, "w3", "tok").await;
     assert!(!engine
         .complete_workflow("w3", "wrong", "SUCCESS", Some("x"), None)
         .await
@@ -312,7 +341,7 @@ async fn completion_needs_ownership_and_writes_the_output_row() {
     let outcome = engine.await_outcome("w3", 10, None).await.unwrap().unwrap();
     assert_eq!(outcome.output.as_deref(), Some("out"));
     // A workflow that never finishes: the wait ends at the deadline with None.
-    engine.start_workflow(&workflow("w3b", "t")).await.unwrap();
+    start(&engine, "w3b", "t").await;
     let deadline = dbos_native::engine::db::now_ms() + 50;
     assert!(engine
         .await_outcome("w3b", 10, Some(deadline))
@@ -326,10 +355,7 @@ async fn recovery_claims_this_executors_pending_rows_and_fences_the_old_run() {
     let url = fresh_db("recovery").await;
     let engine = Engine::connect(options(&url, "exec-a")).await.unwrap();
     let other = Engine::connect(options(&url, "exec-b")).await.unwrap();
-    engine
-        .start_workflow(&workflow("mine", "old"))
-        .await
-        .unwrap();
+    start(&engine, "mine", "old").await;
     other
         .start_workflow(&workflow("theirs", "t2"))
         .await
@@ -381,12 +407,8 @@ async fn recovery_claims_this_executors_pending_rows_and_fences_the_old_run() {
 
 #[tokio::test]
 async fn child_start_records_the_parents_checkpoint_in_the_same_transaction() {
-    let url = fresh_db("child").await;
-    let engine = Engine::connect(options(&url, "local")).await.unwrap();
-    engine
-        .start_workflow(&workflow("parent", "ptok"))
-        .await
-        .unwrap();
+    let (_, engine) = connected("child").await;
+    start(&engine, "parent", "ptok").await;
     let mut child = workflow("parent-0", "ctok");
     child.name = "childWf".to_string();
     child.parent_workflow_id = Some("parent".to_string());
@@ -416,8 +438,7 @@ async fn child_start_records_the_parents_checkpoint_in_the_same_transaction() {
 
 #[tokio::test]
 async fn calls_after_close_fail_with_shutdown() {
-    let url = fresh_db("close").await;
-    let engine = Engine::connect(options(&url, "local")).await.unwrap();
+    let (_, engine) = connected("close").await;
     engine.close();
     engine.close();
     let err = engine.get_workflow_status("x").await.err().unwrap();
@@ -428,24 +449,13 @@ mod communication {
     use super::*;
     use dbos_native::engine::db::now_ms;
     use dbos_native::engine::listener::WaitGuard;
-    use dbos_native::engine::messages::{OutgoingMessage, SendContext, NULL_TOPIC};
+    use dbos_native::engine::messages::{SendContext, NULL_TOPIC};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    fn message(dest: &str, topic: &str, body: &str, uuid: &str) -> OutgoingMessage {
-        OutgoingMessage {
-            destination_id: dest.to_string(),
-            topic: topic.to_string(),
-            message: body.to_string(),
-            serialization: Some("portable_json".to_string()),
-            message_uuid: uuid.to_string(),
-        }
-    }
-
     #[tokio::test]
     async fn send_to_a_missing_workflow_is_an_error_and_stores_nothing() {
-        let url = fresh_db("send_missing").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let (url, engine) = connected("send_missing").await;
         let err = engine
             .send(
                 &message("ghost", NULL_TOPIC, "1", "m1"),
@@ -457,18 +467,14 @@ mod communication {
             matches!(&err, EngineError::NoSuchDestination { workflow_id } if workflow_id == "ghost"),
             "{err:?}"
         );
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            0
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 0).await;
     }
 
     #[tokio::test]
     async fn workflow_send_is_exactly_once_and_idempotency_keys_dedupe() {
-        let url = fresh_db("send_once").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("dest", "d")).await.unwrap();
-        engine.start_workflow(&workflow("src", "s")).await.unwrap();
+        let (url, engine) = connected("send_once").await;
+        start(&engine, "dest", "d").await;
+        start(&engine, "src", "s").await;
         let ctx = || SendContext::Workflow {
             workflow_id: "src",
             token: "s",
@@ -506,10 +512,7 @@ mod communication {
                 .await
                 .unwrap();
         }
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            2
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 2).await;
         let cp = engine.get_checkpoint("src", 0).await.unwrap().unwrap();
         assert_eq!(cp.name, "DBOS.send");
         assert_eq!(cp.serialization.as_deref(), Some("portable_json"));
@@ -517,9 +520,8 @@ mod communication {
 
     #[tokio::test]
     async fn recv_consumes_in_order_records_and_times_out_with_null() {
-        let url = fresh_db("recv_fifo").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("recv_fifo").await;
+        start(&engine, "rx", "tok").await;
         for (i, body) in ["\"a\"", "\"b\""].iter().enumerate() {
             engine
                 .send(
@@ -574,9 +576,8 @@ mod communication {
     #[tokio::test]
     async fn a_first_try_records_the_deadline_in_its_own_statement_and_an_earlier_record_wins() {
         use dbos_native::engine::messages::RecvDeadline;
-        let url = fresh_db("recv_deadline").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("recv_deadline").await;
+        start(&engine, "rx", "tok").await;
         let db = sql(&url).await;
         db.batch_execute(
             "CREATE TABLE public.cps (function_id int, name text, xid xid8); \
@@ -680,9 +681,8 @@ mod communication {
 
     #[tokio::test]
     async fn a_waiting_recv_is_woken_by_notify_not_by_polling() {
-        let url = fresh_db("recv_wake").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("recv_wake").await;
+        start(&engine, "rx", "tok").await;
         engine.listener().await;
         let writer = sql(&url).await;
         let t0 = Instant::now();
@@ -706,9 +706,8 @@ mod communication {
 
     #[tokio::test]
     async fn a_wait_stops_when_its_workflow_loses_ownership() {
-        let url = fresh_db("recv_fenced").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("recv_fenced").await;
+        start(&engine, "rx", "tok").await;
         let db = sql(&url).await;
         let (got, _) = tokio::join!(
             engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
@@ -728,10 +727,9 @@ mod communication {
 
     #[tokio::test]
     async fn events_upsert_keep_history_notify_and_wake_getters() {
-        let url = fresh_db("events").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let (url, engine) = connected("events").await;
         let reader = Engine::connect(options(&url, "other")).await.unwrap();
-        engine.start_workflow(&workflow("ev", "tok")).await.unwrap();
+        start(&engine, "ev", "tok").await;
         assert!(reader
             .get_event("ev", "k", Some(now_ms()), 1000, None)
             .await
@@ -757,10 +755,7 @@ mod communication {
         let latest = reader.read_event("ev", "k").await.unwrap().unwrap();
         assert_eq!(latest.value, "2");
         assert_eq!(latest.serialization.as_deref(), Some("js_superjson"));
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.workflow_events_history").await,
-            2
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.workflow_events_history", 2).await;
         let dup = engine
             .set_event("ev", "tok", 1, "k", "3", None, 1)
             .await
@@ -791,10 +786,9 @@ mod communication {
 
     #[tokio::test]
     async fn a_local_set_event_hands_its_value_only_to_getters_already_waiting() {
-        let url = fresh_db("events_offer").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let (url, engine) = connected("events_offer").await;
         let other = Engine::connect(options(&url, "other")).await.unwrap();
-        engine.start_workflow(&workflow("ev", "tok")).await.unwrap();
+        start(&engine, "ev", "tok").await;
         // A getter waiting when the local setEvent commits gets its value and format.
         let (got, _) = tokio::join!(
             engine.get_event("ev", "k", Some(now_ms() + 20_000), 60_000, None),
@@ -844,8 +838,7 @@ mod communication {
 
     #[tokio::test]
     async fn closing_the_engine_ends_waits_with_shutdown() {
-        let url = fresh_db("close_wait").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let (_, engine) = connected("close_wait").await;
         let (got, _) = tokio::join!(engine.get_event("nobody", "k", None, 60_000, None), async {
             tokio::time::sleep(Duration::from_millis(100)).await;
             engine.close();
@@ -881,9 +874,8 @@ mod streams {
 
     #[tokio::test]
     async fn workflow_writes_are_exactly_once_and_fenced_step_writes_repeat() {
-        let url = fresh_db("stream_write").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (url, engine) = connected("stream_write").await;
+        start(&engine, "w", "tok").await;
         engine
             .write_stream(
                 &in_workflow("w", "tok", 0),
@@ -945,7 +937,7 @@ mod streams {
         let mut opts = options(&url, "local");
         opts.pool_size = 8;
         let engine = Arc::new(Engine::connect(opts).await.unwrap());
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        start(&engine, "w", "tok").await;
         let mut tasks = Vec::new();
         for i in 0..64 {
             let e = engine.clone();
@@ -973,9 +965,8 @@ mod streams {
 
     #[tokio::test]
     async fn reads_come_in_bounded_pages_and_end_at_the_marker_or_the_writers_end() {
-        let url = fresh_db("stream_pages").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (url, engine) = connected("stream_pages").await;
+        start(&engine, "w", "tok").await;
         // 2,500 small values, then the marker, then one more that no reader may see.
         sql(&url)
             .await
@@ -1039,9 +1030,8 @@ mod streams {
 
     #[tokio::test]
     async fn local_readers_take_written_values_at_their_own_offset_and_the_close() {
-        let url = fresh_db("stream_offer").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (_, engine) = connected("stream_offer").await;
+        start(&engine, "w", "tok").await;
         engine
             .write_stream(&in_workflow("w", "tok", 0), "k", "\"a\"", None)
             .await
@@ -1086,7 +1076,7 @@ mod streams {
         let mut opts = options(&url, "local");
         opts.listen = true;
         let engine = Engine::connect(opts).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        start(&engine, "w", "tok").await;
         let t0 = Instant::now();
         let timed_out = engine
             .read_stream("w", "k", 0, 10, Some(now_ms() + 200), 10_000, None)
@@ -1116,7 +1106,7 @@ mod streams {
 
 mod faults {
     use super::*;
-    use dbos_native::engine::messages::{OutgoingMessage, SendContext};
+    use dbos_native::engine::messages::SendContext;
     use std::time::Duration;
 
     /// Kills the session inserting into `table` the first `times` times (a sequence survives the
@@ -1146,9 +1136,8 @@ mod faults {
 
     #[tokio::test]
     async fn operations_survive_their_connections_being_terminated() {
-        let url = fresh_db("fault_terminate").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (url, engine) = connected("fault_terminate").await;
+        start(&engine, "w", "tok").await;
         assert!(terminate_engine_connections(&url).await >= 1);
         tokio::time::sleep(Duration::from_millis(100)).await;
         engine
@@ -1163,18 +1152,11 @@ mod faults {
 
     #[tokio::test]
     async fn a_statement_killed_mid_flight_is_retried_and_takes_effect_once() {
-        let url = fresh_db("fault_midflight").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
-        engine.start_workflow(&workflow("dest", "d")).await.unwrap();
+        let (url, engine) = connected("fault_midflight").await;
+        start(&engine, "w", "tok").await;
+        start(&engine, "dest", "d").await;
         kill_inserts_into(&url, "notifications", 2).await;
-        let msg = OutgoingMessage {
-            destination_id: "dest".to_string(),
-            topic: "t".to_string(),
-            message: "1".to_string(),
-            serialization: Some("portable_json".to_string()),
-            message_uuid: "m-1".to_string(),
-        };
+        let msg = message("dest", "t", "1", "m-1");
         let ctx = SendContext::Workflow {
             workflow_id: "w",
             token: "tok",
@@ -1185,18 +1167,13 @@ mod faults {
             .send(&msg, ctx)
             .await
             .expect("sent after two killed attempts");
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            1
-        );
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.operation_outputs WHERE function_name = 'DBOS.send'"
-            )
-            .await,
-            1
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 1).await;
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.operation_outputs WHERE function_name = 'DBOS.send'",
+            1,
+        )
+        .await;
         // The consume of recv dies too, then goes through: one message consumed, one checkpoint.
         kill_inserts_into(&url, "operation_outputs", 2).await;
         let got = engine
@@ -1212,30 +1189,21 @@ mod faults {
             .await
             .expect("received after killed attempts");
         assert_eq!(got.message.as_deref(), Some("1"));
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.notifications WHERE consumed AND consumed_by_function_id = 0"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.notifications WHERE consumed AND consumed_by_function_id = 0",
+            1,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn a_hand_over_killed_mid_flight_releases_the_recv_and_the_send_still_lands_once() {
         use dbos_native::engine::db::now_ms;
-        let url = fresh_db("fault_handover").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("fault_handover").await;
+        start(&engine, "rx", "tok").await;
         kill_inserts_into(&url, "notifications", 1).await;
-        let msg = OutgoingMessage {
-            destination_id: "rx".to_string(),
-            topic: "t".to_string(),
-            message: "7".to_string(),
-            serialization: Some("portable_json".to_string()),
-            message_uuid: "m7".to_string(),
-        };
+        let msg = message("rx", "t", "7", "m7");
         let (got, sent) = tokio::join!(
             engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
             async {
@@ -1247,21 +1215,14 @@ mod faults {
         );
         sent.expect("sent the ordinary way after the hand-over died");
         assert_eq!(got.unwrap().message.as_deref(), Some("7"));
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            1
-        );
-        assert_eq!(
-            count(&url, "SELECT last_value FROM public.kills_notifications").await,
-            2
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 1).await;
+        assert_count(&url, "SELECT last_value FROM public.kills_notifications", 2).await;
     }
 
     #[tokio::test]
     async fn repeating_a_committed_checkpoint_write_is_recognised_as_ours() {
-        let url = fresh_db("fault_repeat").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (_, engine) = connected("fault_repeat").await;
+        start(&engine, "w", "tok").await;
         let cp = step(0, "s", "1");
         engine
             .record_checkpoint("w", "tok", &cp, true)
@@ -1287,12 +1248,10 @@ mod batches {
     use super::*;
     use dbos_native::engine::messages::{OutgoingMessage, SendContext};
     use futures::future::join_all;
-    use std::sync::Arc;
 
     #[tokio::test]
     async fn concurrent_starts_each_get_their_own_outcome_even_with_a_repeated_id() {
-        let url = fresh_db("batch_starts").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let (url, engine) = connected("batch_starts").await;
         let wfs: Vec<NewWorkflow> = (0..30)
             .map(|i| workflow(&format!("b{i}"), &format!("tok{i}")))
             .collect();
@@ -1313,33 +1272,21 @@ mod batches {
             assert_eq!(o.should_execute, i < 10, "start {i}");
             assert_eq!(o.status, "PENDING");
         }
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.workflow_status").await,
-            40
-        );
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.workflow_input").await,
-            40
-        );
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'b7' AND owner_xid = 'tok7'"
-            )
-            .await,
-            1
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.workflow_status", 40).await;
+        assert_count(&url, "SELECT count(*) FROM dbos.workflow_input", 40).await;
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'b7' AND owner_xid = 'tok7'",
+            1,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn concurrent_completions_are_fenced_one_by_one() {
-        let url = fresh_db("batch_completions").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
+        let (url, engine) = connected("batch_completions").await;
         for i in 0..20 {
-            engine
-                .start_workflow(&workflow(&format!("c{i}"), &format!("tok{i}")))
-                .await
-                .unwrap();
+            start(&engine, &format!("c{i}"), &format!("tok{i}")).await;
         }
         // Odd ones come with a stale token: they must lose, the others win, in the same batches.
         let tokens: Vec<String> = (0..20)
@@ -1360,42 +1307,24 @@ mod batches {
         for (i, w) in won.iter().enumerate() {
             assert_eq!(*w.as_ref().expect("complete"), i % 2 == 0, "completion {i}");
         }
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'"
-            )
-            .await,
-            10
-        );
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.workflow_output").await,
-            10
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'",
+            10,
+        )
+        .await;
+        assert_count(&url, "SELECT count(*) FROM dbos.workflow_output", 10).await;
     }
 
     #[tokio::test]
     async fn a_send_to_a_missing_workflow_fails_alone_in_its_batch() {
-        let url = fresh_db("batch_sends").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine
-            .start_workflow(&workflow("dest", "tok"))
-            .await
-            .unwrap();
-        let msg = |i: usize, dest: &str| OutgoingMessage {
-            destination_id: dest.to_string(),
-            topic: "t".to_string(),
-            message: format!("{i}"),
-            serialization: Some("portable_json".to_string()),
-            message_uuid: format!("m{i}"),
-        };
+        let (url, engine) = connected("batch_sends").await;
+        start(&engine, "dest", "tok").await;
+        let msg = |i: usize, dest: &str| message(dest, "t", &format!("{i}"), &format!("m{i}"));
         let clean: Vec<OutgoingMessage> = (100..120).map(|i| msg(i, "dest")).collect();
         let sent = join_all(clean.iter().map(|m| engine.send(m, SendContext::Outside))).await;
         assert!(sent.iter().all(|r| r.is_ok()));
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            20
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 20).await;
         // One bad destination among 30: only that send fails.
         let msgs: Vec<OutgoingMessage> = (0..30)
             .map(|i| msg(i, if i == 17 { "nobody" } else { "dest" }))
@@ -1410,28 +1339,18 @@ mod batches {
                 Ok(()) => assert_ne!(i, 17),
             }
         }
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            49
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 49).await;
         // Resending the same UUIDs (a retry) adds nothing.
         join_all(msgs.iter().map(|m| engine.send(m, SendContext::Outside))).await;
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            49
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 49).await;
     }
 
     #[tokio::test]
     async fn stream_writes_behind_keep_queue_order_across_kinds_keys_and_racing_step_writers() {
         use dbos_native::engine::streams::StreamWriter;
-        let url = fresh_db("behind_streams").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("sa", "tok")).await.unwrap();
-        engine
-            .start_workflow(&workflow("sb", "tok2"))
-            .await
-            .unwrap();
+        let (url, engine) = connected("behind_streams").await;
+        start(&engine, "sa", "tok").await;
+        start(&engine, "sb", "tok2").await;
         // Per workflow: function IDs in program order, streams, a checkpoint in between, two keys.
         let mut expected_a = Vec::new();
         for i in 0..120 {
@@ -1514,18 +1433,18 @@ mod batches {
             b.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
             "sb in queue order: {b:?}"
         );
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.streams WHERE workflow_uuid = 'sb'"
-            )
-            .await,
-            109
-        );
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.operation_outputs WHERE function_name IN ('DBOS.writeStream', 'DBOS.closeStream')").await,
-            216
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.streams WHERE workflow_uuid = 'sb'",
+            109,
+        )
+        .await;
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.operation_outputs WHERE function_name IN ('DBOS.writeStream', 'DBOS.closeStream')",
+            216,
+        )
+        .await;
         // A stale token among good writes: reported once at settle, the neighbours unaffected.
         engine.write_stream_behind(
             "sa",
@@ -1552,25 +1471,19 @@ mod batches {
             ErrorCode::WorkflowConflict
         );
         engine.settle("sb").await.expect("unaffected");
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.streams WHERE value IN ('no', 'yes')"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.streams WHERE value IN ('no', 'yes')",
+            1,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn checkpoints_written_behind_commit_in_order_and_report_the_first_failure() {
-        let url = fresh_db("behind").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("wb", "tok")).await.unwrap();
-        engine
-            .start_workflow(&workflow("wc", "tok2"))
-            .await
-            .unwrap();
+        let (url, engine) = connected("behind").await;
+        start(&engine, "wb", "tok").await;
+        start(&engine, "wc", "tok2").await;
         for i in 0..50 {
             engine.record_behind("wb", "tok", step(i, "s", &i.to_string()));
             engine.record_behind("wc", "tok2", step(i, "s", &i.to_string()));
@@ -1597,14 +1510,12 @@ mod batches {
             .expect("the failure is reported once");
         engine.settle("wc").await.expect("unaffected");
         assert_eq!(engine.load_checkpoints("wc").await.unwrap().len(), 51);
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.operation_outputs WHERE workflow_uuid = 'wb'"
-            )
-            .await,
-            50
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.operation_outputs WHERE workflow_uuid = 'wb'",
+            50,
+        )
+        .await;
 
         // Completion waits for the queue and is refused after a failed checkpoint.
         engine.record_behind("wc", "tok2", step(51, "s", "51"));
@@ -1628,10 +1539,12 @@ mod batches {
             }
             _ => panic!("completed despite a failed checkpoint"),
         }
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'wb' AND status = 'PENDING'").await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'wb' AND status = 'PENDING'",
+            1,
+        )
+        .await;
     }
 }
 
@@ -1639,7 +1552,6 @@ mod batches {
 mod cancel_fence {
     use super::*;
     use dbos_native::engine::db::now_ms;
-    use std::sync::Arc;
     use std::time::Duration;
 
     fn finished_at(function_id: i32, at: i64) -> NewCheckpoint {
@@ -1652,9 +1564,8 @@ mod cancel_fence {
 
     #[tokio::test]
     async fn a_cancelled_row_admits_what_finished_before_the_cancel_and_nothing_after_a_resume() {
-        let url = fresh_db("cancel_fence").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("wf", "tok")).await.unwrap();
+        let (_, engine) = connected("cancel_fence").await;
+        start(&engine, "wf", "tok").await;
         let before = now_ms() - 1;
         engine
             .cancel_workflows(&["wf".to_string()], false)
@@ -1694,9 +1605,8 @@ mod cancel_fence {
 
     #[tokio::test]
     async fn a_stream_write_queued_before_the_cancel_commits_after_it() {
-        let url = fresh_db("cancel_fence_stream").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("ws", "tok")).await.unwrap();
+        let (url, engine) = connected("cancel_fence_stream").await;
+        start(&engine, "ws", "tok").await;
         // Hold the write back until the cancel has committed.
         let locker = sql(&url).await;
         locker
@@ -1720,14 +1630,12 @@ mod cancel_fence {
             .unwrap();
         locker.batch_execute("COMMIT").await.unwrap();
         engine.settle("ws").await.expect("admitted");
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.streams WHERE workflow_uuid = 'ws'"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.streams WHERE workflow_uuid = 'ws'",
+            1,
+        )
+        .await;
     }
 
     /// Holds back every insert into `dbos.<table>` (a SHARE lock, in an open transaction).
@@ -1768,17 +1676,13 @@ mod cancel_fence {
     async fn a_send_an_event_or_a_step_stream_write_reaching_the_row_after_a_cancel_is_refused() {
         use dbos_native::engine::messages::{OutgoingMessage, SendContext};
         use dbos_native::engine::streams::StreamWriter;
-        let url = fresh_db("cancel_fence_owner").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let (url, engine) = connected("cancel_fence_owner").await;
         for id in ["ev", "send", "step_send", "step_stream", "dest"] {
-            engine.start_workflow(&workflow(id, "tok")).await.unwrap();
+            start(&engine, id, "tok").await;
         }
-        let message = |uuid: &str| OutgoingMessage {
-            destination_id: "dest".to_string(),
-            topic: "t".to_string(),
-            message: "1".to_string(),
+        let unformatted = |uuid: &str| OutgoingMessage {
             serialization: None,
-            message_uuid: uuid.to_string(),
+            ..message("dest", "t", "1", uuid)
         };
         let cases: [(&str, &str); 4] = [
             ("ev", "operation_outputs"),
@@ -1790,7 +1694,7 @@ mod cancel_fence {
         for (id, table) in cases {
             let locker = hold_inserts(&url, table).await;
             let e = engine.clone();
-            let msg = message(id);
+            let msg = unformatted(id);
             let write = tokio::spawn(async move {
                 match id {
                     "ev" => e.set_event(id, "tok", 0, "k", "1", None, now_ms()).await,
@@ -1851,21 +1755,10 @@ mod cancel_fence {
 mod hand_over {
     use super::*;
     use dbos_native::engine::db::now_ms;
-    use dbos_native::engine::messages::{OutgoingMessage, SendContext};
+    use dbos_native::engine::messages::SendContext;
     use futures::future::join_all;
     use std::collections::BTreeSet;
-    use std::sync::Arc;
     use std::time::Duration;
-
-    fn message(dest: &str, body: &str, uuid: &str) -> OutgoingMessage {
-        OutgoingMessage {
-            destination_id: dest.to_string(),
-            topic: "t".to_string(),
-            message: body.to_string(),
-            serialization: Some("portable_json".to_string()),
-            message_uuid: uuid.to_string(),
-        }
-    }
 
     async fn until_parked(engine: &Engine, n: usize) {
         for _ in 0..500 {
@@ -1895,9 +1788,8 @@ mod hand_over {
 
     #[tokio::test]
     async fn a_local_send_consumes_for_a_parked_recv_in_its_own_transaction() {
-        let url = fresh_db("handover_one").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("handover_one").await;
+        start(&engine, "rx", "tok").await;
         let db = sql(&url).await;
         trace_notification_writes(&db).await;
         for i in 0..3 {
@@ -1908,7 +1800,7 @@ mod hand_over {
                     until_parked(&engine, 1).await;
                     engine
                         .send(
-                            &message("rx", &format!("{i}"), &format!("m{i}")),
+                            &message("rx", "t", &format!("{i}"), &format!("m{i}")),
                             SendContext::Outside,
                         )
                         .await
@@ -1931,26 +1823,20 @@ mod hand_over {
         }
         assert_eq!(engine.parked_recvs(), 0);
         // Each message was inserted and consumed by one transaction.
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(DISTINCT i.message_uuid) FROM public.writes i JOIN public.writes u \
-                 ON u.message_uuid = i.message_uuid AND u.op = 'UPDATE' AND u.xid = i.xid WHERE i.op = 'INSERT'"
-            )
-            .await,
-            3
-        );
+        assert_count(
+            &url,
+            "SELECT count(DISTINCT i.message_uuid) FROM public.writes i JOIN public.writes u \
+             ON u.message_uuid = i.message_uuid AND u.op = 'UPDATE' AND u.xid = i.xid WHERE i.op = 'INSERT'",
+            3,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn a_workflow_send_serves_a_parked_recv_and_a_fenced_one_sends_nothing() {
-        let url = fresh_db("handover_workflow").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
-        engine
-            .start_workflow(&workflow("tx", "tx-tok"))
-            .await
-            .unwrap();
+        let (url, engine) = connected("handover_workflow").await;
+        start(&engine, "rx", "tok").await;
+        start(&engine, "tx", "tx-tok").await;
         let db = sql(&url).await;
         trace_notification_writes(&db).await;
         let from_workflow = |token: &'static str, function_id: i32| SendContext::Workflow {
@@ -1964,7 +1850,10 @@ mod hand_over {
             async {
                 until_parked(&engine, 1).await;
                 engine
-                    .send(&message("rx", "1", "tx-m1"), from_workflow("tx-tok", 3))
+                    .send(
+                        &message("rx", "t", "1", "tx-m1"),
+                        from_workflow("tx-tok", 3),
+                    )
                     .await
             }
         );
@@ -1978,22 +1867,20 @@ mod hand_over {
             engine.get_checkpoint("rx", 0).await.unwrap().unwrap().name,
             "DBOS.recv"
         );
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM public.writes i JOIN public.writes u ON u.message_uuid = i.message_uuid \
-                 AND u.op = 'UPDATE' AND u.xid = i.xid WHERE i.op = 'INSERT'"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM public.writes i JOIN public.writes u ON u.message_uuid = i.message_uuid \
+             AND u.op = 'UPDATE' AND u.xid = i.xid WHERE i.op = 'INSERT'",
+            1,
+        )
+        .await;
         // A sender that lost ownership: its send fails and writes nothing; the recv, released, waits on.
         let (got, sent) = tokio::join!(
             engine.recv("rx", "tok", 2, "t", now_ms() + 300, 1, 60_000),
             async {
                 until_parked(&engine, 1).await;
                 engine
-                    .send(&message("rx", "2", "tx-m2"), from_workflow("stale", 4))
+                    .send(&message("rx", "t", "2", "tx-m2"), from_workflow("stale", 4))
                     .await
             }
         );
@@ -2005,20 +1892,16 @@ mod hand_over {
             got.unwrap().message.is_none(),
             "timed out: nothing was sent"
         );
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.notifications").await,
-            1
-        );
+        assert_count(&url, "SELECT count(*) FROM dbos.notifications", 1).await;
         assert!(engine.get_checkpoint("tx", 4).await.unwrap().is_none());
         assert_eq!(engine.parked_recvs(), 0);
     }
 
     #[tokio::test]
     async fn racing_local_and_foreign_senders_deliver_every_message_exactly_once() {
-        let url = fresh_db("handover_race").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let (url, engine) = connected("handover_race").await;
         let foreign = Engine::connect(options(&url, "other")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        start(&engine, "rx", "tok").await;
         const N: usize = 300;
         let receiver = {
             let engine = engine.clone();
@@ -2040,7 +1923,7 @@ mod hand_over {
             let foreign = &foreign;
             async move {
                 for k in (s..N).step_by(12) {
-                    let m = message("rx", &format!("{k}"), &format!("m{k}"));
+                    let m = message("rx", "t", &format!("{k}"), &format!("m{k}"));
                     let e: &Engine = if s < 8 { &engine } else { foreign };
                     e.send(&m, SendContext::Outside).await.unwrap();
                     tokio::time::sleep(Duration::from_micros(((k * 7919) % 1500) as u64)).await;
@@ -2052,26 +1935,25 @@ mod hand_over {
         let distinct: BTreeSet<usize> = got.iter().map(|m| m.parse().unwrap()).collect();
         assert_eq!(got.len(), N);
         assert_eq!(distinct, (0..N).collect::<BTreeSet<_>>());
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.notifications WHERE NOT consumed"
-            )
-            .await,
-            0
-        );
-        assert_eq!(
-            count(&url, "SELECT count(*) FROM dbos.operation_outputs WHERE function_name = 'DBOS.recv' AND output IS NOT NULL").await,
-            N as i64
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.notifications WHERE NOT consumed",
+            0,
+        )
+        .await;
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.operation_outputs WHERE function_name = 'DBOS.recv' AND output IS NOT NULL",
+            N as i64,
+        )
+        .await;
         assert_eq!(engine.parked_recvs(), 0);
     }
 
     #[tokio::test]
     async fn a_parked_recv_that_lost_ownership_is_released_and_fails_by_itself() {
-        let url = fresh_db("handover_fenced").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("handover_fenced").await;
+        start(&engine, "rx", "tok").await;
         let db = sql(&url).await;
         let (got, _) = tokio::join!(
             engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
@@ -2082,28 +1964,25 @@ mod hand_over {
                     .await
                     .unwrap();
                 engine
-                    .send(&message("rx", "1", "m1"), SendContext::Outside)
+                    .send(&message("rx", "t", "1", "m1"), SendContext::Outside)
                     .await
                     .expect("the message is sent even though nobody here may consume it");
             }
         );
         assert_eq!(got.expect_err("fenced").code(), ErrorCode::WorkflowConflict);
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.notifications WHERE NOT consumed"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.notifications WHERE NOT consumed",
+            1,
+        )
+        .await;
         assert!(engine.get_checkpoint("rx", 0).await.unwrap().is_none());
     }
 
     #[tokio::test]
     async fn a_recv_dropped_while_parked_leaves_the_message_for_the_next_one() {
-        let url = fresh_db("handover_dropped").await;
-        let engine = Engine::connect(options(&url, "local")).await.unwrap();
-        engine.start_workflow(&workflow("rx", "tok")).await.unwrap();
+        let (url, engine) = connected("handover_dropped").await;
+        start(&engine, "rx", "tok").await;
         let abandoned = tokio::time::timeout(
             Duration::from_millis(200),
             engine.recv("rx", "tok", 0, "t", now_ms() + 20_000, 1, 60_000),
@@ -2112,17 +1991,15 @@ mod hand_over {
         assert!(abandoned.is_err());
         assert_eq!(engine.parked_recvs(), 0);
         engine
-            .send(&message("rx", "1", "m1"), SendContext::Outside)
+            .send(&message("rx", "t", "1", "m1"), SendContext::Outside)
             .await
             .unwrap();
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.notifications WHERE NOT consumed"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.notifications WHERE NOT consumed",
+            1,
+        )
+        .await;
         assert!(engine.get_checkpoint("rx", 0).await.unwrap().is_none());
         let got = engine
             .recv("rx", "tok", 0, "t", now_ms() + 2_000, 1, 60_000)
@@ -2140,8 +2017,7 @@ mod held_starts {
 
     #[tokio::test]
     async fn a_held_start_completed_first_is_one_finished_row_and_answers_its_starter() {
-        let url = fresh_db("held_complete").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let (url, engine) = connected("held_complete").await;
         let ids: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
         let started: Vec<_> = ids
             .iter()
@@ -2181,24 +2057,21 @@ mod held_starts {
         for s in join_all(started).await {
             assert!(s.expect("written").should_execute);
         }
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.workflow_status s JOIN dbos.workflow_output o USING (workflow_uuid) \
-                 JOIN dbos.workflow_input i USING (workflow_uuid) \
-                 WHERE s.owner_xid IS NULL AND s.completed_at = s.created_at AND s.recovery_attempts = 1 \
-                 AND ((s.status = 'SUCCESS' AND o.output = '\"ok\"' AND o.error IS NULL) \
-                   OR (s.status = 'ERROR' AND o.error = '\"bad\"' AND o.output IS NULL))"
-            )
-            .await,
-            20
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status s JOIN dbos.workflow_output o USING (workflow_uuid) \
+             JOIN dbos.workflow_input i USING (workflow_uuid) \
+             WHERE s.owner_xid IS NULL AND s.completed_at = s.created_at AND s.recovery_attempts = 1 \
+             AND ((s.status = 'SUCCESS' AND o.output = '\"ok\"' AND o.error IS NULL) \
+             OR (s.status = 'ERROR' AND o.error = '\"bad\"' AND o.output IS NULL))",
+            20,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn a_held_start_goes_ahead_of_its_workflows_first_write_and_settle_waits_for_it() {
-        let url = fresh_db("held_release").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let (url, engine) = connected("held_release").await;
         let a = engine.hold_start(&workflow("ha", "tok")).unwrap();
         let b = engine.hold_start(&workflow("hb", "tok")).unwrap();
         let c = engine.hold_start(&workflow("hc", "tok")).unwrap();
@@ -2216,14 +2089,12 @@ mod held_starts {
         for s in [a.await, b.await, c.await] {
             assert!(s.expect("written").should_execute);
         }
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND owner_xid = 'tok' AND recovery_attempts = 1"
-            )
-            .await,
-            3
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND owner_xid = 'tok' AND recovery_attempts = 1",
+            3,
+        )
+        .await;
         // Completing a released start is an ordinary completion.
         assert!(matches!(
             engine
@@ -2235,8 +2106,7 @@ mod held_starts {
 
     #[tokio::test]
     async fn closing_the_engine_answers_held_starts_with_shutdown() {
-        let url = fresh_db("held_close").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
+        let (_, engine) = connected("held_close").await;
         let held = engine.hold_start(&workflow("hz", "tok")).unwrap();
         engine.close();
         assert_eq!(
@@ -2311,9 +2181,8 @@ mod completion_behind {
 
     #[tokio::test]
     async fn a_completion_shares_the_statement_of_the_checkpoints_queued_before_it() {
-        let url = fresh_db("complete_behind").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (url, engine) = connected("complete_behind").await;
+        start(&engine, "w", "tok").await;
         let db = sql(&url).await;
         trace_writes(&db).await;
         let done = queue_behind_a_lock(&engine, &url, 6, "SUCCESS").await;
@@ -2339,9 +2208,8 @@ mod completion_behind {
 
     #[tokio::test]
     async fn a_completion_behind_a_checkpoint_that_fails_is_not_written_and_reports_it() {
-        let url = fresh_db("complete_behind_fail").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (url, engine) = connected("complete_behind_fail").await;
+        start(&engine, "w", "tok").await;
         // Another execution already recorded step 3 differently.
         engine
             .record_checkpoint("w", "tok", &step(3, "s", "theirs"), true)
@@ -2371,9 +2239,8 @@ mod completion_behind {
 
     #[tokio::test]
     async fn a_completion_behind_checkpoints_of_a_fenced_execution_is_not_written() {
-        let url = fresh_db("complete_behind_fenced").await;
-        let engine = Arc::new(Engine::connect(options(&url, "local")).await.unwrap());
-        engine.start_workflow(&workflow("w", "tok")).await.unwrap();
+        let (url, engine) = connected("complete_behind_fenced").await;
+        start(&engine, "w", "tok").await;
         let db = sql(&url).await;
         let mut locker = sql(&url).await;
         let tx = locker.transaction().await.unwrap();
@@ -2408,14 +2275,12 @@ mod completion_behind {
             Ok(Settled::Done(won)) => assert!(!won, "a fenced completion never wins"),
             Err(e) => panic!("{e:?}"),
         }
-        assert_eq!(
-            count(
-                &url,
-                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND owner_xid = 'thief'"
-            )
-            .await,
-            1
-        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' AND owner_xid = 'thief'",
+            1,
+        )
+        .await;
         drop(db);
     }
 }

@@ -6,7 +6,6 @@
 //! written-behind checkpoints, which need one, have their own queue: `behind`).
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
@@ -87,12 +86,11 @@ impl<T, R> Group<T, R> {
         st.leaders -= 1;
     }
 
-    /// Submits one write and returns its own result. `run` executes a batch and returns one result
-    /// per item, in order (a shorter vector fails the missing items).
-    pub(crate) async fn submit<F, Fut>(&self, item: T, run: F) -> Result<R>
+    /// Submits one write and returns its own result. The engine runs each batch (`run_batch`: one
+    /// result per item, in order; a shorter vector fails the missing items).
+    pub(crate) async fn submit(&self, engine: &Engine, item: T) -> Result<R>
     where
-        F: Fn(Vec<T>) -> Fut,
-        Fut: Future<Output = Vec<Result<R>>>,
+        Engine: Batched<T, R>,
     {
         let waiting = {
             let mut st = self.lock();
@@ -128,7 +126,7 @@ impl<T, R> Group<T, R> {
                 }
             }
         }
-        let mut results = run(items).await.into_iter();
+        let mut results = engine.run_batch(items).await.into_iter();
         let own = results
             .next()
             .unwrap_or_else(|| Err(EngineError::Internal("a batch returned no result".into())));

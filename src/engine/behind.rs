@@ -383,7 +383,7 @@ impl Engine {
                 wf.status = status.to_string();
                 wf.output = output.map(str::to_string);
                 wf.error = error.map(str::to_string);
-                let written = self.groups.starts.submit(wf, |b| self.run_batch(b)).await;
+                let written = self.groups.starts.submit(self, wf).await;
                 let won = written.as_ref().is_ok_and(|o| o.should_execute);
                 return start.answer(&written).map(|()| Settled::Done(won));
             }

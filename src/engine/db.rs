@@ -1,13 +1,18 @@
-//! Connections: the pooled connections every operation uses, creating the database on first use, and
-//! quoting the schema identifier that every statement is built with.
+//! Connections: the pooled connections every operation uses, running a statement on one, creating
+//! the database on first use, and quoting the schema identifier that every statement is built with.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{Config, NoTls};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Config, NoTls, Row, Statement};
 
 use super::error::{EngineError, Result};
+use super::Engine;
+
+/// A statement's bind parameter.
+pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 
 /// Quotes an identifier for interpolation into SQL (the schema name is the only identifier we
 /// interpolate; every value goes through a bind parameter).
@@ -102,4 +107,30 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Statements run on a pooled connection, each prepared once per connection (its statement cache).
+/// No retry here: callers safe to run again wrap these in `retrying`.
+impl Engine {
+    pub(crate) async fn prepared(&self, sql: &str) -> Result<(Object, Statement)> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok((client, stmt))
+    }
+
+    pub(crate) async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        let (client, stmt) = self.prepared(sql).await?;
+        Ok(client.query(&stmt, params).await?)
+    }
+
+    /// For a statement that always returns one row.
+    pub(crate) async fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row> {
+        let (client, stmt) = self.prepared(sql).await?;
+        Ok(client.query_one(&stmt, params).await?)
+    }
+
+    pub(crate) async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
+        let (client, stmt) = self.prepared(sql).await?;
+        Ok(client.query_opt(&stmt, params).await?)
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::db::now_ms;
 use super::error::{EngineError, Result};
-use super::fence::{insert_checkpoint, same_checkpoint, Rule, NOW_MS};
+use super::fence::{OwnCheckpoint, Rule};
 use super::listener::{Offered, WaitGuard, EVENTS_CHANNEL};
 use super::Engine;
 
@@ -40,7 +40,6 @@ impl Sql {
             // Transactions, locks: one statement; the status row (see `fence`), then the event's row.
             set: format!(
                 "WITH {}, \
-                 ck AS ({}), \
                  ev AS (INSERT INTO {s}.workflow_events (workflow_uuid, key, value, serialization) \
                    SELECT $1, $4, $5, $6 FROM ck WHERE ck.fresh ON CONFLICT (workflow_uuid, key) \
                    DO UPDATE SET value = EXCLUDED.value, serialization = EXCLUDED.serialization), \
@@ -50,18 +49,16 @@ impl Sql {
                  n AS (SELECT pg_notify('{EVENTS_CHANNEL}', $1::text || '::' || $4::text) FROM ck \
                    WHERE ck.fresh AND octet_length($1::text || '::' || $4::text) < 8000) \
                  SELECT (SELECT {} FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n)",
-                fence.lock(s, "$1"),
-                insert_checkpoint(
+                fence.lock_and_record(
                     s,
-                    &format!(
-                        "SELECT $1, $3, NULL, NULL, 'DBOS.setEvent', NULL, $7, $8, 'portable_json', $9, {NOW_MS} \
-                         FROM owner WHERE {}",
-                        fence.admits("owner")
-                    ),
-                    &format!(
-                        "(xmax = 0) AS fresh, {} AS ours",
-                        same_checkpoint("", "'DBOS.setEvent'", "NULL", "NULL", "$7", "$8")
-                    )
+                    &OwnCheckpoint {
+                        workflow_id: "$1",
+                        function_id: "$3",
+                        name: "'DBOS.setEvent'",
+                        started_at: "$7",
+                        completed_at: "$8",
+                        app_name: "$9",
+                    }
                 ),
                 fence.writer("owner"),
             ),
@@ -92,11 +89,9 @@ impl Engine {
     ) -> Result<()> {
         let completed_at = now_ms();
         self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.events.set).await?;
-            let row = client
+            let row = self
                 .query_one(
-                    &stmt,
+                    &self.sql.events.set,
                     &[
                         &workflow_id,
                         &token,
@@ -139,9 +134,9 @@ impl Engine {
     /// Reads an event once.
     pub async fn read_event(&self, workflow_id: &str, key: &str) -> Result<Option<EventValue>> {
         self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.events.get).await?;
-            let row = client.query_opt(&stmt, &[&workflow_id, &key]).await?;
+            let row = self
+                .query_opt(&self.sql.events.get, &[&workflow_id, &key])
+                .await?;
             Ok(row.map(|r| EventValue {
                 value: r.get(0),
                 serialization: r.get(1),
@@ -174,10 +169,11 @@ impl Engine {
         // A waiting workflow still reads: the same query checks that it owns itself.
         self.wait_for(wait_key, deadline_epoch_ms, poll_ms, |_| {
             self.retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.events.get_guarded).await?;
-                let row = client
-                    .query_one(&stmt, &[&workflow_id, &key, &guard.workflow_id])
+                let row = self
+                    .query_one(
+                        &self.sql.events.get_guarded,
+                        &[&workflow_id, &key, &guard.workflow_id],
+                    )
                     .await?;
                 if row.get::<_, Option<String>>(0).as_deref() != Some(guard.token) {
                     return Err(EngineError::conflict(guard.workflow_id));

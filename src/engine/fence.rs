@@ -27,6 +27,17 @@ pub(crate) const CHECKPOINT_COLUMNS: &str = "workflow_uuid, function_id, output,
 /// `created_at` default.
 pub(crate) const NOW_MS: &str = "(EXTRACT(EPOCH FROM now()) * 1000)::bigint";
 
+/// The checkpoint a write of workflow code (a send, a setEvent, a stream write) records for itself:
+/// no output, no error. Its fields are SQL expressions.
+pub(crate) struct OwnCheckpoint<'a> {
+    pub(crate) workflow_id: &'a str,
+    pub(crate) function_id: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) started_at: &'a str,
+    pub(crate) completed_at: &'a str,
+    pub(crate) app_name: &'a str,
+}
+
 /// Which executions a fenced write admits. Arguments are SQL expressions (parameters or columns).
 #[derive(Clone, Copy)]
 pub(crate) enum Rule<'a> {
@@ -64,6 +75,36 @@ impl Rule<'_> {
         format!(
             "owner AS (SELECT {} FROM {s}.workflow_status WHERE workflow_uuid = {id} FOR NO KEY UPDATE)",
             self.columns()
+        )
+    }
+
+    /// `owner AS (...), ck AS (...)`: locks the status row of `ck`'s workflow and inserts `ck` if this
+    /// rule admits the write. `ck` yields `fresh` (this statement took the slot: the write itself
+    /// goes ahead only then) and `ours` (the slot holds exactly this write: the verdict on it).
+    pub(crate) fn lock_and_record(&self, s: &str, ck: &OwnCheckpoint) -> String {
+        let OwnCheckpoint {
+            workflow_id,
+            function_id,
+            name,
+            started_at,
+            completed_at,
+            app_name,
+        } = ck;
+        format!(
+            "{}, ck AS ({})",
+            self.lock(s, workflow_id),
+            insert_checkpoint(
+                s,
+                &format!(
+                    "SELECT {workflow_id}, {function_id}, NULL, NULL, {name}, NULL, {started_at}, \
+                     {completed_at}, 'portable_json', {app_name}, {NOW_MS} FROM owner WHERE {}",
+                    self.admits("owner")
+                ),
+                &format!(
+                    "(xmax = 0) AS fresh, {} AS ours",
+                    same_checkpoint("", name, "NULL", "NULL", started_at, completed_at)
+                )
+            )
         )
     }
 

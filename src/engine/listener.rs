@@ -229,6 +229,20 @@ pub struct WaitGuard<'a> {
     pub token: &'a str,
 }
 
+/// How long a wait sleeps before its next check: `poll_ms` (at least 1 ms), cut short by the
+/// deadline (epoch ms); None once the deadline has passed.
+pub(crate) fn next_wait(poll_ms: u64, deadline_epoch_ms: Option<i64>) -> Option<Duration> {
+    let mut wait = poll_ms.max(1);
+    if let Some(deadline) = deadline_epoch_ms {
+        let left = deadline - now_ms();
+        if left <= 0 {
+            return None;
+        }
+        wait = wait.min(left as u64);
+    }
+    Some(Duration::from_millis(wait))
+}
+
 impl Engine {
     /// The process's listener, started on first use (an app starts it at launch).
     pub async fn listener(&self) -> Arc<Listener> {
@@ -291,19 +305,29 @@ impl Engine {
             if let Some(v) = check(waiter.offered()).await? {
                 return Ok(Some(v));
             }
-            let mut wait = poll_ms.max(1);
-            if let Some(deadline) = deadline_epoch_ms {
-                let left = deadline - now_ms();
-                if left <= 0 {
-                    return Ok(None);
-                }
-                wait = wait.min(left as u64);
-            }
+            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
+                return Ok(None);
+            };
             tokio::select! {
                 _ = &mut notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = self.closed.cancelled() => return Err(EngineError::shutdown()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_wait_polls_at_least_every_millisecond_and_stops_at_the_deadline() {
+        let far = now_ms() + 3_600_000;
+        assert_eq!(next_wait(0, None), Some(Duration::from_millis(1)));
+        assert_eq!(next_wait(250, Some(far)), Some(Duration::from_millis(250)));
+        // A poll longer than what is left is cut to the deadline.
+        assert!(next_wait(u64::MAX, Some(far)).is_some_and(|d| d <= Duration::from_secs(3600)));
+        assert_eq!(next_wait(250, Some(now_ms() - 1)), None);
     }
 }

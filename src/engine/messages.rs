@@ -2,9 +2,10 @@
 //! code, and recv's wait and consume, whose consumed row and checkpoint commit together.
 
 use super::batch::{column, Batched};
-use super::db::now_ms;
+use super::db::{now_ms, Param};
 use super::error::{EngineError, Result};
-use super::fence::{insert_checkpoint, same_checkpoint, Rule, CHECKPOINT_COLUMNS, NOW_MS};
+use super::fence::{OwnCheckpoint, Rule, CHECKPOINT_COLUMNS, NOW_MS};
+use super::listener::next_wait;
 use super::parked::{Left, RecvCall};
 // Received lives with the parked recv calls it is handed to; callers name it here.
 pub use super::parked::Received;
@@ -100,22 +101,19 @@ impl Sql {
             // Transactions, locks: one statement; the status row (see `fence`).
             send_in_workflow: format!(
                 "WITH {}, \
-                 ck AS ({}), \
                  msg AS ({insert} SELECT $1, $2, $3, $4, $5 FROM ck WHERE ck.fresh \
                    ON CONFLICT (message_uuid) DO NOTHING) \
                  SELECT (SELECT {} FROM owner), (SELECT ours FROM ck)",
-                fence.lock(s, "$6"),
-                insert_checkpoint(
+                fence.lock_and_record(
                     s,
-                    &format!(
-                        "SELECT $6, $8, NULL, NULL, 'DBOS.send', NULL, $9, $10, 'portable_json', $11, {NOW_MS} \
-                         FROM owner WHERE {}",
-                        fence.admits("owner")
-                    ),
-                    &format!(
-                        "(xmax = 0) AS fresh, {} AS ours",
-                        same_checkpoint("", "'DBOS.send'", "NULL", "NULL", "$9", "$10")
-                    )
+                    &OwnCheckpoint {
+                        workflow_id: "$6",
+                        function_id: "$8",
+                        name: "'DBOS.send'",
+                        started_at: "$9",
+                        completed_at: "$10",
+                        app_name: "$11",
+                    }
                 ),
                 fence.writer("owner"),
             ),
@@ -185,10 +183,7 @@ impl Engine {
         }
         if let SendContext::Outside = ctx {
             // Plain sends have no order to keep among themselves: they share statements.
-            self.groups
-                .sends
-                .submit(msg.clone(), |batch| self.run_batch(batch))
-                .await?;
+            self.groups.sends.submit(self, msg.clone()).await?;
         } else {
             self.retrying(|| self.send_once(msg, ctx, completed_at))
                 .await?;
@@ -205,8 +200,7 @@ impl Engine {
         ctx: SendContext<'_>,
         completed_at: i64,
     ) -> Result<()> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(self.send_sql(ctx)).await?;
+        let (client, stmt) = self.prepared(self.send_sql(ctx)).await?;
         let params = send_params(msg, &ctx, &completed_at, &self.identity.app_name);
         let rows = client.query(&stmt, &params).await;
         send_verdict(msg, ctx, rows)
@@ -298,11 +292,9 @@ impl Engine {
             if let Some(received) = consume(at, false, record_deadline.take()).await? {
                 return Ok(received);
             }
-            let left = deadline_epoch_ms - now_ms();
-            if left <= 0 {
+            let Some(wait) = next_wait(poll_ms, Some(deadline_epoch_ms)) else {
                 break;
-            }
-            let wait = poll_ms.max(1).min(left as u64);
+            };
             let parking = self.parked.park(&key, call.clone());
             let claim_settled = async {
                 match &parking {
@@ -313,7 +305,7 @@ impl Engine {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = claim_settled => {}
-                _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = self.closed.cancelled() => return Err(EngineError::shutdown()),
             }
             if let Some(parking) = parking {
@@ -408,8 +400,7 @@ impl Engine {
         last: bool,
         deadline: &Option<String>,
     ) -> Result<Option<Received>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.messages.consume).await?;
+        let (client, stmt) = self.prepared(&self.sql.messages.consume).await?;
         let params = consume_params(
             call,
             &completed_at,
@@ -430,8 +421,6 @@ impl Engine {
         consumed(&row, call, last)
     }
 }
-
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
 fn message_params(msg: &OutgoingMessage) -> [Param<'_>; 5] {
     [
@@ -568,14 +557,11 @@ impl Batched<OutgoingMessage, ()> for Engine {
         let messages = column(items, |m| m.message.as_str());
         let formats = column(items, |m| m.serialization.as_deref());
         let uuids = column(items, |m| m.message_uuid.as_str());
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&self.sql.messages.send_many).await?;
-        client
-            .execute(
-                &stmt,
-                &[&destinations, &topics, &messages, &formats, &uuids],
-            )
-            .await?;
+        self.query(
+            &self.sql.messages.send_many,
+            &[&destinations, &topics, &messages, &formats, &uuids],
+        )
+        .await?;
         Ok(items.iter().map(|_| Ok(())).collect())
     }
 }

@@ -4,7 +4,7 @@
 use tokio_postgres::GenericClient;
 
 use super::batch::{column, Batched};
-use super::completion::Completion;
+use super::completion::{Completion, CompletionColumns};
 use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::fence::{
@@ -215,10 +215,7 @@ impl Engine {
             cp: cp.clone(),
             conflict_check,
         };
-        self.groups
-            .checkpoints
-            .submit(write, |batch| self.run_batch(batch))
-            .await
+        self.groups.checkpoints.submit(self, write).await
     }
 
     /// The same fenced insert inside a caller's transaction (a child start records its parent's checkpoint).
@@ -368,22 +365,12 @@ impl Engine {
         done: &[Completion],
     ) -> Result<(Vec<Result<()>>, Vec<bool>)> {
         let cps = CheckpointColumns::of(items);
-        let ids = column(done, |c| c.workflow_id.as_str());
-        let statuses = column(done, |c| c.status.as_str());
-        let tokens = column(done, |c| c.token.as_str());
-        let outputs = column(done, |c| c.output.as_deref());
-        let errors = column(done, |c| c.error.as_deref());
+        let completions = CompletionColumns::of(done);
         let now = now_ms();
         let mut params = cps.params().to_vec();
-        params.extend([
-            &self.identity.app_name as &(dyn tokio_postgres::types::ToSql + Sync),
-            &ids,
-            &statuses,
-            &tokens,
-            &outputs,
-            &errors,
-            &now,
-        ]);
+        params.push(&self.identity.app_name);
+        params.extend(completions.params());
+        params.push(&now);
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&self.sql.steps.record_and_complete)

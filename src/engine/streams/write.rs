@@ -1,23 +1,15 @@
-//! Workflow streams (`streams`): appends with dense per-key offsets (exactly once from workflow code,
-//! at least once from a step), the close marker, and paged reads that wait through the listener.
+//! Stream writes: appends with dense per-key offsets (exactly once from workflow code, whose value
+//! and checkpoint commit together; at least once from a step), alone or queued behind their workflow.
 
-use super::batch::{column, Batched};
-use super::db::now_ms;
-use super::error::{EngineError, Result};
-use super::fence::{insert_checkpoint, lock_many, same_checkpoint, Rule, NOW_MS};
-use super::listener::{Offered, WaitGuard, STREAMS_CHANNEL};
-use super::status::Status;
-use super::Engine;
+use crate::engine::batch::{column, Batched};
+use crate::engine::db::{now_ms, Param};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::fence::{
+    insert_checkpoint, lock_many, same_checkpoint, OwnCheckpoint, Rule, NOW_MS,
+};
+use crate::engine::listener::{Offered, STREAMS_CHANNEL};
+use crate::engine::Engine;
 
-/// The stored close marker: a portable_json string, quotes included.
-pub const CLOSE_MARKER: &str = "\"__DBOS_STREAM_CLOSED__\"";
-/// The marker as older SDKs wrote it (unquoted).
-pub const LEGACY_CLOSE_MARKER: &str = "__DBOS_STREAM_CLOSED__";
-
-/// A page holds at most this many values...
-pub const MAX_PAGE_VALUES: i64 = 1000;
-/// ...and stops once it holds this many bytes of values (it always holds at least one).
-const MAX_PAGE_BYTES: i64 = 1 << 20;
 /// A duplicate offset (SQLSTATE 23505) means a concurrent writer won it: try the next one.
 const MAX_OFFSET_RETRIES: usize = 100;
 
@@ -64,35 +56,10 @@ impl StreamWrite {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct StreamValue {
-    pub offset: i32,
-    pub value: String,
-    pub serialization: Option<String>,
-}
-
-/// How a read ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageEnd {
-    /// More values may follow: ask again from the next offset.
-    More,
-    /// The stream ended after these values (close marker, or the writer is terminal).
-    Closed,
-    /// No value arrived before the deadline.
-    TimedOut,
-}
-
-#[derive(Debug, Clone)]
-pub struct StreamPage {
-    pub values: Vec<StreamValue>,
-    pub end: PageEnd,
-}
-
 pub(crate) struct Sql {
-    write_in_workflow: String,
-    write_many_in_workflow: String,
-    write_in_step: String,
-    read: String,
+    in_workflow: String,
+    many_in_workflow: String,
+    in_step: String,
 }
 
 impl Sql {
@@ -125,25 +92,22 @@ impl Sql {
             // attempt whose reply was lost); the value is appended only with a fresh checkpoint.
             // Transactions, locks: one statement; the status row (see `fence`), then the new offset
             // (a concurrent writer of the key that takes it too fails on 23505 and retries).
-            write_in_workflow: format!(
+            in_workflow: format!(
                 "WITH {}, \
-                 ck AS ({}), \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM ck WHERE ck.fresh RETURNING \"offset\"), \
                  {notify} \
                  SELECT (SELECT {} FROM owner), (SELECT ours FROM ck), (SELECT count(*) FROM n), \
                    (SELECT \"offset\" FROM ins)",
-                one.lock(s, "$1"),
-                insert_checkpoint(
+                one.lock_and_record(
                     s,
-                    &format!(
-                        "SELECT $1, $5, NULL, NULL, $7, NULL, $8, $9, 'portable_json', $10, {NOW_MS} \
-                         FROM owner WHERE {}",
-                        one.admits("owner")
-                    ),
-                    &format!(
-                        "(xmax = 0) AS fresh, {} AS ours",
-                        same_checkpoint("", "$7", "NULL", "NULL", "$8", "$9")
-                    )
+                    &OwnCheckpoint {
+                        workflow_id: "$1",
+                        function_id: "$5",
+                        name: "$7",
+                        started_at: "$8",
+                        completed_at: "$9",
+                        app_name: "$10",
+                    }
                 ),
                 one.writer("owner"),
             ),
@@ -151,7 +115,7 @@ impl Sql {
             // them), in queue order: each key's new values take the next offsets in that order.
             // Transactions, locks: one statement; the status rows of all its workflows in key order
             // (see `fence`).
-            write_many_in_workflow: format!(
+            many_in_workflow: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], \
                    $6::text[], $7::text[], $8::int8[], $9::int8[]) WITH ORDINALITY \
                    AS u(workflow_uuid, key, value, serialization, function_id, token, function_name, \
@@ -199,7 +163,7 @@ impl Sql {
             ),
             // A step's write is no checkpoint: only the live owner may append.
             // Transactions, locks: one statement; the status row (see `fence`), then the new offset.
-            write_in_step: format!(
+            in_step: format!(
                 "WITH {}, \
                  ins AS ({insert} SELECT $1, $2, $3, {next_offset}, $5, $4 FROM owner \
                    WHERE {} RETURNING \"offset\"), \
@@ -208,20 +172,6 @@ impl Sql {
                 in_step.lock(s, "$1"),
                 in_step.admits("owner"),
                 in_step.writer("owner"),
-            ),
-            // The writer's status and the values come from one snapshot: a terminal status means every
-            // value it wrote is visible here. No row at all: the workflow does not exist.
-            // $6: a waiting workflow's ID, whose ownership comes back too (NULL for other readers).
-            read: format!(
-                "SELECT ws.status, v.\"offset\", v.value, v.serialization, \
-                   (SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $6) \
-                 FROM {s}.workflow_status ws \
-                 LEFT JOIN LATERAL (SELECT \"offset\", value, serialization, \
-                     sum(octet_length(value)) OVER (ORDER BY \"offset\") - octet_length(value) AS before \
-                   FROM (SELECT \"offset\", value, serialization FROM {s}.streams \
-                     WHERE workflow_uuid = $1 AND key = $2 AND \"offset\" >= $3 \
-                     ORDER BY \"offset\" LIMIT $4) page) v ON v.before < $5 \
-                 WHERE ws.workflow_uuid = $1 ORDER BY v.\"offset\""
             ),
         }
     }
@@ -240,15 +190,6 @@ fn is_duplicate_offset(e: &tokio_postgres::Error) -> bool {
         .unwrap_or(false)
 }
 
-/// Active writers may still append; any other status ends the stream after its last value.
-fn writer_active(status: &str) -> bool {
-    Status::parse(status).is_some_and(Status::is_active)
-}
-
-pub fn is_close_marker(value: &str) -> bool {
-    value == CLOSE_MARKER || value == LEGACY_CLOSE_MARKER
-}
-
 /// What one write attempt found.
 enum Attempt {
     /// Appended (at this offset, unless an earlier attempt whose reply was lost did it).
@@ -259,14 +200,6 @@ enum Attempt {
     SlotTaken,
     /// A concurrent writer took the offset: try again.
     OffsetTaken,
-}
-
-/// One read: the values from `from` on (dense, up to the first gap or close marker) and whether the
-/// writer is still active; None if the workflow does not exist.
-struct Snapshot {
-    values: Vec<StreamValue>,
-    closed: bool,
-    active: bool,
 }
 
 impl Engine {
@@ -293,22 +226,44 @@ impl Engine {
         serialization: Option<&str>,
         completed_at: i64,
     ) -> Result<()> {
-        let (workflow_id, function_id, name) = match writer {
+        let (StreamWriter::Workflow {
+            workflow_id,
+            token,
+            function_id,
+            ..
+        }
+        | StreamWriter::Step {
+            workflow_id,
+            token,
+            function_id,
+        }) = writer;
+        // $1..$6, the value and its writer, are common to both statements; $7..$10 is the checkpoint.
+        let mut params: Vec<Param> = vec![
+            workflow_id,
+            &key,
+            &value,
+            &serialization,
+            function_id,
+            token,
+        ];
+        let (sql, name) = match writer {
             StreamWriter::Workflow {
-                workflow_id,
-                function_id,
-                name,
-                ..
-            } => (*workflow_id, *function_id, *name),
-            StreamWriter::Step {
-                workflow_id,
-                function_id,
-                ..
-            } => (*workflow_id, *function_id, "step"),
+                name, started_at, ..
+            } => {
+                params.extend([
+                    name as Param,
+                    started_at,
+                    &completed_at,
+                    &self.identity.app_name,
+                ]);
+                (&self.sql.streams.write.in_workflow, *name)
+            }
+            StreamWriter::Step { .. } => (&self.sql.streams.write.in_step, "step"),
         };
+        let in_workflow = matches!(writer, StreamWriter::Workflow { .. });
         for _ in 0..MAX_OFFSET_RETRIES {
             let attempt = self
-                .retrying(|| self.try_write_stream(writer, key, value, serialization, completed_at))
+                .retrying(|| self.try_write_stream(sql, &params, token, in_workflow))
                 .await?;
             if let Attempt::OffsetTaken = attempt {
                 continue;
@@ -316,7 +271,7 @@ impl Engine {
             return self.settle_attempt(
                 attempt,
                 workflow_id,
-                function_id,
+                *function_id,
                 name,
                 key,
                 value,
@@ -363,58 +318,16 @@ impl Engine {
         }
     }
 
+    /// One try of a write's statement (`sql`, with `params`) by the execution holding `token`.
     async fn try_write_stream(
         &self,
-        writer: &StreamWriter<'_>,
-        key: &str,
-        value: &str,
-        serialization: Option<&str>,
-        completed_at: i64,
+        sql: &str,
+        params: &[Param<'_>],
+        token: &str,
+        in_workflow: bool,
     ) -> Result<Attempt> {
-        type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
-        let (sql, token, params): (&str, &str, Vec<Param>) = match writer {
-            StreamWriter::Workflow {
-                workflow_id,
-                token,
-                function_id,
-                name,
-                started_at,
-            } => (
-                &self.sql.streams.write_in_workflow,
-                token,
-                vec![
-                    workflow_id,
-                    &key,
-                    &value,
-                    &serialization,
-                    function_id,
-                    token,
-                    name,
-                    started_at,
-                    &completed_at,
-                    &self.identity.app_name,
-                ],
-            ),
-            StreamWriter::Step {
-                workflow_id,
-                token,
-                function_id,
-            } => (
-                &self.sql.streams.write_in_step,
-                token,
-                vec![
-                    workflow_id,
-                    &key,
-                    &value,
-                    &serialization,
-                    function_id,
-                    token,
-                ],
-            ),
-        };
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql).await?;
-        let result = client.query_one(&stmt, &params).await;
+        let (client, stmt) = self.prepared(sql).await?;
+        let result = client.query_one(&stmt, params).await;
         let row = match result {
             Ok(row) => row,
             Err(e) if is_duplicate_offset(&e) => return Ok(Attempt::OffsetTaken),
@@ -424,161 +337,11 @@ impl Engine {
             return Ok(Attempt::Fenced);
         }
         // The step statement has no checkpoint: its second column is the NOTIFY count.
-        let in_workflow = matches!(writer, StreamWriter::Workflow { .. });
         if in_workflow && row.get::<_, Option<bool>>(1) != Some(true) {
             return Ok(Attempt::SlotTaken);
         }
         let offset: Option<i32> = row.get(if in_workflow { 3 } else { 2 });
         Ok(Attempt::Written(offset))
-    }
-
-    async fn read_snapshot(
-        &self,
-        workflow_id: &str,
-        key: &str,
-        from: i32,
-        limit: i64,
-        guard: Option<&WaitGuard<'_>>,
-    ) -> Result<Option<Snapshot>> {
-        let guard_id = guard.map(|g| g.workflow_id);
-        let rows = self
-            .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.streams.read).await?;
-                Ok(client
-                    .query(
-                        &stmt,
-                        &[
-                            &workflow_id,
-                            &key,
-                            &from,
-                            &limit,
-                            &MAX_PAGE_BYTES,
-                            &guard_id,
-                        ],
-                    )
-                    .await?)
-            })
-            .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        if let Some(g) = guard {
-            if first.get::<_, Option<String>>(4).as_deref() != Some(g.token) {
-                return Err(EngineError::conflict(g.workflow_id));
-            }
-        }
-        let status: Option<String> = first.get(0);
-        let mut snap = Snapshot {
-            values: Vec::with_capacity(rows.len()),
-            closed: false,
-            active: status.as_deref().map(writer_active).unwrap_or(true),
-        };
-        for (expected, row) in (from..).zip(rows.iter()) {
-            let Some(offset) = row.get::<_, Option<i32>>(1) else {
-                break;
-            };
-            // Offsets are dense; a gap (a row deleted by hand) is read as "not written yet".
-            if offset != expected {
-                break;
-            }
-            let value: String = row.get(2);
-            if is_close_marker(&value) {
-                snap.closed = true;
-                break;
-            }
-            snap.values.push(StreamValue {
-                offset,
-                value,
-                serialization: row.get(3),
-            });
-        }
-        Ok(Some(snap))
-    }
-
-    /// Reads up to `limit` values of `key` from offset `from`, waiting (without holding a connection)
-    /// until at least one is there, the stream ends, or `deadline_epoch_ms` passes. A missing workflow
-    /// is `NonExistentWorkflow`. `guard` stops a waiting workflow that loses ownership.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn read_stream(
-        &self,
-        workflow_id: &str,
-        key: &str,
-        from: i32,
-        limit: i64,
-        deadline_epoch_ms: Option<i64>,
-        poll_ms: u64,
-        guard: Option<WaitGuard<'_>>,
-    ) -> Result<StreamPage> {
-        if from < 0 {
-            return Err(EngineError::invalid(
-                "offset must be a non-negative integer",
-            ));
-        }
-        let limit = limit.clamp(1, MAX_PAGE_VALUES);
-        let wait_key = format!("{workflow_id}::{key}");
-        let guard = &guard;
-        let page = self
-            .wait_for(wait_key, deadline_epoch_ms, poll_ms, |offered| async move {
-                // The value we wait for, written by this process: no need to read it back. A waiting
-                // workflow still reads, as that read also checks its ownership.
-                if let Some(o) =
-                    offered.filter(|o| o.stream_offset == Some(from) && guard.is_none())
-                {
-                    if is_close_marker(&o.value) {
-                        return Ok(Some(StreamPage {
-                            values: Vec::new(),
-                            end: PageEnd::Closed,
-                        }));
-                    }
-                    return Ok(Some(StreamPage {
-                        values: vec![StreamValue {
-                            offset: from,
-                            value: o.value.clone(),
-                            serialization: o.serialization.clone(),
-                        }],
-                        end: PageEnd::More,
-                    }));
-                }
-                let Some(snap) = self
-                    .read_snapshot(workflow_id, key, from, limit, guard.as_ref())
-                    .await?
-                else {
-                    return Err(EngineError::NoSuchWorkflow {
-                        workflow_id: workflow_id.to_string(),
-                    });
-                };
-                if snap.closed {
-                    return Ok(Some(StreamPage {
-                        values: snap.values,
-                        end: PageEnd::Closed,
-                    }));
-                }
-                if !snap.values.is_empty() {
-                    return Ok(Some(StreamPage {
-                        values: snap.values,
-                        end: PageEnd::More,
-                    }));
-                }
-                if snap.active {
-                    return Ok(None);
-                }
-                // The writer is done: one more read catches a value committed just before its status
-                // changed by a writer that does not fence (an older SDK); then the stream has ended.
-                let last = self
-                    .read_snapshot(workflow_id, key, from, limit, guard.as_ref())
-                    .await?;
-                let values = last.map(|s| s.values).unwrap_or_default();
-                Ok(Some(StreamPage {
-                    values,
-                    end: PageEnd::Closed,
-                }))
-            })
-            .await?;
-        Ok(page.unwrap_or(StreamPage {
-            values: Vec::new(),
-            end: PageEnd::TimedOut,
-        }))
     }
 }
 
@@ -607,13 +370,9 @@ impl Batched<StreamWrite, ()> for Engine {
         let names = column(items, |w| w.name.as_str());
         let started = column(items, |w| w.started_at);
         let completed = column(items, |w| w.completed_at);
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.streams.write_many_in_workflow)
-            .await?;
-        let rows = client
+        let rows = self
             .query(
-                &stmt,
+                &self.sql.streams.write.many_in_workflow,
                 &[
                     &ids,
                     &keys,

@@ -1,17 +1,16 @@
-//! Workflow rows: the start insert with its creator/owner tokens, child starts, completion with
-//! ownership fencing, status reads and result polling.
-
-use std::time::Duration;
+//! Workflow starts: the status row and its inputs in one statement with the creator/owner tokens
+//! (alone or many at once), and child starts with their parent's checkpoint.
 
 use tokio_postgres::Row;
 
-use super::batch::{column, Batched};
-use super::completion::Completion;
-use super::db::now_ms;
-use super::error::{EngineError, Result};
-use super::fence::{complete_set, completes, save_output, NOW_MS};
-use super::status::Status;
-use super::Engine;
+use super::is_terminal;
+use crate::engine::batch::{column, Batched};
+use crate::engine::db::{now_ms, Param};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::fence::NOW_MS;
+use crate::engine::status::Status;
+use crate::engine::steps::NewCheckpoint;
+use crate::engine::Engine;
 
 /// A workflow row to insert (a direct start writes PENDING and owns it; an enqueue writes ENQUEUED).
 #[derive(Debug, Clone, Default)]
@@ -65,69 +64,13 @@ pub struct StartOutcome {
     pub serialization: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct WorkflowStatusRow {
-    pub workflow_id: String,
-    pub status: String,
-    pub name: Option<String>,
-    pub class_name: Option<String>,
-    pub config_name: Option<String>,
-    pub authenticated_user: Option<String>,
-    pub assumed_role: Option<String>,
-    pub authenticated_roles: Option<String>,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub inputs: Option<String>,
-    pub executor_id: Option<String>,
-    pub application_version: Option<String>,
-    pub application_id: Option<String>,
-    pub application_name: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub completed_at: Option<i64>,
-    pub started_at_epoch_ms: Option<i64>,
-    pub recovery_attempts: Option<i64>,
-    pub queue_name: Option<String>,
-    pub workflow_timeout_ms: Option<i64>,
-    pub workflow_deadline_epoch_ms: Option<i64>,
-    pub deduplication_id: Option<String>,
-    pub priority: i32,
-    pub queue_partition_key: Option<String>,
-    pub forked_from: Option<String>,
-    pub parent_workflow_id: Option<String>,
-    pub serialization: Option<String>,
-    pub was_forked_from: bool,
-}
-
-/// A terminal outcome read back from the database.
-#[derive(Debug, Clone)]
-pub struct WorkflowOutcome {
-    pub status: String,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub serialization: Option<String>,
-}
-
 pub(crate) struct Sql {
-    start: String,
-    start_many: String,
+    one: String,
+    many: String,
     child_owner_check: String,
     child_insert: String,
     child_input: String,
-    complete: String,
-    complete_many: String,
-    status: String,
-    outcome: String,
 }
-
-const STATUS_COLUMNS: &str = "ws.workflow_uuid, ws.status, ws.name, ws.class_name, ws.config_name, \
-    ws.authenticated_user, ws.assumed_role, ws.authenticated_roles, \
-    COALESCE(o.output, ws.output) AS output, COALESCE(o.error, ws.error) AS error, \
-    COALESCE(i.inputs, ws.inputs) AS inputs, ws.executor_id, ws.application_version, ws.application_id, \
-    ws.application_name, ws.created_at, ws.updated_at, ws.completed_at, ws.started_at_epoch_ms, \
-    ws.recovery_attempts, ws.queue_name, ws.workflow_timeout_ms, ws.workflow_deadline_epoch_ms, \
-    ws.deduplication_id, ws.priority, ws.queue_partition_key, ws.forked_from, ws.parent_workflow_id, \
-    ws.serialization, ws.was_forked_from";
 
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
@@ -155,7 +98,7 @@ impl Sql {
             // start) only if this call created the workflow.
             // Transactions, locks: one statement; a row already there is locked by the no-op
             // update (so a concurrent start of the same ID waits for this one, then finds its row).
-            start: format!(
+            one: format!(
                 "WITH ws AS ({}), \
                  inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
                          SELECT $1, $19 FROM ws WHERE ws.creator_xid = $16 ON CONFLICT (workflow_uuid) DO NOTHING), \
@@ -167,7 +110,7 @@ impl Sql {
             ),
             // The same for many workflows at once (a batch with one ID twice fails and is run singly).
             // Transactions, locks: as `start`, for each row in input order.
-            start_many: format!(
+            many: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                    $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
                    $13::text[], $14::text[], $15::text[], $16::text[], $20::bool[], $21::text[], $22::text[]) \
@@ -208,46 +151,6 @@ impl Sql {
                 "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
                  ON CONFLICT (workflow_uuid) DO NOTHING"
             ),
-            // Transactions, locks: one statement; the UPDATE locks the status row (FOR NO KEY UPDATE
-            // strength) and, finding it no longer ours, writes nothing.
-            complete: format!(
-                "WITH upd AS (UPDATE {s}.workflow_status ws SET {} \
-                   WHERE ws.workflow_uuid = $1 AND {} RETURNING ws.workflow_uuid), \
-                 outp AS ({}) \
-                 SELECT count(*) FROM upd",
-                complete_set("$2", "$4"),
-                completes("ws", "$3"),
-                save_output(s, "SELECT workflow_uuid, $5, $6 FROM upd"),
-            ),
-            // The same for many workflows; each row is locked as the UPDATE reaches it.
-            complete_many: format!(
-                "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-                   WITH ORDINALITY AS u(id, status, token, output, error, ord)), \
-                 upd AS (UPDATE {s}.workflow_status ws SET {} FROM input i \
-                   WHERE ws.workflow_uuid = i.id AND {} \
-                   RETURNING ws.workflow_uuid), \
-                 outp AS ({}) \
-                 SELECT (upd.workflow_uuid IS NOT NULL) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
-                 ORDER BY i.ord",
-                complete_set("i.status", "$6"),
-                completes("ws", "i.token"),
-                save_output(
-                    s,
-                    "SELECT i.id, i.output, i.error FROM input i JOIN upd ON upd.workflow_uuid = i.id"
-                ),
-            ),
-            status: format!(
-                "SELECT {STATUS_COLUMNS} FROM {s}.workflow_status ws \
-                 LEFT JOIN {s}.workflow_input i ON i.workflow_uuid = ws.workflow_uuid \
-                 LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
-                 WHERE ws.workflow_uuid = $1"
-            ),
-            outcome: format!(
-                "SELECT ws.status, COALESCE(o.output, ws.output), COALESCE(o.error, ws.error), ws.serialization \
-                 FROM {s}.workflow_status ws \
-                 LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
-                 WHERE ws.workflow_uuid = $1"
-            ),
         }
     }
 }
@@ -265,11 +168,6 @@ fn start_outcome(row: &Row, token: &str) -> StartOutcome {
     }
 }
 
-/// Terminal statuses (`Status::is_terminal`): a poller stops on these.
-pub fn is_terminal(status: &str) -> bool {
-    Status::parse(status).is_some_and(Status::is_terminal)
-}
-
 /// Class and config names are NULL when empty (the cross-language rule).
 fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
@@ -281,7 +179,7 @@ impl Engine {
         wf: &'a NewWorkflow,
         recovery_attempts: &'a i64,
         owner: &'a Option<&'a str>,
-    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 18] {
+    ) -> [Param<'a>; 18] {
         [
             &wf.workflow_id,
             &wf.status,
@@ -320,10 +218,7 @@ impl Engine {
     /// with concurrent starts.
     pub async fn start_workflow(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        self.groups
-            .starts
-            .submit(wf, |batch| self.run_batch(batch))
-            .await
+        self.groups.starts.submit(self, wf).await
     }
 
     /// Starts a child from a running parent: owner check on the parent, the child's rows and the
@@ -339,7 +234,7 @@ impl Engine {
         let attempts = i64::from(wf.runs_here());
         let owner = wf.owner();
         let now = now_ms();
-        let checkpoint = super::steps::NewCheckpoint {
+        let checkpoint = NewCheckpoint {
             function_id,
             name: wf.name.clone(),
             child_workflow_id: Some(wf.workflow_id.clone()),
@@ -354,19 +249,19 @@ impl Engine {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             let owner_row = tx
-                .query_opt(&self.sql.workflows.child_owner_check, &[&parent_id])
+                .query_opt(&self.sql.workflows.start.child_owner_check, &[&parent_id])
                 .await?;
             match owner_row {
                 Some(r) if r.get::<_, Option<String>>(0).as_deref() == Some(parent_token) => {}
                 _ => return Err(EngineError::conflict(parent_id)),
             }
             let row = tx
-                .query_one(&self.sql.workflows.child_insert, &params)
+                .query_one(&self.sql.workflows.start.child_insert, &params)
                 .await?;
             let outcome = start_outcome(&row, &wf.token);
             if outcome.should_execute {
                 tx.execute(
-                    &self.sql.workflows.child_input,
+                    &self.sql.workflows.start.child_input,
                     &[&wf.workflow_id, &wf.inputs],
                 )
                 .await?;
@@ -378,121 +273,6 @@ impl Engine {
         })
         .await
     }
-
-    /// Records the outcome if this execution still owns the row. Returns false when it does not
-    /// (cancelled, recovered elsewhere, already finished): the caller then adopts the stored outcome.
-    /// Concurrent completions share a statement.
-    pub async fn complete_workflow(
-        &self,
-        workflow_id: &str,
-        token: &str,
-        status: &str,
-        output: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<bool> {
-        let done = Completion::new(workflow_id, token, status, output, error);
-        self.groups
-            .completions
-            .submit(done, |batch| self.run_batch(batch))
-            .await
-    }
-
-    pub async fn get_workflow_status(
-        &self,
-        workflow_id: &str,
-    ) -> Result<Option<WorkflowStatusRow>> {
-        let row = self
-            .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.workflows.status).await?;
-                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
-            })
-            .await?;
-        Ok(row.map(|r| WorkflowStatusRow {
-            workflow_id: r.get(0),
-            status: r.get::<_, Option<String>>(1).unwrap_or_default(),
-            name: r.get(2),
-            class_name: r.get(3),
-            config_name: r.get(4),
-            authenticated_user: r.get(5),
-            assumed_role: r.get(6),
-            authenticated_roles: r.get(7),
-            output: r.get(8),
-            error: r.get(9),
-            inputs: r.get(10),
-            executor_id: r.get(11),
-            application_version: r.get(12),
-            application_id: r.get(13),
-            application_name: r.get(14),
-            created_at: r.get(15),
-            updated_at: r.get(16),
-            completed_at: r.get(17),
-            started_at_epoch_ms: r.get(18),
-            recovery_attempts: r.get(19),
-            queue_name: r.get(20),
-            workflow_timeout_ms: r.get(21),
-            workflow_deadline_epoch_ms: r.get(22),
-            deduplication_id: r.get(23),
-            priority: r.get(24),
-            queue_partition_key: r.get(25),
-            forked_from: r.get(26),
-            parent_workflow_id: r.get(27),
-            serialization: r.get(28),
-            was_forked_from: r.get(29),
-        }))
-    }
-
-    /// Reads the outcome once: None while the workflow is missing or still active.
-    pub async fn read_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowOutcome>> {
-        let row = self
-            .retrying(|| async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(&self.sql.workflows.outcome).await?;
-                Ok(client.query_opt(&stmt, &[&workflow_id]).await?)
-            })
-            .await?;
-        Ok(row.and_then(|r| {
-            let status: String = r.get::<_, Option<String>>(0).unwrap_or_default();
-            is_terminal(&status).then(|| WorkflowOutcome {
-                status,
-                output: r.get(1),
-                error: r.get(2),
-                serialization: r.get(3),
-            })
-        }))
-    }
-
-    /// Polls until the workflow reaches a terminal status or `deadline_epoch_ms` passes (None then).
-    /// Holds no connection between polls.
-    pub async fn await_outcome(
-        &self,
-        workflow_id: &str,
-        poll_ms: u64,
-        deadline_epoch_ms: Option<i64>,
-    ) -> Result<Option<WorkflowOutcome>> {
-        loop {
-            if let Some(outcome) = self.read_outcome(workflow_id).await? {
-                return Ok(Some(outcome));
-            }
-            let mut wait = poll_ms.max(1);
-            if let Some(deadline) = deadline_epoch_ms {
-                let left = deadline - now_ms();
-                if left <= 0 {
-                    return Ok(None);
-                }
-                wait = wait.min(left as u64);
-            }
-            self.sleep_unless_closed(Duration::from_millis(wait))
-                .await?;
-        }
-    }
-
-    pub(crate) async fn sleep_unless_closed(&self, d: Duration) -> Result<()> {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
-            _ = self.closed.cancelled() => Err(EngineError::shutdown()),
-        }
-    }
 }
 
 impl Batched<NewWorkflow, StartOutcome> for Engine {
@@ -501,18 +281,13 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let owner = wf.owner();
         let finished = wf.finished();
         let base = self.start_params(wf, &attempts, &owner);
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = base.to_vec();
-        params.extend([
-            &wf.inputs as &(dyn tokio_postgres::types::ToSql + Sync),
-            &finished,
-            &wf.output,
-            &wf.error,
-        ]);
+        let mut params: Vec<Param> = base.to_vec();
+        params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
         // Safe to retry: a start whose reply was lost finds its own creator token in the row.
         self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.workflows.start).await?;
-            let row = client.query_one(&stmt, &params).await?;
+            let row = self
+                .query_one(&self.sql.workflows.start.one, &params)
+                .await?;
             Ok(start_outcome(&row, &wf.token))
         })
         .await
@@ -538,13 +313,9 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let finished = column(items, NewWorkflow::finished);
         let outputs = column(items, |w| w.output.as_deref());
         let errors = column(items, |w| w.error.as_deref());
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.workflows.start_many)
-            .await?;
-        let rows = client
+        let rows = self
             .query(
-                &stmt,
+                &self.sql.workflows.start.many,
                 &[
                     &ids,
                     &statuses,
@@ -576,49 +347,5 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
             .zip(items)
             .map(|(row, wf)| Ok(start_outcome(row, &wf.token)))
             .collect())
-    }
-}
-
-impl Batched<Completion, bool> for Engine {
-    async fn one(&self, c: &Completion) -> Result<bool> {
-        // A retry after an unacknowledged commit changes nothing and returns false: the caller then
-        // adopts the stored outcome, which is this one.
-        let now = now_ms();
-        self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.workflows.complete).await?;
-            let row = client
-                .query_one(
-                    &stmt,
-                    &[
-                        &c.workflow_id,
-                        &c.status,
-                        &c.token,
-                        &now,
-                        &c.output,
-                        &c.error,
-                    ],
-                )
-                .await?;
-            Ok(row.get::<_, i64>(0) == 1)
-        })
-        .await
-    }
-
-    async fn many(&self, items: &[Completion]) -> Result<Vec<Result<bool>>> {
-        let ids = column(items, |c| c.workflow_id.as_str());
-        let statuses = column(items, |c| c.status.as_str());
-        let tokens = column(items, |c| c.token.as_str());
-        let outputs = column(items, |c| c.output.as_deref());
-        let errors = column(items, |c| c.error.as_deref());
-        let now = now_ms();
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.sql.workflows.complete_many)
-            .await?;
-        let rows = client
-            .query(&stmt, &[&ids, &statuses, &tokens, &outputs, &errors, &now])
-            .await?;
-        Ok(rows.iter().map(|r| Ok(r.get::<_, bool>(0))).collect())
     }
 }

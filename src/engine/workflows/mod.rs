@@ -1,0 +1,33 @@
+//! Workflow rows, by concern: `start` (the start insert with its creator/owner tokens, child
+//! starts), `complete` (completion with ownership fencing) and `read` (status reads and result
+//! polling).
+
+mod complete;
+mod read;
+mod start;
+
+pub use read::{WorkflowOutcome, WorkflowStatusRow};
+pub use start::{NewWorkflow, StartOutcome};
+
+use super::status::Status;
+
+pub(crate) struct Sql {
+    start: start::Sql,
+    complete: complete::Sql,
+    read: read::Sql,
+}
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Self {
+        Sql {
+            start: start::Sql::new(s),
+            complete: complete::Sql::new(s),
+            read: read::Sql::new(s),
+        }
+    }
+}
+
+/// Terminal statuses (`Status::is_terminal`): a poller stops on these.
+pub fn is_terminal(status: &str) -> bool {
+    Status::parse(status).is_some_and(Status::is_terminal)
+}

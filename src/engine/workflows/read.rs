@@ -1,0 +1,176 @@
+//! Workflow reads: the status row with its inputs and outcome, and the outcome alone, read once or
+//! polled until the workflow is terminal.
+
+use std::time::Duration;
+
+use super::is_terminal;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::listener::next_wait;
+use crate::engine::Engine;
+
+#[derive(Debug, Clone, Default)]
+pub struct WorkflowStatusRow {
+    pub workflow_id: String,
+    pub status: String,
+    pub name: Option<String>,
+    pub class_name: Option<String>,
+    pub config_name: Option<String>,
+    pub authenticated_user: Option<String>,
+    pub assumed_role: Option<String>,
+    pub authenticated_roles: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub inputs: Option<String>,
+    pub executor_id: Option<String>,
+    pub application_version: Option<String>,
+    pub application_id: Option<String>,
+    pub application_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub started_at_epoch_ms: Option<i64>,
+    pub recovery_attempts: Option<i64>,
+    pub queue_name: Option<String>,
+    pub workflow_timeout_ms: Option<i64>,
+    pub workflow_deadline_epoch_ms: Option<i64>,
+    pub deduplication_id: Option<String>,
+    pub priority: i32,
+    pub queue_partition_key: Option<String>,
+    pub forked_from: Option<String>,
+    pub parent_workflow_id: Option<String>,
+    pub serialization: Option<String>,
+    pub was_forked_from: bool,
+}
+
+/// A terminal outcome read back from the database.
+#[derive(Debug, Clone)]
+pub struct WorkflowOutcome {
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub serialization: Option<String>,
+}
+
+pub(crate) struct Sql {
+    status: String,
+    outcome: String,
+}
+
+const STATUS_COLUMNS: &str = "ws.workflow_uuid, ws.status, ws.name, ws.class_name, ws.config_name, \
+    ws.authenticated_user, ws.assumed_role, ws.authenticated_roles, \
+    COALESCE(o.output, ws.output) AS output, COALESCE(o.error, ws.error) AS error, \
+    COALESCE(i.inputs, ws.inputs) AS inputs, ws.executor_id, ws.application_version, ws.application_id, \
+    ws.application_name, ws.created_at, ws.updated_at, ws.completed_at, ws.started_at_epoch_ms, \
+    ws.recovery_attempts, ws.queue_name, ws.workflow_timeout_ms, ws.workflow_deadline_epoch_ms, \
+    ws.deduplication_id, ws.priority, ws.queue_partition_key, ws.forked_from, ws.parent_workflow_id, \
+    ws.serialization, ws.was_forked_from";
+
+impl Sql {
+    pub(crate) fn new(s: &str) -> Self {
+        Sql {
+            status: format!(
+                "SELECT {STATUS_COLUMNS} FROM {s}.workflow_status ws \
+                 LEFT JOIN {s}.workflow_input i ON i.workflow_uuid = ws.workflow_uuid \
+                 LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
+                 WHERE ws.workflow_uuid = $1"
+            ),
+            outcome: format!(
+                "SELECT ws.status, COALESCE(o.output, ws.output), COALESCE(o.error, ws.error), ws.serialization \
+                 FROM {s}.workflow_status ws \
+                 LEFT JOIN {s}.workflow_output o ON o.workflow_uuid = ws.workflow_uuid \
+                 WHERE ws.workflow_uuid = $1"
+            ),
+        }
+    }
+}
+
+impl Engine {
+    pub async fn get_workflow_status(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Option<WorkflowStatusRow>> {
+        let row = self
+            .retrying(|| async {
+                self.query_opt(&self.sql.workflows.read.status, &[&workflow_id])
+                    .await
+            })
+            .await?;
+        Ok(row.map(|r| WorkflowStatusRow {
+            workflow_id: r.get(0),
+            status: r.get::<_, Option<String>>(1).unwrap_or_default(),
+            name: r.get(2),
+            class_name: r.get(3),
+            config_name: r.get(4),
+            authenticated_user: r.get(5),
+            assumed_role: r.get(6),
+            authenticated_roles: r.get(7),
+            output: r.get(8),
+            error: r.get(9),
+            inputs: r.get(10),
+            executor_id: r.get(11),
+            application_version: r.get(12),
+            application_id: r.get(13),
+            application_name: r.get(14),
+            created_at: r.get(15),
+            updated_at: r.get(16),
+            completed_at: r.get(17),
+            started_at_epoch_ms: r.get(18),
+            recovery_attempts: r.get(19),
+            queue_name: r.get(20),
+            workflow_timeout_ms: r.get(21),
+            workflow_deadline_epoch_ms: r.get(22),
+            deduplication_id: r.get(23),
+            priority: r.get(24),
+            queue_partition_key: r.get(25),
+            forked_from: r.get(26),
+            parent_workflow_id: r.get(27),
+            serialization: r.get(28),
+            was_forked_from: r.get(29),
+        }))
+    }
+
+    /// Reads the outcome once: None while the workflow is missing or still active.
+    pub async fn read_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowOutcome>> {
+        let row = self
+            .retrying(|| async {
+                self.query_opt(&self.sql.workflows.read.outcome, &[&workflow_id])
+                    .await
+            })
+            .await?;
+        Ok(row.and_then(|r| {
+            let status: String = r.get::<_, Option<String>>(0).unwrap_or_default();
+            is_terminal(&status).then(|| WorkflowOutcome {
+                status,
+                output: r.get(1),
+                error: r.get(2),
+                serialization: r.get(3),
+            })
+        }))
+    }
+
+    /// Polls until the workflow reaches a terminal status or `deadline_epoch_ms` passes (None then).
+    /// Holds no connection between polls.
+    pub async fn await_outcome(
+        &self,
+        workflow_id: &str,
+        poll_ms: u64,
+        deadline_epoch_ms: Option<i64>,
+    ) -> Result<Option<WorkflowOutcome>> {
+        loop {
+            if let Some(outcome) = self.read_outcome(workflow_id).await? {
+                return Ok(Some(outcome));
+            }
+            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
+                return Ok(None);
+            };
+            self.sleep_unless_closed(wait).await?;
+        }
+    }
+
+    pub(crate) async fn sleep_unless_closed(&self, d: Duration) -> Result<()> {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            _ = self.closed.cancelled() => Err(EngineError::shutdown()),
+        }
+    }
+}
