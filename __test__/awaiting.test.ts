@@ -1,11 +1,12 @@
 // Awaiting workflows and what callers get back (issue 12, items 2-5): a cancelled workflow awaited
 // from anywhere, a cancelled awaiter, the recorded (not the in-memory) value for direct callers, and a
 // returned WorkflowHandle, stored as the official SDK stores it.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { DBOS, DBOSClient, Error as E, PortableWorkflowError, type WorkflowHandle } from 'dbos-native';
-import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
+import { query, sleep, statusRow, steps } from './helpers/db';
+import { launchedDatabase } from './helpers/scratch';
 
 class Point {
   constructor(
@@ -122,17 +123,7 @@ const rethrowsCancellation = DBOS.registerWorkflow(
   { name: 'rethrowsCancellation' },
 );
 
-let url = '';
-
-before(async () => {
-  url = await freshDatabase('dbosn_awaiting');
-  DBOS.setConfig({ name: 'awaiting-test', systemDatabaseUrl: url, applicationVersion: 'av1' });
-  await DBOS.launch();
-});
-
-after(async () => {
-  await DBOS.shutdown();
-});
+const db = launchedDatabase('dbosn_awaiting', { name: 'awaiting-test', applicationVersion: 'av1' });
 
 /** Rejects if `p` has not settled within `ms` (a hang would otherwise only show as the runner's timeout). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -153,8 +144,8 @@ describe('awaiting a cancelled workflow', () => {
       const h = await DBOS.startWorkflow(Aw, { workflowID: id }).parentOfTimedOutChild(mode);
       const childID = `${id}-0`; // the child takes function ID 0 either way
       await assert.rejects(within(h.getResult(), 20_000, 'the parent'), awaitedCancelled(childID));
-      assert.equal((await statusRow(url, childID))?.status, 'CANCELLED');
-      const st = await statusRow(url, id);
+      assert.equal((await statusRow(db.url, childID))?.status, 'CANCELLED');
+      const st = await statusRow(db.url, id);
       assert.equal(st?.status, 'ERROR');
       // Replays and other processes see the same error as the first caller.
       await assert.rejects(DBOS.getResult(id), (e: unknown) => e instanceof Error && e.message === `Awaited ${childID} was cancelled`);
@@ -166,7 +157,7 @@ describe('awaiting a cancelled workflow', () => {
     const own = await DBOS.startWorkflow(Aw, { workflowID: id }).sleeper(60_000);
     const byID = DBOS.getResult(id);
     const retrieved = DBOS.retrieveWorkflow(id).getResult();
-    const client = await DBOSClient.create({ systemDatabaseUrl: url });
+    const client = await DBOSClient.create({ systemDatabaseUrl: db.url });
     try {
       const viaClient = client.retrieveWorkflow(id).getResult({ pollingIntervalMs: 50 });
       await DBOS.cancelWorkflow(id);
@@ -194,39 +185,39 @@ describe('a cancelled awaiter', () => {
       const childID = `long-child-${randomUUID()}`;
       if (how !== 'its own child') await DBOS.startWorkflow(Aw, { workflowID: childID }).waiter();
       const parent = await start(childID);
-      while (!(await statusRow(url, childID))) await sleep(10);
+      while (!(await statusRow(db.url, childID))) await sleep(10);
       await sleep(100); // let it block in the wait (a cancel before that stops it all the same)
       await DBOS.cancelWorkflow(parent.workflowID);
       await assert.rejects(
         within(parent.getResult(), 10_000, 'the cancelled awaiter'),
         (e: unknown) => e instanceof E.DBOSWorkflowCancelledError && e.workflowID === parent.workflowID,
       );
-      assert.equal((await statusRow(url, parent.workflowID))?.status, 'CANCELLED');
-      assert.equal((await statusRow(url, childID))?.status, 'PENDING', 'the child was not cancelled');
-      const names = (await steps(url, parent.workflowID)).map((s) => s.function_name);
+      assert.equal((await statusRow(db.url, parent.workflowID))?.status, 'CANCELLED');
+      assert.equal((await statusRow(db.url, childID))?.status, 'PENDING', 'the child was not cancelled');
+      const names = (await steps(db.url, parent.workflowID)).map((s) => s.function_name);
       assert.ok(!names.includes('DBOS.getResult'), `the cancellation was not recorded as the awaited outcome: ${names.join(',')}`);
 
       await DBOS.send(childID, 'done', 'go');
       assert.equal(await DBOS.getResult(childID), 'got done');
       const resumed = await DBOS.resumeWorkflow<string>(parent.workflowID);
       assert.equal(await within(resumed.getResult(), 10_000, 'the resumed awaiter'), 'got done');
-      assert.equal((await statusRow(url, parent.workflowID))?.status, 'SUCCESS');
+      assert.equal((await statusRow(db.url, parent.workflowID))?.status, 'SUCCESS');
     });
   }
 
   test('a workflow polling for a run of another process stops when cancelled and resumes to its result', async () => {
     // A PENDING row owned by another executor: nothing here runs it, so the awaiter polls the database.
     const childID = `remote-${randomUUID()}`;
-    await query(url, "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, executor_id) VALUES ($1, 'PENDING', 'remote', 'elsewhere')", [
+    await query(db.url, "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, executor_id) VALUES ($1, 'PENDING', 'remote', 'elsewhere')", [
       childID,
     ]);
     const parent = await DBOS.startWorkflow(Aw).awaitsByID(childID);
     await sleep(100);
     await DBOS.cancelWorkflow(parent.workflowID);
     await assert.rejects(within(parent.getResult(), 10_000, 'the cancelled awaiter'), E.DBOSWorkflowCancelledError);
-    assert.deepEqual(await steps(url, parent.workflowID), []);
+    assert.deepEqual(await steps(db.url, parent.workflowID), []);
     await query(
-      url,
+      db.url,
       `UPDATE dbos.workflow_status SET status = 'SUCCESS', serialization = 'js_superjson',
          output = '{"json":"remote result","__dbos_serializer":"superjson"}' WHERE workflow_uuid = $1`,
       [childID],
@@ -283,7 +274,7 @@ describe('a workflow returning a WorkflowHandle', () => {
     const h = await DBOS.withNextWorkflowID(id, () => Aw.returnsHandle(21));
     assert.equal(h.workflowID, childID);
     assert.equal(await h.getResult(), 42);
-    const out = await query<{ output: string }>(url, 'SELECT output FROM dbos.workflow_output WHERE workflow_uuid = $1', [id]);
+    const out = await query<{ output: string }>(db.url, 'SELECT output FROM dbos.workflow_output WHERE workflow_uuid = $1', [id]);
     assert.equal(out[0]?.output, `{"json":{"wfid":"${childID}"},"meta":{"values":[["custom","DBOS.WorkflowHandle"]]},"__dbos_serializer":"superjson"}`);
     const replayed = await DBOS.getResult<WorkflowHandle<number>>(id);
     assert.equal(replayed?.workflowID, childID);
@@ -296,7 +287,7 @@ describe('a workflow returning a WorkflowHandle', () => {
     await DBOS.withNextWorkflowID(childID, () => Aw.doubler(8));
     const id = `sdk-parent-${randomUUID()}`;
     const stored = `{"json":{"wfid":"${childID}"},"meta":{"values":[["custom","DBOS.WorkflowHandle"]]},"__dbos_serializer":"superjson"}`;
-    await query(url, "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, serialization, output) VALUES ($1, 'SUCCESS', 'official', 'js_superjson', $2)", [
+    await query(db.url, "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, serialization, output) VALUES ($1, 'SUCCESS', 'official', 'js_superjson', $2)", [
       id,
       stored,
     ]);

@@ -205,6 +205,24 @@ function describeError(e: unknown): string {
 const toReceiver = { setup: () => DBOS.startWorkflow(receiveOne)(null) };
 type Rx = WorkflowHandle<unknown>;
 
+/** The message and destination rows that DBOS.send and DBOSClient.send share; `send` is the one under test. */
+function sendRows(send: (destination: string, message: unknown, topic?: string) => Promise<void>): Omit<Row<unknown>, 'fn'>[] {
+  return [
+    row<Rx>({ input: 'message: an object carrying methods and a symbol (dropped)', ...toReceiver, call: (h) => send(h.workflowID, withMethods()), expect: works(async (_, { s }) => assert.deepEqual(await s.getResult(), WITHOUT_METHODS)) }),
+    row({ input: 'message: a function itself', call: () => send(SINK, () => 1), expect: rejects(E.DBOSError, /^Cannot serialize the message \(a function\)/) }),
+    row({ input: 'message: a symbol itself', call: () => send(SINK, Symbol('s')), expect: rejects(E.DBOSError, /^Cannot serialize the message \(Symbol\(s\)\)/) }),
+    row<Rx>({ input: 'message: a circular object', ...toReceiver, call: (h) => send(h.workflowID, circular()), expect: works(async (_, { s }) => assertCircular(await s.getResult())) }),
+    row<WorkflowHandle<boolean>>({
+      input: 'message: 10 MB',
+      setup: () => DBOS.startWorkflow(receiveIsBig)(),
+      call: (h) => send(h.workflowID, BIG, 'big'),
+      expect: works(async (_, { s }) => assert.equal(await s.getResult(), true, 'the receiver got the 10 MB message intact')),
+    }),
+    row({ input: 'destination: empty', call: () => send('', 1), expect: rejects(E.DBOSNonExistentWorkflowError, /^Sent to non-existent destination workflow UUID: $/) }),
+    row({ input: 'destination: a number', call: () => send(bad<string>(42), 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID 42/) }),
+  ];
+}
+
 const MATRIX: Row<unknown>[] = [
   // ---- DBOS.startWorkflow (and the workflow's arguments)
   ...[
@@ -304,18 +322,7 @@ const MATRIX: Row<unknown>[] = [
 
   // ---- DBOS.send
   ...[
-    row<Rx>({ input: 'message: an object carrying methods and a symbol (dropped)', ...toReceiver, call: (h) => DBOS.send(h.workflowID, withMethods()), expect: works(async (_, { s }) => assert.deepEqual(await s.getResult(), WITHOUT_METHODS)) }),
-    row({ input: 'message: a function itself', call: () => DBOS.send(SINK, () => 1), expect: rejects(E.DBOSError, /^Cannot serialize the message \(a function\)/) }),
-    row({ input: 'message: a symbol itself', call: () => DBOS.send(SINK, Symbol('s')), expect: rejects(E.DBOSError, /^Cannot serialize the message \(Symbol\(s\)\)/) }),
-    row<Rx>({ input: 'message: a circular object', ...toReceiver, call: (h) => DBOS.send(h.workflowID, circular()), expect: works(async (_, { s }) => assertCircular(await s.getResult())) }),
-    row<WorkflowHandle<boolean>>({
-      input: 'message: 10 MB',
-      setup: () => DBOS.startWorkflow(receiveIsBig)(),
-      call: (h) => DBOS.send(h.workflowID, BIG, 'big'),
-      expect: works(async (_, { s }) => assert.equal(await s.getResult(), true, 'the receiver got the 10 MB message intact')),
-    }),
-    row({ input: 'destination: empty', call: () => DBOS.send('', 1), expect: rejects(E.DBOSNonExistentWorkflowError, /^Sent to non-existent destination workflow UUID: $/) }),
-    row({ input: 'destination: a number', call: () => DBOS.send(bad<string>(42), 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID 42/) }),
+    ...sendRows((destination, message, topic) => DBOS.send(destination, message, topic)),
     row({ input: 'destination: a NUL character', call: () => DBOS.send('a\u0000b', 1), expect: rejects(E.DBOSError, /NUL character/) }),
     row({ input: 'destination: unknown workflow', call: () => DBOS.send(unknownID(), 1), expect: rejects(E.DBOSNonExistentWorkflowError, /^Sent to non-existent destination workflow UUID: unknown-/) }),
     row({ input: 'topic: a number', call: () => DBOS.send(SINK, 1, bad<string>(7)), expect: rejects(E.DBOSError, /Invalid topic 7/) }),
@@ -575,18 +582,7 @@ const MATRIX: Row<unknown>[] = [
 
   // ---- DBOSClient.send
   ...[
-    row<Rx>({ input: 'message: an object carrying methods and a symbol (dropped)', ...toReceiver, call: (h) => client.send(h.workflowID, withMethods()), expect: works(async (_, { s }) => assert.deepEqual(await s.getResult(), WITHOUT_METHODS)) }),
-    row({ input: 'message: a function itself', call: () => client.send(SINK, () => 1), expect: rejects(E.DBOSError, /^Cannot serialize the message \(a function\)/) }),
-    row({ input: 'message: a symbol itself', call: () => client.send(SINK, Symbol('s')), expect: rejects(E.DBOSError, /^Cannot serialize the message \(Symbol\(s\)\)/) }),
-    row<Rx>({ input: 'message: a circular object', ...toReceiver, call: (h) => client.send(h.workflowID, circular()), expect: works(async (_, { s }) => assertCircular(await s.getResult())) }),
-    row<WorkflowHandle<boolean>>({
-      input: 'message: 10 MB',
-      setup: () => DBOS.startWorkflow(receiveIsBig)(),
-      call: (h) => client.send(h.workflowID, BIG, 'big'),
-      expect: works(async (_, { s }) => assert.equal(await s.getResult(), true, 'the receiver got the 10 MB message intact')),
-    }),
-    row({ input: 'destination: empty', call: () => client.send('', 1), expect: rejects(E.DBOSNonExistentWorkflowError, /^Sent to non-existent destination workflow UUID: $/) }),
-    row({ input: 'destination: a number', call: () => client.send(bad<string>(42), 1), expect: rejects(E.DBOSError, /Invalid destination workflow ID 42/) }),
+    ...sendRows((destination, message, topic) => client.send(destination, message, topic)),
     row({ input: 'destination: unknown workflow', call: () => client.send(unknownID(), 1), expect: rejects(E.DBOSNonExistentWorkflowError, /Sent to non-existent destination workflow UUID/) }),
     row({ input: 'topic: a number', call: () => client.send(SINK, 1, bad<string>(7)), expect: rejects(E.DBOSError, /Invalid topic 7/) }),
     row({ input: 'topic: 8000 bytes', call: () => client.send(SINK, 1, LONG_TOPIC), expect: rejects(E.DBOSError, /notification trigger allows at most 7999/) }),

@@ -12,16 +12,17 @@ const root = path.join(__dirname, '..', '..', '..');
 let cwd = '';
 let port = 0;
 
-function runExample(): { code: number | null; out: string } {
+/** Runs a built example with nothing configured but the embedded Postgres's port; `out` is stdout then stderr. */
+function runExample(script: string, ...args: string[]): { code: number | null; stdout: string; out: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, DBOS_EMBEDDED_PG_PORT: String(port) };
   delete env.DBOS_SYSTEM_DATABASE_URL;
-  const r = spawnSync(process.execPath, [path.join(root, 'examples', 'build', 'onboarding.js'), 'Zoe'], {
+  const r = spawnSync(process.execPath, [path.join(root, 'examples', 'build', script), ...args], {
     cwd,
     env,
     encoding: 'utf8',
     timeout: 120_000,
   });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  return { code: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}` };
 }
 
 before(async () => {
@@ -38,7 +39,7 @@ after(() => {
 });
 
 test('npm start: the example completes on an embedded Postgres with nothing configured', () => {
-  const first = runExample();
+  const first = runExample('onboarding.js', 'Zoe');
   assert.equal(first.code, 0, first.out);
   assert.match(first.out, /\[step\] creating an account for Zoe/);
   assert.match(first.out, /Result: Zoe is onboarded \(welcome-email-sent:acct-zoe\)/);
@@ -47,24 +48,16 @@ test('npm start: the example completes on an embedded Postgres with nothing conf
 });
 
 test('a second run reuses the database: the finished workflow is not run again', () => {
-  const second = runExample();
+  const second = runExample('onboarding.js', 'Zoe');
   assert.equal(second.code, 0, second.out);
   assert.match(second.out, /Result: Zoe is onboarded/);
   assert.doesNotMatch(second.out, /\[step\]/);
 });
 
 test('the Server-Sent Events example streams a workflow\'s progress over HTTP to the end', () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, DBOS_EMBEDDED_PG_PORT: String(port) };
-  delete env.DBOS_SYSTEM_DATABASE_URL;
-  const r = spawnSync(process.execPath, [path.join(root, 'examples', 'build', 'progress-stream.js'), '--once'], {
-    cwd,
-    env,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  const out = `${r.stdout}${r.stderr}`;
-  assert.equal(r.status, 0, out);
-  const lines = r.stdout.trim().split('\n');
+  const { code, stdout, out } = runExample('progress-stream.js', '--once');
+  assert.equal(code, 0, out);
+  const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 5, out);
   for (let i = 0; i < 3; i++) assert.match(lines[i] ?? '', new RegExp(`^id: ${i} \\| data: \\{"part":${i + 1},"of":3,"at":"[0-9T:.Z-]+"\\}$`));
   assert.equal(lines[3], 'event: end | data: {}');

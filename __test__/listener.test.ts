@@ -2,14 +2,13 @@
 // waiters through the database's notifications (well before the 10 s poll fallback); the listener
 // reconnects after its connection is killed server-side without losing a wake-up; and messages written
 // by plain SQL wake waiters through the notifications trigger.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DBOS, DBOSClient } from 'dbos-native';
-import { killAll, logEvents, spawnApp, waitFor, type App } from './helpers/child';
-import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
+import { logEvents, spawnApp, waitFor, type App } from './helpers/child';
+import { assertCheckpoints, query, sleep, statusRow, steps } from './helpers/db';
+import { appScratch } from './helpers/scratch';
 
 const script = path.join(__dirname, 'apps', 'messages-app.js');
 /** Waits poll the tables every 10 s: a wake-up faster than this bound came from a notification. */
@@ -31,29 +30,24 @@ const publish = DBOS.registerWorkflow(
   { name: 'publish' },
 );
 
-let url = '';
-let dir = '';
 let client: DBOSClient;
 
-before(async () => {
-  url = await freshDatabase('dbosn_listener');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-listener-'));
-  DBOS.setConfig({ name: 'listener-test', systemDatabaseUrl: url, executorID: 'process-B', applicationVersion: 'listener-v1' });
-  await DBOS.launch();
-  client = await DBOSClient.create({ systemDatabaseUrl: url });
-});
-
-after(async () => {
-  await killAll();
-  await client.destroy();
-  await DBOS.shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const scratch = appScratch('dbosn_listener', {
+  setup: async () => {
+    DBOS.setConfig({ name: 'listener-test', systemDatabaseUrl: scratch.url, executorID: 'process-B', applicationVersion: 'listener-v1' });
+    await DBOS.launch();
+    client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
+  },
+  teardown: async () => {
+    await client.destroy();
+    await DBOS.shutdown();
+  },
 });
 
 /** Waits until the workflow's recv at `recvFunctionID` has recorded its deadline, then a bit more, so it is blocked in its wait. */
 async function blockedInRecv(workflowID: string, recvFunctionID: number): Promise<void> {
   await waitFor(`${workflowID} to wait in recv ${recvFunctionID}`, async () =>
-    (await steps(url, workflowID)).some((s) => s.function_id === recvFunctionID + 1 && s.function_name === 'DBOS.sleep'),
+    (await steps(scratch.url, workflowID)).some((s) => s.function_id === recvFunctionID + 1 && s.function_name === 'DBOS.sleep'),
   );
   await sleep(300);
 }
@@ -61,7 +55,7 @@ async function blockedInRecv(workflowID: string, recvFunctionID: number): Promis
 /** How long after the message was inserted the recv at `functionID` consumed it (both clocks are this host's). */
 async function wakeLatency(workflowID: string, functionID: number): Promise<number> {
   const rows = await query<{ latency: string }>(
-    url,
+    scratch.url,
     `SELECT o.completed_at_epoch_ms - n.created_at_epoch_ms AS latency
        FROM dbos.operation_outputs o JOIN dbos.notifications n
          ON n.destination_uuid = o.workflow_uuid AND n.consumed_by_function_id = o.function_id
@@ -74,7 +68,7 @@ async function wakeLatency(workflowID: string, functionID: number): Promise<numb
 
 async function consumption(dest: string): Promise<[string, boolean, number | null][]> {
   const rows = await query<{ topic: string; consumed: boolean; consumed_by_function_id: number | null }>(
-    url,
+    scratch.url,
     'SELECT topic, consumed, consumed_by_function_id FROM dbos.notifications WHERE destination_uuid = $1 ORDER BY created_at_epoch_ms',
     [dest],
   );
@@ -83,7 +77,7 @@ async function consumption(dest: string): Promise<[string, boolean, number | nul
 
 async function listenBackends(): Promise<number[]> {
   const rows = await query<{ pid: number }>(
-    url,
+    scratch.url,
     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid() ORDER BY pid",
   );
   return rows.map((r) => r.pid);
@@ -93,14 +87,14 @@ async function listenBackends(): Promise<number[]> {
 async function crossProcess(a: App, log: string, rx: string, ev: string, t: TestContext): Promise<void> {
   await waitFor('A to wait for its event', () => logEvents(log).some((e) => e.name === 'getEvent-start'), [a]);
   await blockedInRecv(rx, 1);
-  assert.equal((await statusRow(url, rx))?.executor_id, 'process-A');
+  assert.equal((await statusRow(scratch.url, rx))?.executor_id, 'process-A');
 
   const typed = { when: new Date('2025-02-03T04:05:06.007Z'), big: 2n ** 70n, m: new Map([['k', [1, 2]]]), u: undefined };
   await DBOS.send(rx, typed, 'plain'); // plain code in process B
   await blockedInRecv(rx, 3);
   const plainLatency = await wakeLatency(rx, 1);
   await client.send(rx, 'via client', 'client');
-  await waitFor('A to finish its workflow', async () => (await statusRow(url, rx))?.status === 'SUCCESS', [a]);
+  await waitFor('A to finish its workflow', async () => (await statusRow(scratch.url, rx))?.status === 'SUCCESS', [a]);
   const clientLatency = await wakeLatency(rx, 3);
   t.diagnostic(`cross-process recv wake: DBOS.send ${plainLatency} ms, DBOSClient.send ${clientLatency} ms`);
   assert.ok(plainLatency < PROMPT_MS, `DBOS.send woke A's recv after ${plainLatency} ms`);
@@ -116,23 +110,13 @@ async function crossProcess(a: App, log: string, rx: string, ev: string, t: Test
     ['plain', true, 1],
     ['client', true, 3],
   ]);
-  assert.deepEqual(
-    (await steps(url, rx)).map((s) => [s.function_id, s.function_name]),
-    [
-      [0, 'before'],
-      [1, 'DBOS.recv'],
-      [2, 'DBOS.sleep'],
-      [3, 'DBOS.recv'],
-      [4, 'DBOS.sleep'],
-      [5, 'after'],
-    ],
-  );
+  await assertCheckpoints(scratch.url, rx, ['before', 'DBOS.recv', 'DBOS.sleep', 'DBOS.recv', 'DBOS.sleep', 'after']);
 
   // setEvent in a workflow of process B wakes A's getEvent (outside a workflow).
   await (await DBOS.startWorkflow(publish, { workflowID: ev })('ready', { at: new Date(0), n: 1n })).getResult();
   await waitFor('A to get the event', () => logEvents(log).some((e) => e.name === 'got-event'), [a]);
   const [setRow] = await query<{ completed_at_epoch_ms: string }>(
-    url,
+    scratch.url,
     "SELECT completed_at_epoch_ms FROM dbos.operation_outputs WHERE workflow_uuid = $1 AND function_name = 'DBOS.setEvent'",
     [ev],
   );
@@ -146,13 +130,13 @@ async function crossProcess(a: App, log: string, rx: string, ev: string, t: Test
 
 describe('two processes on one database', () => {
   test('a send from another process (DBOS.send and DBOSClient.send) and its setEvent wake waiters in this one promptly', async (t) => {
-    const log = path.join(dir, 'a.log');
+    const log = scratch.file('a.log');
     const rx = 'xproc-rx';
     const ev = 'xproc-ev';
     const a = spawnApp(
       script,
       {
-        DBOS_SYSTEM_DATABASE_URL: url,
+        DBOS_SYSTEM_DATABASE_URL: scratch.url,
         DBOS__VMID: 'process-A',
         START: 'waiter',
         WF_ID: rx,
@@ -182,7 +166,7 @@ describe('listener reconnect', () => {
     const id = 'reconnect-rx';
     const h = await DBOS.startWorkflow(receiveTopics, { workflowID: id })(['during', 'after'], 30);
     await blockedInRecv(id, 0);
-    const killed = await query<{ ok: boolean }>(url, 'SELECT pg_terminate_backend($1) AS ok', [oldPid]);
+    const killed = await query<{ ok: boolean }>(scratch.url, 'SELECT pg_terminate_backend($1) AS ok', [oldPid]);
     assert.equal(killed[0]?.ok, true);
     // Sent while the listener is down (it reconnects after 1 s): the notification is missed, but the
     // reconnect wakes every waiter to re-check, so it is not lost to the 10 s poll.
@@ -204,16 +188,16 @@ describe('listener reconnect', () => {
       ['during', true, 0],
       ['after', true, 2],
     ]);
-    assert.equal((await steps(url, id)).filter((s) => s.function_name === 'DBOS.recv').length, 2);
+    assert.equal((await steps(scratch.url, id)).filter((s) => s.function_name === 'DBOS.recv').length, 2);
   });
 
   test('messages written by plain SQL (dbos.send_message, a raw INSERT) wake a waiting recv through the trigger', async (t) => {
     const id = 'sql-rx';
     const h = await DBOS.startWorkflow(receiveTopics, { workflowID: id })(['fn', 'insert'], 30);
     await blockedInRecv(id, 0);
-    await query(url, "SELECT dbos.send_message($1, $2::json, 'fn')", [id, JSON.stringify({ from: 'send_message', n: 1 })]);
+    await query(scratch.url, "SELECT dbos.send_message($1, $2::json, 'fn')", [id, JSON.stringify({ from: 'send_message', n: 1 })]);
     await blockedInRecv(id, 2);
-    await query(url, "INSERT INTO dbos.notifications (destination_uuid, topic, message, serialization) VALUES ($1, 'insert', $2, 'js_superjson')", [
+    await query(scratch.url, "INSERT INTO dbos.notifications (destination_uuid, topic, message, serialization) VALUES ($1, 'insert', $2, 'js_superjson')", [
       id,
       '{"json":{"d":"2025-01-01T00:00:00.000Z"},"meta":{"values":{"d":["Date"]}},"__dbos_serializer":"superjson"}',
     ]);
@@ -225,7 +209,7 @@ describe('listener reconnect', () => {
     t.diagnostic(`SQL wake: send_message ${fnLatency} ms, INSERT ${insertLatency} ms`);
     assert.ok(fnLatency < PROMPT_MS, `send_message woke the recv after ${fnLatency} ms`);
     assert.ok(insertLatency < PROMPT_MS, `the INSERT woke the recv after ${insertLatency} ms`);
-    const rows = await steps(url, id);
+    const rows = await steps(scratch.url, id);
     assert.equal(rows.find((s) => s.function_id === 0)?.serialization, 'portable_json', 'the stored format is copied into the checkpoint');
     assert.equal(rows.find((s) => s.function_id === 2)?.serialization, 'js_superjson');
     assert.deepEqual(await consumption(id), [

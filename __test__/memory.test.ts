@@ -13,14 +13,13 @@
 // Sizes: 100,000 of each by default (measured on the shared 2-core machine: about 830 recvs/s, each a
 // deadline marker and the consume statement, and 1,550-2,200 short workflows/s, so 3-4 minutes in all).
 // DBOS_TEST_MEMORY_N sets both; DBOS_TEST_MEMORY_MESSAGES and DBOS_TEST_MEMORY_WORKFLOWS each on its own.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DBOSClient } from 'dbos-native';
-import { countEvents, finalOutput, killAll, spawnApp, waitFor } from './helpers/child';
-import { freshDatabase, query } from './helpers/db';
+import { countEvents, finalOutput, spawnApp, waitFor } from './helpers/child';
+import { query } from './helpers/db';
+import { appScratch } from './helpers/scratch';
 
 const script = path.join(__dirname, 'apps', 'memory-app.js');
 const full = process.env.DBOS_TEST_MEMORY_N ? Number(process.env.DBOS_TEST_MEMORY_N) : undefined;
@@ -45,19 +44,12 @@ const RSS_BOUND = 8 * MB;
 /** Samples (1,000 items each) that count as warm-up: caches, pools, JIT, the first heap growth. */
 const WARMUP_SAMPLES = 5;
 
-let url = '';
-let dir = '';
 let client: DBOSClient;
 
-before(async () => {
-  url = await freshDatabase('dbosn_memory');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-memory-'));
-});
-
-after(async () => {
-  await killAll();
-  await client?.destroy();
-  rmSync(dir, { recursive: true, force: true });
+const scratch = appScratch('dbosn_memory', {
+  teardown: async () => {
+    await client?.destroy();
+  },
 });
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -91,18 +83,18 @@ function mb(x: number): string {
 }
 
 test(`RSS stays flat over ${MESSAGES} messages through one recv loop and ${WORKFLOWS} short workflows`, async (t) => {
-  const log = path.join(dir, 'memory.log');
+  const log = scratch.file('memory.log');
   const app = spawnApp(
     script,
-    { DBOS_SYSTEM_DATABASE_URL: url, MESSAGES: String(MESSAGES), WORKFLOWS: String(WORKFLOWS), SAMPLE_EVERY: String(SAMPLE_EVERY), CONCURRENCY: '50', LOG: log },
+    { DBOS_SYSTEM_DATABASE_URL: scratch.url, MESSAGES: String(MESSAGES), WORKFLOWS: String(WORKFLOWS), SAMPLE_EVERY: String(SAMPLE_EVERY), CONCURRENCY: '50', LOG: log },
     'memory-app',
     { nodeArgs: ['--expose-gc'] },
   );
   await waitFor('the summer workflow to start', () => countEvents(log, 'summer-started') === 1, [app], 60_000);
-  client = await DBOSClient.create({ systemDatabaseUrl: url });
+  client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
   // A recv has recorded its deadline (function n + 1) once it is about to wait.
   const waitingAt = async (functionID: number): Promise<boolean> =>
-    (await query(url, "SELECT 1 FROM dbos.operation_outputs WHERE workflow_uuid = 'summer' AND function_id = $1 AND function_name = 'DBOS.sleep'", [functionID + 1])).length === 1;
+    (await query(scratch.url, "SELECT 1 FROM dbos.operation_outputs WHERE workflow_uuid = 'summer' AND function_id = $1 AND function_name = 'DBOS.sleep'", [functionID + 1])).length === 1;
 
   const t0 = Date.now();
   for (let b = 0; b * BATCH < MESSAGES; b++) {
@@ -118,7 +110,7 @@ test(`RSS stays flat over ${MESSAGES} messages through one recv loop and ${WORKF
   // Every message was received once, in order, and summed.
   assert.equal(out.sum, (MESSAGES * (MESSAGES - 1)) / 2);
   const [m] = await query<{ n: string; consumed: string; functions: string; checkpoints: string }>(
-    url,
+    scratch.url,
     `SELECT count(*)::text AS n, count(*) FILTER (WHERE consumed)::text AS consumed,
             count(DISTINCT consumed_by_function_id)::text AS functions,
             (SELECT count(*) FROM dbos.operation_outputs WHERE workflow_uuid = 'summer' AND function_name = 'DBOS.recv')::text AS checkpoints
@@ -128,7 +120,7 @@ test(`RSS stays flat over ${MESSAGES} messages through one recv loop and ${WORKF
   // The first recv of each batch was waiting when its message came (called before the message existed),
   // and a notification woke it, well before the 10 s poll.
   const firsts = await query<{ waited: boolean; latency: string }>(
-    url,
+    scratch.url,
     `SELECT o.started_at_epoch_ms < n.created_at_epoch_ms AS waited, (o.completed_at_epoch_ms - n.created_at_epoch_ms)::text AS latency
        FROM dbos.operation_outputs o JOIN dbos.notifications n ON n.destination_uuid = o.workflow_uuid AND n.consumed_by_function_id = o.function_id
       WHERE o.workflow_uuid = 'summer' AND o.function_name = 'DBOS.recv' AND o.function_id % $1 = 0`,
@@ -139,7 +131,7 @@ test(`RSS stays flat over ${MESSAGES} messages through one recv loop and ${WORKF
   const wakeMax = Math.max(...firsts.map((f) => Number(f.latency)));
   assert.ok(wakeMax < 10_000, `woken by notifications (slowest ${wakeMax} ms)`);
   assert.equal(
-    Number((await query<{ n: string }>(url, "SELECT count(*) AS n FROM dbos.workflow_status WHERE name = 'short' AND status = 'SUCCESS'"))[0]?.n),
+    Number((await query<{ n: string }>(scratch.url, "SELECT count(*) AS n FROM dbos.workflow_status WHERE name = 'short' AND status = 'SUCCESS'"))[0]?.n),
     WORKFLOWS,
   );
 

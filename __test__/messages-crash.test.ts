@@ -1,44 +1,38 @@
 // recv across a real crash: an app process blocked in DBOS.recv is SIGKILLed, and a new process of the
 // same executor recovers the workflow. The recv keeps its recorded deadline, and a message sent while
 // no process was alive is received after recovery, exactly once.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DBOSClient } from 'dbos-native';
-import { countEvents, finalOutput, killAll, killApp, logEvents, spawnApp, waitFor, type App } from './helpers/child';
-import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
+import { countEvents, finalOutput, killApp, logEvents, spawnApp, waitFor, type App } from './helpers/child';
+import { assertCheckpoints, query, sleep, statusRow, steps } from './helpers/db';
+import { appScratch } from './helpers/scratch';
 
 const script = path.join(__dirname, 'apps', 'messages-app.js');
 const EXECUTOR = 'messages-crash-executor';
-let url = '';
-let dir = '';
 let client: DBOSClient;
 
-before(async () => {
-  url = await freshDatabase('dbosn_messages_crash');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-msg-crash-'));
-  client = await DBOSClient.create({ systemDatabaseUrl: url });
-});
-
-after(async () => {
-  await killAll();
-  await client.destroy();
-  rmSync(dir, { recursive: true, force: true });
+const scratch = appScratch('dbosn_messages_crash', {
+  setup: async () => {
+    client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
+  },
+  teardown: async () => {
+    await client.destroy();
+  },
 });
 
 function run(env: Record<string, string>, name: string): App {
-  return spawnApp(script, { DBOS_SYSTEM_DATABASE_URL: url, DBOS__VMID: EXECUTOR, ...env }, name);
+  return spawnApp(script, { DBOS_SYSTEM_DATABASE_URL: scratch.url, DBOS__VMID: EXECUTOR, ...env }, name);
 }
 
 async function notifications(dest: string): Promise<{ message: string; consumed: boolean; consumed_by_function_id: number | null }[]> {
-  return query(url, 'SELECT message, consumed, consumed_by_function_id FROM dbos.notifications WHERE destination_uuid = $1 ORDER BY created_at_epoch_ms', [dest]);
+  return query(scratch.url, 'SELECT message, consumed, consumed_by_function_id FROM dbos.notifications WHERE destination_uuid = $1 ORDER BY created_at_epoch_ms', [dest]);
 }
 
 async function deadlineMarker(id: string): Promise<{ function_id: number; output: string | null; started_at_epoch_ms: string } | undefined> {
   const rows = await query<{ function_id: number; output: string | null; started_at_epoch_ms: string }>(
-    url,
+    scratch.url,
     "SELECT function_id, output, started_at_epoch_ms FROM dbos.operation_outputs WHERE workflow_uuid = $1 AND function_name = 'DBOS.sleep'",
     [id],
   );
@@ -47,7 +41,7 @@ async function deadlineMarker(id: string): Promise<{ function_id: number; output
 }
 
 test('recv across SIGKILL: the recovered recv keeps its recorded deadline and times out at the original time', async () => {
-  const log = path.join(dir, 'deadline.log');
+  const log = scratch.file('deadline.log');
   const id = 'recv-deadline';
   const timeoutS = 5;
   const first = run({ START: 'waiter', WF_ID: id, TOPICS: 'never', TIMEOUT_S: String(timeoutS), LOG: log }, 'first');
@@ -55,9 +49,9 @@ test('recv across SIGKILL: the recovered recv keeps its recorded deadline and ti
   await sleep(200); // well into the wait
   await killApp(first);
 
-  assert.equal((await statusRow(url, id))?.status, 'PENDING');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'PENDING');
   assert.deepEqual(
-    (await steps(url, id)).map((s) => [s.function_id, s.function_name]),
+    (await steps(scratch.url, id)).map((s) => [s.function_id, s.function_name]),
     [
       [0, 'before'],
       [2, 'DBOS.sleep'],
@@ -85,7 +79,7 @@ test('recv across SIGKILL: the recovered recv keeps its recorded deadline and ti
 
   const markerAfter = await deadlineMarker(id);
   assert.deepEqual(markerAfter, marker, 'the marker at n+1 was reused, not re-written');
-  const rows = await steps(url, id);
+  const rows = await steps(scratch.url, id);
   assert.deepEqual(
     rows.map((s) => [s.function_id, s.function_name, s.output]),
     [
@@ -96,14 +90,14 @@ test('recv across SIGKILL: the recovered recv keeps its recorded deadline and ti
     ],
   );
   assert.equal(rows[1]?.serialization, null, 'a timed-out recv records NULL output and serialization');
-  const status = await statusRow(url, id);
+  const status = await statusRow(scratch.url, id);
   assert.equal(status?.status, 'SUCCESS');
   assert.equal(status?.executor_id, EXECUTOR);
   assert.equal(status?.recovery_attempts, '2');
 });
 
 test('a message sent while no process was alive is received after recovery, exactly once', async () => {
-  const log = path.join(dir, 'dead.log');
+  const log = scratch.file('dead.log');
   const id = 'recv-while-dead';
   const first = run({ START: 'waiter', WF_ID: id, TOPICS: 'pay', TIMEOUT_S: '60', HANG_AFTER: '1', LOG: log }, 'first');
   await waitFor('the recv deadline marker', async () => (await deadlineMarker(id)) !== undefined, [first]);
@@ -133,7 +127,7 @@ test('a message sent while no process was alive is received after recovery, exac
     ],
     'the oldest message was consumed by the recv at function ID 1',
   );
-  const recvRow = (await steps(url, id)).find((s) => s.function_name === 'DBOS.recv');
+  const recvRow = (await steps(scratch.url, id)).find((s) => s.function_name === 'DBOS.recv');
   assert.equal(recvRow?.function_id, 1);
   assert.equal(recvRow?.output, msgs[0]?.message, 'the checkpoint holds the consumed message as stored');
   assert.equal(recvRow?.serialization, 'js_superjson');
@@ -152,17 +146,9 @@ test('a message sent while no process was alive is received after recovery, exac
     ],
     'the replay consumed nothing more',
   );
-  assert.deepEqual(
-    (await steps(url, id)).map((s) => [s.function_id, s.function_name]),
-    [
-      [0, 'before'],
-      [1, 'DBOS.recv'],
-      [2, 'DBOS.sleep'],
-      [3, 'after'],
-    ],
-  );
+  await assertCheckpoints(scratch.url, id, ['before', 'DBOS.recv', 'DBOS.sleep', 'after']);
   assert.deepEqual(await deadlineMarker(id), marker, 'the deadline marker is the first run’s');
-  const status = await statusRow(url, id);
+  const status = await statusRow(scratch.url, id);
   assert.equal(status?.status, 'SUCCESS');
   assert.equal(status?.recovery_attempts, '3');
 });

@@ -2,16 +2,15 @@
 // the official DBOSClient sends to our workflows and reads our events; our DBOSClient sends to and reads
 // the events of workflows the official SDK runs (in a child process, its own executor); the official
 // SDK's own send and getEvent reach our workflows. Values keep their types (superjson) both ways.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DBOS, DBOSClient } from 'dbos-native';
 import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
-import { finalOutput, killAll, spawnApp, waitFor } from './helpers/child';
-import { freshDatabase, query, statusRow, steps } from './helpers/db';
+import { finalOutput, spawnApp, waitFor } from './helpers/child';
+import { assertCheckpoints, query, statusRow, steps } from './helpers/db';
 import { assertTyped, typedValue } from './helpers/typed';
+import { appScratch } from './helpers/scratch';
 
 const officialApp = path.join(__dirname, 'apps', 'official-app.js');
 /** The official client polls getEvent (it never LISTENs); without this it would poll every 10 s. */
@@ -36,31 +35,26 @@ const nativePublisher = DBOS.registerWorkflow(
   { name: 'nativePublisher' },
 );
 
-let url = '';
-let dir = '';
 let client: DBOSClient;
 let official: OfficialClient;
 
-before(async () => {
-  url = await freshDatabase('dbosn_messages_interop');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-msg-interop-'));
-  DBOS.setConfig({ name: 'native-app', systemDatabaseUrl: url, executorID: 'native-executor', applicationVersion: 'native-v1' });
-  await DBOS.launch();
-  client = await DBOSClient.create({ systemDatabaseUrl: url });
-  official = await OfficialClient.create({ systemDatabaseUrl: url });
-});
-
-after(async () => {
-  await killAll();
-  await official.destroy();
-  await client.destroy();
-  await DBOS.shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const scratch = appScratch('dbosn_messages_interop', {
+  setup: async () => {
+    DBOS.setConfig({ name: 'native-app', systemDatabaseUrl: scratch.url, executorID: 'native-executor', applicationVersion: 'native-v1' });
+    await DBOS.launch();
+    client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
+    official = await OfficialClient.create({ systemDatabaseUrl: scratch.url });
+  },
+  teardown: async () => {
+    await official.destroy();
+    await client.destroy();
+    await DBOS.shutdown();
+  },
 });
 
 async function notifications(dest: string): Promise<{ topic: string; consumed: boolean; consumed_by_function_id: number | null; message_uuid: string; serialization: string | null }[]> {
   return query(
-    url,
+    scratch.url,
     'SELECT topic, consumed, consumed_by_function_id, message_uuid, serialization FROM dbos.notifications WHERE destination_uuid = $1 ORDER BY created_at_epoch_ms',
     [dest],
   );
@@ -93,18 +87,7 @@ describe('the official DBOSClient with our workflows', () => {
       ],
     );
     assert.equal((await notifications(id))[0]?.message_uuid, `key-1::${id}`);
-    assert.deepEqual(
-      (await steps(url, id)).map((s) => [s.function_id, s.function_name]),
-      [
-        [0, 'DBOS.recv'],
-        [1, 'DBOS.sleep'],
-        [2, 'DBOS.recv'],
-        [3, 'DBOS.sleep'],
-        [4, 'DBOS.recv'],
-        [5, 'DBOS.sleep'],
-        [6, 'DBOS.recv'],
-      ],
-    );
+    await assertCheckpoints(scratch.url, id, ['DBOS.recv', 'DBOS.sleep', 'DBOS.recv', 'DBOS.sleep', 'DBOS.recv', 'DBOS.sleep', 'DBOS.recv']);
   });
 
   test('its getEvent reads our events (native and portable), also one set after it started waiting', async () => {
@@ -114,7 +97,7 @@ describe('the official DBOSClient with our workflows', () => {
     assertTyped(await pending, 'our event read by the official client');
     assert.deepEqual(await official.getEvent(id, 'portable', { timeoutSeconds: 5, ...FAST_POLL }), { p: [1, 'a'] });
     assert.equal(await official.getEvent(id, 'missing', { timeoutSeconds: 0.2, ...FAST_POLL }), null);
-    const rows = await query<{ key: string; serialization: string }>(url, 'SELECT key, serialization FROM dbos.workflow_events WHERE workflow_uuid = $1 ORDER BY key', [id]);
+    const rows = await query<{ key: string; serialization: string }>(scratch.url, 'SELECT key, serialization FROM dbos.workflow_events WHERE workflow_uuid = $1 ORDER BY key', [id]);
     assert.deepEqual(
       rows.map((r) => [r.key, r.serialization]),
       [
@@ -129,7 +112,7 @@ describe('the official DBOSClient with our workflows', () => {
 
 describe('workflows of the official SDK (child process, its own executor)', () => {
   test('our DBOSClient sends to them and reads their events; their send and getEvent reach our workflows', async () => {
-    const log = path.join(dir, 'official.log');
+    const log = scratch.file('official.log');
     // Ours: a receiver for the official SDK's DBOS.send, and an event it reads with DBOS.getEvent.
     const ourRx = 'native-rx-official-sdk';
     const ourPub = 'native-pub-official-sdk';
@@ -138,7 +121,7 @@ describe('workflows of the official SDK (child process, its own executor)', () =
     const app = spawnApp(
       officialApp,
       {
-        DBOS_SYSTEM_DATABASE_URL: url,
+        DBOS_SYSTEM_DATABASE_URL: scratch.url,
         LOG: log,
         RECEIVER_ID: 'official-rx',
         PUBLISHER_ID: 'official-pub',
@@ -148,7 +131,7 @@ describe('workflows of the official SDK (child process, its own executor)', () =
       },
       'official app',
     );
-    await waitFor('the official receiver to start', async () => (await statusRow(url, 'official-rx')) !== undefined, [app], 20_000);
+    await waitFor('the official receiver to start', async () => (await statusRow(scratch.url, 'official-rx')) !== undefined, [app], 20_000);
     await client.send('official-rx', typedValue(), 'typed');
     await client.send('official-rx', 'no topic from dbos-native');
 
@@ -167,7 +150,7 @@ describe('workflows of the official SDK (child process, its own executor)', () =
     assert.equal(noTopic, 'no topic from dbos-native');
     assertTyped(await client.retrieveWorkflow('official-tx').getResult(), 'our event read by the official DBOS.getEvent');
     assert.equal(await client.retrieveWorkflow('official-pub').getResult(), 'published');
-    assert.equal((await statusRow(url, 'official-rx'))?.executor_id, 'official-executor');
+    assert.equal((await statusRow(scratch.url, 'official-rx'))?.executor_id, 'official-executor');
 
     // The rows: what the official recv consumed, and what its send stored for us.
     assert.deepEqual(
@@ -182,7 +165,7 @@ describe('workflows of the official SDK (child process, its own executor)', () =
       [['from-official', true, 0, 'js_superjson']],
     );
     assert.deepEqual(
-      (await steps(url, 'official-tx')).map((s) => s.function_name),
+      (await steps(scratch.url, 'official-tx')).map((s) => s.function_name),
       ['DBOS.send', 'DBOS.getEvent', 'DBOS.sleep'],
     );
 

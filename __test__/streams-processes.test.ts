@@ -1,20 +1,17 @@
 // Streams across processes and at scale: a writer SIGKILLed mid-stream and recovered (no gap or
 // duplicate among workflow-written values), a reader in another process, a reading workflow that is
 // cancelled, a 1,000,000-value stream read with flat memory, and interop with the official SDK.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DBOS, DBOSClient, Error as E } from 'dbos-native';
 import { DBOS as OfficialDBOS, DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
-import { countEvents, killAll, killApp, spawnApp, waitFor, type App } from './helpers/child';
+import { countEvents, killApp, spawnApp, waitFor, type App } from './helpers/child';
 import { freshDatabase, query, sleep, statusRow } from './helpers/db';
+import { appScratch } from './helpers/scratch';
 
 const app = path.join(__dirname, 'apps', 'stream-app.js');
-let url = '';
-let dir = '';
 let client: DBOSClient;
 
 const holder = DBOS.registerWorkflow(async () => DBOS.recv('done', 120), { name: 'holder' });
@@ -50,27 +47,24 @@ const cancellableReader = DBOS.registerWorkflow(
   { name: 'cancellableReader' },
 );
 
-before(async () => {
-  url = await freshDatabase('dbosn_streams_proc');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-streams-'));
-  DBOS.setConfig({ name: 'streams-proc-test', systemDatabaseUrl: url, applicationVersion: 'streams-proc-v1' });
-  await DBOS.launch();
-  client = await DBOSClient.create({ systemDatabaseUrl: url });
-});
-
-after(async () => {
-  await killAll();
-  await client.destroy();
-  await DBOS.shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const scratch = appScratch('dbosn_streams_proc', {
+  setup: async () => {
+    DBOS.setConfig({ name: 'streams-proc-test', systemDatabaseUrl: scratch.url, applicationVersion: 'streams-proc-v1' });
+    await DBOS.launch();
+    client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
+  },
+  teardown: async () => {
+    await client.destroy();
+    await DBOS.shutdown();
+  },
 });
 
 function runApp(env: Record<string, string>): App {
-  return spawnApp(app, { DBOS_SYSTEM_DATABASE_URL: url, ...env }, 'stream-app');
+  return spawnApp(app, { DBOS_SYSTEM_DATABASE_URL: scratch.url, ...env }, 'stream-app');
 }
 
 test('SIGKILL of the writer mid-stream: recovery continues it with no gap or duplicate among workflow-written values', async () => {
-  const log = path.join(dir, 'streamer.log');
+  const log = scratch.file('streamer.log');
   const id = `killed-writer-${randomUUID()}`;
   const n = 8;
   const first = runApp({ START: 'streamer', WF_ID: id, N: String(n), HANG_AT: '3', LOG: log });
@@ -83,7 +77,7 @@ test('SIGKILL of the writer mid-stream: recovery continues it with no gap or dup
   })();
   await waitFor('the writer to hang in step 3', () => countEvents(log, 'step-3') === 1, [first]);
   await killApp(first);
-  assert.equal((await statusRow(url, id))?.status, 'PENDING');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'PENDING');
 
   const second = runApp({ AWAIT: id, LOG: log });
   assert.equal(await second.exited, 0);
@@ -94,19 +88,19 @@ test('SIGKILL of the writer mid-stream: recovery continues it with no gap or dup
   const fromSteps = got.filter((v) => typeof v === 'string');
   assert.deepEqual(fromSteps, ['step-0', 'step-1', 'step-2', 'step-3', 'step-3', 'step-4', 'step-5', 'step-6', 'step-7']);
   assert.equal(countEvents(log, 'step-2'), 1, 'recorded steps were not re-run');
-  const rows = await query<{ offset: number }>(url, 'SELECT "offset" FROM dbos.streams WHERE workflow_uuid = $1 ORDER BY "offset"', [id]);
+  const rows = await query<{ offset: number }>(scratch.url, 'SELECT "offset" FROM dbos.streams WHERE workflow_uuid = $1 ORDER BY "offset"', [id]);
   assert.deepEqual(
     rows.map((r) => r.offset),
     rows.map((_, i) => i),
     'offsets stay dense',
   );
-  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'SUCCESS');
 });
 
 test('a reader in another process follows a stream written here, woken by NOTIFY', async () => {
   const id = `cross-${randomUUID()}`;
   const h = await DBOS.startWorkflow(relay, { workflowID: id })();
-  const log = path.join(dir, 'reader.log');
+  const log = scratch.file('reader.log');
   const other = runApp({ READ: id, KEY: 'k', EXECUTOR: 'reader-proc', LOG: log });
   await waitFor('the reader process to launch', () => countEvents(log, 'launched') === 1, [other]);
   await sleep(300);
@@ -133,7 +127,7 @@ test('cancelling a workflow that is blocked reading a stream stops it', async ()
   await DBOS.cancelWorkflow(id);
   await assert.rejects(h.getResult(), E.DBOSWorkflowCancelledError);
   assert.ok(Date.now() - t0 < 3000, 'the blocked read noticed the cancellation promptly');
-  assert.equal((await statusRow(url, id))?.status, 'CANCELLED');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'CANCELLED');
   await DBOS.send(target, 'stop', 'done');
   await t.getResult();
 });
@@ -144,13 +138,13 @@ test('a 1,000,000-value stream is read to the end with flat memory', async (t) =
   const n = 1_000_000;
   // Written in bulk by SQL (a million workflow writes would take minutes); ~150 bytes per value.
   await query(
-    url,
+    scratch.url,
     `INSERT INTO dbos.streams (workflow_uuid, key, value, "offset", function_id, serialization)
      SELECT $1, 'big', '{"json":{"i":' || i || ',"pad":"' || repeat('p', 100) || '"},"__dbos_serializer":"superjson"}', i, 0, 'js_superjson'
      FROM generate_series(0, $2::int - 1) i`,
     [id, n],
   );
-  await query(url, `INSERT INTO dbos.streams VALUES ($1, 'big', '"__DBOS_STREAM_CLOSED__"', $2, 0, 'portable_json')`, [id, n]);
+  await query(scratch.url, `INSERT INTO dbos.streams VALUES ($1, 'big', '"__DBOS_STREAM_CLOSED__"', $2, 0, 'portable_json')`, [id, n]);
   let count = 0;
   let sum = 0;
   let baseline = 0;
@@ -176,7 +170,7 @@ test('a 1,000,000-value stream is read to the end with flat memory', async (t) =
 });
 
 test('interop: the official DBOSClient reads our streams to the close marker and to the writer\'s end', async () => {
-  const theirClient = await OfficialClient.create({ systemDatabaseUrl: url });
+  const theirClient = await OfficialClient.create({ systemDatabaseUrl: scratch.url });
   try {
     for (const close of [true, false]) {
       const id = `ours-${close}-${randomUUID()}`;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { DBOS, DBOSClient, Error as E, isStreamTimeoutError } from 'dbos-native';
-import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
+import { assertCheckpoints, freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
 
 let url = '';
 let client: DBOSClient;
@@ -352,10 +352,7 @@ describe('reads from workflow code are recorded', () => {
     await (await DBOS.startWorkflow(writeAll, { workflowID: target })('k', ['o0', 'o1'], false)).getResult();
     const id = `rso-${randomUUID()}`;
     assert.equal(await (await DBOS.startWorkflow(offsetReader, { workflowID: id })(target, 1)).getResult(), 'o1');
-    assert.deepEqual(
-      (await steps(url, id)).map((s) => [s.function_id, s.function_name]),
-      [[0, 'DBOS.readStreamOffset']],
-    );
+    await assertCheckpoints(url, id, ['DBOS.readStreamOffset']);
   });
 
   test('breaking out of for await releases the read: a second read works and IDs continue', async () => {
@@ -366,17 +363,7 @@ describe('reads from workflow code are recorded', () => {
       first: ['b0', 'b1'],
       again: ['b1', 'b2'],
     });
-    assert.deepEqual(
-      (await steps(url, id)).map((s) => [s.function_id, s.function_name]),
-      [
-        [0, 'DBOS.readStream'],
-        [1, 'DBOS.readStream'],
-        [2, 'DBOS.readStream'],
-        [3, 'DBOS.readStream'],
-        [4, 'DBOS.readStream'],
-        [5, 'afterReads'],
-      ],
-    );
+    await assertCheckpoints(url, id, ['DBOS.readStream', 'DBOS.readStream', 'DBOS.readStream', 'DBOS.readStream', 'DBOS.readStream', 'afterReads']);
   });
 
   test('two checkpointed reads at once in one workflow are refused (DBOSStreamNondeterminismError)', async () => {

@@ -1,10 +1,11 @@
 // Workflows and steps through the public API: decorators and register forms, handles, idempotent
 // starts, retries, errors, children, context and recorded values, checked against the stored rows.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { DBOS, Error as DBOSErrors } from 'dbos-native';
-import { freshDatabase, query, statusRow, steps } from './helpers/db';
+import { query, statusRow, steps } from './helpers/db';
+import { launchedDatabase } from './helpers/scratch';
 
 const runs: Record<string, number> = {};
 const bump = (k: string) => {
@@ -126,44 +127,34 @@ const plain = DBOS.registerWorkflow(
   { name: 'plainWorkflow' },
 );
 
-let url = '';
-
-before(async () => {
-  url = await freshDatabase('dbosn_workflows');
-  DBOS.setConfig({ name: 'workflows-test', systemDatabaseUrl: url, applicationVersion: 'v1' });
-  await DBOS.launch();
-});
-
-after(async () => {
-  await DBOS.shutdown();
-});
+const db = launchedDatabase('dbosn_workflows', { name: 'workflows-test', applicationVersion: 'v1' });
 
 describe('decorated and registered workflows', () => {
   test('a decorated workflow called directly runs its step once and records it', async () => {
     const id = `order-${randomUUID()}`;
     const result = await DBOS.withNextWorkflowID(id, () => Shop.order('apple', 3));
     assert.equal(result, 'applex3:5');
-    const rows = await steps(url, id);
+    const rows = await steps(db.url, id);
     assert.deepEqual(
       rows.map((r) => [r.function_id, r.function_name, r.output, r.serialization]),
       [[0, 'reserve', '{"json":5,"__dbos_serializer":"superjson"}', 'js_superjson']],
     );
-    const st = await statusRow(url, id);
+    const st = await statusRow(db.url, id);
     assert.equal(st?.status, 'SUCCESS');
     assert.equal(st?.name, 'order');
     assert.equal(st?.class_name, 'Shop');
     assert.equal(st?.application_name, 'workflows-test');
     assert.equal(st?.owner_xid, null);
-    const out = await query<{ output: string }>(url, 'SELECT output FROM dbos.workflow_output WHERE workflow_uuid = $1', [id]);
+    const out = await query<{ output: string }>(db.url, 'SELECT output FROM dbos.workflow_output WHERE workflow_uuid = $1', [id]);
     assert.equal(out[0]?.output, '{"json":"applex3:5","__dbos_serializer":"superjson"}');
-    const inp = await query<{ inputs: string }>(url, 'SELECT inputs FROM dbos.workflow_input WHERE workflow_uuid = $1', [id]);
+    const inp = await query<{ inputs: string }>(db.url, 'SELECT inputs FROM dbos.workflow_input WHERE workflow_uuid = $1', [id]);
     assert.equal(inp[0]?.inputs, '{"json":["apple",3],"__dbos_serializer":"superjson"}');
   });
 
   test('registerWorkflow with runStep records the given names, and the function name otherwise', async () => {
     const h = await DBOS.startWorkflow(plain, { workflowID: `plain-${randomUUID()}` })(2, 3);
     assert.deepEqual(await h.getResult(), { sum: 5, doubled: 10 });
-    const rows = await steps(url, h.workflowID);
+    const rows = await steps(db.url, h.workflowID);
     assert.deepEqual(
       rows.map((r) => r.function_name),
       ['add', ''],
@@ -208,7 +199,7 @@ describe('idempotent starts', () => {
     assert.equal(await third.getResult(), 'kiwix2:4');
     assert.equal(runs['order:kiwi'], 1);
     assert.equal(runs['reserve:kiwi'], 1);
-    const st = await statusRow(url, id);
+    const st = await statusRow(db.url, id);
     assert.equal(st?.recovery_attempts, '1');
   });
 
@@ -219,7 +210,7 @@ describe('idempotent starts', () => {
       DBOS.startWorkflow(plain, { workflowID: id })(1, 2),
       (e: unknown) => e instanceof DBOSErrors.DBOSConflictingWorkflowError && /different function name/.test((e as Error).message),
     );
-    assert.equal((await statusRow(url, id))?.name, 'order');
+    assert.equal((await statusRow(db.url, id))?.name, 'order');
   });
 });
 
@@ -228,7 +219,7 @@ describe('steps', () => {
     attemptsSeen = 0;
     const h = await DBOS.startWorkflow(flakyWorkflow)(2);
     assert.equal(await h.getResult(), 'ok after 3');
-    const rows = await steps(url, h.workflowID);
+    const rows = await steps(db.url, h.workflowID);
     assert.equal(rows.length, 1);
     assert.equal(rows[0]?.error, null);
   });
@@ -244,9 +235,9 @@ describe('steps', () => {
       return true;
     });
     assert.equal(attemptsSeen, 3);
-    const rows = await steps(url, h.workflowID);
+    const rows = await steps(db.url, h.workflowID);
     assert.match(rows[0]?.error ?? '', /exceeded its maximum of 3 retries/);
-    assert.equal((await statusRow(url, h.workflowID))?.status, 'ERROR');
+    assert.equal((await statusRow(db.url, h.workflowID))?.status, 'ERROR');
     // A handle that reads the database gets the stored error back.
     await assert.rejects(DBOS.retrieveWorkflow(h.workflowID).getResult(), /exceeded its maximum of 3 retries/);
   });
@@ -258,10 +249,10 @@ describe('steps', () => {
   });
 
   test('steps outside a workflow are plain calls and write nothing', async () => {
-    const before = await query<{ n: string }>(url, 'SELECT count(*) AS n FROM dbos.operation_outputs');
+    const before = await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM dbos.operation_outputs');
     assert.equal(await Shop.reserve('outside'), 7);
     assert.equal(await DBOS.runStep(async () => 'plain'), 'plain');
-    const after = await query<{ n: string }>(url, 'SELECT count(*) AS n FROM dbos.operation_outputs');
+    const after = await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM dbos.operation_outputs');
     assert.equal(after[0]?.n, before[0]?.n);
   });
 });
@@ -289,7 +280,7 @@ describe('children, context and recorded values', () => {
     const id = `parent-${randomUUID()}`;
     const r = await DBOS.withNextWorkflowID(id, () => Shop.parent());
     assert.deepEqual(r, [`${id}-0`, 'childx1:5', 'directx2:6']);
-    const rows = await steps(url, id);
+    const rows = await steps(db.url, id);
     assert.deepEqual(
       rows.map((x) => [x.function_id, x.function_name, x.child_workflow_id]),
       [
@@ -299,7 +290,7 @@ describe('children, context and recorded values', () => {
         [3, 'DBOS.getResult', `${id}-0`],
       ],
     );
-    assert.equal((await statusRow(url, `${id}-0`))?.parent_workflow_id, id);
+    assert.equal((await statusRow(db.url, `${id}-0`))?.parent_workflow_id, id);
   });
 
   test('context getters, and DBOS.now / randomUUID recorded as steps', async () => {
@@ -310,7 +301,7 @@ describe('children, context and recorded values', () => {
     assert.equal(r.inWorkflow, true);
     assert.equal(r.inStep, false);
     assert.deepEqual(r.step, { wf: id, inStep: true, stepID: 0 });
-    const rows = await steps(url, id);
+    const rows = await steps(db.url, id);
     assert.deepEqual(
       rows.map((x) => [x.function_id, x.function_name, x.serialization]),
       [
@@ -335,7 +326,7 @@ describe('children, context and recorded values', () => {
   test('durable sleep records its wake-up time once', async () => {
     const h = await DBOS.startWorkflow(Shop).slow(30);
     await h.getResult();
-    const rows = await steps(url, h.workflowID);
+    const rows = await steps(db.url, h.workflowID);
     assert.equal(rows.length, 1);
     assert.equal(rows[0]?.function_name, 'DBOS.sleep');
     assert.equal(rows[0]?.serialization, 'portable_json');
@@ -350,14 +341,14 @@ describe('cancel, resume and timeouts', () => {
     const h = await DBOS.startWorkflow(Shop, { workflowID: id, timeoutMS: 300 }).parentOfSleepers(10_000);
     await assert.rejects(h.getResult(), (e: unknown) => e instanceof DBOSErrors.DBOSWorkflowCancelledError && e.dbosErrorCode === 24);
     assert.ok(Date.now() - t0 < 5000, 'cancelled by the sweep within seconds, not after the sleep');
-    const st = await statusRow(url, id);
+    const st = await statusRow(db.url, id);
     assert.equal(st?.status, 'CANCELLED');
     assert.equal(st?.workflow_timeout_ms, '300');
     for (const child of [`${id}-0`, `${id}-1`]) {
-      const c = await statusRow(url, child);
+      const c = await statusRow(db.url, child);
       assert.equal(c?.workflow_deadline_epoch_ms, st?.workflow_deadline_epoch_ms, 'children inherit the deadline');
-      for (let i = 0; i < 100 && (await statusRow(url, child))?.status !== 'CANCELLED'; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.equal((await statusRow(url, child))?.status, 'CANCELLED');
+      for (let i = 0; i < 100 && (await statusRow(db.url, child))?.status !== 'CANCELLED'; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await statusRow(db.url, child))?.status, 'CANCELLED');
     }
     await assert.rejects(DBOS.retrieveWorkflow(id).getResult(), DBOSErrors.DBOSAwaitedWorkflowCancelledError);
   });
@@ -367,7 +358,7 @@ describe('cancel, resume and timeouts', () => {
     runs['reserve:before-nap'] = 0;
     runs['reserve:after-nap'] = 0;
     const h = await DBOS.startWorkflow(Shop, { workflowID: id }).napThenStep(300);
-    while ((await steps(url, id)).length < 2) await new Promise((r) => setTimeout(r, 10));
+    while ((await steps(db.url, id)).length < 2) await new Promise((r) => setTimeout(r, 10));
     const t0 = Date.now();
     await DBOS.cancelWorkflow(id);
     await assert.rejects(h.getResult(), DBOSErrors.DBOSWorkflowCancelledError);
@@ -379,7 +370,7 @@ describe('cancel, resume and timeouts', () => {
     assert.equal(await resumed.getResult(), '10/9');
     assert.equal(runs['reserve:before-nap'], 1, 'the recorded step was replayed, not re-run');
     assert.equal(runs['reserve:after-nap'], 1);
-    const st = await statusRow(url, id);
+    const st = await statusRow(db.url, id);
     assert.equal(st?.status, 'SUCCESS');
     assert.equal(st?.recovery_attempts, '1');
     assert.equal(st?.queue_name, '_dbos_internal_queue');
@@ -389,8 +380,8 @@ describe('cancel, resume and timeouts', () => {
   test('a cancel written by another process (as the DBOS CLI does) stops the local run within seconds', async () => {
     const id = `ext-cancel-${randomUUID()}`;
     const h = await DBOS.startWorkflow(Shop, { workflowID: id }).slow(20_000);
-    while ((await steps(url, id)).length < 1) await new Promise((r) => setTimeout(r, 10));
-    await query(url, "UPDATE dbos.workflow_status SET status = 'CANCELLED', owner_xid = NULL WHERE workflow_uuid = $1", [id]);
+    while ((await steps(db.url, id)).length < 1) await new Promise((r) => setTimeout(r, 10));
+    await query(db.url, "UPDATE dbos.workflow_status SET status = 'CANCELLED', owner_xid = NULL WHERE workflow_uuid = $1", [id]);
     const t0 = Date.now();
     await assert.rejects(h.getResult(), DBOSErrors.DBOSWorkflowCancelledError);
     assert.ok(Date.now() - t0 < 3000);

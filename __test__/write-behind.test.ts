@@ -3,26 +3,24 @@
 // only the steps after it; a fenced-out checkpoint stops the workflow within the run-ahead bound; and
 // nothing the world can see (events, messages, the outcome, a later step's effects after a stream write)
 // gets ahead of the writes before it.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { DBOS } from 'dbos-native';
-import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
-import { finalOutput, killAll, killApp, spawnApp } from './helpers/child';
+import { query, sleep, statusRow, steps } from './helpers/db';
+import { finalOutput, killApp, spawnApp } from './helpers/child';
+import { appScratch } from './helpers/scratch';
 
 const crashApp = path.join(__dirname, 'apps', 'crash-app.js');
-let url = '';
-let dir = '';
 
 let executed = 0;
 let stolenAt = -1;
 
 async function stealOwnership(workflowID: string): Promise<void> {
   // What a recovery elsewhere does to the row: a new owner token fences this execution out.
-  await query(url, `UPDATE dbos.workflow_status SET owner_xid = 'thief' WHERE workflow_uuid = $1`, [workflowID]);
+  await query(scratch.url, `UPDATE dbos.workflow_status SET owner_xid = 'thief' WHERE workflow_uuid = $1`, [workflowID]);
 }
 
 const fencedLoop = DBOS.registerWorkflow(
@@ -62,7 +60,7 @@ const writeThenTell = DBOS.registerWorkflow(
     return DBOS.runStep(
       async () => {
         tellStarted = true;
-        const rows = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM dbos.streams WHERE workflow_uuid = $1', [DBOS.workflowID]);
+        const rows = await query<{ n: number }>(scratch.url, 'SELECT count(*)::int AS n FROM dbos.streams WHERE workflow_uuid = $1', [DBOS.workflowID]);
         return rows[0]?.n ?? -1;
       },
       { name: 'tell' },
@@ -71,17 +69,14 @@ const writeThenTell = DBOS.registerWorkflow(
   { name: 'writeThenTell' },
 );
 
-before(async () => {
-  url = await freshDatabase('dbosn_write_behind');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-behind-'));
-  DBOS.setConfig({ name: 'write-behind', systemDatabaseUrl: url });
-  await DBOS.launch();
-});
-
-after(async () => {
-  await killAll();
-  await DBOS.shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const scratch = appScratch('dbosn_write_behind', {
+  setup: async () => {
+    DBOS.setConfig({ name: 'write-behind', systemDatabaseUrl: scratch.url });
+    await DBOS.launch();
+  },
+  teardown: async () => {
+    await DBOS.shutdown();
+  },
 });
 
 function stepRuns(log: string): Map<number, number> {
@@ -95,10 +90,10 @@ function stepRuns(log: string): Map<number, number> {
 }
 
 test('SIGKILL with checkpoints in flight leaves a gap-free prefix; recovery re-runs only the steps after it', async () => {
-  const log = path.join(dir, 'many.log');
+  const log = scratch.file('many.log');
   const id = 'behind-many';
   const n = 3000;
-  const env = { DBOS_SYSTEM_DATABASE_URL: url, LOG: log };
+  const env = { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log };
   const first = spawnApp(crashApp, { ...env, START: 'manySteps', WF_ID: id, STEPS: String(n) }, 'crash-app');
   const end = Date.now() + 30_000;
   while (stepRuns(log).size < 400) {
@@ -107,7 +102,7 @@ test('SIGKILL with checkpoints in flight leaves a gap-free prefix; recovery re-r
   }
   await killApp(first);
   const ranBefore = stepRuns(log);
-  const recorded = await steps(url, id);
+  const recorded = await steps(scratch.url, id);
   assert.ok(recorded.length < n, 'killed before the end');
   // A prefix: function IDs 0..k-1 with nothing missing, each with its own step's output.
   recorded.forEach((s, i) => {
@@ -125,10 +120,10 @@ test('SIGKILL with checkpoints in flight leaves a gap-free prefix; recovery re-r
     if (i < k) assert.equal(times, 1, `step ${i} was recorded before the kill: never re-run`);
     else assert.ok(times === 1 || times === 2, `step ${i} ran ${times} times`);
   }
-  const final = await steps(url, id);
+  const final = await steps(scratch.url, id);
   assert.equal(final.length, n);
   final.forEach((s, i) => assert.equal(s.function_id, i));
-  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'SUCCESS');
 });
 
 test('a fenced-out checkpoint stops the workflow within the run-ahead bound; later steps are not recorded', async () => {
@@ -141,11 +136,11 @@ test('a fenced-out checkpoint stops the workflow within the run-ahead bound; lat
     await sleep(300);
     const ranAfterSteal = executed - stolenAt;
     await query(
-      url,
+      scratch.url,
       `UPDATE dbos.workflow_status SET status = 'SUCCESS', owner_xid = NULL WHERE workflow_uuid = $1`,
       [id],
     );
-    await query(url, `INSERT INTO dbos.workflow_output (workflow_uuid, output) VALUES ($1, $2)`, [
+    await query(scratch.url, `INSERT INTO dbos.workflow_output (workflow_uuid, output) VALUES ($1, $2)`, [
       id,
       JSON.stringify({ json: -1, __dbos_serializer: 'superjson' }),
     ]);
@@ -154,7 +149,7 @@ test('a fenced-out checkpoint stops the workflow within the run-ahead bound; lat
   const [value, ranAfterSteal] = await Promise.all([handle.getResult(), finish]);
   assert.equal(value, -1, "the execution adopted the new owner's outcome");
   assert.ok(ranAfterSteal <= 70, `ran ${ranAfterSteal} steps past the fenced checkpoint (bound 64)`);
-  const recorded = await steps(url, id);
+  const recorded = await steps(scratch.url, id);
   assert.ok(recorded.length <= 20, `only steps before the steal are recorded (${recorded.length})`);
   recorded.forEach((s, i) => assert.equal(s.function_id, i));
 });
@@ -177,7 +172,7 @@ test('an event set after a step is only visible once that step is recorded', asy
     const id = `behind-event-${round}`;
     await DBOS.startWorkflow(stepThenEvent, { workflowID: id })();
     assert.equal(await DBOS.getEvent(id, 'k', 10), 42);
-    const recorded = await steps(url, id);
+    const recorded = await steps(scratch.url, id);
     assert.equal(recorded[0]?.function_name, 'compute', `round ${round}: the step's checkpoint came first`);
     await DBOS.send(id, 'done', 'go');
     await DBOS.retrieveWorkflow(id).getResult();
@@ -187,7 +182,7 @@ test('an event set after a step is only visible once that step is recorded', asy
 
 test('a step starts only once the stream values its workflow wrote before it are readable', async () => {
   // Holding off stream inserts: the write is queued behind the workflow and cannot commit yet.
-  const locker = new Client({ connectionString: url });
+  const locker = new Client({ connectionString: scratch.url });
   await locker.connect();
   try {
     await locker.query('BEGIN');
@@ -228,7 +223,7 @@ const stepThenWait = DBOS.registerWorkflow(
 
 /** Holds off every checkpoint insert (a SHARE lock on operation_outputs) until `release`. */
 async function holdCheckpoints(): Promise<{ release: () => Promise<void> }> {
-  const locker = new Client({ connectionString: url });
+  const locker = new Client({ connectionString: scratch.url });
   await locker.connect();
   await locker.query('BEGIN');
   await locker.query('LOCK TABLE dbos.operation_outputs IN SHARE MODE');
@@ -258,7 +253,7 @@ async function stepReturnedBehind(id: string, opts: { timeoutMS?: number } = {})
     await DBOS.startWorkflow(stepThenWait, { workflowID: id, ...opts })();
     await until(`${id}'s step ran`, () => onceRuns.get(id) === 1);
     await sleep(50); // its checkpoint is now queued or blocked on the lock
-    assert.equal((await steps(url, id)).length, 0, 'the checkpoint has not committed yet');
+    assert.equal((await steps(scratch.url, id)).length, 0, 'the checkpoint has not committed yet');
   } catch (e) {
     await hold.release();
     throw e;
@@ -275,12 +270,12 @@ test('a cancel right after a step returned keeps its checkpoint: resume does not
   const id = 'behind-cancel-local';
   const hold = await stepReturnedBehind(id);
   await DBOS.cancelWorkflow(id);
-  assert.equal((await statusRow(url, id))?.status, 'CANCELLED');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'CANCELLED');
   await hold.release();
-  await until('the checkpoint committed', async () => (await steps(url, id)).length === 1);
+  await until('the checkpoint committed', async () => (await steps(scratch.url, id)).length === 1);
   assert.equal(await resumedResult(id), `done-${id}`);
   assert.equal(onceRuns.get(id), 1, 'the step that returned before the cancel ran once');
-  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'SUCCESS');
 });
 
 test('a resume right after the cancel waits for the cancelled run\'s queued checkpoints', async () => {
@@ -297,7 +292,7 @@ test('a cancel written by another process (the DBOS CLI\'s statement) keeps chec
   const hold = await stepReturnedBehind(id);
   // The SDK's and CLI's cancel, stamped with the database's clock.
   await query(
-    url,
+    scratch.url,
     `UPDATE dbos.workflow_status SET status = 'CANCELLED', owner_xid = NULL, queue_name = NULL, deduplication_id = NULL,
        started_at_epoch_ms = NULL, updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint,
        completed_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint
@@ -305,7 +300,7 @@ test('a cancel written by another process (the DBOS CLI\'s statement) keeps chec
     [id],
   );
   await hold.release();
-  await until('the checkpoint committed', async () => (await steps(url, id)).length === 1);
+  await until('the checkpoint committed', async () => (await steps(scratch.url, id)).length === 1);
   assert.equal(await resumedResult(id), `done-${id}`);
   assert.equal(onceRuns.get(id), 1);
 });
@@ -314,26 +309,32 @@ test('a workflow timeout right after a step returned keeps its checkpoint', asyn
   const id = 'behind-cancel-timeout';
   const hold = await stepReturnedBehind(id, { timeoutMS: 300 });
   try {
-    await until('the timeout cancelled it', async () => (await statusRow(url, id))?.status === 'CANCELLED');
+    await until('the timeout cancelled it', async () => (await statusRow(scratch.url, id))?.status === 'CANCELLED');
   } finally {
     await hold.release();
   }
-  await until('the checkpoint committed', async () => (await steps(url, id)).length === 1);
+  await until('the checkpoint committed', async () => (await steps(scratch.url, id)).length === 1);
   assert.equal(await resumedResult(id), `done-${id}`);
   assert.equal(onceRuns.get(id), 1);
 });
 
-test('a step that returns after the cancel is not recorded: the resumed run does it again', async () => {
-  const id = 'behind-cancel-step-after';
+/** Starts stepThenWait as `id` with its step held, and cancels it once the step runs; returns what lets the step return. */
+async function cancelledInStep(id: string): Promise<() => void> {
   let open = (): void => undefined;
   stepGates.set(id, new Promise<void>((r) => (open = r)));
   await DBOS.startWorkflow(stepThenWait, { workflowID: id })();
   await until('the step started', () => onceRuns.get(id) === 1);
   await DBOS.cancelWorkflow(id);
+  return open;
+}
+
+test('a step that returns after the cancel is not recorded: the resumed run does it again', async () => {
+  const id = 'behind-cancel-step-after';
+  const open = await cancelledInStep(id);
   await sleep(5);
   open();
   await assert.rejects(DBOS.retrieveWorkflow(id).getResult());
-  assert.equal((await steps(url, id)).length, 0, 'nothing of the cancelled run was recorded');
+  assert.equal((await steps(scratch.url, id)).length, 0, 'nothing of the cancelled run was recorded');
   stepGates.delete(id);
   assert.equal(await resumedResult(id), `done-${id}`);
   assert.equal(onceRuns.get(id), 2);
@@ -341,16 +342,12 @@ test('a step that returns after the cancel is not recorded: the resumed run does
 
 test('a run cancelled and resumed before it stopped here is replaced by a fresh run, which finishes the workflow', async () => {
   const id = 'behind-cancel-resume-live';
-  let open = (): void => undefined;
-  stepGates.set(id, new Promise<void>((r) => (open = r)));
-  await DBOS.startWorkflow(stepThenWait, { workflowID: id })();
-  await until('the step started', () => onceRuns.get(id) === 1);
-  await DBOS.cancelWorkflow(id);
+  const open = await cancelledInStep(id);
   stepGates.delete(id); // the fresh run's step passes at once
   await DBOS.resumeWorkflow(id);
   const result = DBOS.retrieveWorkflow<string>(id).getResult();
   open(); // the cancelled run's step returns now: fenced out, it must not decide the outcome
   assert.equal(await result, `done-${id}`);
-  assert.equal((await statusRow(url, id))?.status, 'SUCCESS');
-  assert.equal((await steps(url, id))[0]?.function_name, 'once');
+  assert.equal((await statusRow(scratch.url, id))?.status, 'SUCCESS');
+  assert.equal((await steps(scratch.url, id))[0]?.function_name, 'once');
 });

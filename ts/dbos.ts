@@ -1,15 +1,10 @@
-// The DBOS static API: configuration and lifecycle, registration (the decorators and invokers are in
-// decorators.ts), starting workflows, steps, durable sleep and workflow introspection. It validates
-// and routes; the executor does the work.
-import { createHash, randomUUID } from 'node:crypto';
+// The DBOS static API: configuration and lifecycle (their work is in config.ts and lifecycle.ts),
+// registration (the decorators and invokers are in decorators.ts), starting workflows, steps, durable
+// sleep and workflow introspection. It validates and routes; the executor does the work.
+import { randomUUID } from 'node:crypto';
+import type { DBOSConfig, DBOSLaunchOptions } from './config';
 import { contextStorage, currentContext, takeFunctionID, workflowCode, type DBOSContext, type StepStatus } from './context';
-import type { EmbeddedPostgresHandle } from './embedded-postgres';
-import {
-  DBOSError,
-  DBOSInitializationError,
-  DBOSInvalidWorkflowTransitionError,
-  DBOSNotRegisteredError,
-} from './error';
+import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSNotRegisteredError } from './error';
 import { recordedValue, sleepms, timerSleep } from './durable-time';
 import {
   checkWorkflowThis,
@@ -23,7 +18,7 @@ import {
   type InvokeFunctionsAsync,
   type InvokeFunctionsAsyncInst,
 } from './decorators';
-import { Executor, type StartWorkflowParams as BaseStartParams } from './executor';
+import type { StartWorkflowParams as BaseStartParams } from './executor';
 import type { InternalHandle, PollingOptions, WorkflowHandle } from './handles';
 import { getEvent as getWorkflowEvent, setEvent as setWorkflowEvent, type SetEventOptions } from './events';
 import {
@@ -33,7 +28,7 @@ import {
   type RecvOptions,
   type SendOptions,
 } from './messages';
-import { connectEngine, type Engine } from './native';
+import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycle';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -43,23 +38,8 @@ import {
   type ReadStreamOptions,
   type WriteStreamOptions,
 } from './streams';
-import {
-  allInstances,
-  allWorkflows,
-  freezeRegistry,
-  registrationOf,
-  unfreezeRegistry,
-  type FunctionName,
-  type StepConfig,
-  type WorkflowConfig,
-} from './registry';
-import {
-  registerSerialization as registerRecipe,
-  setCustomSerializer,
-  type DBOSSerializer,
-  type JSONValue,
-  type SerializationRecipe,
-} from './serialization';
+import { registrationOf, type FunctionName, type StepConfig, type WorkflowConfig } from './registry';
+import { registerSerialization as registerRecipe, type JSONValue, type SerializationRecipe } from './serialization';
 import { checkpointedStatus } from './results';
 import { runStep } from './steps';
 import {
@@ -74,53 +54,7 @@ import {
 import type { WorkflowStatus } from './workflow-status';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
-
-const PACKAGE_VERSION = '0.1.0';
-
-export interface DBOSConfig {
-  /** Application name; scopes this app's workflows in the system database. */
-  name: string;
-  /** Postgres URL of the system database. Default: `DBOS_SYSTEM_DATABASE_URL`, else an embedded Postgres. */
-  systemDatabaseUrl?: string;
-  systemDatabasePoolSize?: number;
-  systemDatabaseSchemaName?: string;
-  applicationVersion?: string;
-  executorID?: string;
-  serializer?: DBOSSerializer;
-  /** Create the database if missing and migrate it (default true); false only checks the version. */
-  runMigrations?: boolean;
-  /** Where the embedded Postgres keeps its data when no URL is configured (default `.dbos` in the working directory). */
-  embeddedPostgresDataDir?: string;
-  /** Port of the embedded Postgres (default: `DBOS_EMBEDDED_PG_PORT`, else the one chosen at first init, 5433 or the next free one). */
-  embeddedPostgresPort?: number;
-  // Accepted for source compatibility with DBOS Transact; not used by dbos-native yet.
-  systemDatabasePollingConcurrency?: number;
-  enableOTLP?: boolean;
-  tracingEnabled?: boolean;
-  logLevel?: string;
-  addContextMetadata?: boolean;
-  otlpTracesEndpoints?: string[];
-  otlpLogsEndpoints?: string[];
-  useListenNotify?: boolean;
-  notificationCoalesceMs?: number;
-  enablePatching?: boolean;
-  listenQueues?: string[];
-  maxConcurrentQueueDispatches?: number;
-  schedulerPollingIntervalMs?: number;
-  observabilityQueryTimeoutMs?: number;
-  systemDatabaseIdleTransactionTimeoutMs?: number;
-  /** @deprecated Ignored: the admin server has been removed. */
-  adminPort?: number;
-  /** @deprecated Ignored: the admin server has been removed. */
-  runAdminServer?: boolean;
-}
-
-export interface DBOSLaunchOptions {
-  conductorURL?: string;
-  conductorKey?: string;
-  conductorExecutorMetadata?: Record<string, unknown>;
-  conductorMetadataOnlyMode?: boolean;
-}
+export type { DBOSConfig, DBOSLaunchOptions } from './config';
 
 export type WorkflowIDReusePolicy = 'return-existing' | 'reject';
 
@@ -146,124 +80,20 @@ export interface GetResultOptions extends PollingOptions {
   deadlineEpochMS?: number;
 }
 
-interface Runtime {
-  executor: Executor;
-  embedded?: EmbeddedPostgresHandle;
-  /**
-   * Holds the process open from launch to shutdown, as DBOS does: a worker that only serves recovery (or,
-   * later, queues) has nothing else keeping it alive, and the engine holds nothing that keeps Node's loop running.
-   */
-  keepAlive: NodeJS.Timeout;
-}
-
-/** The longest delay a Node timer takes (about 24.8 days); the keep-alive timer does nothing when it fires. */
-const KEEP_ALIVE_MS = 2 ** 31 - 1;
-
-let config: DBOSConfig | undefined;
-let runtime: Runtime | undefined;
-let launching: Promise<void> | undefined;
-
-function executor(what: string): Executor {
-  if (!runtime || runtime.executor.isClosed) {
-    throw new TypeError(`\`DBOS.launch()\` must be called before running ${what}`);
-  }
-  return runtime.executor;
-}
-
-function databaseNameFor(appName: string): string {
-  return `${appName.toLowerCase().replace(/[-\s]/g, '_')}_dbos_sys`;
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database)}`;
-  return u.toString();
-}
-
-function computeAppVersion(name: string): string {
-  const hash = createHash('md5');
-  for (const source of allWorkflows()
-    .map((w) => w.fn.toString())
-    .sort()) {
-    hash.update(source);
-  }
-  hash.update(PACKAGE_VERSION);
-  hash.update(name);
-  return hash.digest('hex');
-}
-
 export class DBOS {
   // ------------------------------------------------------------ lifecycle
 
   static setConfig(cfg: DBOSConfig): void {
-    if (runtime) throw new DBOSError('Cannot call DBOS.setConfig after DBOS.launch');
-    config = { ...cfg };
+    setConfig(cfg);
   }
 
   static isInitialized(): boolean {
-    return runtime !== undefined && !runtime.executor.isClosed;
+    return isInitialized();
   }
 
   /** Connects (starting an embedded Postgres if no URL is configured), migrates, and recovers. */
   static async launch(_options?: DBOSLaunchOptions): Promise<void> {
-    if (runtime) return;
-    if (launching) return launching;
-    launching = DBOS.doLaunch().finally(() => {
-      launching = undefined;
-    });
-    return launching;
-  }
-
-  private static async doLaunch(): Promise<void> {
-    const cfg = config;
-    if (!cfg || typeof cfg.name !== 'string' || cfg.name.length === 0) {
-      throw new DBOSInitializationError('DBOS.setConfig({ name }) must be called with an application name before DBOS.launch()');
-    }
-    let url = cfg.systemDatabaseUrl ?? process.env.DBOS_SYSTEM_DATABASE_URL;
-    let embedded: EmbeddedPostgresHandle | undefined;
-    if (!url) {
-      const envPort = process.env.DBOS_EMBEDDED_PG_PORT ? Number(process.env.DBOS_EMBEDDED_PG_PORT) : undefined;
-      // Loaded here only: an app with a URL never loads the supervisor (nor the optional embedded-postgres package).
-      const { startEmbeddedPostgres } = require('./embedded-postgres') as typeof import('./embedded-postgres');
-      embedded = await startEmbeddedPostgres({
-        dataDir: cfg.embeddedPostgresDataDir ?? process.env.DBOS_EMBEDDED_PG_DIR,
-        port: cfg.embeddedPostgresPort ?? envPort,
-      });
-      url = withDatabase(embedded.url, databaseNameFor(cfg.name));
-    }
-    setCustomSerializer(cfg.serializer);
-    freezeRegistry();
-    const executorID = cfg.executorID ?? process.env.DBOS__VMID ?? 'local';
-    const appVersion = cfg.applicationVersion ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
-    let engine: Engine;
-    try {
-      engine = await connectEngine({
-        url,
-        schema: cfg.systemDatabaseSchemaName ?? 'dbos',
-        poolSize: cfg.systemDatabasePoolSize ?? 10,
-        schemaMode: (cfg.runMigrations ?? true) ? 'migrate' : 'verify',
-        listen: true,
-        appName: cfg.name,
-        executorId: executorID,
-        appVersion,
-      });
-    } catch (e) {
-      unfreezeRegistry();
-      await embedded?.stop();
-      throw e;
-    }
-    const exec = new Executor({ engine, appName: cfg.name, executorID, appVersion });
-    runtime = { executor: exec, embedded, keepAlive: setInterval(() => undefined, KEEP_ALIVE_MS) };
-    try {
-      await engine.registerAppVersion();
-      // As in DBOS: every configured instance is initialized before recovery may run its workflows.
-      for (const instance of allInstances()) await instance.initialize();
-      await exec.startRecovery();
-    } catch (e) {
-      // Not DBOS.shutdown(): it waits for this very launch to settle.
-      await DBOS.closeRuntime();
-      throw e;
-    }
+    return launch();
   }
 
   /**
@@ -271,18 +101,7 @@ export class DBOS {
    * are recovered by the next launch of this executor.
    */
   static async shutdown(_options?: { deregister?: boolean; workflowCompletionTimeoutMS?: number }): Promise<void> {
-    await launching?.catch(() => undefined);
-    await DBOS.closeRuntime();
-  }
-
-  private static async closeRuntime(): Promise<void> {
-    const rt = runtime;
-    runtime = undefined;
-    unfreezeRegistry();
-    if (!rt) return;
-    clearInterval(rt.keepAlive);
-    await rt.executor.close();
-    await rt.embedded?.stop();
+    return shutdown();
   }
 
   // ------------------------------------------------------------ context

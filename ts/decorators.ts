@@ -36,20 +36,12 @@ export abstract class ConfiguredInstance {
 }
 
 type WorkflowFunction = (...args: never[]) => Promise<unknown>;
-export type InvokeFunctionsAsync<T> = T extends Function
-  ? {
-      [P in keyof T]: T[P] extends WorkflowFunction
-        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
-        : never;
-    }
-  : never;
-export type InvokeFunctionsAsyncInst<T> = T extends ConfiguredInstance
-  ? {
-      [P in keyof T]: T[P] extends WorkflowFunction
-        ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>>
-        : never;
-    }
-  : never;
+/** T's workflow methods, each starting its workflow and returning a handle (what `DBOS.startWorkflow` returns). */
+type StartingMethods<T> = {
+  [P in keyof T]: T[P] extends WorkflowFunction ? (...args: Parameters<T[P]>) => Promise<WorkflowHandle<Awaited<ReturnType<T[P]>>>> : never;
+};
+export type InvokeFunctionsAsync<T> = T extends Function ? StartingMethods<T> : never;
+export type InvokeFunctionsAsyncInst<T> = T extends ConfiguredInstance ? StartingMethods<T> : never;
 
 type AsyncMethod<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Promise<Return>;
 

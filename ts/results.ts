@@ -24,7 +24,7 @@ import {
   type SerializerOptions,
 } from './serialization';
 import { fromLegacyStatus, toLegacyStatus, toWorkflowStatus, type LegacyStatus, type WorkflowStatus } from './workflow-status';
-import { record, settled } from './write-behind';
+import { record, settled, type CheckpointResult } from './write-behind';
 
 /** A workflow executing in this process; `recorded.outcome` is set once its completion is written. */
 export interface RunningWorkflow {
@@ -148,18 +148,13 @@ export async function checkpointedResult<R>(
     if (e instanceof DBOSWorkflowConflictError) throw e;
     // The awaiting workflow's own cancellation is not the awaited outcome: a resume waits again.
     if (e instanceof DBOSWorkflowCancelledError && e.workflowID === wf.workflowID) throw e;
-    await record(engine, wf, functionID, 'DBOS.getResult', startedAt, {
-      error: await serializeErrorMaybe(e, appSerializationName()),
-      childWorkflowId: workflowID,
-    });
+    const recorded = await outcomeCheckpoint({ error: e }, appSerializationName());
+    await record(engine, wf, functionID, 'DBOS.getResult', startedAt, { ...recorded, childWorkflowId: workflowID });
     throw e;
   }
   const value = result.done ? result.value : null;
-  const text = serializeValueMaybe(value, appSerializationName());
-  await record(engine, wf, functionID, 'DBOS.getResult', startedAt, {
-    output: typeof text === 'string' ? text : await text,
-    childWorkflowId: workflowID,
-  });
+  const recorded = await outcomeCheckpoint({ value }, appSerializationName());
+  await record(engine, wf, functionID, 'DBOS.getResult', startedAt, { ...recorded, childWorkflowId: workflowID });
   return value as R | null;
 }
 
@@ -183,6 +178,12 @@ export async function checkpointedStatus(engine: Engine, wf: WorkflowState, func
     });
   }
   return row ? toWorkflowStatus(row) : null;
+}
+
+/** An outcome (a value, or the error thrown) as the text of a checkpoint, serialized in `format`. */
+export async function outcomeCheckpoint(outcome: { value: unknown } | { error: unknown }, format: string): Promise<CheckpointResult> {
+  if ('error' in outcome) return { error: await serializeErrorMaybe(outcome.error, format) };
+  return { output: await serializeValueMaybe(outcome.value, format) };
 }
 
 /**

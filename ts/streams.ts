@@ -9,14 +9,13 @@ import type { Executor } from './executor';
 import type { PollingOptions } from './handles';
 import { serializeUserValue, valueFormat } from './messages';
 import { epochMs, pollMs as enginePollMs, type Engine, type StreamPage } from './native';
+import { outcomeCheckpoint } from './results';
 import {
   appSerializationName,
   deserializeValueMaybe,
   isPromiseLike,
   PORTABLE_JSON,
   replayCheckpoint,
-  serializeErrorMaybe,
-  serializeValueMaybe,
   type MaybePromise,
   type SerializerOptions,
   type WorkflowSerializationFormat,
@@ -166,10 +165,8 @@ class ReadCheckpointer {
 
   async record(functionID: number, outcome: { value: unknown } | { error: unknown }): Promise<void> {
     const format = appSerializationName();
-    const text = 'error' in outcome ? serializeErrorMaybe(outcome.error, format) : serializeValueMaybe(outcome.value, format);
-    const stored = typeof text === 'string' ? text : await text;
-    const result = 'error' in outcome ? { error: stored, serialization: format } : { output: stored, serialization: format };
-    await record(this.engine, this.wf, functionID, this.name, this.startedAt, result);
+    const recorded = await outcomeCheckpoint(outcome, format);
+    await record(this.engine, this.wf, functionID, this.name, this.startedAt, { ...recorded, serialization: format });
     this.end();
   }
 }

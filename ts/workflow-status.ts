@@ -57,6 +57,13 @@ function safely<T>(f: () => T): T | undefined {
   }
 }
 
+/** The stored authenticated roles: undefined if none are stored, [] if unreadable. */
+function rolesOf(r: WorkflowStatusRow): string[] | undefined {
+  if (!r.authenticatedRoles) return undefined;
+  const text = r.authenticatedRoles;
+  return safely(() => JSON.parse(text) as string[]) ?? [];
+}
+
 /**
  * A status row as the API shows it (unreadable input, output or error become undefined). A Promise only when
  * the serializer is asynchronous.
@@ -83,7 +90,7 @@ function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: un
     queueName: nonEmpty(r.queueName),
     authenticatedUser: r.authenticatedUser ?? undefined,
     assumedRole: r.assumedRole ?? undefined,
-    authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : [],
+    authenticatedRoles: rolesOf(r) ?? [],
     input,
     output,
     error,
@@ -145,7 +152,7 @@ export function toLegacyStatus(r: WorkflowStatusRow): LegacyStatus {
     workflowConfigName: r.configName ?? '',
     authenticatedUser: r.authenticatedUser ?? undefined,
     assumedRole: r.assumedRole ?? undefined,
-    authenticatedRoles: r.authenticatedRoles ? (safely(() => JSON.parse(r.authenticatedRoles ?? '[]') as string[]) ?? []) : undefined,
+    authenticatedRoles: rolesOf(r),
     executorId: r.executorId ?? undefined,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,

@@ -2,12 +2,11 @@
 // execution to $LOG so the test can count what ran, and with AWAIT=<id> prints that workflow's outcome.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
+import { hangForever, runMain } from './app-main';
 
 function log(event: string): void {
   appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
 }
-
-const hangForever = () => new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 
 export class CrashApp {
   @DBOS.step()
@@ -104,7 +103,4 @@ async function main(): Promise<void> {
   await hangForever();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`crash-app failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runMain('crash-app', main);

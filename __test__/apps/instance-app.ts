@@ -4,12 +4,11 @@
 // SKIP=<name> leaves that instance unconstructed, as code that no longer creates it would.
 import { appendFileSync } from 'node:fs';
 import { ConfiguredInstance, DBOS } from 'dbos-native';
+import { hangForever, runMain } from './app-main';
 
 function log(event: string): void {
   appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
 }
-
-const hangForever = () => new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 
 class Greeter extends ConfiguredInstance {
   constructor(
@@ -60,7 +59,4 @@ async function main(): Promise<void> {
   await DBOS.shutdown();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`instance-app failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runMain('instance-app', main);

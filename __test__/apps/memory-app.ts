@@ -8,6 +8,7 @@
 // "workflows": [[rss, heap], ...]} and exits 0.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
+import { runMain } from './app-main';
 
 const log = (event: string): void => appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
 
@@ -72,7 +73,4 @@ async function main(): Promise<void> {
   await DBOS.shutdown();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`memory-app failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runMain('memory-app', main);

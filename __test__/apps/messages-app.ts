@@ -8,12 +8,11 @@
 // Without AWAIT it runs until killed.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
+import { hangForever, runMain } from './app-main';
 
 function log(event: string): void {
   appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
 }
-
-const hangForever = () => new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 
 const waiter = DBOS.registerWorkflow(
   async (topics: string[], timeoutSeconds: number): Promise<unknown[]> => {
@@ -70,7 +69,4 @@ async function main(): Promise<void> {
   await hangForever();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`messages-app failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runMain('messages-app', main);

@@ -11,6 +11,7 @@
 // can tell which process ran what. It runs until killed.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
+import { runMain } from './app-main';
 
 const log = (event: string): void => appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
 
@@ -89,7 +90,4 @@ async function main(): Promise<void> {
   await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`scale-app failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runMain('scale-app', main);

@@ -74,6 +74,29 @@ export interface Report {
   results?: unknown[];
 }
 
+/**
+ * Runs `close` while `waits` are in progress: the connections named `names` before and after it (given up to
+ * 2 s to go), how the waits ended, how long `close` took and how long until the waits had ended.
+ */
+async function closeWhileWaiting(
+  names: string[],
+  waits: Promise<unknown>[],
+  close: () => Promise<void>,
+): Promise<{ closeMs: number; endedMs: number; before: string[]; after: string[]; outcomes: string[] }> {
+  const before = await connections(names);
+  const t0 = Date.now();
+  await close();
+  const closeMs = Date.now() - t0;
+  const ended = await outcomes(waits, 2000);
+  const endedMs = Date.now() - t0;
+  let after = await connections(names);
+  for (let i = 0; i < 40 && after.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    after = await connections(names);
+  }
+  return { closeMs, endedMs, before, after, outcomes: ended };
+}
+
 async function app(): Promise<Report> {
   const names = [`dbos_native_${executor}_${APP_VERSION}`, `dbos_native_listener_${executor}`];
   DBOS.setConfig({ name: 'shutdown-app', executorID: executor, applicationVersion: APP_VERSION });
@@ -95,17 +118,8 @@ async function app(): Promise<Report> {
     return Number(rows[0]?.n) === 3;
   });
   await new Promise((r) => setTimeout(r, 300));
-  const before = await connections(names);
-  const t0 = Date.now();
-  await DBOS.shutdown();
-  const shutdownMs = Date.now() - t0;
-  const ended = await outcomes(results, 2000);
-  let after = await connections(names);
-  for (let i = 0; i < 40 && after.length > 0; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    after = await connections(names);
-  }
-  return { shutdownMs, before, after, outcomes: ended };
+  const c = await closeWhileWaiting(names, results, () => DBOS.shutdown());
+  return { shutdownMs: c.closeMs, before: c.before, after: c.after, outcomes: c.outcomes };
 }
 
 async function recover(): Promise<Report> {
@@ -132,17 +146,8 @@ async function client(): Promise<Report> {
   // The client opens its listener at its first wait.
   await until('the client to listen', async () => (await connections(names)).includes('dbos_native_listener_dbos-client'));
   await new Promise((r) => setTimeout(r, 200));
-  const before = await connections(names);
-  const t0 = Date.now();
-  await c.destroy();
-  const ended = await outcomes(waits, 2000);
-  const shutdownMs = Date.now() - t0;
-  let after = await connections(names);
-  for (let i = 0; i < 40 && after.length > 0; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    after = await connections(names);
-  }
-  return { shutdownMs, before, after, outcomes: ended };
+  const closed = await closeWhileWaiting(names, waits, () => c.destroy());
+  return { shutdownMs: closed.endedMs, before: closed.before, after: closed.after, outcomes: closed.outcomes };
 }
 
 async function main(): Promise<void> {

@@ -4,12 +4,11 @@
 // each value of that workflow's stream as a JSON line, then `end`.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
+import { hangForever, runMain } from './app-main';
 
 function log(event: string): void {
   appendFileSync(process.env.LOG ?? '/dev/null', `${event} ${Date.now()}\n`);
 }
-
-const hangForever = () => new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 
 export class StreamApp {
   @DBOS.step()
@@ -53,7 +52,4 @@ async function main(): Promise<void> {
   await hangForever();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`stream-app failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runMain('stream-app', main);

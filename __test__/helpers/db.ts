@@ -1,5 +1,6 @@
 // Test databases: one per test file, on the server named by DBOS_TEST_DATABASE_URL (npm test starts an
 // embedded Postgres and sets it; point it at your own server to use that instead).
+import assert from 'node:assert/strict';
 import { Client } from 'pg';
 
 export function serverUrl(): string {
@@ -41,6 +42,15 @@ export async function steps(url: string, workflowID: string): Promise<{ function
     'SELECT function_id, function_name, output, error, child_workflow_id, serialization FROM dbos.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id',
     [workflowID],
   );
+}
+
+/**
+ * Asserts that the workflow's checkpoints are exactly `names`, in order, at function IDs 0, 1, 2, …
+ * (a missing, extra or renamed checkpoint, or a gap in the IDs, fails).
+ */
+export async function assertCheckpoints(url: string, workflowID: string, names: string[], message?: string): Promise<void> {
+  const recorded = (await steps(url, workflowID)).map((s) => [s.function_id, s.function_name]);
+  assert.deepEqual(recorded, names.map((name, i) => [i, name]), message);
 }
 
 export async function statusRow(url: string, workflowID: string): Promise<Record<string, unknown> | undefined> {

@@ -112,7 +112,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
 
     const t0 = Date.now();
     const flags = [...(opts.ephemeral ? ['-c', 'fsync=off', '-c', 'full_page_writes=off'] : []), ...(opts.postgresFlags ?? [])];
-    const server = await startServer(bins, dataDir, pgdata, port, flags, runAs, log);
+    const server = await startServer({ bins, dataDir, pgdata, port, extraFlags: flags, runAs, log });
     log(`embedded Postgres: started on 127.0.0.1:${port} (pid ${server.pid}, ${Date.now() - t0} ms)`);
     return { url: makeUrl(state!, port), startedHere: true, port, dataDir, stop: () => server.stop() };
   } finally {

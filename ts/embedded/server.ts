@@ -23,38 +23,33 @@ export interface StartedServer {
   stopping?: Promise<void>;
 }
 
-export async function startServer(
-  bins: Binaries,
-  dataDir: string,
-  pgdata: string,
-  port: number,
-  extraFlags: string[],
-  runAs: OsUser | undefined,
-  log: (line: string) => void,
-): Promise<StartedServer> {
+/** What starting the server needs: where its binaries and data are, its port and extra flags, whom it runs as. */
+export interface ServerOptions {
+  bins: Binaries;
+  dataDir: string;
+  pgdata: string;
+  port: number;
+  extraFlags: string[];
+  runAs: OsUser | undefined;
+  log: (line: string) => void;
+}
+
+export async function startServer(opts: ServerOptions): Promise<StartedServer> {
   // Right after a server crash its old backends may still be exiting and holding the shared memory segment, which
   // makes a new postmaster refuse to start for a moment: retry briefly in that case.
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      return await startServerOnce(bins, dataDir, pgdata, port, extraFlags, runAs, log);
+      return await startServerOnce(opts);
     } catch (e) {
       if (!/pre-existing shared memory block .* is still in use/.test((e as Error).message) || Date.now() > deadline) throw e;
-      log('embedded Postgres: the previous server is still exiting; retrying');
+      opts.log('embedded Postgres: the previous server is still exiting; retrying');
       await sleep(200);
     }
   }
 }
 
-async function startServerOnce(
-  bins: Binaries,
-  dataDir: string,
-  pgdata: string,
-  port: number,
-  extraFlags: string[],
-  runAs: OsUser | undefined,
-  log: (line: string) => void,
-): Promise<StartedServer> {
+async function startServerOnce({ bins, dataDir, pgdata, port, extraFlags, runAs, log }: ServerOptions): Promise<StartedServer> {
   const logPath = path.join(dataDir, LOG_FILE);
   try {
     if ((await fsp.stat(logPath)).size > LOG_ROTATE_BYTES) await fsp.rename(logPath, logPath + '.1');
