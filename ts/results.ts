@@ -12,13 +12,13 @@ import { durableDeadline, MAX_TIMER_MS, timerSleep } from './durable-time';
 import type { Engine, WorkflowOutcome } from './native';
 import {
   appSerializationName,
-  deserializeErrorMaybe,
-  deserializeValueMaybe,
+  deserializeError,
+  deserializeValue,
   isPromiseLike,
   PORTABLE_JSON,
   replayCheckpoint,
-  serializeErrorMaybe,
-  serializeValueMaybe,
+  serializeError,
+  serializeValue,
   throwRevived,
   type MaybePromise,
   type SerializerOptions,
@@ -149,13 +149,13 @@ export async function checkpointedResult<R>(
     // The awaiting workflow's own cancellation is not the awaited outcome: a resume waits again.
     if (e instanceof DBOSWorkflowCancelledError && e.workflowID === wf.workflowID) throw e;
     await record(engine, wf, functionID, 'DBOS.getResult', startedAt, {
-      error: await serializeErrorMaybe(e, appSerializationName()),
+      error: await serializeError(e, appSerializationName()),
       childWorkflowId: workflowID,
     });
     throw e;
   }
   const value = result.done ? result.value : null;
-  const text = serializeValueMaybe(value, appSerializationName());
+  const text = serializeValue(value, appSerializationName());
   await record(engine, wf, functionID, 'DBOS.getResult', startedAt, {
     output: typeof text === 'string' ? text : await text,
     childWorkflowId: workflowID,
@@ -193,9 +193,9 @@ export function outcomeValue(workflowID: string, outcome: WorkflowOutcome | null
   if (!outcome) return null;
   switch (outcome.status) {
     case 'SUCCESS':
-      return deserializeValueMaybe(outcome.output ?? null, outcome.serialization ?? null, opts);
+      return deserializeValue(outcome.output ?? null, outcome.serialization ?? null, opts);
     case 'ERROR':
-      return throwRevived(deserializeErrorMaybe(outcome.error ?? null, outcome.serialization ?? null, opts));
+      return throwRevived(deserializeError(outcome.error ?? null, outcome.serialization ?? null, opts));
     case 'CANCELLED':
       throw new DBOSAwaitedWorkflowCancelledError(workflowID);
     case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':

@@ -11,12 +11,12 @@ import { serializeUserValue, valueFormat } from './messages';
 import type { Engine, StreamPage } from './native';
 import {
   appSerializationName,
-  deserializeValueMaybe,
+  deserializeValue,
   isPromiseLike,
   PORTABLE_JSON,
   replayCheckpoint,
-  serializeErrorMaybe,
-  serializeValueMaybe,
+  serializeError,
+  serializeValue,
   type MaybePromise,
   type SerializerOptions,
   type WorkflowSerializationFormat,
@@ -157,7 +157,7 @@ class ReadCheckpointer {
 
   async record(functionID: number, outcome: { value: unknown } | { error: unknown }): Promise<void> {
     const format = appSerializationName();
-    const text = 'error' in outcome ? serializeErrorMaybe(outcome.error, format) : serializeValueMaybe(outcome.value, format);
+    const text = 'error' in outcome ? serializeError(outcome.error, format) : serializeValue(outcome.value, format);
     const stored = typeof text === 'string' ? text : await text;
     const result = 'error' in outcome ? { error: stored, serialization: format } : { output: stored, serialization: format };
     await record(this.engine, this.wf, functionID, this.name, this.startedAt, result);
@@ -227,7 +227,7 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
         if (cp && functionID !== undefined) await cp.record(functionID, { value: STREAM_CLOSED });
         return;
       }
-      const parsed = deserializeValueMaybe(page.values[index], page.serializations[index] ?? null, serializerOpts);
+      const parsed = deserializeValue(page.values[index], page.serializations[index] ?? null, serializerOpts);
       index++;
       const value = isPromiseLike(parsed) ? await parsed : parsed;
       if (value === STREAM_CLOSED) {
