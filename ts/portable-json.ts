@@ -36,12 +36,9 @@ export function portableStringify(value: unknown, origin: ValueOrigin | undefine
 }
 
 /** The cross-language format. */
-export const DBOSPortableJSON: {
-  name: () => string;
-  parse: (text: string | null | undefined) => unknown;
-  stringify: (value: unknown) => string;
-} = {
-  name: () => PORTABLE_JSON,
-  parse: (text) => (text === null || text === undefined ? null : (JSON.parse(text) as unknown)),
-  stringify: (value) => portableStringify(value, undefined),
+export const DBOSPortableJSON = {
+  name: (): string => PORTABLE_JSON,
+  parse: (text: string | null | undefined): unknown =>
+    text === null || text === undefined ? null : (JSON.parse(text) as unknown),
+  stringify: (value: unknown): string => portableStringify(value, undefined),
 };

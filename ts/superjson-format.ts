@@ -305,12 +305,8 @@ function superjsonParse(text: string | null | undefined): unknown {
 }
 
 /** The default format: SuperJSON in the DBOS envelope. */
-export const DBOSJSON: {
-  name: () => string;
-  parse: (text: string | null | undefined) => unknown;
-  stringify: (value: unknown) => string;
-} = {
-  name: () => JS_SUPERJSON,
-  parse: (text) => superjsonParse(text),
-  stringify: (value) => superjsonStringify(value, undefined),
+export const DBOSJSON = {
+  name: (): string => JS_SUPERJSON,
+  parse: (text: string | null | undefined): unknown => superjsonParse(text),
+  stringify: (value: unknown): string => superjsonStringify(value, undefined),
 };
