@@ -4,7 +4,7 @@
 import { recordedCheckpoint, takeFunctionID, workflowCode, type WorkflowState } from './context';
 import { DBOSWorkflowCancelledError } from './error';
 import type { Engine } from './native';
-import { appSerializationName, deserializeValueMaybe, PORTABLE_JSON, serializeValueMaybe, type MaybePromise } from './serialization';
+import { appSerializationName, deserializeValue, PORTABLE_JSON, serializeValue, type MaybePromise } from './serialization';
 import { checkSleepDuration } from './validation';
 import { beforeStep, record, recordBehind } from './write-behind';
 
@@ -69,11 +69,11 @@ export async function recordedValue<T>(engine: Engine, name: string, produce: ()
   if (!wf) return produce();
   const functionID = takeFunctionID(wf);
   const cp = recordedCheckpoint(wf, functionID, name);
-  if (cp) return deserializeValueMaybe(cp.output ?? null, appSerializationName()) as MaybePromise<T>;
+  if (cp) return deserializeValue(cp.output ?? null, appSerializationName()) as MaybePromise<T>;
   await beforeStep(engine, wf);
   const startedAt = Date.now();
   const value = produce();
-  const text = serializeValueMaybe(value, appSerializationName());
+  const text = serializeValue(value, appSerializationName());
   recordBehind(engine, wf, functionID, name, startedAt, { output: typeof text === 'string' ? text : await text });
   return value;
 }

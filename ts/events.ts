@@ -6,7 +6,7 @@ import { DBOSInvalidWorkflowTransitionError } from './error';
 import type { Executor } from './executor';
 import { resolveWait, serializeUserValue, valueFormat, type GetEventOptions } from './messages';
 import { epochMs, pollMs, type Engine } from './native';
-import { deserializeValueMaybe, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
+import { deserializeValue, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { requireString } from './validation';
 import { record, settled } from './write-behind';
 
@@ -53,7 +53,7 @@ export async function getEvent(
   const wait = resolveWait(options);
   // Returned from this async function: a Promise (asynchronous serializer) is adopted, a value costs no hop.
   const read = (text: string | null | undefined, serialization: string | null | undefined) =>
-    text === null || text === undefined ? null : deserializeValueMaybe(text, serialization ?? null, serializerOpts);
+    text === null || text === undefined ? null : deserializeValue(text, serialization ?? null, serializerOpts);
 
   if (!wf || functionID === undefined || !executor) {
     const found = await engine.getEvent({ workflowId: workflowID, key, deadlineEpochMs: epochMs(Date.now() + wait.timeoutMS), pollMs: pollMs(wait.pollMs), guard: null });

@@ -24,13 +24,13 @@ import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
 import {
   appSerializationName,
-  deserializeArgsMaybe,
-  deserializeErrorMaybe,
+  deserializeArgs,
+  deserializeError,
   isPromiseLike,
   PORTABLE_JSON,
-  roundTripWithTextMaybe,
-  serializeArgsMaybe,
-  serializeErrorMaybe,
+  roundTrip,
+  serializeArgs,
+  serializeError,
   throwRevived,
 } from './serialization';
 import { checkWorkflowTimeout, refuseEnqueueOnlyOptions, requireString } from './validation';
@@ -197,14 +197,14 @@ export class Executor implements HandleExecutor {
     let inputs: string;
     try {
       // An argument that is a function or symbol is refused; functions nested in arguments are dropped.
-      const text = serializeArgsMaybe(args, format);
+      const text = serializeArgs(args, format);
       // Awaited only for an asynchronous serializer: the default one adds no hop here.
       inputs = typeof text === 'string' ? text : await text;
     } catch (e) {
       throw new DBOSInvalidWorkflowInputError(reg.name, e);
     }
     // The body gets the stored form of its arguments, exactly as it would after recovery.
-    const parsed = deserializeArgsMaybe(inputs, format);
+    const parsed = deserializeArgs(inputs, format);
     let runArgs = isPromiseLike(parsed) ? await parsed : parsed;
     if (reg.config.inputSchema) runArgs = reg.config.inputSchema.parse(runArgs) as unknown[];
 
@@ -214,7 +214,7 @@ export class Executor implements HandleExecutor {
         if (recorded.name !== reg.name) {
           throw new DBOSUnexpectedStepError(parent.workflowID, functionID, reg.name, recorded.name);
         }
-        if (recorded.error) return throwRevived(deserializeErrorMaybe(recorded.error, recorded.serialization ?? null));
+        if (recorded.error) return throwRevived(deserializeError(recorded.error, recorded.serialization ?? null));
         return this.handleFor(recorded.childWorkflowId ?? workflowID);
       }
     }
@@ -326,7 +326,7 @@ export class Executor implements HandleExecutor {
         if (ok) {
           try {
             // The caller gets the recorded form (what a replay returns), parsed from the stored text.
-            const trip = roundTripWithTextMaybe(result, state.serialization, {
+            const trip = roundTrip(result, state.serialization, {
               what: `the return value of workflow ${reg.name}`,
               path: [reg.name, '<result>'],
             });
@@ -337,7 +337,7 @@ export class Executor implements HandleExecutor {
           }
         }
         if (!ok) {
-          const text = serializeErrorMaybe(error, state.serialization);
+          const text = serializeError(error, state.serialization);
           errorText = typeof text === 'string' ? text : await text;
         }
         const done = await complete(this.engine, state, ok ? 'SUCCESS' : 'ERROR', output, errorText);
@@ -352,7 +352,7 @@ export class Executor implements HandleExecutor {
         recorded.outcome = { status: ok ? 'SUCCESS' : 'ERROR', output, error: errorText, serialization: state.serialization };
         if (!ok) {
           // The SDK throws the error object itself, except for portable workflows: their recorded form.
-          throw state.serialization === PORTABLE_JSON ? await deserializeErrorMaybe(errorText, PORTABLE_JSON) : error;
+          throw state.serialization === PORTABLE_JSON ? await deserializeError(errorText, PORTABLE_JSON) : error;
         }
         return value;
       }

@@ -2,7 +2,7 @@
 // ID only), and how a handle is stored when a workflow returns one.
 import { takeFunctionID, workflowCode, type WorkflowState } from './context';
 import { DBOSExecutorNotInitializedError } from './error';
-import { registerSerializationRecipe } from './serialization';
+import { registerInstanceRecipe } from './superjson-format';
 import type { WorkflowStatus } from './workflow-status';
 import type { ResultWait } from './results';
 
@@ -103,9 +103,9 @@ export class RetrievedHandle<R> extends BaseHandle<R> {}
 
 // A handle is stored as the SDK stores one (`{"wfid":…}` under its recipe name) and read back as a
 // RetrievedHandle, so a workflow may return a handle and SDK processes read ours (and we theirs).
-registerSerializationRecipe<BaseHandle<unknown>, { wfid: string }>({
-  name: 'DBOS.WorkflowHandle',
-  isApplicable: (v: unknown): v is BaseHandle<unknown> => v instanceof BaseHandle,
-  serialize: (h) => ({ wfid: h.workflowID }),
-  deserialize: (s) => new RetrievedHandle(undefined, s.wfid),
-});
+registerInstanceRecipe<BaseHandle<unknown>, { wfid: string }>(
+  BaseHandle,
+  'DBOS.WorkflowHandle',
+  (h) => ({ wfid: h.workflowID }),
+  (s) => new RetrievedHandle(undefined, s.wfid),
+);

@@ -9,11 +9,11 @@ import type { PollingOptions } from './handles';
 import { epochMs, OUTSIDE, pollMs, type Engine } from './native';
 import {
   appSerializationName,
-  deserializeErrorMaybe,
-  deserializeValueMaybe,
+  deserializeError,
+  deserializeValue,
   serializationNameFor,
-  serializeErrorMaybe,
-  serializeValueMaybe,
+  serializeError,
+  serializeValue,
   throwRevived,
   type MaybePromise,
   type SerializerOptions,
@@ -84,7 +84,7 @@ export function valueFormat(kind: WorkflowSerializationFormat, wf: WorkflowState
  * serializer is asynchronous.
  */
 export function serializeUserValue(what: string, value: unknown, format: string, opts?: SerializerOptions): MaybePromise<string> {
-  return serializeValueMaybe(value, format, { ...opts, what });
+  return serializeValue(value, format, { ...opts, what });
 }
 
 export interface SendRequest {
@@ -133,7 +133,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   if (wf && functionID !== undefined && executor) {
     const cp = recordedCheckpoint(wf, functionID, 'DBOS.send');
     if (cp) {
-      if (cp.error) return throwRevived(deserializeErrorMaybe(cp.error, cp.serialization ?? null));
+      if (cp.error) return throwRevived(deserializeError(cp.error, cp.serialization ?? null));
       return;
     }
     await settled(engine, wf);
@@ -144,7 +144,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
       // A missing destination is recorded, so a replay fails the same way without sending.
       if (e instanceof DBOSNonExistentWorkflowError) {
         const ser = appSerializationName();
-        await record(engine, wf, functionID, 'DBOS.send', startedAt, { error: await serializeErrorMaybe(e, ser), serialization: ser });
+        await record(engine, wf, functionID, 'DBOS.send', startedAt, { error: await serializeError(e, ser), serialization: ser });
       }
       throw e;
     }
@@ -167,7 +167,7 @@ export async function recv(engine: Engine, topicArg: unknown, options: number | 
   const topic = storedTopic(topicArg);
   const wait = resolveWait(options);
   const cp = recordedCheckpoint(wf, functionID, 'DBOS.recv');
-  if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValueMaybe(cp.output, cp.serialization ?? null);
+  if (cp) return cp.output === null || cp.output === undefined ? null : deserializeValue(cp.output, cp.serialization ?? null);
   const startedAt = Date.now();
   // The deadline is recorded (n+1), so a recovered workflow keeps its original one: by the first try's
   // own statement unless an earlier run recorded it.
@@ -187,5 +187,5 @@ export async function recv(engine: Engine, topicArg: unknown, options: number | 
       pollMs: pollMs(wait.pollMs),
     }),
   );
-  return got.value === null || got.value === undefined ? null : deserializeValueMaybe(got.value, got.serialization ?? null);
+  return got.value === null || got.value === undefined ? null : deserializeValue(got.value, got.serialization ?? null);
 }

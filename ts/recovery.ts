@@ -5,7 +5,7 @@ import type { WorkflowState } from './context';
 import { DBOSError } from './error';
 import type { ClaimedWorkflow, Engine } from './native';
 import { findInstance, findWorkflow, type WorkflowRegistration } from './registry';
-import { appSerializationName, deserializeArgsMaybe, isPromiseLike, serializeErrorMaybe } from './serialization';
+import { appSerializationName, deserializeArgs, isPromiseLike, serializeError } from './serialization';
 
 export const INTERNAL_QUEUE = '_dbos_internal_queue';
 const DEFAULT_MAX_RECOVERY_ATTEMPTS = 100;
@@ -47,7 +47,7 @@ export async function recoveredRun(engine: Engine, c: ClaimedWorkflow): Promise<
   let args: unknown[];
   try {
     if (c.inputs === null || c.inputs === undefined) throw new DBOSError(`Workflow ${c.workflowId} has no stored inputs`);
-    const parsed = deserializeArgsMaybe(c.inputs, serialization);
+    const parsed = deserializeArgs(c.inputs, serialization);
     args = isPromiseLike(parsed) ? await parsed : parsed;
     if (reg.config.inputSchema) args = reg.config.inputSchema.parse(args) as unknown[];
   } catch (e) {
@@ -56,7 +56,7 @@ export async function recoveredRun(engine: Engine, c: ClaimedWorkflow): Promise<
       token: c.token,
       status: 'ERROR',
       output: null,
-      error: await serializeErrorMaybe(e, serialization),
+      error: await serializeError(e, serialization),
     });
     return undefined;
   }

@@ -12,13 +12,13 @@ import { durableDeadline, MAX_TIMER_MS, timerSleep } from './durable-time';
 import type { Engine, WorkflowOutcome } from './native';
 import {
   appSerializationName,
-  deserializeErrorMaybe,
-  deserializeValueMaybe,
+  deserializeError,
+  deserializeValue,
   isPromiseLike,
   PORTABLE_JSON,
   replayCheckpoint,
-  serializeErrorMaybe,
-  serializeValueMaybe,
+  serializeError,
+  serializeValue,
   throwRevived,
   type MaybePromise,
   type SerializerOptions,
@@ -182,8 +182,8 @@ export async function checkpointedStatus(engine: Engine, wf: WorkflowState, func
 
 /** An outcome (a value, or the error thrown) as the text of a checkpoint, serialized in `format`. */
 export async function outcomeCheckpoint(outcome: { value: unknown } | { error: unknown }, format: string): Promise<CheckpointResult> {
-  if ('error' in outcome) return { error: await serializeErrorMaybe(outcome.error, format) };
-  return { output: await serializeValueMaybe(outcome.value, format) };
+  if ('error' in outcome) return { error: await serializeError(outcome.error, format) };
+  return { output: await serializeValue(outcome.value, format) };
 }
 
 /**
@@ -194,9 +194,9 @@ export function outcomeValue(workflowID: string, outcome: WorkflowOutcome | null
   if (!outcome) return null;
   switch (outcome.status) {
     case 'SUCCESS':
-      return deserializeValueMaybe(outcome.output ?? null, outcome.serialization ?? null, opts);
+      return deserializeValue(outcome.output ?? null, outcome.serialization ?? null, opts);
     case 'ERROR':
-      return throwRevived(deserializeErrorMaybe(outcome.error ?? null, outcome.serialization ?? null, opts));
+      return throwRevived(deserializeError(outcome.error ?? null, outcome.serialization ?? null, opts));
     case 'CANCELLED':
       throw new DBOSAwaitedWorkflowCancelledError(workflowID);
     case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':

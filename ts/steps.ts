@@ -4,7 +4,7 @@ import { contextStorage, currentContext, recordedCheckpoint, takeFunctionID, wor
 import { DBOSMaxStepRetriesError, DBOSStepTimeoutError, DBOSWorkflowCancelledError } from './error';
 import type { Engine } from './native';
 import type { StepConfig } from './registry';
-import { appSerializationName, isPromiseLike, replayCheckpoint, roundTripWithTextMaybe, serializeErrorMaybe, type MaybePromise } from './serialization';
+import { appSerializationName, isPromiseLike, replayCheckpoint, roundTrip, serializeError, type MaybePromise } from './serialization';
 import { timerSleep } from './durable-time';
 import { beforeStep, recordBehind } from './write-behind';
 
@@ -25,15 +25,15 @@ export async function runStep<R>(engine: Engine, fn: () => Promise<R>, name: str
   try {
     value = await attempts(wf, functionID, name, fn, config);
   } catch (e) {
-    recordBehind(engine, wf, functionID, name, startedAt, { error: await serializeErrorMaybe(e, format), serialization: format });
+    recordBehind(engine, wf, functionID, name, startedAt, { error: await serializeError(e, format), serialization: format });
     throw e;
   }
   let stored: { stringified: string; deserialized: R };
   try {
-    const trip = roundTripWithTextMaybe(value, format, { what: `the return value of step ${name}`, path: [name, '<result>'] });
+    const trip = roundTrip(value, format, { what: `the return value of step ${name}`, path: [name, '<result>'] });
     stored = isPromiseLike(trip) ? await trip : trip;
   } catch (e) {
-    recordBehind(engine, wf, functionID, name, startedAt, { error: await serializeErrorMaybe(e, format), serialization: format });
+    recordBehind(engine, wf, functionID, name, startedAt, { error: await serializeError(e, format), serialization: format });
     throw e;
   }
   recordBehind(engine, wf, functionID, name, startedAt, { output: stored.stringified, serialization: format });

@@ -12,7 +12,7 @@ import { epochMs, pollMs as enginePollMs, type Engine, type StreamPage } from '.
 import { outcomeCheckpoint } from './results';
 import {
   appSerializationName,
-  deserializeValueMaybe,
+  deserializeValue,
   isPromiseLike,
   PORTABLE_JSON,
   replayCheckpoint,
@@ -241,7 +241,7 @@ export async function* readStream<T>(params: StreamReadParams): AsyncGenerator<T
         if (cp && functionID !== undefined) await cp.record(functionID, { value: STREAM_CLOSED });
         return;
       }
-      const parsed = deserializeValueMaybe(page.values[index], page.serializations[index] ?? null, serializerOpts);
+      const parsed = deserializeValue(page.values[index], page.serializations[index] ?? null, serializerOpts);
       index++;
       const value = isPromiseLike(parsed) ? await parsed : parsed;
       if (value === STREAM_CLOSED) {

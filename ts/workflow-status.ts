@@ -2,9 +2,9 @@
 // SDK records for a `getStatus` checkpoint (so a replay returns what the first run saw).
 import type { WorkflowStatusRow } from './native';
 import {
-  deserializeArgsMaybe,
-  deserializeErrorMaybe,
-  deserializeValueMaybe,
+  deserializeArgs,
+  deserializeError,
+  deserializeValue,
   isPromiseLike,
   withFallback,
   type MaybePromise,
@@ -71,9 +71,9 @@ function rolesOf(r: WorkflowStatusRow): string[] | undefined {
 export function toWorkflowStatus(r: WorkflowStatusRow, opts?: SerializerOptions): MaybePromise<WorkflowStatus> {
   const ser = r.serialization ?? null;
   const none = () => undefined;
-  const input = r.inputs ? withFallback(() => deserializeArgsMaybe(r.inputs ?? '', ser, opts), none) : undefined;
-  const output = r.output ? withFallback(() => deserializeValueMaybe(r.output ?? null, ser, opts), none) : undefined;
-  const error = r.error ? withFallback(() => deserializeErrorMaybe(r.error ?? null, ser, opts), none) : undefined;
+  const input = r.inputs ? withFallback(() => deserializeArgs(r.inputs ?? '', ser, opts), none) : undefined;
+  const output = r.output ? withFallback(() => deserializeValue(r.output ?? null, ser, opts), none) : undefined;
+  const error = r.error ? withFallback(() => deserializeError(r.error ?? null, ser, opts), none) : undefined;
   if (isPromiseLike(input) || isPromiseLike(output) || isPromiseLike(error)) {
     return Promise.all([input, output, error]).then(([i, o, e]) => statusOf(r, i, o, e));
   }
