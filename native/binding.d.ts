@@ -10,6 +10,15 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeEngine {
+  registerQueue(registration: JsQueueRegistration): Promise<JsRegisteredQueue>
+  getQueue(name: string): Promise<JsQueueRecord | undefined | null>
+  /** Queues owned by any of `applicationNames` plus unclaimed ones; all of them for an empty list. */
+  listQueues(applicationNames: Array<string>): Promise<Array<JsQueueRecord>>
+  deleteQueue(name: string): Promise<undefined>
+  setQueueLimit(name: string, limit: JsQueueLimit, value?: number | undefined | null): Promise<undefined>
+  /** Sets the queue's rate limit (`partition`: its per-partition one); null clears it. */
+  setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
+  setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
   /**
    * Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
@@ -179,6 +188,41 @@ export interface JsOutgoingMessage {
 /** Why a page stopped: more may follow, the stream is closed, or the wait timed out. */
 export type JsPageEnd = 'more' | 'closed' | 'timeout'
 
+/** Mirrors `engine::queues::QueueConflict` (the SDK's `onConflict` values). */
+export type JsQueueConflict = 'update_if_latest_version' | 'always_update' | 'never_update'
+
+/** Mirrors `engine::queues::QueueLimit`. */
+export type JsQueueLimit = 'concurrency' | 'workerConcurrency' | 'partitionConcurrency' | 'partitionWorkerConcurrency'
+
+/** A queue's row (`dbos.queues`), both ways: what to register and what is stored. */
+export interface JsQueueRecord {
+  name: string
+  concurrency: number | null
+  workerConcurrency: number | null
+  rateLimitMax: number | null
+  rateLimitPeriodSec: number | null
+  partitionConcurrency: number | null
+  partitionWorkerConcurrency: number | null
+  partitionRateLimitMax: number | null
+  partitionRateLimitPeriodSec: number | null
+  pollingIntervalSec: number
+  applicationName: string | null
+}
+
+/**
+ * A registration: the row to write (its `applicationName` is the registering owner, null for
+ * none) and what to do if the queue already has one.
+ */
+export interface JsQueueRegistration {
+  queue: JsQueueRecord
+  onConflict: JsQueueConflict
+}
+
+export interface JsRateLimit {
+  limitPerPeriod: number
+  periodSec: number
+}
+
 /**
  * `DBOS.recv` from workflow code at step `function_id`; with `record_deadline`, the first try records
  * the deadline (its sleep at `function_id + 1`).
@@ -192,6 +236,12 @@ export interface JsRecv {
   recordDeadline: boolean
   startedAt: number
   pollMs: number
+}
+
+export interface JsRegisteredQueue {
+  queue: JsQueueRecord
+  /** This call created the row. */
+  inserted: boolean
 }
 
 /** Mirrors `engine::SchemaMode`. */

@@ -838,5 +838,7 @@ module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.connect = nativeBinding.connect
 module.exports.JsPageEnd = nativeBinding.JsPageEnd
+module.exports.JsQueueConflict = nativeBinding.JsQueueConflict
+module.exports.JsQueueLimit = nativeBinding.JsQueueLimit
 module.exports.JsSchemaMode = nativeBinding.JsSchemaMode
 module.exports.NativeErrorCode = nativeBinding.NativeErrorCode

@@ -11,6 +11,8 @@ import { outcomeValue } from './results';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
 import { requireString } from './validation';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
+import * as queues from './wfqueue';
+import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 
 export interface DBOSClientConfig {
   systemDatabaseUrl: string;
@@ -116,6 +118,41 @@ export class DBOSClient {
   /** The single value at `offset` of a workflow's stream, waiting for it (never checkpointed). */
   async readStreamOffset<T>(workflowID: string, key: string, offset: number, options?: ReadStreamOffsetOptions): Promise<T> {
     return readStreamOffset<T>({ engine: this.live(), executor: undefined, workflowID, key, offset, options, serializerOpts: this.serializerOpts });
+  }
+
+  /**
+   * Registers a queue (default onConflict 'always_update'; 'update_if_latest_version' is refused, a client
+   * having no version), owned by `applicationName` or the client's application.
+   */
+  async registerQueue(name: string, options?: RegisterQueueOptions & { applicationName?: string }): Promise<WorkflowQueue> {
+    if (options?.onConflict === 'update_if_latest_version') {
+      throw new Error(
+        "DBOSClient.registerQueue does not support onConflict='update_if_latest_version' " +
+          'because clients are not associated with an application version. ' +
+          "Use 'always_update' or 'never_update'.",
+      );
+    }
+    return queues.registerQueue(this.queueOwner(), name, options ?? {}, 'always_update');
+  }
+
+  /** The queue's row, or null if there is none. */
+  async retrieveQueue(name: string): Promise<WorkflowQueue | null> {
+    return queues.retrieveQueue(this.queueOwner(), name);
+  }
+
+  /** Deletes the queue's row; workflows still enqueued on it are not run. */
+  async deleteQueue(name: string): Promise<void> {
+    return queues.deleteQueue(this.queueOwner(), name);
+  }
+
+  /** Queues owned by these applications (default: the client's; none set: all) plus unclaimed ones. */
+  async listQueues(applicationName?: string | string[]): Promise<WorkflowQueue[]> {
+    return queues.listQueues(this.queueOwner(), applicationName);
+  }
+
+  private queueOwner(): queues.QueueOwner {
+    this.live();
+    return { engine: () => this.live(), appName: this.appName, client: true };
   }
 
   retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<Awaited<T>> {

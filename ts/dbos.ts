@@ -52,6 +52,8 @@ import {
   requireWorkflowIDs,
 } from './validation';
 import type { WorkflowStatus } from './workflow-status';
+import * as queues from './wfqueue';
+import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 export type { DBOSConfig, DBOSLaunchOptions } from './config';
@@ -295,6 +297,28 @@ export class DBOS {
     return workflowIDs.map((id) => exec.handleFor(id) as WorkflowHandle<Awaited<T>>);
   }
 
+  // ------------------------------------------------------------ queues
+
+  /** Registers a queue in the system database (its setters reconfigure it at runtime) and returns it as stored. */
+  static async registerQueue(name: string, options?: RegisterQueueOptions): Promise<WorkflowQueue> {
+    return queues.registerQueue(launchedQueueOwner('registerQueue'), name, options ?? {}, 'update_if_latest_version');
+  }
+
+  /** The queue's row, or null if there is none. */
+  static async retrieveQueue(name: string): Promise<WorkflowQueue | null> {
+    return queues.retrieveQueue(launchedQueueOwner('retrieveQueue'), name);
+  }
+
+  /** Deletes the queue's row; workflows still enqueued on it are not run. */
+  static async deleteQueue(name: string): Promise<void> {
+    return queues.deleteQueue(launchedQueueOwner('deleteQueue'), name);
+  }
+
+  /** Queues owned by these applications (default: this one) plus unclaimed ones. */
+  static async listQueues(applicationName?: string | string[]): Promise<WorkflowQueue[]> {
+    return queues.listQueues(launchedQueueOwner('listQueues'), applicationName);
+  }
+
   // ------------------------------------------------------------ messages and events
 
   /**
@@ -389,6 +413,12 @@ export class DBOS {
     if (!workflowCode()) return randomUUID();
     return recordedValue(executor('DBOS.randomUUID').engine, 'DBOS.randomUUID', () => randomUUID());
   }
+}
+
+/** Queue calls of the launched DBOS: its engine and application. */
+function launchedQueueOwner(what: string): queues.QueueOwner {
+  const exec = executor(what);
+  return { engine: () => exec.engine, appName: exec.appName, client: false };
 }
 
 /** Management calls from workflow code are recorded like steps, so a replay does not repeat them. */

@@ -28,7 +28,7 @@ let launching: Promise<void> | undefined;
 /** The running executor; `what` names the caller in the error thrown before launch or after shutdown. */
 export function executor(what: string): Executor {
   if (!runtime || runtime.executor.isClosed) {
-    throw new TypeError(`\`DBOS.launch()\` must be called before running ${what}`);
+    throw new TypeError(`\`DBOS.launch()\` must be called before running ${what}.`);
   }
   return runtime.executor;
 }

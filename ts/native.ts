@@ -38,6 +38,8 @@ export type StoredValue = Binding.JsStoredValue;
 /** Values from offset `firstOffset` on (dense); `end`: more may follow, the stream ended, or the wait timed out. */
 export type StreamPage = Binding.JsStreamPage;
 export type NativeError = Binding.JsEngineError;
+export type QueueRecord = Binding.JsQueueRecord;
+export type QueueConflict = Binding.JsQueueConflict;
 
 /** The engine's methods, as generated; every error they raise is already a DBOS error class. */
 export type Engine = Omit<Binding.NativeEngine, 'constructor'>;

@@ -7,6 +7,7 @@
 
 mod convert;
 mod errors;
+mod queues;
 
 use std::sync::Arc;
 

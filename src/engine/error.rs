@@ -49,6 +49,22 @@ pub enum EngineError {
         step_name: String,
     },
 
+    /// A named row (a queue) already belongs to another application sharing the system database
+    /// (the DBOS SDK's wording).
+    #[error(
+        "{kind} '{name}' is already registered by application '{owner}' in this system database. \
+         {kind} names must be unique across applications sharing a system database. \
+         Either give '{requested}' a different {noun} name, or, if '{owner}' was renamed to \
+         '{requested}', re-own its rows first with dbos rename-application",
+        noun = .kind.to_lowercase()
+    )]
+    NameTaken {
+        kind: &'static str,
+        name: String,
+        owner: String,
+        requested: String,
+    },
+
     /// A bad argument reached the engine (the TS layer validates first; this is a backstop).
     #[error("{0}")]
     InvalidArgument(String),
@@ -86,7 +102,10 @@ impl EngineError {
                 ErrorCode::NonExistentWorkflow
             }
             EngineError::StepTaken { .. } => ErrorCode::StepNondeterminism,
-            EngineError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            // The DBOS SDK raises a plain DBOSError for it, as for a bad argument.
+            EngineError::InvalidArgument(_) | EngineError::NameTaken { .. } => {
+                ErrorCode::InvalidArgument
+            }
             EngineError::Internal(_) => ErrorCode::Internal,
         }
     }

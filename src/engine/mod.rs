@@ -13,6 +13,7 @@ pub mod listener;
 pub mod messages;
 pub mod migrations;
 pub mod parked;
+pub mod queues;
 pub mod recovery;
 mod retry;
 pub mod status;
