@@ -286,13 +286,16 @@ test('getters re-read the row; setters re-check bounds against it, write one col
   // Another process lowers the global limit: the getter sees it, the setter is checked against it.
   await query(url, "UPDATE dbos.queues SET concurrency = 3 WHERE name = 'conf'");
   assert.equal(q.concurrency, 10);
-  assert.equal(await q.getGlobalConcurrency(), 3);
-  assert.equal(await q.getConcurrency(), 3);
   const before = await row('conf');
   const bound = await rejection(q.setWorkerConcurrency(5));
   assert.equal(bound.constructor, Error);
   assert.equal(bound.message, 'workerConcurrency must be less than or equal to concurrency');
   assert.deepEqual(await row('conf'), before);
+  await query(url, "UPDATE dbos.queues SET concurrency = 4 WHERE name = 'conf'");
+  assert.equal(q.concurrency, 3);
+  assert.equal(await q.getGlobalConcurrency(), 4);
+  await query(url, "UPDATE dbos.queues SET concurrency = 3 WHERE name = 'conf'");
+  assert.equal(await q.getConcurrency(), 3);
   assert.equal((await rejection(q.setGlobalConcurrency(2))).message, 'workerConcurrency must be less than or equal to concurrency');
   await q.setGlobalConcurrency(undefined);
   assert.equal((await row('conf'))?.concurrency, null);

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by types.test.ts: code written against DBOS Transact's documented
 // signatures must type-check against dbos-native, and (with only the import changed) against
 // @dbos-inc/dbos-sdk 5.3.0 too.
-import { DBOS, DBOSClient, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig } from 'dbos-native';
+import { DBOS, DBOSClient, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig, type WorkflowQueue } from 'dbos-native';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type ExpectTrue<T extends true> = T;
@@ -115,6 +115,75 @@ async function usage(): Promise<void> {
   await DBOS.shutdown();
 }
 void usage;
+
+async function queueUsage(): Promise<void> {
+  const q: WorkflowQueue = await DBOS.registerQueue('q', {
+    globalConcurrency: 4,
+    workerConcurrency: 2,
+    rateLimit: { limitPerPeriod: 10, periodSec: 1 },
+    partitionConcurrency: 2,
+    partitionWorkerConcurrency: 1,
+    partitionRateLimit: { limitPerPeriod: 5, periodSec: 2 },
+    minPollingIntervalMs: 500,
+    onConflict: 'never_update',
+  });
+  const again: WorkflowQueue | null = await DBOS.retrieveQueue('q');
+  const mine: WorkflowQueue[] = await DBOS.listQueues();
+  const named: WorkflowQueue[] = await DBOS.listQueues(['a', 'b']);
+  await DBOS.deleteQueue('q');
+  const limit: number | undefined = await q.getGlobalConcurrency();
+  const rate = await q.getPartitionRateLimit();
+  type _rate = ExpectTrue<Equal<typeof rate, { limitPerPeriod: number; periodSec: number } | undefined>>;
+  await q.setGlobalConcurrency(undefined);
+  await q.setRateLimit({ limitPerPeriod: 1, periodSec: 1 });
+  await q.setMinPollingIntervalMs(100);
+  const flags: [string, boolean, boolean, string | undefined] = [q.name, q.databaseBacked, q.clientBound, q.applicationName];
+  type _keys = ExpectTrue<
+    Equal<
+      keyof WorkflowQueue,
+      | 'name'
+      | 'concurrency'
+      | 'rateLimit'
+      | 'workerConcurrency'
+      | 'partitionConcurrency'
+      | 'partitionWorkerConcurrency'
+      | 'partitionRateLimit'
+      | 'minPollingIntervalMs'
+      | 'applicationName'
+      | 'databaseBacked'
+      | 'clientBound'
+      | 'setConcurrency'
+      | 'setGlobalConcurrency'
+      | 'setWorkerConcurrency'
+      | 'setRateLimit'
+      | 'setPartitionConcurrency'
+      | 'setPartitionWorkerConcurrency'
+      | 'setPartitionRateLimit'
+      | 'setMinPollingIntervalMs'
+      | 'getConcurrency'
+      | 'getGlobalConcurrency'
+      | 'getWorkerConcurrency'
+      | 'getRateLimit'
+      | 'getPartitionConcurrency'
+      | 'getPartitionWorkerConcurrency'
+      | 'getPartitionRateLimit'
+      | 'getMinPollingIntervalMs'
+    >
+  >;
+  const client = await DBOSClient.create({ systemDatabaseUrl: 'postgresql://localhost/x', applicationName: 'app' });
+  const cq: WorkflowQueue = await client.registerQueue('c', { concurrency: 2, applicationName: 'other', onConflict: 'always_update' });
+  const found: WorkflowQueue | null = await client.retrieveQueue('c');
+  const listed: WorkflowQueue[] = await client.listQueues('other');
+  await client.deleteQueue('c');
+  // @ts-expect-error: limits are numbers
+  await DBOS.registerQueue('bad', { globalConcurrency: '2' });
+  // @ts-expect-error: onConflict is one of three modes
+  await DBOS.registerQueue('bad', { onConflict: 'sometimes' });
+  // @ts-expect-error: a rate limit needs both fields
+  await q.setRateLimit({ limitPerPeriod: 1 });
+  void [again, mine, named, limit, flags, cq, found, listed];
+}
+void queueUsage;
 
 async function negative(): Promise<void> {
   // @ts-expect-error: the wrong argument type is rejected
