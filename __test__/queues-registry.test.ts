@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DBOS, DBOSClient, Error as DBOSErrors, type WorkflowQueue } from 'dbos-native';
-import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
+import { DBOS as OfficialDBOS, DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { freshDatabase, query } from './helpers/db';
 import { internalQueue } from '../ts/wfqueue';
 
@@ -173,6 +173,38 @@ test('registered rows are the official SDK rows, and each side reads the other f
   assert.deepEqual(config(await row('dbos-full')), config(await row('ours-full')));
   assert.equal(await DBOS.retrieveQueue('missing'), null);
   assert.equal(await client.retrieveQueue('missing'), null);
+});
+
+test("the official DBOS.registerQueue writes the row ours writes; each DBOS reads the other's queue and refuses it", async () => {
+  OfficialDBOS.setConfig({ name: 'official-app', systemDatabaseUrl: url, applicationVersion: 'ov1', logLevel: 'error' });
+  await OfficialDBOS.launch();
+  try {
+    const options = { globalConcurrency: 8, workerConcurrency: 2, partitionRateLimit: { limitPerPeriod: 2, periodSec: 3 }, minPollingIntervalMs: 1500 };
+    const theirs = await OfficialDBOS.registerQueue('sdk-dbos', options);
+    const ours = await DBOS.registerQueue('our-dbos', options);
+    assert.deepEqual(config(await row('our-dbos')), { ...config(await row('sdk-dbos')), application_name: APP });
+    assert.deepEqual({ ...fields(ours), name: '' }, { ...fields(theirs), name: '', applicationName: APP });
+    assert.deepEqual(fields(await OfficialDBOS.retrieveQueue('our-dbos')), fields(ours));
+    assert.deepEqual(fields(await DBOS.retrieveQueue('sdk-dbos')), fields(theirs));
+    // Each refuses the other's queue with the same message, names swapped.
+    const theirRefusal = await rejection(OfficialDBOS.registerQueue('our-dbos', options));
+    const ourRefusal = await rejection(DBOS.registerQueue('sdk-dbos', options));
+    const swapped = theirRefusal.message
+      .replaceAll('our-dbos', 'sdk-dbos')
+      .replaceAll(APP, '<ours>')
+      .replaceAll('official-app', APP)
+      .replaceAll('<ours>', 'official-app');
+    assert.equal(ourRefusal.constructor.name, theirRefusal.constructor.name);
+    assert.equal(ourRefusal.message, swapped);
+    // Their setter, our getter, and the other way round.
+    await theirs.setWorkerConcurrency(1);
+    assert.equal(await (await DBOS.retrieveQueue('sdk-dbos'))?.getWorkerConcurrency(), 1);
+    await ours.setPartitionRateLimit(undefined);
+    assert.equal(await (await OfficialDBOS.retrieveQueue('our-dbos'))?.getPartitionRateLimit(), undefined);
+    assert.deepEqual(config(await row('our-dbos')), { ...config(await row('sdk-dbos')), application_name: APP, worker_concurrency: 2, partition_rate_limit_max: null, partition_rate_limit_period_sec: null, partition_queue: false });
+  } finally {
+    await OfficialDBOS.shutdown();
+  }
 });
 
 test('onConflict: always_update, never_update, update_if_latest_version against application_versions', async () => {
