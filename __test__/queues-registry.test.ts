@@ -409,3 +409,17 @@ test('an internal queue refuses configuration; a destroyed client rejects', asyn
   assert.ok((await rejection(q.getGlobalConcurrency())) instanceof DBOSErrors.DBOSError);
   assert.ok((await rejection(short.listQueues())) instanceof DBOSErrors.DBOSError);
 });
+
+test('a queue from DBOS follows the launched DBOS: after shutdown it rejects as the SDK does, after a relaunch it works', async () => {
+  const q = await DBOS.registerQueue('relaunch', { globalConcurrency: 2 });
+  await DBOS.shutdown();
+  for (const call of [() => q.getGlobalConcurrency(), () => q.setWorkerConcurrency(1), () => q.setMinPollingIntervalMs(10)]) {
+    const e = await rejection(call());
+    assert.equal(e.constructor, Error);
+    assert.equal(e.message, "Cannot access system database for queue relaunch: DBOS has not been launched.");
+  }
+  await DBOS.launch();
+  assert.equal(await q.getGlobalConcurrency(), 2);
+  await q.setWorkerConcurrency(1);
+  assert.equal((await row('relaunch'))?.worker_concurrency, 1);
+});
