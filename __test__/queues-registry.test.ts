@@ -273,7 +273,8 @@ test('a queue owned by another application is refused in every mode (the SDK mes
     assert.equal((await row('unclaimed'))?.application_name, null);
     await DBOS.registerQueue('unclaimed', { onConflict: 'never_update' });
     assert.equal((await row('unclaimed'))?.application_name, null);
-    const claimed = await DBOS.registerQueue('unclaimed', { onConflict: 'always_update', globalConcurrency: 3 });
+    // DBOS.registerQueue has no applicationName option: one passed anyway is ignored, as in the SDK.
+    const claimed = await DBOS.registerQueue('unclaimed', { onConflict: 'always_update', globalConcurrency: 3, applicationName: 'x' } as never);
     assert.equal(claimed.applicationName, APP);
     assert.equal((await row('unclaimed'))?.application_name, APP);
   } finally {

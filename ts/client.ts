@@ -132,7 +132,9 @@ export class DBOSClient {
           "Use 'always_update' or 'never_update'.",
       );
     }
-    return queues.registerQueue(this.queueOwner(), name, options ?? {}, 'always_update');
+    const { applicationName, ...rest } = options ?? {};
+    if (applicationName !== undefined) requireString('applicationName', applicationName, true);
+    return queues.registerQueue({ ...this.queueOwner(), appName: applicationName ?? this.appName }, name, rest, 'always_update');
   }
 
   /** The queue's row, or null if there is none. */
@@ -150,8 +152,8 @@ export class DBOSClient {
     return queues.listQueues(this.queueOwner(), applicationName);
   }
 
+  /** Queues of this client go through it: once it is destroyed, they reject with DBOSShutdownError. */
   private queueOwner(): queues.QueueOwner {
-    this.live();
     return { engine: () => this.live(), appName: this.appName, client: true };
   }
 

@@ -379,16 +379,16 @@ function queueFrom(owner: QueueOwner, record: QueueRecord): WorkflowQueue {
 }
 
 /**
- * Registers (creates or, as `onConflict` says, updates) the queue's row and returns the queue as stored.
- * `defaultMode` is DBOS's 'update_if_latest_version' or the client's 'always_update'.
+ * Registers (creates or, as `onConflict` says, updates) the queue's row, owned by `owner.appName`, and returns
+ * the queue as stored. `defaultMode` is DBOS's 'update_if_latest_version' or the client's 'always_update'.
  */
 export async function registerQueue(
   owner: QueueOwner,
   name: string,
-  options: RegisterQueueOptions & { applicationName?: string },
+  options: RegisterQueueOptions,
   defaultMode: QueueConflictResolution,
 ): Promise<WorkflowQueue> {
-  const { onConflict = defaultMode, applicationName, ...params } = options ?? {};
+  const { onConflict = defaultMode, ...params } = options ?? {};
   requireString('queue name', name, true);
   if (name.startsWith(RESERVED_QUEUE_NAME_PREFIX)) {
     throw new Error(`Queue name ${name} is reserved: names starting with '${RESERVED_QUEUE_NAME_PREFIX}' belong to DBOS's internal queues.`);
@@ -397,8 +397,7 @@ export async function registerQueue(
   if (!CONFLICT_MODES.includes(onConflict)) {
     throw new DBOSError(`Invalid onConflict ${describe(onConflict)}: it must be one of ${CONFLICT_MODES.map((m) => `'${m}'`).join(', ')}`);
   }
-  if (applicationName !== undefined) requireString('applicationName', applicationName, true);
-  const record = recordFromParams(name, params, applicationName ?? owner.appName ?? null);
+  const record = recordFromParams(name, params, owner.appName ?? null);
   const registered = await owner.engine().registerQueue({ queue: record, onConflict: onConflict as QueueConflict });
   return queueFrom(owner, registered.queue);
 }
