@@ -120,6 +120,7 @@ test('each validation rule: the official SDK class and message, and dbos.queues 
     ['NaN polling', { minPollingIntervalMs: Number.NaN }],
     ['infinite period', { rateLimit: { limitPerPeriod: 1, periodSec: Infinity } }],
     ['unknown mode', { onConflict: 'sometimes' }],
+    ['null rate limit', { rateLimit: null }],
   ];
   for (const [what, options] of typed) {
     const e = await rejection(DBOS.registerQueue('v', options));
@@ -352,6 +353,7 @@ test('getters re-read the row; setters re-check bounds against it, write one col
   await q.setRateLimit({ limitPerPeriod: 9, periodSec: 0.5 });
   assert.deepEqual(await q.getRateLimit(), { limitPerPeriod: 9, periodSec: 0.5 });
   assert.equal((await rejection(q.setRateLimit({ limitPerPeriod: 1 } as never))).message, 'rateLimit must specify both limitPerPeriod and periodSec');
+  assert.ok((await rejection(q.setRateLimit(null as never))) instanceof DBOSErrors.DBOSError);
   await q.setRateLimit(undefined);
   assert.deepEqual([(await row('conf'))?.rate_limit_max, (await row('conf'))?.rate_limit_period_sec], [null, null]);
   await q.setMinPollingIntervalMs(500);

@@ -114,6 +114,8 @@ function checkPollingMs(v: unknown): void {
 }
 
 function checkBothRateFields(what: string, v: QueueRateLimit | undefined): void {
+  // null would fail on a property read (a bare TypeError in the SDK).
+  if (v === null) throw new DBOSError(`Invalid ${what} null: it must be {limitPerPeriod, periodSec}, or undefined for none`);
   if (v !== undefined && (v.limitPerPeriod === undefined || v.periodSec === undefined)) {
     throw new Error(`${what} must specify both limitPerPeriod and periodSec`);
   }
