@@ -426,3 +426,29 @@ test('a queue from DBOS follows the launched DBOS: after shutdown it rejects as 
   await q.setWorkerConcurrency(1);
   assert.equal((await row('relaunch'))?.worker_concurrency, 1);
 });
+
+test('racing registrations of a new name by two applications: one owns it, every call of the other is refused', async () => {
+  const a = await DBOSClient.create({ systemDatabaseUrl: url, applicationName: 'race-a' });
+  const b = await DBOSClient.create({ systemDatabaseUrl: url, applicationName: 'race-b' });
+  try {
+    for (let round = 0; round < 20; round++) {
+      const name = `race-${round}`;
+      const calls = [a, b, a, b].map((c, i) => c.registerQueue(name, { globalConcurrency: i + 1 }).then(
+        (q) => ({ app: c.applicationName, ok: true, q }),
+        (e: unknown) => ({ app: c.applicationName, ok: false, q: e }),
+      ));
+      const results = await Promise.all(calls);
+      const stored = await row(name);
+      for (const r of results) {
+        // Whoever the row belongs to registered it; the other application's calls all failed with DBOSError.
+        assert.equal(r.ok, r.app === stored?.application_name, `round ${round}: ${r.app}`);
+        if (!r.ok) assert.ok(r.q instanceof DBOSErrors.DBOSError);
+      }
+      const winners = results.filter((r) => r.ok).map((r) => (r.q as WorkflowQueue).concurrency);
+      assert.ok(winners.includes(Number(stored?.concurrency)), `round ${round}: the stored limit is a winner's`);
+    }
+  } finally {
+    await a.destroy();
+    await b.destroy();
+  }
+});
