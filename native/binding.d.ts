@@ -10,6 +10,13 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeEngine {
+  /** The application's queues (rows of dbos.queues) this process dispatches. */
+  queuesToServe(): Promise<Array<JsQueueToServe>>
+  /**
+   * Claims up to `cap` ENQUEUED rows of `queue` within its limits; `local_running` is how many of
+   * the queue's workflows this process runs now (for the worker limit).
+   */
+  claimFromQueue(queue: string, localRunning: number, cap: number): Promise<Array<JsClaimedWorkflow>>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
   /**
    * Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
@@ -178,6 +185,12 @@ export interface JsOutgoingMessage {
 
 /** Why a page stopped: more may follow, the stream is closed, or the wait timed out. */
 export type JsPageEnd = 'more' | 'closed' | 'timeout'
+
+/** A queue this process dispatches and how often to poll it for work enqueued elsewhere. */
+export interface JsQueueToServe {
+  name: string
+  pollingIntervalMs: number
+}
 
 /**
  * `DBOS.recv` from workflow code at step `function_id`; with `record_deadline`, the first try records

@@ -1,0 +1,193 @@
+// Queues in this process: DBOS.startWorkflow({queueName}) writes the SDK's ENQUEUED row, and the queue's
+// dispatcher runs it within the limits of its dbos.queues row (global and worker concurrency, rate limit),
+// in priority then FIFO order, woken at once by a local enqueue. Queue rows are inserted with SQL (queue
+// registration is another part of the work).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DBOS, Error as DBOSErrors } from 'dbos-native';
+import { query, sleep, statusRow } from './helpers/db';
+import { launchedDatabase } from './helpers/scratch';
+
+/** Start and end times of each step run, by queue: the limits are checked against these. */
+const spans: Record<string, { id: string; start: number; end: number }[]> = {};
+const runs: Record<string, number> = {};
+
+const work = DBOS.registerStep(
+  async (queue: string, id: string, ms: number): Promise<void> => {
+    const start = Date.now();
+    await sleep(ms);
+    (spans[queue] ??= []).push({ id, start, end: Date.now() });
+  },
+  { name: 'queuedWork' },
+);
+
+const queued = DBOS.registerWorkflow(
+  async (queue: string, ms: number): Promise<string> => {
+    const id = DBOS.workflowID ?? '';
+    runs[id] = (runs[id] ?? 0) + 1;
+    await work(queue, id, ms);
+    return `done ${id}`;
+  },
+  { name: 'queuedWorkflow' },
+);
+
+const db = launchedDatabase('dbosn_queues_dispatch', { name: 'queues-test', applicationVersion: 'v1' });
+
+interface Limits {
+  concurrency?: number;
+  workerConcurrency?: number;
+  rateLimitMax?: number;
+  rateLimitPeriodSec?: number;
+}
+
+async function addQueue(name: string, l: Limits = {}): Promise<void> {
+  await query(
+    db.url,
+    `INSERT INTO dbos.queues (name, concurrency, worker_concurrency, rate_limit_max, rate_limit_period_sec, priority_enabled)
+     VALUES ($1, $2, $3, $4, $5, true)`,
+    [name, l.concurrency ?? null, l.workerConcurrency ?? null, l.rateLimitMax ?? null, l.rateLimitPeriodSec ?? null],
+  );
+}
+
+/** The most step runs that overlapped at any moment. */
+function maxOverlap(queue: string): number {
+  const s = spans[queue] ?? [];
+  return Math.max(0, ...s.map((a) => s.filter((b) => b.start <= a.start && a.start < b.end).length));
+}
+
+async function enqueueMany(queue: string, n: number, ms: number, prefix = queue): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `${prefix}-${i}`;
+    await DBOS.startWorkflow(queued, { queueName: queue, workflowID: id })(queue, ms);
+    ids.push(id);
+  }
+  return ids;
+}
+
+async function results(ids: string[]): Promise<void> {
+  for (const id of ids) assert.equal(await DBOS.retrieveWorkflow(id).getResult(), `done ${id}`);
+}
+
+describe('enqueue', () => {
+  test('the row is the SDK ENQUEUED row, visible as ENQUEUED, then run once', async () => {
+    await addQueue('paused', { concurrency: 0 });
+    const handle = await DBOS.startWorkflow(queued, { queueName: 'paused', workflowID: 'enq-1', timeoutMS: 60_000 })('paused', 1);
+    assert.equal(handle.workflowID, 'enq-1');
+    assert.equal((await DBOS.getWorkflowStatus('enq-1'))?.status, 'ENQUEUED');
+    const row = await statusRow(db.url, 'enq-1');
+    assert.equal(row?.status, 'ENQUEUED');
+    assert.equal(row?.queue_name, 'paused');
+    assert.equal(row?.recovery_attempts, '0');
+    assert.equal(row?.workflow_timeout_ms, '60000');
+    assert.equal(row?.workflow_deadline_epoch_ms, null, 'the deadline is set at dequeue');
+    assert.equal(row?.owner_xid, null);
+    assert.equal(row?.class_name, null);
+    assert.equal(row?.config_name, null);
+    assert.equal(row?.deduplication_id, null);
+    assert.equal(row?.priority, 0);
+    assert.equal(row?.application_version, 'v1');
+    assert.equal(runs['enq-1'], undefined);
+
+    await query(db.url, `UPDATE dbos.queues SET concurrency = 1 WHERE name = 'paused'`);
+    assert.equal(await handle.getResult(), 'done enq-1');
+    assert.equal(runs['enq-1'], 1);
+    const done = await statusRow(db.url, 'enq-1');
+    assert.equal(done?.status, 'SUCCESS');
+    assert.equal(done?.recovery_attempts, '1');
+    assert.ok(done?.workflow_deadline_epoch_ms !== null, 'dequeued with its deadline');
+    await query(db.url, `UPDATE dbos.queues SET concurrency = 0 WHERE name = 'paused'`);
+  });
+
+  test('a bad priority is a DBOSInvalidQueuePriorityError and writes nothing', async () => {
+    for (const priority of [-1, 2 ** 31, 1.5]) {
+      await assert.rejects(
+        DBOS.startWorkflow(queued, { queueName: 'paused', workflowID: `prio-bad-${priority}`, enqueueOptions: { priority } })('paused', 1),
+        (e: unknown) => e instanceof DBOSErrors.DBOSInvalidQueuePriorityError,
+      );
+      assert.equal(await statusRow(db.url, `prio-bad-${priority}`), undefined);
+    }
+  });
+
+  test('a duplicate deduplication ID is rejected with nothing written, and freed when the holder ends', async () => {
+    await addQueue('dedup', { concurrency: 0 });
+    const first = await DBOS.startWorkflow(queued, { queueName: 'dedup', workflowID: 'dedup-1', enqueueOptions: { deduplicationID: 'd' } })('dedup', 1);
+    await assert.rejects(
+      DBOS.startWorkflow(queued, { queueName: 'dedup', workflowID: 'dedup-2', enqueueOptions: { deduplicationID: 'd' } })('dedup', 1),
+      (e: unknown) =>
+        e instanceof DBOSErrors.DBOSQueueDuplicatedError && e.workflowID === 'dedup-2' && e.queue === 'dedup' && e.deduplicationID === 'd',
+    );
+    assert.equal(await statusRow(db.url, 'dedup-2'), undefined);
+    assert.equal((await query(db.url, `SELECT 1 FROM dbos.workflow_input WHERE workflow_uuid = 'dedup-2'`)).length, 0);
+    // Re-enqueueing the same ID with the same dedup ID is the same start, not a duplicate.
+    await DBOS.startWorkflow(queued, { queueName: 'dedup', workflowID: 'dedup-1', enqueueOptions: { deduplicationID: 'd' } })('dedup', 1);
+
+    await query(db.url, `UPDATE dbos.queues SET concurrency = 1 WHERE name = 'dedup'`);
+    assert.equal(await first.getResult(), 'done dedup-1');
+    const again = await DBOS.startWorkflow(queued, { queueName: 'dedup', workflowID: 'dedup-3', enqueueOptions: { deduplicationID: 'd' } })('dedup', 1);
+    assert.equal(await again.getResult(), 'done dedup-3');
+  });
+
+  test('an enqueue in this process starts well before the poll interval', async () => {
+    await addQueue('fast');
+    // The first enqueue may meet a queue this process has not read yet; the second meets its lane.
+    await results(await enqueueMany('fast', 1, 1, 'fast-warm'));
+    const before = Date.now();
+    const [id] = await enqueueMany('fast', 1, 1, 'fast-timed');
+    await results([id ?? '']);
+    const started = spans['fast']?.find((s) => s.id === id)?.start ?? Infinity;
+    assert.ok(started - before < 200, `started ${started - before} ms after the enqueue (the poll is 1000 ms)`);
+  });
+});
+
+describe('dispatch limits', () => {
+  test('global concurrency bounds the queue', async () => {
+    await addQueue('global2', { concurrency: 2 });
+    await results(await enqueueMany('global2', 6, 150));
+    assert.equal(maxOverlap('global2'), 2);
+  });
+
+  test('worker concurrency bounds this process', async () => {
+    await addQueue('worker3', { workerConcurrency: 3 });
+    await results(await enqueueMany('worker3', 8, 150));
+    assert.equal(maxOverlap('worker3'), 3);
+  });
+
+  test('the rate limit bounds the starts in any window', async () => {
+    await addQueue('rate', { rateLimitMax: 2, rateLimitPeriodSec: 1 });
+    const ids = await enqueueMany('rate', 5, 1);
+    await results(ids);
+    const rows = await query<{ started_at_epoch_ms: string; rate_limited: boolean }>(
+      db.url,
+      `SELECT started_at_epoch_ms, rate_limited FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)`,
+      [ids],
+    );
+    assert.ok(rows.every((r) => r.rate_limited));
+    const starts = rows.map((r) => Number(r.started_at_epoch_ms));
+    for (const t of starts) {
+      const inWindow = starts.filter((u) => u > t - 1000 && u <= t).length;
+      assert.ok(inWindow <= 2, `${inWindow} starts in the second up to ${t}`);
+    }
+  });
+
+  test('priority first, then FIFO', async () => {
+    await addQueue('order', { concurrency: 0 });
+    const enqueued: [string, number][] = [
+      ['order-a', 5],
+      ['order-b', 0],
+      ['order-c', 1],
+      ['order-d', 0],
+      ['order-e', 5],
+      ['order-f', 0],
+    ];
+    for (const [id, priority] of enqueued) {
+      await DBOS.startWorkflow(queued, { queueName: 'order', workflowID: id, enqueueOptions: { priority } })('order', 1);
+    }
+    await query(db.url, `UPDATE dbos.queues SET concurrency = 1 WHERE name = 'order'`);
+    await results(enqueued.map(([id]) => id));
+    assert.deepEqual(
+      spans['order']?.map((s) => s.id),
+      ['order-b', 'order-d', 'order-f', 'order-c', 'order-a', 'order-e'],
+    );
+  });
+});
