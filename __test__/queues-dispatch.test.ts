@@ -38,14 +38,16 @@ interface Limits {
   workerConcurrency?: number;
   rateLimitMax?: number;
   rateLimitPeriodSec?: number;
+  /** Long in the tests of waking: a run that waited for the poll would show. */
+  pollingIntervalSec?: number;
 }
 
 async function addQueue(name: string, l: Limits = {}): Promise<void> {
   await query(
     db.url,
-    `INSERT INTO dbos.queues (name, concurrency, worker_concurrency, rate_limit_max, rate_limit_period_sec, priority_enabled)
-     VALUES ($1, $2, $3, $4, $5, true)`,
-    [name, l.concurrency ?? null, l.workerConcurrency ?? null, l.rateLimitMax ?? null, l.rateLimitPeriodSec ?? null],
+    `INSERT INTO dbos.queues (name, concurrency, worker_concurrency, rate_limit_max, rate_limit_period_sec, polling_interval_sec, priority_enabled)
+     VALUES ($1, $2, $3, $4, $5, $6, true)`,
+    [name, l.concurrency ?? null, l.workerConcurrency ?? null, l.rateLimitMax ?? null, l.rateLimitPeriodSec ?? null, l.pollingIntervalSec ?? 1],
   );
 }
 
@@ -129,14 +131,25 @@ describe('enqueue', () => {
   });
 
   test('an enqueue in this process starts well before the poll interval', async () => {
-    await addQueue('fast');
+    await addQueue('fast', { pollingIntervalSec: 60 });
     // The first enqueue may meet a queue this process has not read yet; the second meets its lane.
     await results(await enqueueMany('fast', 1, 1, 'fast-warm'));
     const before = Date.now();
     const [id] = await enqueueMany('fast', 1, 1, 'fast-timed');
     await results([id ?? '']);
     const started = spans['fast']?.find((s) => s.id === id)?.start ?? Infinity;
-    assert.ok(started - before < 200, `started ${started - before} ms after the enqueue (the poll is 1000 ms)`);
+    assert.ok(started - before < 200, `started ${started - before} ms after the enqueue (the poll is 60 s)`);
+  });
+
+  test('the end of a queued run starts the next at once', async () => {
+    await addQueue('chain', { concurrency: 1, pollingIntervalSec: 60 });
+    await results(await enqueueMany('chain', 3, 50));
+    const s = spans['chain'] ?? [];
+    assert.equal(s.length, 3);
+    for (let i = 1; i < s.length; i++) {
+      const gap = (s[i]?.start ?? 0) - (s[i - 1]?.end ?? 0);
+      assert.ok(gap < 1000, `the next run started ${gap} ms after the previous ended (the poll is 60 s)`);
+    }
   });
 });
 
