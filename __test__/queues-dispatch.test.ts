@@ -4,9 +4,11 @@
 // registration is another part of the work).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { DBOS, Error as DBOSErrors } from 'dbos-native';
+import { countEvents, killApp, spawnApp, waitFor } from './helpers/child';
 import { query, sleep, statusRow } from './helpers/db';
-import { launchedDatabase } from './helpers/scratch';
+import { appScratch, launchedDatabase } from './helpers/scratch';
 
 /** Start and end times of each step run, by queue: the limits are checked against these. */
 const spans: Record<string, { id: string; start: number; end: number }[]> = {};
@@ -202,5 +204,37 @@ describe('dispatch limits', () => {
       spans['order']?.map((s) => s.id),
       ['order-b', 'order-d', 'order-f', 'order-c', 'order-a', 'order-e'],
     );
+  });
+});
+
+const queueApp = path.join(__dirname, 'apps', 'queue-app.js');
+const scratch = appScratch('dbosn_queues_crash');
+
+describe('crash', () => {
+  test("a SIGKILLed process's running and queued workflows each run to completion once after relaunch", async () => {
+    const log = scratch.file('queue.log');
+    const env = { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log };
+    const first = spawnApp(queueApp, { ...env, ENQUEUE: '1', HANG: '1' }, 'queue-app first');
+    await waitFor('the jobs enqueued', () => countEvents(log, 'ready') === 1, [first]);
+    await query(scratch.url, `INSERT INTO dbos.queues (name, concurrency, priority_enabled) VALUES ('crashq', 2, true)`);
+    // Two jobs hang in their middle step, their first step recorded; four are still queued.
+    await waitFor(
+      'two jobs running with their first step recorded',
+      async () => (await query(scratch.url, `SELECT 1 FROM dbos.operation_outputs WHERE function_name = 'start'`)).length === 2,
+      [first],
+    );
+    const byStatus = async () =>
+      (await query<{ status: string; n: string }>(scratch.url, `SELECT status, count(*) AS n FROM dbos.workflow_status GROUP BY status ORDER BY status`))
+        .map((r) => `${r.status}:${r.n}`)
+        .join(' ');
+    assert.equal(await byStatus(), 'ENQUEUED:4 PENDING:2');
+    await killApp(first);
+
+    const second = spawnApp(queueApp, env, 'queue-app second');
+    await waitFor('every job finished', async () => (await byStatus()) === 'SUCCESS:6', [second], 30_000);
+    for (let i = 0; i < 6; i++) {
+      assert.equal(countEvents(log, `start-job-${i}`), 1, `job-${i}'s first step ran once`);
+      assert.equal(countEvents(log, `done-job-${i}`), 1, `job-${i}'s last step ran once`);
+    }
   });
 });
