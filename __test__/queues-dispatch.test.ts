@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DBOS, Error as DBOSErrors } from 'dbos-native';
 import { countEvents, killApp, spawnApp, waitFor } from './helpers/child';
-import { query, sleep, statusRow } from './helpers/db';
+import { query, sleep, statusRow, steps } from './helpers/db';
 import { appScratch, launchedDatabase } from './helpers/scratch';
 
 /** Start and end times of each step run, by queue: the limits are checked against these. */
@@ -31,6 +31,22 @@ const queued = DBOS.registerWorkflow(
     return `done ${id}`;
   },
   { name: 'queuedWorkflow' },
+);
+
+/** Enqueues a child, then the same dedup ID again (caught), then waits for 'go' before awaiting the child. */
+const parentOfQueued = DBOS.registerWorkflow(
+  async (dedup: string): Promise<string> => {
+    const child = await DBOS.startWorkflow(queued, { queueName: 'kids', enqueueOptions: { deduplicationID: dedup } })('kids', 1);
+    let duplicate = 'none';
+    try {
+      await DBOS.startWorkflow(queued, { queueName: 'kids', enqueueOptions: { deduplicationID: dedup } })('kids', 1);
+    } catch (e) {
+      duplicate = (e as Error).name;
+    }
+    await DBOS.recv<string>('go', 30);
+    return `${await child.getResult()} ${duplicate}`;
+  },
+  { name: 'parentOfQueued' },
 );
 
 const db = launchedDatabase('dbosn_queues_dispatch', { name: 'queues-test', applicationVersion: 'v1' });
@@ -152,6 +168,29 @@ describe('enqueue', () => {
       const gap = (s[i]?.start ?? 0) - (s[i - 1]?.end ?? 0);
       assert.ok(gap < 1000, `the next run started ${gap} ms after the previous ended (the poll is 60 s)`);
     }
+  });
+});
+
+describe('children', () => {
+  test('a child enqueue and its dedup collision replay as recorded', async () => {
+    await addQueue('kids', { concurrency: 0 });
+    await DBOS.startWorkflow(parentOfQueued, { workflowID: 'parent-q' })('kid');
+    await waitFor('both enqueues recorded', async () => (await steps(db.url, 'parent-q')).length >= 2);
+    const [first, second] = await steps(db.url, 'parent-q');
+    assert.equal(first?.child_workflow_id, 'parent-q-0');
+    assert.equal(second?.function_name, 'queuedWorkflow');
+    assert.ok(second?.error, 'the collision is recorded as the step error');
+    assert.equal(await statusRow(db.url, 'parent-q-1'), undefined);
+
+    // The first child finishes and frees the dedup ID; a replay must still see the collision it recorded.
+    await DBOS.cancelWorkflow('parent-q');
+    await query(db.url, `UPDATE dbos.queues SET concurrency = 1 WHERE name = 'kids'`);
+    assert.equal(await DBOS.retrieveWorkflow('parent-q-0').getResult(), 'done parent-q-0');
+    const resumed = await DBOS.resumeWorkflow<string>('parent-q');
+    await DBOS.send('parent-q', 'now', 'go');
+    assert.equal(await resumed.getResult(), 'done parent-q-0 DBOSQueueDuplicatedError');
+    assert.equal(runs['parent-q-0'], 1);
+    assert.equal(await statusRow(db.url, 'parent-q-1'), undefined);
   });
 });
 

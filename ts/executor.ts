@@ -36,7 +36,7 @@ import {
 } from './serialization';
 import { checkWorkflowTimeout, refuseEnqueueOnlyOptions, requireString } from './validation';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
-import { complete, heldStartWritten, holdStart, releaseAtEndOfTurn, settled } from './write-behind';
+import { complete, heldStartWritten, holdStart, record, releaseAtEndOfTurn, settled } from './write-behind';
 
 // Moved to the modules above; re-exported for code that imports them from here.
 export { checkSleepDuration } from './validation';
@@ -252,16 +252,21 @@ export class Executor implements HandleExecutor {
     if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await settled(this.engine, parent);
     let outcome;
+    const startedAt = Date.now();
     try {
       outcome =
         parent && functionID !== undefined
           ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
           : await this.engine.startWorkflow(row);
     } catch (e) {
-      if (queueName !== undefined && row.deduplicationId !== null && isDedupCollision(e)) {
-        throw new DBOSQueueDuplicatedError(workflowID, queueName, row.deduplicationId);
+      if (queueName === undefined || row.deduplicationId === null || !isDedupCollision(e)) throw e;
+      const duplicated = new DBOSQueueDuplicatedError(workflowID, queueName, row.deduplicationId);
+      // As in the SDK: a child's collision is recorded at its function ID, so a replay throws it again.
+      if (parent && functionID !== undefined) {
+        const format = appSerializationName();
+        await record(this.engine, parent, functionID, reg.name, startedAt, { error: await serializeError(duplicated, format), serialization: format });
       }
-      throw e;
+      throw duplicated;
     }
 
     if (outcome.name !== reg.name || (outcome.className ?? '') !== reg.className) {
