@@ -119,6 +119,22 @@ describe('enqueue', () => {
     await query(db.url, `UPDATE dbos.queues SET concurrency = 0 WHERE name = 'paused'`);
   });
 
+  test('withWorkflowQueue enqueues the starts and calls inside it; an explicit queueName wins', async () => {
+    await addQueue('wq');
+    const result = await DBOS.withWorkflowQueue('wq', async () => {
+      const started = await DBOS.startWorkflow(queued, { workflowID: 'wq-started' })('wq', 1);
+      await DBOS.startWorkflow(queued, { workflowID: 'wq-explicit', queueName: 'paused' })('paused', 1);
+      const called = await DBOS.withNextWorkflowID('wq-called', () => queued('wq', 1));
+      return [await started.getResult(), called];
+    });
+    assert.deepEqual(result, ['done wq-started', 'done wq-called']);
+    assert.equal((await statusRow(db.url, 'wq-started'))?.queue_name, 'wq');
+    assert.equal((await statusRow(db.url, 'wq-called'))?.queue_name, 'wq');
+    const explicit = await statusRow(db.url, 'wq-explicit');
+    assert.equal(explicit?.queue_name, 'paused');
+    assert.equal(explicit?.status, 'ENQUEUED');
+  });
+
   test('a bad priority is a DBOSInvalidQueuePriorityError and writes nothing', async () => {
     for (const priority of [-1, 2 ** 31, 1.5]) {
       await assert.rejects(

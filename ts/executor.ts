@@ -191,7 +191,7 @@ export class Executor implements HandleExecutor {
       ctx.nextWorkflowID.id = undefined;
     }
     if (workflowID !== undefined) requireString('workflow ID', workflowID);
-    const queueName = params.queueName;
+    const queueName = params.queueName ?? ctx?.workflowQueue;
     if (queueName !== undefined) checkEnqueue(params.enqueueOptions, this.appName, this.appVersion);
     else refuseEnqueueOnlyOptions(params.enqueueOptions);
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
