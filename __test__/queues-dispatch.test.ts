@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DBOS, Error as DBOSErrors } from 'dbos-native';
-import { countEvents, killApp, spawnApp, waitFor } from './helpers/child';
+import { countEvents, killApp, logEvents, spawnApp, waitFor } from './helpers/child';
 import { query, sleep, statusRow, steps } from './helpers/db';
 import { appScratch, launchedDatabase } from './helpers/scratch';
 
@@ -265,31 +265,59 @@ describe('dispatch limits', () => {
 const queueApp = path.join(__dirname, 'apps', 'queue-app.js');
 const scratch = appScratch('dbosn_queues_crash');
 
+/**
+ * Runs queue-app on `queue` (with `limit`, e.g. `concurrency`, set to 2), SIGKILLs it with two jobs
+ * running and four queued, relaunches it (with `env2`), and waits until all six succeeded.
+ */
+async function crashAndRecover(queue: string, limit: string, env2: Record<string, string>): Promise<string> {
+  const log = scratch.file(`${queue}.log`);
+  const env = { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log, QUEUE: queue };
+  const first = spawnApp(queueApp, { ...env, ENQUEUE: '1', HANG: '1' }, `queue-app ${queue} first`);
+  await waitFor('the jobs enqueued', () => countEvents(log, 'ready') === 1, [first]);
+  await query(scratch.url, `INSERT INTO dbos.queues (name, ${limit}, priority_enabled) VALUES ($1, 2, true)`, [queue]);
+  // Two jobs hang in their middle step, their first step recorded; four are still queued.
+  await waitFor(
+    'two jobs running with their first step recorded',
+    async () => (await query(scratch.url, `SELECT 1 FROM dbos.operation_outputs WHERE function_name = 'start' AND workflow_uuid LIKE $1`, [`${queue}-%`])).length === 2,
+    [first],
+  );
+  const byStatus = async () =>
+    (
+      await query<{ status: string; n: string }>(
+        scratch.url,
+        `SELECT status, count(*) AS n FROM dbos.workflow_status WHERE workflow_uuid LIKE $1 GROUP BY status ORDER BY status`,
+        [`${queue}-%`],
+      )
+    )
+      .map((r) => `${r.status}:${r.n}`)
+      .join(' ');
+  assert.equal(await byStatus(), 'ENQUEUED:4 PENDING:2');
+  await killApp(first);
+
+  const second = spawnApp(queueApp, { ...env, ...env2 }, `queue-app ${queue} second`);
+  await waitFor('every job finished', async () => (await byStatus()) === 'SUCCESS:6', [second], 30_000);
+  for (let i = 0; i < 6; i++) {
+    assert.equal(countEvents(log, `start-${queue}-job-${i}`), 1, `job ${i}'s first step ran once`);
+    assert.equal(countEvents(log, `done-${queue}-job-${i}`), 1, `job ${i}'s last step ran once`);
+  }
+  // It serves every queue of the app: it must not take the next test's jobs.
+  await killApp(second);
+  return log;
+}
+
 describe('crash', () => {
   test("a SIGKILLed process's running and queued workflows each run to completion once after relaunch", async () => {
-    const log = scratch.file('queue.log');
-    const env = { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log };
-    const first = spawnApp(queueApp, { ...env, ENQUEUE: '1', HANG: '1' }, 'queue-app first');
-    await waitFor('the jobs enqueued', () => countEvents(log, 'ready') === 1, [first]);
-    await query(scratch.url, `INSERT INTO dbos.queues (name, concurrency, priority_enabled) VALUES ('crashq', 2, true)`);
-    // Two jobs hang in their middle step, their first step recorded; four are still queued.
-    await waitFor(
-      'two jobs running with their first step recorded',
-      async () => (await query(scratch.url, `SELECT 1 FROM dbos.operation_outputs WHERE function_name = 'start'`)).length === 2,
-      [first],
-    );
-    const byStatus = async () =>
-      (await query<{ status: string; n: string }>(scratch.url, `SELECT status, count(*) AS n FROM dbos.workflow_status GROUP BY status ORDER BY status`))
-        .map((r) => `${r.status}:${r.n}`)
-        .join(' ');
-    assert.equal(await byStatus(), 'ENQUEUED:4 PENDING:2');
-    await killApp(first);
+    await crashAndRecover('crashq', 'concurrency', {});
+  });
 
-    const second = spawnApp(queueApp, env, 'queue-app second');
-    await waitFor('every job finished', async () => (await byStatus()) === 'SUCCESS:6', [second], 30_000);
-    for (let i = 0; i < 6; i++) {
-      assert.equal(countEvents(log, `start-job-${i}`), 1, `job-${i}'s first step ran once`);
-      assert.equal(countEvents(log, `done-job-${i}`), 1, `job-${i}'s last step ran once`);
-    }
+  test('recovered runs of a queue count against its worker limit', async () => {
+    const log = await crashAndRecover('crashw', 'worker_concurrency', { SLOW: '1' });
+    const events = logEvents(log);
+    const spansOf = events
+      .filter((e) => e.name.startsWith('mid-start-'))
+      .map((e) => ({ start: e.at, end: events.find((f) => f.name === e.name.replace('mid-start-', 'mid-end-'))?.at ?? Infinity }));
+    assert.equal(spansOf.length, 6);
+    const overlap = Math.max(...spansOf.map((a) => spansOf.filter((b) => b.start <= a.start && a.start < b.end).length));
+    assert.equal(overlap, 2, 'at most two of its jobs ran at once in the relaunched process');
   });
 });

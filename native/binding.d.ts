@@ -91,6 +91,7 @@ export interface JsClaimedWorkflow {
   serialization: string | null
   inputs: string | null
   deadlineEpochMs: number | null
+  queueName: string | null
   token: string
 }
 

@@ -109,7 +109,13 @@ export class Executor implements HandleExecutor {
    */
   async startRecovery(): Promise<void> {
     const recovered = await this.engine.recoverPending();
-    await Promise.all(recovered.map((c) => this.dispatch(c)));
+    await Promise.all(
+      recovered.map(async (c) => {
+        const run = await this.dispatch(c);
+        // A recovered run of an application queue counts against its worker limit.
+        if (run && c.queueName !== null && c.queueName !== INTERNAL_QUEUE) this.queues.track(c.queueName, c.workflowId, run.finished);
+      }),
+    );
     await this.dispatchQueued();
     await this.queues.start();
     this.dispatchTimer = setInterval(() => this.tick(), 1000);

@@ -49,8 +49,6 @@ const CLAIM_CAP = 1000;
 interface Lane {
   readonly name: string;
   pollMs: number;
-  /** IDs of this queue's workflows running in this process: the worker limit counts these. */
-  readonly running: Set<string>;
   claiming: boolean;
   /** Woken while claiming: claim again when this claim ends. */
   again: boolean;
@@ -59,6 +57,8 @@ interface Lane {
 
 export class QueueDispatch {
   private readonly lanes = new Map<string, Lane>();
+  /** IDs of each queue's workflows running in this process (the worker limit counts these), lane or not. */
+  private readonly running = new Map<string, Set<string>>();
   private readonly claims = new Set<Promise<void>>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -87,6 +87,27 @@ export class QueueDispatch {
     else void this.refresh();
   }
 
+  /**
+   * A claimed run of `queue` started elsewhere in this process (recovered at launch): counted against the
+   * queue's worker limit until it ends, and its end wakes the queue.
+   */
+  track(queue: string, workflowID: string, finished: Promise<unknown>): void {
+    const ids = this.runningOf(queue);
+    ids.add(workflowID);
+    void finished
+      .catch(() => undefined)
+      .finally(() => {
+        ids.delete(workflowID);
+        this.wake(queue);
+      });
+  }
+
+  private runningOf(queue: string): Set<string> {
+    let ids = this.running.get(queue);
+    if (!ids) this.running.set(queue, (ids = new Set()));
+    return ids;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
@@ -108,7 +129,7 @@ export class QueueDispatch {
             lane.pollMs = q.pollingIntervalMs;
             continue;
           }
-          const fresh: Lane = { name: q.name, pollMs: q.pollingIntervalMs, running: new Set(), claiming: false, again: false, timer: undefined };
+          const fresh: Lane = { name: q.name, pollMs: q.pollingIntervalMs, claiming: false, again: false, timer: undefined };
           this.lanes.set(q.name, fresh);
           this.poke(fresh);
         }
@@ -153,8 +174,9 @@ export class QueueDispatch {
   private async drain(lane: Lane): Promise<void> {
     for (;;) {
       lane.again = false;
-      const claimed = await this.engine.claimFromQueue(lane.name, lane.running.size, CLAIM_CAP);
-      for (const c of claimed) lane.running.add(c.workflowId);
+      const running = this.runningOf(lane.name);
+      const claimed = await this.engine.claimFromQueue(lane.name, running.size, CLAIM_CAP);
+      for (const c of claimed) running.add(c.workflowId);
       await Promise.all(claimed.map((c) => this.startRun(lane, c)));
       if (this.closed || (!lane.again && claimed.length < CLAIM_CAP)) return;
     }
@@ -165,14 +187,8 @@ export class QueueDispatch {
     try {
       started = await this.run(c);
     } finally {
-      if (!started) lane.running.delete(c.workflowId);
+      if (!started) this.runningOf(lane.name).delete(c.workflowId);
     }
-    if (!started) return;
-    void started.finished
-      .catch(() => undefined)
-      .finally(() => {
-        lane.running.delete(c.workflowId);
-        this.poke(lane);
-      });
+    if (started) this.track(lane.name, c.workflowId, started.finished);
   }
 }

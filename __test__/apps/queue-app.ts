@@ -1,6 +1,7 @@
-// An app the queue crash test runs as a child process: with ENQUEUE=1 it enqueues six jobs onto the
-// queue `crashq`; each job logs its steps to $LOG (keyed by workflow ID) and, with HANG=1, hangs in its
-// middle step so the test can SIGKILL the process with jobs both running and still queued.
+// An app the queue crash tests run as a child process: with ENQUEUE=1 it enqueues six jobs onto the
+// queue $QUEUE (IDs `<queue>-job-<i>`); each job logs its steps to $LOG (keyed by workflow ID). With
+// HANG=1 it hangs in its middle step so the test can SIGKILL the process with jobs both running and
+// still queued; with SLOW=1 the middle step takes 300 ms and logs its start and end.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
 import { hangForever, runMain } from './app-main';
@@ -16,6 +17,11 @@ const job = DBOS.registerWorkflow(
     await DBOS.runStep(
       async () => {
         if (process.env.HANG === '1') await hangForever();
+        if (process.env.SLOW === '1') {
+          log(`mid-start-${id}`);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          log(`mid-end-${id}`);
+        }
       },
       { name: 'middle' },
     );
@@ -29,7 +35,8 @@ async function main(): Promise<void> {
   DBOS.setConfig({ name: 'queue-app', applicationVersion: 'queue-v1' });
   await DBOS.launch();
   if (process.env.ENQUEUE === '1') {
-    for (let i = 0; i < 6; i++) await DBOS.startWorkflow(job, { queueName: 'crashq', workflowID: `job-${i}` })();
+    const queue = process.env.QUEUE ?? 'crashq';
+    for (let i = 0; i < 6; i++) await DBOS.startWorkflow(job, { queueName: queue, workflowID: `${queue}-job-${i}` })();
   }
   log('ready');
   await hangForever();

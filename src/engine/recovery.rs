@@ -20,6 +20,8 @@ pub struct ClaimedWorkflow {
     pub serialization: Option<String>,
     pub inputs: Option<String>,
     pub deadline_epoch_ms: Option<i64>,
+    /// The queue it runs for (the worker limit of an application queue counts it).
+    pub queue_name: Option<String>,
     /// The claim's token, now the row's owner_xid: every checkpoint of this run is fenced by it.
     pub token: String,
 }
@@ -146,7 +148,7 @@ pub(crate) fn claimed_columns(s: &str) -> String {
     format!(
         "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
          COALESCE((SELECT i.inputs FROM {s}.workflow_input i WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), \
-         ws.workflow_deadline_epoch_ms"
+         ws.workflow_deadline_epoch_ms, ws.queue_name"
     )
 }
 
@@ -160,6 +162,7 @@ pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkf
         serialization: r.get(5),
         inputs: r.get(6),
         deadline_epoch_ms: r.get(7),
+        queue_name: r.get(8),
         token: token.to_string(),
     }
 }
