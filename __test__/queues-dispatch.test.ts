@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { DBOSClient } from '@dbos-inc/dbos-sdk';
 import { DBOS, Error as DBOSErrors } from 'dbos-native';
 import { countEvents, killApp, logEvents, spawnApp, waitFor } from './helpers/child';
 import { query, sleep, statusRow, steps } from './helpers/db';
@@ -108,6 +109,19 @@ describe('enqueue', () => {
     assert.equal(row?.priority, 0);
     assert.equal(row?.application_version, 'v1');
     assert.equal(runs['enq-1'], undefined);
+    // The official SDK's client reads it as a queued workflow.
+    const client = await DBOSClient.create({ systemDatabaseUrl: db.url });
+    try {
+      const official = await client.getWorkflow('enq-1');
+      assert.equal(official?.status, 'ENQUEUED');
+      assert.equal(official?.queueName, 'paused');
+      assert.deepEqual(
+        (await client.listQueuedWorkflows({ queueName: 'paused' })).map((w) => w.workflowID),
+        ['enq-1'],
+      );
+    } finally {
+      await client.destroy();
+    }
 
     await query(db.url, `UPDATE dbos.queues SET concurrency = 1 WHERE name = 'paused'`);
     assert.equal(await handle.getResult(), 'done enq-1');
