@@ -266,6 +266,11 @@ const MATRIX: Row<unknown>[] = [
       ),
     }),
     row({ input: 'enqueueOptions: one option without a queueName', at: 'workflow', call: () => DBOS.startWorkflow(echo, { enqueueOptions: { priority: 0 } })(1), expect: rejects(E.DBOSError, /^Enqueue option\(s\) priority set on a workflow that is not being enqueued/) }),
+    row({ input: 'enqueue: priority below 0', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { priority: -1 } })(1), expect: rejects(E.DBOSInvalidQueuePriorityError, /^Invalid priority -1\. Priority must be between 0 and 2147483647\.$/) }),
+    row({ input: 'enqueue: priority above 2^31-1', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { priority: 2 ** 31 } })(1), expect: rejects(E.DBOSInvalidQueuePriorityError, /^Invalid priority 2147483648\./) }),
+    row({ input: 'enqueue: a fractional priority', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { priority: 1.5 } })(1), expect: rejects(E.DBOSInvalidQueuePriorityError, /^Invalid priority 1\.5\./) }),
+    row({ input: 'enqueue: a deduplicationID that is not a string', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { deduplicationID: 7 as unknown as string } })(1), expect: rejects(E.DBOSError, /^Invalid deduplication ID 7/) }),
+    row({ input: 'enqueue: an option not supported yet', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { queuePartitionKey: 'p' } })(1), expect: rejects(E.DBOSError, /^Enqueue option\(s\) queuePartitionKey are not supported yet by dbos-native$/) }),
     row({ input: 'enqueueOptions: none set (allowed)', call: async () => (await DBOS.startWorkflow(echo, { enqueueOptions: { priority: undefined } })('v')).getResult(), expect: works((r) => assert.equal(r, 'v')) }),
     row({ input: 'an unregistered member of a class', call: () => (DBOS.startWorkflow(Plain) as unknown as { hello(): Promise<unknown> }).hello(), expect: rejects(E.DBOSNotRegisteredError, /hello is not a registered DBOS workflow/) }),
     row({

@@ -10,6 +10,13 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeEngine {
+  /** The application's queues (rows of dbos.queues) this process dispatches. */
+  queuesToServe(): Promise<Array<JsQueueToServe>>
+  /**
+   * Claims up to `cap` ENQUEUED rows of `queue` within its limits; `local_running` is how many of
+   * the queue's workflows this process runs now (for the worker limit).
+   */
+  claimFromQueue(queue: string, localRunning: number, cap: number): Promise<Array<JsClaimedWorkflow>>
   registerQueue(registration: JsQueueRegistration): Promise<JsRegisteredQueue>
   getQueue(name: string): Promise<JsQueueRecord | undefined | null>
   /** Queues owned by any of `applicationNames` plus unclaimed ones; all of them for an empty list. */
@@ -93,6 +100,7 @@ export interface JsClaimedWorkflow {
   serialization: string | null
   inputs: string | null
   deadlineEpochMs: number | null
+  queueName: string | null
   token: string
 }
 
@@ -216,6 +224,12 @@ export interface JsQueueRecord {
 export interface JsQueueRegistration {
   queue: JsQueueRecord
   onConflict: JsQueueConflict
+}
+
+/** A queue this process dispatches and how often to poll it for work enqueued elsewhere. */
+export interface JsQueueToServe {
+  name: string
+  pollingIntervalMs: number
 }
 
 export interface JsRateLimit {

@@ -51,6 +51,8 @@ export interface DBOSContext {
   nextWorkflowID?: { id?: string };
   /** withWorkflowTimeout: null detaches children from the parent's deadline. */
   workflowTimeoutMS?: number | null;
+  /** withWorkflowQueue: workflows started or called inside the callback are enqueued on this queue. */
+  workflowQueue?: string;
 }
 
 export const contextStorage = new AsyncLocalStorage<DBOSContext>();

@@ -231,6 +231,13 @@ export class DBOS {
     return contextStorage.run(ctx, callback);
   }
 
+  /** Workflows started or called inside `callback` are enqueued on `queueName` (an explicit queueName wins). */
+  static async withWorkflowQueue<R>(queueName: string, callback: () => Promise<R>): Promise<R> {
+    executor('workflows');
+    const ctx: DBOSContext = { ...(currentContext() ?? {}), workflowQueue: queueName };
+    return contextStorage.run(ctx, callback);
+  }
+
   /** A handle to any workflow by ID (it need not exist yet; getResult waits for it). */
   static retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<Awaited<T>> {
     if (currentContext()?.step) {

@@ -8,17 +8,18 @@ import { contextStorage, currentContext, takeFunctionID, type WorkflowState } fr
 import {
   DBOSAwaitedWorkflowCancelledError,
   DBOSConflictingWorkflowError,
-  DBOSError,
   DBOSInvalidWorkflowInputError,
   DBOSInvalidWorkflowTransitionError,
   DBOSMaxRecoveryAttemptsExceededError,
   DBOSNonExistentWorkflowError,
+  DBOSQueueDuplicatedError,
   DBOSUnexpectedStepError,
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
+import { checkEnqueue, isDedupCollision, QueueDispatch } from './queue-dispatch';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -35,7 +36,7 @@ import {
 } from './serialization';
 import { checkWorkflowTimeout, refuseEnqueueOnlyOptions, requireString } from './validation';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
-import { complete, heldStartWritten, holdStart, releaseAtEndOfTurn, settled } from './write-behind';
+import { complete, heldStartWritten, holdStart, record, releaseAtEndOfTurn, settled } from './write-behind';
 
 // Moved to the modules above; re-exported for code that imports them from here.
 export { checkSleepDuration } from './validation';
@@ -88,12 +89,15 @@ export class Executor implements HandleExecutor {
   private dispatchTimer: NodeJS.Timeout | undefined;
   private dispatching: Promise<void> | undefined;
   private closed = false;
+  /** Dispatches application queues; an enqueue here wakes its queue's lane. */
+  private readonly queues: QueueDispatch;
 
   constructor(opts: ExecutorOptions) {
     this.engine = opts.engine;
     this.appName = opts.appName;
     this.executorID = opts.executorID;
     this.appVersion = opts.appVersion;
+    this.queues = new QueueDispatch(this.engine, (c) => this.dispatch(c));
     setActiveExecutor(this);
   }
 
@@ -105,8 +109,15 @@ export class Executor implements HandleExecutor {
    */
   async startRecovery(): Promise<void> {
     const recovered = await this.engine.recoverPending();
-    await Promise.all(recovered.map((c) => this.dispatch(c)));
+    await Promise.all(
+      recovered.map(async (c) => {
+        const run = await this.dispatch(c);
+        // A recovered run of an application queue counts against its worker limit.
+        if (run && c.queueName !== null && c.queueName !== INTERNAL_QUEUE) this.queues.track(c.queueName, c.workflowId, run.finished);
+      }),
+    );
     await this.dispatchQueued();
+    await this.queues.start();
     this.dispatchTimer = setInterval(() => this.tick(), 1000);
     this.dispatchTimer.unref();
   }
@@ -151,6 +162,7 @@ export class Executor implements HandleExecutor {
     if (this.dispatchTimer) clearInterval(this.dispatchTimer);
     this.dispatchTimer = undefined;
     await this.dispatching;
+    await this.queues.close();
     for (const { state } of this.running.values()) state.cancel.abort();
     this.engine.close();
     clearActiveExecutor(this);
@@ -185,12 +197,11 @@ export class Executor implements HandleExecutor {
       ctx.nextWorkflowID.id = undefined;
     }
     if (workflowID !== undefined) requireString('workflow ID', workflowID);
-    if (params.queueName !== undefined) {
-      throw new DBOSError('Queues are not supported yet by dbos-native (StartWorkflowParams.queueName)');
-    }
-    refuseEnqueueOnlyOptions(params.enqueueOptions);
+    const queueName = params.queueName ?? ctx?.workflowQueue;
+    if (queueName !== undefined) checkEnqueue(params.enqueueOptions, this.appName, this.appVersion);
+    else refuseEnqueueOnlyOptions(params.enqueueOptions);
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
-    const holdStart = workflowID === undefined && !parent;
+    const holdStart = workflowID === undefined && !parent && queueName === undefined;
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
 
     const format = formatFor(reg);
@@ -222,33 +233,47 @@ export class Executor implements HandleExecutor {
     const timeoutMS = params.timeoutMS !== undefined ? params.timeoutMS : ctx?.workflowTimeoutMS;
     checkWorkflowTimeout(timeoutMS);
     let deadline: number | undefined;
-    if (typeof timeoutMS === 'number') deadline = Date.now() + timeoutMS;
+    // A queued workflow's own timeout starts when it is dequeued (the claim sets its deadline).
+    if (typeof timeoutMS === 'number') deadline = queueName === undefined ? Date.now() + timeoutMS : undefined;
     else if (timeoutMS === undefined && parent?.deadlineEpochMS !== undefined) deadline = parent.deadlineEpochMS;
 
     const token = randomUUID();
     const configName = configNameOf(thisArg) ?? null;
     const row = {
       workflowId: workflowID,
-      status: 'PENDING' as const,
+      status: queueName === undefined ? ('PENDING' as const) : ('ENQUEUED' as const),
       name: reg.name,
       className: reg.className || null,
       configName,
-      queueName: null,
+      queueName: queueName ?? null,
       inputs,
       serialization: format,
       token,
       timeoutMs: typeof timeoutMS === 'number' ? Math.round(timeoutMS) : null,
       deadlineEpochMs: deadline ?? null,
       parentWorkflowId: parent?.workflowID ?? null,
-      deduplicationId: null,
-      priority: null,
+      deduplicationId: queueName !== undefined ? (params.enqueueOptions?.deduplicationID ?? null) : null,
+      priority: queueName !== undefined ? (params.enqueueOptions?.priority ?? 0) : null,
     };
     if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await settled(this.engine, parent);
-    const outcome =
-      parent && functionID !== undefined
-        ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
-        : await this.engine.startWorkflow(row);
+    let outcome;
+    const startedAt = Date.now();
+    try {
+      outcome =
+        parent && functionID !== undefined
+          ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
+          : await this.engine.startWorkflow(row);
+    } catch (e) {
+      if (queueName === undefined || row.deduplicationId === null || !isDedupCollision(e)) throw e;
+      const duplicated = new DBOSQueueDuplicatedError(workflowID, queueName, row.deduplicationId);
+      // As in the SDK: a child's collision is recorded at its function ID, so a replay throws it again.
+      if (parent && functionID !== undefined) {
+        const format = appSerializationName();
+        await record(this.engine, parent, functionID, reg.name, startedAt, { error: await serializeError(duplicated, format), serialization: format });
+      }
+      throw duplicated;
+    }
 
     if (outcome.name !== reg.name || (outcome.className ?? '') !== reg.className) {
       throw new DBOSConflictingWorkflowError(
@@ -261,6 +286,11 @@ export class Executor implements HandleExecutor {
         workflowID,
         `Workflow already exists with a different class configuration: ${outcome.configName ?? ''}, but the provided class configuration is: ${configName ?? ''}`,
       );
+    }
+    if (queueName !== undefined) {
+      // The queue's dispatcher runs it (here or in another process); wake ours now rather than at its next poll.
+      if (outcome.shouldExecute) this.queues.wake(queueName);
+      return this.handleFor(workflowID);
     }
     if (!outcome.shouldExecute) return this.handleFor(workflowID);
 
@@ -388,17 +418,19 @@ export class Executor implements HandleExecutor {
     await Promise.all(claimed.map((c) => this.dispatch(c)));
   }
 
-  private async dispatch(c: ClaimedWorkflow): Promise<void> {
+  /** Runs a claimed workflow; `finished` settles when the run ends (undefined: it does not run here). */
+  private async dispatch(c: ClaimedWorkflow): Promise<{ finished: Promise<unknown> } | undefined> {
     const local = this.running.get(c.workflowId);
     if (local && !local.state.cancel.signal.aborted) {
       // Still running here (resumed while in flight): the claim made a new owner; keep running as it.
       local.state.token = c.token;
-      return;
+      return { finished: local.promise };
     }
     // A run cancelled here but not yet stopped is fenced out by the claim's new owner: a fresh run
     // (replaying what the old one recorded) replaces it, and the old one adopts its outcome.
     const run = await recoveredRun(this.engine, c);
-    if (run) this.execute(run.reg, run.thisArg, run.args, run.state);
+    if (!run) return undefined;
+    return { finished: this.execute(run.reg, run.thisArg, run.args, run.state) };
   }
 
   // ---------------------------------------------------------------- results (awaiting runs of this process)

@@ -307,6 +307,7 @@ pub struct JsClaimedWorkflow {
     pub serialization: Option<String>,
     pub inputs: Option<String>,
     pub deadline_epoch_ms: Option<i64>,
+    pub queue_name: Option<String>,
     pub token: String,
 }
 
@@ -321,6 +322,7 @@ impl From<ClaimedWorkflow> for JsClaimedWorkflow {
             serialization: c.serialization,
             inputs: c.inputs,
             deadline_epoch_ms: c.deadline_epoch_ms,
+            queue_name: c.queue_name,
             token: c.token,
         }
     }

@@ -5,6 +5,7 @@ mod batch;
 pub mod behind;
 mod completion;
 pub mod db;
+pub mod dispatch;
 pub mod error;
 pub mod events;
 mod fence;
@@ -66,6 +67,7 @@ pub(crate) struct Statements {
     messages: messages::Sql,
     events: events::Sql,
     streams: streams::Sql,
+    dispatch: dispatch::Sql,
 }
 
 /// The group commits of the hot-path writes.
@@ -182,6 +184,7 @@ impl Engine {
                 messages: messages::Sql::new(&schema_q),
                 events: events::Sql::new(&schema_q),
                 streams: streams::Sql::new(&schema_q),
+                dispatch: dispatch::Sql::new(&schema_q),
             },
             schema_q,
             closed: Arc::new(Closer::new()),

@@ -20,6 +20,8 @@ pub struct ClaimedWorkflow {
     pub serialization: Option<String>,
     pub inputs: Option<String>,
     pub deadline_epoch_ms: Option<i64>,
+    /// The queue it runs for (the worker limit of an application queue counts it).
+    pub queue_name: Option<String>,
     /// The claim's token, now the row's owner_xid: every checkpoint of this run is fenced by it.
     pub token: String,
 }
@@ -32,7 +34,7 @@ pub(crate) struct Sql {
     cancelled_among: String,
     recover: String,
     claim: String,
-    claimed_by: String,
+    pub(crate) claimed_by: String,
     dead_letter: String,
     register_version: String,
 }
@@ -50,12 +52,7 @@ impl Sql {
             Status::Cancelled.sql(),
             Status::MaxRecoveryAttemptsExceeded.sql(),
         );
-        // What a claimed row's run needs, in `claimed_from`'s order.
-        let claimed_columns = format!(
-            "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
-             COALESCE((SELECT i.inputs FROM {s}.workflow_input i WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), \
-             ws.workflow_deadline_epoch_ms"
-        );
+        let claimed_columns = claimed_columns(s);
         Sql {
             // Cancellation clears the owner, so the running execution is fenced out at its next write.
             // Transactions, locks (cancel, cancel_tree, resume, dead_letter): one statement; the
@@ -146,7 +143,16 @@ impl Sql {
     }
 }
 
-fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkflow {
+/// What a claimed row's run needs (the status row aliased `ws`), in `claimed_from`'s order.
+pub(crate) fn claimed_columns(s: &str) -> String {
+    format!(
+        "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
+         COALESCE((SELECT i.inputs FROM {s}.workflow_input i WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), \
+         ws.workflow_deadline_epoch_ms, ws.queue_name"
+    )
+}
+
+pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkflow {
     ClaimedWorkflow {
         workflow_id: r.get(0),
         name: r.get::<_, Option<String>>(1).unwrap_or_default(),
@@ -156,6 +162,7 @@ fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkflow {
         serialization: r.get(5),
         inputs: r.get(6),
         deadline_epoch_ms: r.get(7),
+        queue_name: r.get(8),
         token: token.to_string(),
     }
 }

@@ -1,0 +1,194 @@
+// Dispatch of application queues (rows of dbos.queues) in this process: one lane per queue claims its
+// ENQUEUED workflows within the queue's limits (the engine computes the budget under a per-queue lock)
+// and hands them to the executor's path for claimed workflows. Lanes are woken, not polled: an enqueue
+// in this process and the end of one of the queue's runs here claim at once; polling at the queue's
+// interval remains for work enqueued elsewhere (other processes, clients, the official SDK).
+import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError } from './error';
+import type { EnqueueOptions } from './executor';
+import type { ClaimedWorkflow, Engine } from './native';
+import { requireString } from './validation';
+
+const MIN_PRIORITY = 0;
+const MAX_PRIORITY = 2 ** 31 - 1;
+
+/**
+ * The checks on an enqueue's options alone (the queue's row is not read), as the SDK makes them; options
+ * this build does not dispatch yet are refused rather than ignored.
+ */
+export function checkEnqueue(options: EnqueueOptions | undefined, appName: string, appVersion: string): void {
+  const priority = options?.priority;
+  // A fraction would fail at the database in the SDK; here it fails with the priority's own error.
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= MIN_PRIORITY && priority <= MAX_PRIORITY)) {
+    throw new DBOSInvalidQueuePriorityError(priority, MIN_PRIORITY, MAX_PRIORITY);
+  }
+  if (options?.deduplicationID !== undefined) requireString('deduplication ID', options.deduplicationID, true);
+  const unsupported = [
+    options?.queuePartitionKey !== undefined && 'queuePartitionKey',
+    (options?.delaySeconds ?? 0) > 0 && 'delaySeconds',
+    options?.applicationName !== undefined && options.applicationName !== appName && 'applicationName',
+    options?.applicationVersion !== undefined && options.applicationVersion !== appVersion && 'applicationVersion',
+  ].filter((o): o is string => typeof o === 'string');
+  if (unsupported.length > 0) {
+    throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
+  }
+}
+
+/** The unique violation of the queue's deduplication index: the only one an enqueue's insert can raise. */
+export function isDedupCollision(e: unknown): boolean {
+  return e instanceof DBOSDatabaseError && e.sqlstate === '23505';
+}
+
+/** A claimed workflow now running here (`finished` settles when it ends), or undefined if it does not run here. */
+export type RunClaimed = (c: ClaimedWorkflow) => Promise<{ finished: Promise<unknown> } | undefined>;
+
+/** How often the list of queues is re-read (queues registered, changed or deleted elsewhere). */
+const REFRESH_MS = 1000;
+/** At most this many rows per claim; a full claim is followed at once by another. */
+const CLAIM_CAP = 1000;
+
+interface Lane {
+  readonly name: string;
+  pollMs: number;
+  claiming: boolean;
+  /** Woken while claiming: claim again when this claim ends. */
+  again: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class QueueDispatch {
+  private readonly lanes = new Map<string, Lane>();
+  /** IDs of each queue's workflows running in this process (the worker limit counts these), lane or not. */
+  private readonly running = new Map<string, Set<string>>();
+  private readonly claims = new Set<Promise<void>>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly run: RunClaimed,
+  ) {}
+
+  /** Reads the queues, claims from each at once, and re-reads the list every second. */
+  async start(): Promise<void> {
+    this.started = true;
+    await this.refresh();
+    this.refreshTimer = setInterval(() => void this.refresh(), REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  /** Work for `queue` may be startable now (enqueued here, or one of its runs ended). */
+  wake(queue: string): void {
+    if (!this.started || this.closed) return;
+    const lane = this.lanes.get(queue);
+    // A queue registered since the last read: read the list now rather than at the next refresh.
+    if (lane) this.poke(lane);
+    else void this.refresh();
+  }
+
+  /**
+   * A claimed run of `queue` started elsewhere in this process (recovered at launch): counted against the
+   * queue's worker limit until it ends, and its end wakes the queue.
+   */
+  track(queue: string, workflowID: string, finished: Promise<unknown>): void {
+    const ids = this.runningOf(queue);
+    ids.add(workflowID);
+    void finished
+      .catch(() => undefined)
+      .finally(() => {
+        ids.delete(workflowID);
+        this.wake(queue);
+      });
+  }
+
+  private runningOf(queue: string): Set<string> {
+    let ids = this.running.get(queue);
+    if (!ids) this.running.set(queue, (ids = new Set()));
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    for (const lane of this.lanes.values()) clearTimeout(lane.timer);
+    await this.refreshing;
+    await Promise.all([...this.claims]);
+  }
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        const queues = await this.engine.queuesToServe();
+        if (this.closed) return;
+        const seen = new Set<string>();
+        for (const q of queues) {
+          seen.add(q.name);
+          const lane = this.lanes.get(q.name);
+          if (lane) {
+            lane.pollMs = q.pollingIntervalMs;
+            continue;
+          }
+          const fresh: Lane = { name: q.name, pollMs: q.pollingIntervalMs, claiming: false, again: false, timer: undefined };
+          this.lanes.set(q.name, fresh);
+          this.poke(fresh);
+        }
+        for (const [name, lane] of this.lanes) {
+          // A deleted queue stops dispatching; its runs here go on to their end.
+          if (!seen.has(name)) {
+            clearTimeout(lane.timer);
+            this.lanes.delete(name);
+          }
+        }
+      } catch {
+        // The database is unreachable or shutting down: the next refresh tries again.
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private poke(lane: Lane): void {
+    if (this.closed || this.lanes.get(lane.name) !== lane) return;
+    if (lane.claiming) {
+      lane.again = true;
+      return;
+    }
+    lane.claiming = true;
+    clearTimeout(lane.timer);
+    const claim = this.drain(lane)
+      .catch(() => undefined)
+      .finally(() => {
+        lane.claiming = false;
+        this.claims.delete(claim);
+        if (this.closed || this.lanes.get(lane.name) !== lane) return;
+        // The fallback for work enqueued elsewhere.
+        lane.timer = setTimeout(() => this.poke(lane), lane.pollMs);
+        lane.timer.unref();
+      });
+    this.claims.add(claim);
+  }
+
+  /** Claims until a claim comes back short with no wake-up in between. */
+  private async drain(lane: Lane): Promise<void> {
+    for (;;) {
+      lane.again = false;
+      const running = this.runningOf(lane.name);
+      const claimed = await this.engine.claimFromQueue(lane.name, running.size, CLAIM_CAP);
+      for (const c of claimed) running.add(c.workflowId);
+      await Promise.all(claimed.map((c) => this.startRun(lane, c)));
+      if (this.closed || (!lane.again && claimed.length < CLAIM_CAP)) return;
+    }
+  }
+
+  private async startRun(lane: Lane, c: ClaimedWorkflow): Promise<void> {
+    let started: { finished: Promise<unknown> } | undefined;
+    try {
+      started = await this.run(c);
+    } finally {
+      if (!started) this.runningOf(lane.name).delete(c.workflowId);
+    }
+    if (started) this.track(lane.name, c.workflowId, started.finished);
+  }
+}
