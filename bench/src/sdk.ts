@@ -38,6 +38,10 @@ export interface BenchSdk {
   /** Only before `launch`. Returns the function to call (from workflow code) instead of `fn`. */
   registerStep<Args extends unknown[], R>(name: string, fn: (...args: Args) => Promise<R>): (...args: Args) => Promise<R>;
   start<Args extends unknown[], R>(wf: Workflow<Args, R>, workflowID: string | undefined, ...args: Args): Promise<Handle<R>>;
+  /** Only after `launch` (both SDKs register queues in the database then). */
+  registerQueue(name: string, workerConcurrency?: number): Promise<void>;
+  /** Starts a run on the queue `queueName` (a generated workflow ID). */
+  enqueue<Args extends unknown[], R>(wf: Workflow<Args, R>, queueName: string, ...args: Args): Promise<Handle<R>>;
   send<T>(destinationID: string, message: T, topic?: string): Promise<void>;
   recv<T>(topic: string, timeoutSeconds: number): Promise<T | null>;
   setEvent<T>(key: string, value: T): Promise<void>;
@@ -71,8 +75,9 @@ export interface DBOSStatics {
   ): (this: This, ...args: Args) => Promise<Return>;
   startWorkflow<Args extends unknown[], Return>(
     target: (...args: Args) => Promise<Return>,
-    params?: { workflowID?: string },
+    params?: { workflowID?: string; queueName?: string },
   ): (...args: Args) => Promise<Handle<Return>>;
+  registerQueue(name: string, options?: { workerConcurrency?: number }): Promise<unknown>;
   send<T>(destinationID: string, message: T, topic?: string): Promise<void>;
   recv<T>(topic?: string, options?: number): Promise<T | null>;
   setEvent<T>(key: string, value: T): Promise<void>;
@@ -98,6 +103,12 @@ export function makeSdk(id: SdkId, systemDatabaseUrl: string, dbos: DBOSStatics,
     registerStep: (name, fn) => dbos.registerStep(fn, { name }),
     start<Args extends unknown[], R>(wf: Workflow<Args, R>, workflowID: string | undefined, ...args: Args): Promise<Handle<R>> {
       return dbos.startWorkflow(wf.invoke, workflowID === undefined ? undefined : { workflowID })(...args);
+    },
+    async registerQueue(name: string, workerConcurrency?: number): Promise<void> {
+      await dbos.registerQueue(name, workerConcurrency === undefined ? {} : { workerConcurrency });
+    },
+    enqueue<Args extends unknown[], R>(wf: Workflow<Args, R>, queueName: string, ...args: Args): Promise<Handle<R>> {
+      return dbos.startWorkflow(wf.invoke, { queueName })(...args);
     },
     send: (destinationID, message, topic) => dbos.send(destinationID, message, topic),
     recv: (topic, timeoutSeconds) => dbos.recv(topic, timeoutSeconds),

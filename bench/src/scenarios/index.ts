@@ -7,6 +7,7 @@ import { emptyWorkflow, emptyWorkflowC32 } from './empty-workflow';
 import { eventLatency } from './event-latency';
 import { messagesC32 } from './messages-c32';
 import { pingPong } from './ping-pong';
+import { queueEmptyC32, queueLatency, queueTenStepC32 } from './queues';
 import { sendRecvLatency } from './send-recv-latency';
 import { streamFirstValueClient } from './stream-first-value-client';
 import { streamLatency } from './stream-latency';
@@ -29,4 +30,7 @@ export const scenarios: readonly Scenario[] = [
   streamLatency,
   streamLatencyClient,
   streamFirstValueClient,
+  queueLatency,
+  queueEmptyC32,
+  queueTenStepC32,
 ];

@@ -1,0 +1,91 @@
+// Queues (issue 14): workflows started with `startWorkflow(fn, { queueName })` on a queue registered after
+// launch. Enqueue→start latency one at a time, and the throughput of a batch on a queue with workerConcurrency 32.
+// The official SDK finds queued work by polling each queue (every 1 s by default); dbos-native is also woken by
+// the enqueue itself.
+import type { BenchSdk, Workflow } from '../sdk';
+import { Mailbox, boundedLoop, latencyMetrics, now, rateMetric, sleep, withTimeout, type Scenario } from '../scenario';
+import { registerTenStep } from './ten-step';
+
+const WORKER_CONCURRENCY = 32;
+/** Samples after a warm-up; before each a random pause of up to maxPauseMs (a random phase against a 1 s poll). */
+const LATENCY = { samples: 50, warmup: 3, maxPauseMs: 1000 };
+
+export const queueLatency: Scenario = {
+  id: 'queue-latency',
+  title: 'queued workflow enqueue→start latency',
+  note:
+    `${LATENCY.warmup} warm-up + ${LATENCY.samples} samples one at a time, each after a random pause of 0–${LATENCY.maxPauseMs} ms (so an ` +
+    'enqueue lands at a random point of the official SDK\'s 1 s queue poll; back to back it would always wait ~1 s); ' +
+    'few samples so that the SDK stays under ~60 s. Time from just before startWorkflow({queueName}) to the first line of the body',
+  timeCapMs: 70_000,
+  prepare(sdk) {
+    const starts = new Mailbox<number>();
+    const wf = sdk.registerWorkflow('queue-latency.started', async (i: number): Promise<number> => {
+      starts.put(i, now());
+      return i;
+    });
+    return async (ctx) => {
+      const queue = 'queue-latency';
+      await sdk.registerQueue(queue);
+      const results: Promise<number>[] = [];
+      const latencies: number[] = [];
+      const n = await boundedLoop(LATENCY.warmup + LATENCY.samples, ctx.deadline, async (i) => {
+        await sleep(Math.random() * LATENCY.maxPauseMs);
+        const t0 = now();
+        const handle = await sdk.enqueue(wf, queue, i);
+        const started = await starts.take(i, 10_000, `queued workflow ${i} to start`);
+        if (i >= LATENCY.warmup) latencies.push(started - t0);
+        results.push(handle.getResult());
+      });
+      await withTimeout(Promise.all(results), 30_000, 'queued workflows to finish');
+      ctx.countOps(n);
+      ctx.recordSamples('latencyMs', latencies);
+      return latencyMetrics(latencies);
+    };
+  },
+};
+
+interface BatchOptions {
+  id: string;
+  title: string;
+  count: number;
+  register(sdk: BenchSdk): Workflow<[], unknown>;
+}
+
+/** Enqueues `count` runs at once on a queue with workerConcurrency 32; the time until every result is in. */
+function queueBatch(opts: BatchOptions): Scenario {
+  const { id, count } = opts;
+  return {
+    id,
+    title: opts.title,
+    note: `${count} workflows enqueued at once (no warm-up); the official SDK's poll claims up to ${WORKER_CONCURRENCY} a second`,
+    timeCapMs: 90_000,
+    prepare(sdk) {
+      const wf = opts.register(sdk);
+      return async (ctx) => {
+        await sdk.registerQueue(id, WORKER_CONCURRENCY);
+        const t0 = now();
+        const handles = await Promise.all(Array.from({ length: count }, () => sdk.enqueue(wf, id)));
+        const remaining = Math.max(1, ctx.deadline - now());
+        await withTimeout(Promise.all(handles.map((h) => h.getResult())), remaining, `${count} queued workflows to finish`);
+        const elapsed = now() - t0;
+        ctx.countOps(count);
+        return [rateMetric('throughput', count, elapsed)];
+      };
+    },
+  };
+}
+
+export const queueEmptyC32 = queueBatch({
+  id: 'queue-empty-c32',
+  title: 'empty queued workflows, workerConcurrency 32',
+  count: 2000,
+  register: (sdk) => sdk.registerWorkflow('queue-empty-c32.empty', async (): Promise<number> => 0),
+});
+
+export const queueTenStepC32 = queueBatch({
+  id: 'queue-ten-step-c32',
+  title: '10-step queued workflows, workerConcurrency 32',
+  count: 640,
+  register: (sdk) => registerTenStep(sdk, 'queue-ten-step-c32'),
+});
