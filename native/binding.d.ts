@@ -27,6 +27,10 @@ export declare class NativeEngine {
   setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
   setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /** A client's enqueue: stamped with these application version and name, not the engine's. */
+  enqueueForClient(wf: JsNewWorkflow, appVersion?: string | undefined | null, appName?: string | undefined | null): Promise<JsStartOutcome>
+  /** The workflow holding a deduplication ID on a queue, if any. */
+  deduplicatedWorkflow(queue: string, dedupId: string): Promise<string | undefined | null>
   /**
    * Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
    * once; the promise resolves when the row has committed.

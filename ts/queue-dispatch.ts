@@ -3,7 +3,7 @@
 // and hands them to the executor's path for claimed workflows. Lanes are woken, not polled: an enqueue
 // in this process and the end of one of the queue's runs here claim at once; polling at the queue's
 // interval remains for work enqueued elsewhere (other processes, clients, the official SDK).
-import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError } from './error';
+import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError, DBOSInvalidWorkflowTransitionError } from './error';
 import type { EnqueueOptions } from './executor';
 import type { ClaimedWorkflow, Engine } from './native';
 import { requireString } from './validation';
@@ -11,16 +11,20 @@ import { requireString } from './validation';
 const MIN_PRIORITY = 0;
 const MAX_PRIORITY = 2 ** 31 - 1;
 
+/** A queue priority: an integer in 0 .. 2^31-1. */
+export function checkPriority(priority: number | undefined): void {
+  // A fraction would fail at the database in the SDK; here it fails with the priority's own error.
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= MIN_PRIORITY && priority <= MAX_PRIORITY)) {
+    throw new DBOSInvalidQueuePriorityError(priority, MIN_PRIORITY, MAX_PRIORITY);
+  }
+}
+
 /**
  * The checks on an enqueue's options alone (the queue's row is not read), as the SDK makes them; options
  * this build does not dispatch yet are refused rather than ignored.
  */
 export function checkEnqueue(options: EnqueueOptions | undefined, appName: string, appVersion: string): void {
-  const priority = options?.priority;
-  // A fraction would fail at the database in the SDK; here it fails with the priority's own error.
-  if (priority !== undefined && !(Number.isInteger(priority) && priority >= MIN_PRIORITY && priority <= MAX_PRIORITY)) {
-    throw new DBOSInvalidQueuePriorityError(priority, MIN_PRIORITY, MAX_PRIORITY);
-  }
+  checkPriority(options?.priority);
   if (options?.deduplicationID !== undefined) requireString('deduplication ID', options.deduplicationID, true);
   const unsupported = [
     options?.queuePartitionKey !== undefined && 'queuePartitionKey',
@@ -30,6 +34,17 @@ export function checkEnqueue(options: EnqueueOptions | undefined, appName: strin
   ].filter((o): o is string => typeof o === 'string');
   if (unsupported.length > 0) {
     throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
+  }
+}
+
+/** `duplicationPolicy: 'return-existing'` needs a queue and a deduplication ID (the SDK's checks and messages). */
+export function checkReturnExisting(queueName: string | undefined, deduplicationID: string | undefined, client = false): void {
+  if (!client && queueName === undefined) {
+    throw new DBOSInvalidWorkflowTransitionError("`duplicationPolicy: 'return-existing'` requires a `queueName`");
+  }
+  if (!deduplicationID) {
+    const what = client ? '`deduplicationID`' : '`enqueueOptions.deduplicationID`';
+    throw new DBOSInvalidWorkflowTransitionError(`\`duplicationPolicy: 'return-existing'\` requires ${what}`);
   }
 }
 
