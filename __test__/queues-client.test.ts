@@ -1,12 +1,15 @@
 // DBOSClient.enqueue / enqueuePortable write the SDK client's ENQUEUED row (no executor, the requested
 // application version or NULL, the client's application), a dispatcher of this app runs it, and
 // deduplication collisions reject with DBOSQueueDuplicatedError or, with duplicationPolicy
-// 'return-existing', give a handle to the workflow holding the ID (on DBOS.startWorkflow too).
+// 'return-existing', give a handle to the workflow holding the ID (on DBOS.startWorkflow too). An
+// enqueue wakes the dispatchers of other processes at once (NOTIFY), not at their next poll.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { DBOS, DBOSClient, Error as DBOSErrors } from 'dbos-native';
-import { query, statusRow } from './helpers/db';
-import { launchedDatabase } from './helpers/scratch';
+import { countEvents, spawnApp, waitFor } from './helpers/child';
+import { query, sleep, statusRow } from './helpers/db';
+import { appScratch, launchedDatabase } from './helpers/scratch';
 
 const greet = DBOS.registerWorkflow(async (name: string, n: number): Promise<string> => `hello ${name} ${n}`, { name: 'greet' });
 
@@ -132,5 +135,30 @@ describe("DBOS.startWorkflow with duplicationPolicy 'return-existing'", () => {
       DBOS.startWorkflow(greet, { queueName: 'nowhere', duplicationPolicy: 'return-existing' })('a', 1),
       /requires `enqueueOptions.deduplicationID`/,
     );
+  });
+});
+
+const scratch = appScratch('dbosn_queues_client_procs');
+
+describe('an enqueue wakes the dispatchers of other processes', () => {
+  test('a client enqueue runs in an app process long before its 60 s poll', async () => {
+    const log = scratch.file('wake.log');
+    const app = spawnApp(path.join(__dirname, 'apps', 'queue-app.js'), { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log }, 'queue-app wake');
+    await waitFor('the app launched', () => countEvents(log, 'ready') === 1, [app]);
+    const client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
+    try {
+      // The first job is enqueued before the queue exists: the app's dispatcher takes it when it finds
+      // the queue, then polls it only every 60 s.
+      const first = await client.enqueue({ queueName: 'slowpoll', workflowName: 'queuedJob', workflowID: 'wake-1' });
+      await query(scratch.url, `INSERT INTO dbos.queues (name, polling_interval_sec, priority_enabled) VALUES ('slowpoll', 60, true)`);
+      assert.equal(await first.getResult({ pollingIntervalMs: 50 }), 'wake-1');
+      // Past the claim that follows the first run's end, so only a wake-up can start the second.
+      await sleep(500);
+      const second = await client.enqueue({ queueName: 'slowpoll', workflowName: 'queuedJob', workflowID: 'wake-2' });
+      await waitFor('the second job run', async () => (await statusRow(scratch.url, 'wake-2'))?.status === 'SUCCESS', [app], 20_000);
+      assert.equal(await second.getResult(), 'wake-2');
+    } finally {
+      await client.destroy();
+    }
   });
 });

@@ -17,6 +17,13 @@ export declare class NativeEngine {
    * the queue's workflows this process runs now (for the worker limit).
    */
   claimFromQueue(queue: string, localRunning: number, cap: number): Promise<Array<JsClaimedWorkflow>>
+  /** Tells every listening process that `queue` has new work. */
+  notifyQueue(queue: string): Promise<undefined>
+  /**
+   * The queues other processes (or this one) enqueued onto since the last call, waiting up to
+   * `timeout_ms` for one; empty on timeout. Rejects once the engine closes.
+   */
+  nextQueueWakes(timeoutMs: number): Promise<Array<string>>
   registerQueue(registration: JsQueueRegistration): Promise<JsRegisteredQueue>
   getQueue(name: string): Promise<JsQueueRecord | undefined | null>
   /** Queues owned by any of `applicationNames` plus unclaimed ones; all of them for an empty list. */

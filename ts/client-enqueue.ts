@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DBOSConflictingWorkflowError, DBOSError, DBOSQueueDuplicatedError } from './error';
 import type { WorkflowIDReusePolicy } from './dbos';
-import { checkPriority, checkReturnExisting, isDedupCollision } from './queue-dispatch';
+import { checkPriority, checkReturnExisting, isDedupCollision, notifyEnqueued } from './queue-dispatch';
 import type { Engine, NewWorkflow } from './native';
 import { serializeArgs, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { valueFormat } from './messages';
@@ -93,6 +93,8 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
           `Workflow already exists with a different function name: ${outcome.className ? outcome.className + '.' : ''}${outcome.name}, but the provided function name is: ${row.className ? row.className + '.' : ''}${row.name}`,
         );
       }
+      // The app processes serving the queue claim it now rather than at their next poll.
+      if (outcome.shouldExecute) await notifyEnqueued(req.engine, queueName);
       return row.workflowId;
     } catch (e) {
       if (row.deduplicationId === null || !isDedupCollision(e)) throw e;

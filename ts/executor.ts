@@ -19,7 +19,7 @@ import {
 } from './error';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
-import { checkEnqueue, checkReturnExisting, isDedupCollision, QueueDispatch } from './queue-dispatch';
+import { checkEnqueue, checkReturnExisting, isDedupCollision, notifyEnqueued, QueueDispatch } from './queue-dispatch';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -304,7 +304,10 @@ export class Executor implements HandleExecutor {
     }
     if (queueName !== undefined) {
       // The queue's dispatcher runs it (here or in another process); wake ours now rather than at its next poll.
-      if (outcome.shouldExecute) this.queues.wake(queueName);
+      if (outcome.shouldExecute) {
+        this.queues.wake(queueName);
+        await notifyEnqueued(this.engine, queueName);
+      }
       return this.handleFor(workflowID);
     }
     if (!outcome.shouldExecute) return this.handleFor(workflowID);

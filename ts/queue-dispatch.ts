@@ -1,8 +1,9 @@
 // Dispatch of application queues (rows of dbos.queues) in this process: one lane per queue claims its
 // ENQUEUED workflows within the queue's limits (the engine computes the budget under a per-queue lock)
 // and hands them to the executor's path for claimed workflows. Lanes are woken, not polled: an enqueue
-// in this process and the end of one of the queue's runs here claim at once; polling at the queue's
-// interval remains for work enqueued elsewhere (other processes, clients, the official SDK).
+// in this process, an enqueue by another of our processes or clients (a NOTIFY on our own channel), and
+// the end of one of the queue's runs here claim at once; polling at the queue's interval remains for
+// rows the official SDK enqueues (it does not notify) and notifications lost to a reconnect.
 import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError, DBOSInvalidWorkflowTransitionError } from './error';
 import type { EnqueueOptions } from './executor';
 import type { ClaimedWorkflow, Engine } from './native';
@@ -48,6 +49,14 @@ export function checkReturnExisting(queueName: string | undefined, deduplication
   }
 }
 
+/**
+ * Tells the dispatchers of every process that `queue` has new work. The row is already committed, so a
+ * failure here is not the enqueue's: the queue's poll finds the row instead.
+ */
+export async function notifyEnqueued(engine: Engine, queue: string): Promise<void> {
+  await engine.notifyQueue(queue).catch(() => undefined);
+}
+
 /** The unique violation of the queue's deduplication index: the only one an enqueue's insert can raise. */
 export function isDedupCollision(e: unknown): boolean {
   return e instanceof DBOSDatabaseError && e.sqlstate === '23505';
@@ -91,6 +100,19 @@ export class QueueDispatch {
     await this.refresh();
     this.refreshTimer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.refreshTimer.unref();
+    void this.followNotifications();
+  }
+
+  /** Wakes the lanes of queues enqueued onto by other processes and clients (our NOTIFY channel). */
+  private async followNotifications(): Promise<void> {
+    while (!this.closed) {
+      try {
+        for (const queue of await this.engine.nextQueueWakes(REFRESH_MS)) this.wake(queue);
+      } catch {
+        // The engine is closing (or failed): the lanes' polls remain.
+        return;
+      }
+    }
   }
 
   /** Work for `queue` may be startable now (enqueued here, or one of its runs ended). */
