@@ -8,10 +8,23 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DBOS, DBOSClient, Error as DBOSErrors } from 'dbos-native';
 import { countEvents, spawnApp, waitFor } from './helpers/child';
-import { query, sleep, statusRow } from './helpers/db';
+import { query, sleep, statusRow, steps } from './helpers/db';
 import { appScratch, launchedDatabase } from './helpers/scratch';
 
 const greet = DBOS.registerWorkflow(async (name: string, n: number): Promise<string> => `hello ${name} ${n}`, { name: 'greet' });
+
+/** Enqueues the same deduplicated child twice with 'return-existing': both handles are the first child. */
+const parentOfSingleton = DBOS.registerWorkflow(
+  async (): Promise<string[]> => {
+    const ids: string[] = [];
+    for (let n = 1; n <= 2; n++) {
+      const opts = { queueName: 'nowhere', enqueueOptions: { deduplicationID: 'kid' }, duplicationPolicy: 'return-existing' as const };
+      ids.push((await DBOS.startWorkflow(greet, opts)('kid', n)).workflowID);
+    }
+    return ids;
+  },
+  { name: 'parentOfSingleton' },
+);
 
 const db = launchedDatabase('dbosn_queues_client', { name: 'qclient-app', applicationVersion: 'v1' });
 
@@ -127,6 +140,19 @@ describe("DBOS.startWorkflow with duplicationPolicy 'return-existing'", () => {
     })('c', 3);
     assert.equal(again.workflowID, first.workflowID);
     assert.equal(await count(`dbos.workflow_status WHERE workflow_uuid LIKE 's-dup-%'`), 1);
+  });
+
+  test("a child's collision records the workflow it got, at the child's function ID", async () => {
+    const handle = await DBOS.startWorkflow(parentOfSingleton, { workflowID: 'p-re' })();
+    assert.deepEqual(await handle.getResult(), ['p-re-0', 'p-re-0']);
+    const recorded = await steps(db.url, 'p-re');
+    assert.deepEqual(
+      recorded.map((s) => [s.function_id, s.child_workflow_id, s.error]),
+      [
+        [0, 'p-re-0', null],
+        [1, 'p-re-0', null],
+      ],
+    );
   });
 
   test('it needs a queue and a deduplication ID', async () => {
