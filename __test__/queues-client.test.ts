@@ -114,6 +114,18 @@ describe('DBOSClient.enqueue', () => {
     assert.equal(await count(`dbos.workflow_status WHERE workflow_uuid LIKE 'c-dup-%'`), 1);
   });
 
+  test('a workflow ID in use returns that workflow, unless the policy is reject or it is another function', async () => {
+    await withClient('qclient-app', async (client) => {
+      const opts = { queueName: 'nowhere', workflowName: 'greet', workflowID: 'c-reuse' };
+      await client.enqueue(opts, 'a', 1);
+      assert.equal((await client.enqueue(opts, 'b', 2)).workflowID, 'c-reuse');
+      await assert.rejects(client.enqueue({ ...opts, workflowIDReusePolicy: 'reject' }, 'c', 3), (e: Error) => e.name === 'DBOSWorkflowIDInUseError');
+      await assert.rejects(client.enqueue({ ...opts, workflowName: 'other' }), DBOSErrors.DBOSConflictingWorkflowError);
+    });
+    const rows = await query<{ inputs: string }>(db.url, `SELECT inputs FROM dbos.workflow_input WHERE workflow_uuid = 'c-reuse'`);
+    assert.match(rows[0]?.inputs ?? '', /"a"/, 'the first enqueue\'s arguments are kept');
+  });
+
   test('bad options reject and write nothing', async () => {
     const before = await count('dbos.workflow_status');
     await withClient('qclient-app', async (client) => {

@@ -3,10 +3,10 @@
 // version's executors take it), the owning application (the caller's, else the client's, else NULL:
 // unclaimed), and no executor until a dispatcher claims it.
 import { randomUUID } from 'node:crypto';
-import { DBOSConflictingWorkflowError, DBOSError, DBOSQueueDuplicatedError } from './error';
+import { DBOSConflictingWorkflowError, DBOSError, DBOSQueueDuplicatedError, DBOSWorkflowIDInUseError } from './error';
 import type { WorkflowIDReusePolicy } from './dbos';
 import { checkPriority, checkReturnExisting, isDedupCollision, notifyEnqueued } from './queue-dispatch';
-import type { Engine, NewWorkflow } from './native';
+import type { Engine, NewWorkflow, StartOutcome } from './native';
 import { serializeArgs, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { valueFormat } from './messages';
 import { checkWorkflowTimeout, requireString } from './validation';
@@ -86,13 +86,7 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
   for (;;) {
     try {
       const outcome = await req.engine.enqueueForClient(row, o.appVersion ?? null, appName);
-      // Reusing an ID returns the workflow already there, if it is the same function.
-      if (outcome.name !== row.name || (outcome.className ?? null) !== row.className) {
-        throw new DBOSConflictingWorkflowError(
-          row.workflowId,
-          `Workflow already exists with a different function name: ${outcome.className ? outcome.className + '.' : ''}${outcome.name}, but the provided function name is: ${row.className ? row.className + '.' : ''}${row.name}`,
-        );
-      }
+      if (!outcome.shouldExecute) checkReuse(row, outcome, o.workflowIDReusePolicy);
       // The app processes serving the queue claim it now rather than at their next poll.
       if (outcome.shouldExecute) await notifyEnqueued(req.engine, queueName);
       return row.workflowId;
@@ -106,6 +100,20 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
   }
 }
 
+/**
+ * The ID was in use: 'reject' refuses it; otherwise the workflow already there is returned if it is the
+ * same function (the SDK's checks and messages).
+ */
+function checkReuse(row: NewWorkflow, existing: StartOutcome, policy: WorkflowIDReusePolicy | undefined): void {
+  const id = row.workflowId;
+  if (policy === 'reject') throw new DBOSWorkflowIDInUseError(id, existing.status, existing.name);
+  const mismatch = (what: string, had: string, given: string): DBOSConflictingWorkflowError =>
+    new DBOSConflictingWorkflowError(id, `Workflow already exists with a different ${what}: ${had}, but the provided ${what} is: ${given}`);
+  if (existing.name !== row.name) throw mismatch('function name', existing.name, row.name);
+  if ((existing.className ?? '') !== (row.className ?? '')) throw mismatch('class name', existing.className ?? '', row.className ?? '');
+  if ((existing.configName ?? '') !== (row.configName ?? '')) throw mismatch('class configuration', existing.configName ?? '', row.configName ?? '');
+}
+
 /** Options this build does not write yet: refused rather than silently dropped. */
 function refuseUnsupported(o: ClientEnqueueOptions): void {
   const unsupported = [
@@ -114,7 +122,6 @@ function refuseUnsupported(o: ClientEnqueueOptions): void {
     o.attributes !== undefined && 'attributes',
     o.authenticatedUser !== undefined && 'authenticatedUser',
     o.authenticatedRoles !== undefined && 'authenticatedRoles',
-    o.workflowIDReusePolicy === 'reject' && "workflowIDReusePolicy 'reject'",
   ].filter((x): x is string => typeof x === 'string');
   if (unsupported.length > 0) {
     throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
