@@ -17,6 +17,13 @@ export declare class NativeEngine {
    * the queue's workflows this process runs now (for the worker limit).
    */
   claimFromQueue(queue: string, localRunning: number, cap: number): Promise<Array<JsClaimedWorkflow>>
+  /** Tells every listening process that `queue` has new work. */
+  notifyQueue(queue: string): Promise<undefined>
+  /**
+   * The queues other processes (or this one) enqueued onto since the last call, waiting up to
+   * `timeout_ms` for one; empty on timeout. Rejects once the engine closes.
+   */
+  nextQueueWakes(timeoutMs: number): Promise<Array<string>>
   registerQueue(registration: JsQueueRegistration): Promise<JsRegisteredQueue>
   getQueue(name: string): Promise<JsQueueRecord | undefined | null>
   /** Queues owned by any of `applicationNames` plus unclaimed ones; all of them for an empty list. */
@@ -27,6 +34,10 @@ export declare class NativeEngine {
   setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
   setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /** A client's enqueue: stamped with these application version and name, not the engine's. */
+  enqueueForClient(wf: JsNewWorkflow, appVersion?: string | undefined | null, appName?: string | undefined | null): Promise<JsStartOutcome>
+  /** The workflow holding a deduplication ID on a queue, if any. */
+  deduplicatedWorkflow(queue: string, dedupId: string): Promise<string | undefined | null>
   /**
    * Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
    * once; the promise resolves when the row has committed.

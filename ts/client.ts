@@ -12,6 +12,9 @@ import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadSt
 import { requireString } from './validation';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
+import { clientEnqueue, type ClientEnqueueOptions } from './client-enqueue';
+
+export type { ClientEnqueueOptions } from './client-enqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 
 export interface DBOSClientConfig {
@@ -98,6 +101,33 @@ export class DBOSClient {
   /** @internal The client's serializer, for its handles. */
   serializerOptions(): SerializerOptions {
     return this.serializerOpts;
+  }
+
+  /** Enqueues a workflow by name (it runs in an app process serving the queue); returns its handle. */
+  async enqueue<T extends (...args: never[]) => Promise<unknown> = (...args: unknown[]) => Promise<unknown>>(
+    options: ClientEnqueueOptions,
+    ...args: Parameters<T>
+  ): Promise<WorkflowHandle<Awaited<ReturnType<T>>>> {
+    const id = await clientEnqueue({ engine: this.live(), clientAppName: this.appName, serializerOpts: this.serializerOpts, options, args });
+    return new ClientHandle<Awaited<ReturnType<T>>>(this, id);
+  }
+
+  /** As `enqueue`, with arguments written as portable JSON (unless `serializationType` says otherwise). */
+  async enqueuePortable<T = unknown>(
+    options: ClientEnqueueOptions,
+    positionalArgs: unknown[],
+    namedArgs?: { [key: string]: unknown },
+  ): Promise<WorkflowHandle<Awaited<T>>> {
+    const id = await clientEnqueue({
+      engine: this.live(),
+      clientAppName: this.appName,
+      serializerOpts: this.serializerOpts,
+      options,
+      args: positionalArgs,
+      namedArgs,
+      defaultSerialization: 'portable',
+    });
+    return new ClientHandle<Awaited<T>>(this, id);
   }
 
   /** Sends a message to a workflow; with an idempotency key, at most once per key and destination. */

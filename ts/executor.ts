@@ -19,7 +19,7 @@ import {
 } from './error';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
-import { checkEnqueue, isDedupCollision, QueueDispatch } from './queue-dispatch';
+import { checkEnqueue, checkReturnExisting, isDedupCollision, notifyEnqueued, QueueDispatch } from './queue-dispatch';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -51,6 +51,8 @@ export interface StartWorkflowParams {
   queueName?: string;
   timeoutMS?: number | null;
   enqueueOptions?: EnqueueOptions;
+  /** On a deduplication collision: reject (default) or return a handle to the workflow holding the ID. */
+  duplicationPolicy?: 'reject' | 'return-existing';
 }
 
 /** Options of a workflow enqueued onto a queue (`StartWorkflowParams.enqueueOptions`). */
@@ -198,6 +200,8 @@ export class Executor implements HandleExecutor {
     }
     if (workflowID !== undefined) requireString('workflow ID', workflowID);
     const queueName = params.queueName ?? ctx?.workflowQueue;
+    const returnExisting = params.duplicationPolicy === 'return-existing';
+    if (returnExisting) checkReturnExisting(queueName, params.enqueueOptions?.deduplicationID);
     if (queueName !== undefined) checkEnqueue(params.enqueueOptions, this.appName, this.appVersion);
     else refuseEnqueueOnlyOptions(params.enqueueOptions);
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
@@ -259,20 +263,31 @@ export class Executor implements HandleExecutor {
     if (parent) await settled(this.engine, parent);
     let outcome;
     const startedAt = Date.now();
-    try {
-      outcome =
-        parent && functionID !== undefined
-          ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
-          : await this.engine.startWorkflow(row);
-    } catch (e) {
-      if (queueName === undefined || row.deduplicationId === null || !isDedupCollision(e)) throw e;
-      const duplicated = new DBOSQueueDuplicatedError(workflowID, queueName, row.deduplicationId);
-      // As in the SDK: a child's collision is recorded at its function ID, so a replay throws it again.
-      if (parent && functionID !== undefined) {
-        const format = appSerializationName();
-        await record(this.engine, parent, functionID, reg.name, startedAt, { error: await serializeError(duplicated, format), serialization: format });
+    for (;;) {
+      try {
+        outcome =
+          parent && functionID !== undefined
+            ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
+            : await this.engine.startWorkflow(row);
+        break;
+      } catch (e) {
+        if (queueName === undefined || row.deduplicationId === null || !isDedupCollision(e)) throw e;
+        if (returnExisting) {
+          const existing = await this.engine.deduplicatedWorkflow(queueName, row.deduplicationId);
+          // The holder ended between the insert and this read (its ID is free again): try again.
+          if (existing === null || existing === undefined) continue;
+          // A child records the workflow it got, so a replay gets the same one.
+          if (parent && functionID !== undefined) await record(this.engine, parent, functionID, reg.name, startedAt, { childWorkflowId: existing });
+          return this.handleFor(existing);
+        }
+        const duplicated = new DBOSQueueDuplicatedError(workflowID, queueName, row.deduplicationId);
+        // As in the SDK: a child's collision is recorded at its function ID, so a replay throws it again.
+        if (parent && functionID !== undefined) {
+          const format = appSerializationName();
+          await record(this.engine, parent, functionID, reg.name, startedAt, { error: await serializeError(duplicated, format), serialization: format });
+        }
+        throw duplicated;
       }
-      throw duplicated;
     }
 
     if (outcome.name !== reg.name || (outcome.className ?? '') !== reg.className) {
@@ -289,7 +304,10 @@ export class Executor implements HandleExecutor {
     }
     if (queueName !== undefined) {
       // The queue's dispatcher runs it (here or in another process); wake ours now rather than at its next poll.
-      if (outcome.shouldExecute) this.queues.wake(queueName);
+      if (outcome.shouldExecute) {
+        this.queues.wake(queueName);
+        await notifyEnqueued(this.engine, queueName);
+      }
       return this.handleFor(workflowID);
     }
     if (!outcome.shouldExecute) return this.handleFor(workflowID);

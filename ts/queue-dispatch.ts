@@ -1,9 +1,10 @@
 // Dispatch of application queues (rows of dbos.queues) in this process: one lane per queue claims its
 // ENQUEUED workflows within the queue's limits (the engine computes the budget under a per-queue lock)
 // and hands them to the executor's path for claimed workflows. Lanes are woken, not polled: an enqueue
-// in this process and the end of one of the queue's runs here claim at once; polling at the queue's
-// interval remains for work enqueued elsewhere (other processes, clients, the official SDK).
-import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError } from './error';
+// in this process, an enqueue by another of our processes or clients (a NOTIFY on our own channel), and
+// the end of one of the queue's runs here claim at once; polling at the queue's interval remains for
+// rows the official SDK enqueues (it does not notify) and notifications lost to a reconnect.
+import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError, DBOSInvalidWorkflowTransitionError } from './error';
 import type { EnqueueOptions } from './executor';
 import type { ClaimedWorkflow, Engine } from './native';
 import { requireString } from './validation';
@@ -11,16 +12,20 @@ import { requireString } from './validation';
 const MIN_PRIORITY = 0;
 const MAX_PRIORITY = 2 ** 31 - 1;
 
+/** A queue priority: an integer in 0 .. 2^31-1. */
+export function checkPriority(priority: number | undefined): void {
+  // A fraction would fail at the database in the SDK; here it fails with the priority's own error.
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= MIN_PRIORITY && priority <= MAX_PRIORITY)) {
+    throw new DBOSInvalidQueuePriorityError(priority, MIN_PRIORITY, MAX_PRIORITY);
+  }
+}
+
 /**
  * The checks on an enqueue's options alone (the queue's row is not read), as the SDK makes them; options
  * this build does not dispatch yet are refused rather than ignored.
  */
 export function checkEnqueue(options: EnqueueOptions | undefined, appName: string, appVersion: string): void {
-  const priority = options?.priority;
-  // A fraction would fail at the database in the SDK; here it fails with the priority's own error.
-  if (priority !== undefined && !(Number.isInteger(priority) && priority >= MIN_PRIORITY && priority <= MAX_PRIORITY)) {
-    throw new DBOSInvalidQueuePriorityError(priority, MIN_PRIORITY, MAX_PRIORITY);
-  }
+  checkPriority(options?.priority);
   if (options?.deduplicationID !== undefined) requireString('deduplication ID', options.deduplicationID, true);
   const unsupported = [
     options?.queuePartitionKey !== undefined && 'queuePartitionKey',
@@ -31,6 +36,25 @@ export function checkEnqueue(options: EnqueueOptions | undefined, appName: strin
   if (unsupported.length > 0) {
     throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
   }
+}
+
+/** `duplicationPolicy: 'return-existing'` needs a queue and a deduplication ID (the SDK's checks and messages). */
+export function checkReturnExisting(queueName: string | undefined, deduplicationID: string | undefined, client = false): void {
+  if (!client && queueName === undefined) {
+    throw new DBOSInvalidWorkflowTransitionError("`duplicationPolicy: 'return-existing'` requires a `queueName`");
+  }
+  if (!deduplicationID) {
+    const what = client ? '`deduplicationID`' : '`enqueueOptions.deduplicationID`';
+    throw new DBOSInvalidWorkflowTransitionError(`\`duplicationPolicy: 'return-existing'\` requires ${what}`);
+  }
+}
+
+/**
+ * Tells the dispatchers of every process that `queue` has new work. The row is already committed, so a
+ * failure here is not the enqueue's: the queue's poll finds the row instead.
+ */
+export async function notifyEnqueued(engine: Engine, queue: string): Promise<void> {
+  await engine.notifyQueue(queue).catch(() => undefined);
 }
 
 /** The unique violation of the queue's deduplication index: the only one an enqueue's insert can raise. */
@@ -76,6 +100,19 @@ export class QueueDispatch {
     await this.refresh();
     this.refreshTimer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.refreshTimer.unref();
+    void this.followNotifications();
+  }
+
+  /** Wakes the lanes of queues enqueued onto by other processes and clients (our NOTIFY channel). */
+  private async followNotifications(): Promise<void> {
+    while (!this.closed) {
+      try {
+        for (const queue of await this.engine.nextQueueWakes(REFRESH_MS)) this.wake(queue);
+      } catch {
+        // The engine is closing (or failed): the lanes' polls remain.
+        return;
+      }
+    }
   }
 
   /** Work for `queue` may be startable now (enqueued here, or one of its runs ended). */

@@ -56,4 +56,29 @@ impl NativeEngine {
             Ok(rows.into_iter().map(Into::into).collect())
         })
     }
+
+    /// Tells every listening process that `queue` has new work.
+    #[napi]
+    pub fn notify_queue<'env>(
+        &self,
+        env: &'env Env,
+        queue: String,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let engine = self.inner.clone();
+        promise(env, async move { engine.notify_queue(&queue).await })
+    }
+
+    /// The queues other processes (or this one) enqueued onto since the last call, waiting up to
+    /// `timeout_ms` for one; empty on timeout. Rejects once the engine closes.
+    #[napi]
+    pub fn next_queue_wakes<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: u32,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            engine.next_queue_wakes(u64::from(timeout_ms)).await
+        })
+    }
 }

@@ -65,6 +65,38 @@ impl NativeEngine {
         })
     }
 
+    /// A client's enqueue: stamped with these application version and name, not the engine's.
+    #[napi]
+    pub fn enqueue_for_client<'env>(
+        &self,
+        env: &'env Env,
+        wf: JsNewWorkflow,
+        app_version: Option<String>,
+        app_name: Option<String>,
+    ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            Ok(engine
+                .enqueue_for_client(&wf.into(), app_version, app_name)
+                .await?
+                .into())
+        })
+    }
+
+    /// The workflow holding a deduplication ID on a queue, if any.
+    #[napi]
+    pub fn deduplicated_workflow<'env>(
+        &self,
+        env: &'env Env,
+        queue: String,
+        dedup_id: String,
+    ) -> Result<PromiseRaw<'env, Option<String>>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            engine.deduplicated_workflow(&queue, &dedup_id).await
+        })
+    }
+
     /// Holds a start back (`held.rs`): registered before this returns, so the workflow may run at
     /// once; the promise resolves when the row has committed.
     #[napi]

@@ -2,7 +2,7 @@
 //! notification payload (`<workflowID>::<topic or key>`). A notification is only a hint: waiters re-read
 //! the table when woken and on a poll interval, so a lost notification costs latency, never correctness.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,6 +16,8 @@ use super::Closer;
 pub const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
 pub const EVENTS_CHANNEL: &str = "dbos_workflow_events_channel";
 pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
+/// Our own channel (the SDK does not use it): the payload is the name of a queue just enqueued onto.
+pub const QUEUES_CHANNEL: &str = "dbos_native_queues_channel";
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -48,6 +50,10 @@ struct Registry {
 pub struct Listener {
     registry: Mutex<Registry>,
     connected: AtomicBool,
+    /// Queues enqueued onto (by any process) since the dispatcher last took them.
+    queue_wakes: Mutex<HashSet<String>>,
+    /// Signalled when `queue_wakes` gains a name (a permit is kept if nobody waits yet).
+    queue_wake: Notify,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -89,7 +95,25 @@ impl Listener {
         Arc::new(Listener {
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
+            queue_wakes: Mutex::new(HashSet::new()),
+            queue_wake: Notify::new(),
         })
+    }
+
+    fn note_queue_wake(&self, queue: String) {
+        self.queue_wakes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(queue);
+        self.queue_wake.notify_one();
+    }
+
+    fn take_queue_wakes(&self) -> Vec<String> {
+        self.queue_wakes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .drain()
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
@@ -195,7 +219,8 @@ impl Listener {
             while let Some(message) = messages.next().await {
                 match message {
                     Ok(AsyncMessage::Notification(n)) => {
-                        if tx.send(n.payload().to_string()).is_err() {
+                        let queue = n.channel() == QUEUES_CHANNEL;
+                        if tx.send((queue, n.payload().to_string())).is_err() {
                             break;
                         }
                     }
@@ -205,13 +230,18 @@ impl Listener {
             }
         });
         let listen = format!(
-            "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL};"
+            "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL}; \
+             LISTEN {QUEUES_CHANNEL};"
         );
         if client.batch_execute(&listen).await.is_ok() {
             self.connected.store(true, Ordering::SeqCst);
             self.wake_all();
-            while let Some(payload) = rx.recv().await {
-                self.wake(&payload);
+            while let Some((queue, payload)) = rx.recv().await {
+                if queue {
+                    self.note_queue_wake(payload);
+                } else {
+                    self.wake(&payload);
+                }
             }
         }
         driver.abort();
@@ -270,6 +300,34 @@ impl Engine {
         if let Some(l) = self.listener.get() {
             l.wake(key);
         }
+    }
+
+    /// Tells every listening process that `queue` has new work (delivered when this commits: here,
+    /// at once, as a statement of its own). A lost notification only delays the run to the next poll.
+    pub async fn notify_queue(&self, queue: &str) -> Result<()> {
+        // Transactions, locks: one statement, no row locks (the server serialises notifying commits).
+        self.retrying(|| async {
+            self.query("SELECT pg_notify($1, $2)", &[&QUEUES_CHANNEL, &queue])
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The queues notified as enqueued onto since the last call, waiting up to `timeout_ms` for one
+    /// (empty on timeout). Meant for one caller, the process's dispatcher.
+    pub async fn next_queue_wakes(&self, timeout_ms: u64) -> Result<Vec<String>> {
+        let listener = self.listener().await;
+        let woken = listener.take_queue_wakes();
+        if !woken.is_empty() {
+            return Ok(woken);
+        }
+        tokio::select! {
+            _ = listener.queue_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(timeout_ms.max(1))) => {}
+            _ = self.closed.cancelled() => return Err(EngineError::shutdown()),
+        }
+        Ok(listener.take_queue_wakes())
     }
 
     /// Hands a value this process committed to its local waiters on `key` (see `Listener::offer`).

@@ -70,6 +70,7 @@ pub(crate) struct Sql {
     child_owner_check: String,
     child_insert: String,
     child_input: String,
+    dedup_holder: String,
 }
 
 impl Sql {
@@ -151,6 +152,11 @@ impl Sql {
                 "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
                  ON CONFLICT (workflow_uuid) DO NOTHING"
             ),
+            // Transactions, locks: one read; the holder may finish (and free the ID) at any moment.
+            dedup_holder: format!(
+                "SELECT workflow_uuid FROM {s}.workflow_status \
+                 WHERE queue_name = $1 AND deduplication_id = $2"
+            ),
         }
     }
 }
@@ -219,6 +225,48 @@ impl Engine {
     pub async fn start_workflow(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
         self.groups.starts.submit(self, wf).await
+    }
+
+    /// Enqueues for a client: the row is stamped with the given application version and name
+    /// (NULL: any version / unclaimed) and no executor, instead of this engine's identity.
+    pub async fn enqueue_for_client(
+        &self,
+        wf: &NewWorkflow,
+        app_version: Option<String>,
+        app_name: Option<String>,
+    ) -> Result<StartOutcome> {
+        let wf = Self::normalise(wf)?;
+        let attempts = i64::from(wf.runs_here());
+        let owner = wf.owner();
+        let finished = wf.finished();
+        let no_executor = "";
+        let mut params: Vec<Param> = self.start_params(&wf, &attempts, &owner).to_vec();
+        params[6] = &no_executor;
+        params[7] = &app_version;
+        params[16] = &app_name;
+        params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
+        self.retrying(|| async {
+            let row = self
+                .query_one(&self.sql.workflows.start.one, &params)
+                .await?;
+            Ok(start_outcome(&row, &wf.token))
+        })
+        .await
+    }
+
+    /// The workflow holding `dedup_id` on `queue`, if any (it is freed when that workflow ends).
+    pub async fn deduplicated_workflow(
+        &self,
+        queue: &str,
+        dedup_id: &str,
+    ) -> Result<Option<String>> {
+        let row = self
+            .retrying(|| async {
+                self.query_opt(&self.sql.workflows.start.dedup_holder, &[&queue, &dedup_id])
+                    .await
+            })
+            .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     /// Starts a child from a running parent: owner check on the parent, the child's rows and the
