@@ -179,12 +179,29 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
+/// Who a new row is stamped with: this process's identity, or (a client's enqueue) no executor and
+/// the application version and name the client names.
+struct Stamp<'a> {
+    executor_id: Param<'a>,
+    app_version: Param<'a>,
+    app_name: Param<'a>,
+}
+
 impl Engine {
+    fn own_stamp(&self) -> Stamp<'_> {
+        Stamp {
+            executor_id: &self.identity.executor_id,
+            app_version: &self.identity.app_version,
+            app_name: &self.identity.app_name,
+        }
+    }
+
     fn start_params<'a>(
         &'a self,
         wf: &'a NewWorkflow,
         recovery_attempts: &'a i64,
         owner: &'a Option<&'a str>,
+        stamp: Stamp<'a>,
     ) -> [Param<'a>; 18] {
         [
             &wf.workflow_id,
@@ -193,8 +210,8 @@ impl Engine {
             &wf.class_name,
             &wf.config_name,
             &wf.queue_name,
-            &self.identity.executor_id,
-            &self.identity.app_version,
+            stamp.executor_id,
+            stamp.app_version,
             recovery_attempts,
             &wf.timeout_ms,
             &wf.deadline_epoch_ms,
@@ -203,9 +220,26 @@ impl Engine {
             &wf.parent_workflow_id,
             &wf.serialization,
             &wf.token,
-            &self.identity.app_name,
+            stamp.app_name,
             owner,
         ]
+    }
+
+    /// One start in its own statement (row and inputs). Safe to retry: a start whose reply was lost
+    /// finds its own creator token in the row.
+    async fn start_one(&self, wf: &NewWorkflow, stamp: Stamp<'_>) -> Result<StartOutcome> {
+        let attempts = i64::from(wf.runs_here());
+        let owner = wf.owner();
+        let finished = wf.finished();
+        let mut params: Vec<Param> = self.start_params(wf, &attempts, &owner, stamp).to_vec();
+        params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
+        self.retrying(|| async {
+            let row = self
+                .query_one(&self.sql.workflows.start.one, &params)
+                .await?;
+            Ok(start_outcome(&row, &wf.token))
+        })
+        .await
     }
 
     pub(crate) fn normalise(wf: &NewWorkflow) -> Result<NewWorkflow> {
@@ -236,22 +270,12 @@ impl Engine {
         app_name: Option<String>,
     ) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        let attempts = i64::from(wf.runs_here());
-        let owner = wf.owner();
-        let finished = wf.finished();
-        let no_executor = "";
-        let mut params: Vec<Param> = self.start_params(&wf, &attempts, &owner).to_vec();
-        params[6] = &no_executor;
-        params[7] = &app_version;
-        params[16] = &app_name;
-        params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
-        self.retrying(|| async {
-            let row = self
-                .query_one(&self.sql.workflows.start.one, &params)
-                .await?;
-            Ok(start_outcome(&row, &wf.token))
-        })
-        .await
+        let stamp = Stamp {
+            executor_id: &"",
+            app_version: &app_version,
+            app_name: &app_name,
+        };
+        self.start_one(&wf, stamp).await
     }
 
     /// The workflow holding `dedup_id` on `queue`, if any (it is freed when that workflow ends).
@@ -290,7 +314,7 @@ impl Engine {
             completed_at: now,
             ..Default::default()
         };
-        let params = self.start_params(&wf, &attempts, &owner);
+        let params = self.start_params(&wf, &attempts, &owner, self.own_stamp());
         // Safe to retry: the child row keeps our creator token and the parent's checkpoint our
         // completed_at, so an attempt whose commit went unacknowledged is recognised as ours.
         self.retrying(|| async {
@@ -325,20 +349,7 @@ impl Engine {
 
 impl Batched<NewWorkflow, StartOutcome> for Engine {
     async fn one(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
-        let attempts = i64::from(wf.runs_here());
-        let owner = wf.owner();
-        let finished = wf.finished();
-        let base = self.start_params(wf, &attempts, &owner);
-        let mut params: Vec<Param> = base.to_vec();
-        params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
-        // Safe to retry: a start whose reply was lost finds its own creator token in the row.
-        self.retrying(|| async {
-            let row = self
-                .query_one(&self.sql.workflows.start.one, &params)
-                .await?;
-            Ok(start_outcome(&row, &wf.token))
-        })
-        .await
+        self.start_one(wf, self.own_stamp()).await
     }
 
     async fn many(&self, items: &[NewWorkflow]) -> Result<Vec<Result<StartOutcome>>> {
