@@ -3,9 +3,9 @@
 // version's executors take it), the owning application (the caller's, else the client's, else NULL:
 // unclaimed), and no executor until a dispatcher claims it.
 import { randomUUID } from 'node:crypto';
-import { DBOSConflictingWorkflowError, DBOSError, DBOSQueueDuplicatedError, DBOSWorkflowIDInUseError } from './error';
+import { DBOSConflictingWorkflowError, DBOSError, DBOSWorkflowIDInUseError } from './error';
 import type { WorkflowIDReusePolicy } from './dbos';
-import { checkPriority, checkReturnExisting, isDedupCollision, notifyEnqueued } from './queue-dispatch';
+import { checkPriority, checkReturnExisting, insertOnQueue, notifyEnqueued, refuseNotYet } from './queue-dispatch';
 import type { Engine, NewWorkflow, StartOutcome } from './native';
 import { serializeArgs, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { valueFormat } from './messages';
@@ -83,21 +83,15 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
     priority: o.priority ?? 0,
   };
   const appName = o.applicationName ?? req.clientAppName ?? null;
-  for (;;) {
-    try {
-      const outcome = await req.engine.enqueueForClient(row, o.appVersion ?? null, appName);
-      if (!outcome.shouldExecute) checkReuse(row, outcome, o.workflowIDReusePolicy);
-      // The app processes serving the queue claim it now rather than at their next poll.
-      if (outcome.shouldExecute) await notifyEnqueued(req.engine, queueName);
-      return row.workflowId;
-    } catch (e) {
-      if (row.deduplicationId === null || !isDedupCollision(e)) throw e;
-      if (!returnExisting) throw new DBOSQueueDuplicatedError(row.workflowId, queueName, row.deduplicationId);
-      const existing = await req.engine.deduplicatedWorkflow(queueName, row.deduplicationId);
-      // The holder ended between the insert and this read, freeing the ID: try again.
-      if (existing !== null && existing !== undefined) return existing;
-    }
-  }
+  const inserted = await insertOnQueue(req.engine, { ...row, queueName }, returnExisting, () =>
+    req.engine.enqueueForClient(row, o.appVersion ?? null, appName),
+  );
+  if ('duplicated' in inserted) throw inserted.duplicated;
+  if ('existing' in inserted) return inserted.existing;
+  if (!inserted.outcome.shouldExecute) checkReuse(row, inserted.outcome, o.workflowIDReusePolicy);
+  // The app processes serving the queue claim it now rather than at their next poll.
+  else await notifyEnqueued(req.engine, queueName);
+  return row.workflowId;
 }
 
 /**
@@ -116,14 +110,11 @@ function checkReuse(row: NewWorkflow, existing: StartOutcome, policy: WorkflowID
 
 /** Options this build does not write yet: refused rather than silently dropped. */
 function refuseUnsupported(o: ClientEnqueueOptions): void {
-  const unsupported = [
+  refuseNotYet([
     o.queuePartitionKey !== undefined && 'queuePartitionKey',
     (o.delaySeconds ?? 0) > 0 && 'delaySeconds',
     o.attributes !== undefined && 'attributes',
     o.authenticatedUser !== undefined && 'authenticatedUser',
     o.authenticatedRoles !== undefined && 'authenticatedRoles',
-  ].filter((x): x is string => typeof x === 'string');
-  if (unsupported.length > 0) {
-    throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
-  }
+  ]);
 }

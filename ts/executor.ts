@@ -12,14 +12,13 @@ import {
   DBOSInvalidWorkflowTransitionError,
   DBOSMaxRecoveryAttemptsExceededError,
   DBOSNonExistentWorkflowError,
-  DBOSQueueDuplicatedError,
   DBOSUnexpectedStepError,
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
-import { checkEnqueue, checkReturnExisting, isDedupCollision, notifyEnqueued, QueueDispatch } from './queue-dispatch';
+import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, QueueDispatch } from './queue-dispatch';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -261,33 +260,32 @@ export class Executor implements HandleExecutor {
     };
     if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await settled(this.engine, parent);
-    let outcome;
     const startedAt = Date.now();
-    for (;;) {
-      try {
-        outcome =
-          parent && functionID !== undefined
-            ? await this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
-            : await this.engine.startWorkflow(row);
-        break;
-      } catch (e) {
-        if (queueName === undefined || row.deduplicationId === null || !isDedupCollision(e)) throw e;
-        if (returnExisting) {
-          const existing = await this.engine.deduplicatedWorkflow(queueName, row.deduplicationId);
-          // The holder ended between the insert and this read (its ID is free again): try again.
-          if (existing === null || existing === undefined) continue;
-          // A child records the workflow it got, so a replay gets the same one.
-          if (parent && functionID !== undefined) await record(this.engine, parent, functionID, reg.name, startedAt, { childWorkflowId: existing });
-          return this.handleFor(existing);
+    const insert = () =>
+      parent && functionID !== undefined
+        ? this.engine.startChildWorkflow(parent.workflowID, parent.token, functionID, row)
+        : this.engine.startWorkflow(row);
+    let outcome;
+    if (queueName === undefined) outcome = await insert();
+    else {
+      const inserted = await insertOnQueue(this.engine, { ...row, queueName }, returnExisting, insert);
+      if ('existing' in inserted) {
+        // A child records the workflow it got, so a replay gets the same one.
+        if (parent && functionID !== undefined) {
+          await record(this.engine, parent, functionID, reg.name, startedAt, { childWorkflowId: inserted.existing });
         }
-        const duplicated = new DBOSQueueDuplicatedError(workflowID, queueName, row.deduplicationId);
+        return this.handleFor(inserted.existing);
+      }
+      if ('duplicated' in inserted) {
         // As in the SDK: a child's collision is recorded at its function ID, so a replay throws it again.
         if (parent && functionID !== undefined) {
           const format = appSerializationName();
-          await record(this.engine, parent, functionID, reg.name, startedAt, { error: await serializeError(duplicated, format), serialization: format });
+          const error = await serializeError(inserted.duplicated, format);
+          await record(this.engine, parent, functionID, reg.name, startedAt, { error, serialization: format });
         }
-        throw duplicated;
+        throw inserted.duplicated;
       }
+      outcome = inserted.outcome;
     }
 
     if (outcome.name !== reg.name || (outcome.className ?? '') !== reg.className) {

@@ -4,9 +4,15 @@
 // in this process, an enqueue by another of our processes or clients (a NOTIFY on our own channel), and
 // the end of one of the queue's runs here claim at once; polling at the queue's interval remains for
 // rows the official SDK enqueues (it does not notify) and notifications lost to a reconnect.
-import { DBOSDatabaseError, DBOSError, DBOSInvalidQueuePriorityError, DBOSInvalidWorkflowTransitionError } from './error';
+import {
+  DBOSDatabaseError,
+  DBOSError,
+  DBOSInvalidQueuePriorityError,
+  DBOSInvalidWorkflowTransitionError,
+  DBOSQueueDuplicatedError,
+} from './error';
 import type { EnqueueOptions } from './executor';
-import type { ClaimedWorkflow, Engine } from './native';
+import type { ClaimedWorkflow, Engine, NewWorkflow, StartOutcome } from './native';
 import { requireString } from './validation';
 
 const MIN_PRIORITY = 0;
@@ -27,14 +33,45 @@ export function checkPriority(priority: number | undefined): void {
 export function checkEnqueue(options: EnqueueOptions | undefined, appName: string, appVersion: string): void {
   checkPriority(options?.priority);
   if (options?.deduplicationID !== undefined) requireString('deduplication ID', options.deduplicationID, true);
-  const unsupported = [
+  refuseNotYet([
     options?.queuePartitionKey !== undefined && 'queuePartitionKey',
     (options?.delaySeconds ?? 0) > 0 && 'delaySeconds',
     options?.applicationName !== undefined && options.applicationName !== appName && 'applicationName',
     options?.applicationVersion !== undefined && options.applicationVersion !== appVersion && 'applicationVersion',
-  ].filter((o): o is string => typeof o === 'string');
+  ]);
+}
+
+/** Refuses the enqueue options this build does not write yet (each entry: the option's name if it was set). */
+export function refuseNotYet(set: ReadonlyArray<string | false>): void {
+  const unsupported = set.filter((o): o is string => typeof o === 'string');
   if (unsupported.length > 0) {
     throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
+  }
+}
+
+/** How an enqueue's insert ended: written (or the ID was in use), collided and returned the holder, or refused. */
+export type EnqueueResult = { outcome: StartOutcome } | { existing: string } | { duplicated: DBOSQueueDuplicatedError };
+
+/**
+ * Runs an enqueue's insert. On a collision of its deduplication ID it yields the refusal, or with
+ * `duplicationPolicy: 'return-existing'` the workflow holding the ID; if that one ended between the insert and the
+ * read (freeing the ID), the insert runs again.
+ */
+export async function insertOnQueue(
+  engine: Engine,
+  row: NewWorkflow & { queueName: string },
+  returnExisting: boolean,
+  insert: () => Promise<StartOutcome>,
+): Promise<EnqueueResult> {
+  for (;;) {
+    try {
+      return { outcome: await insert() };
+    } catch (e) {
+      if (row.deduplicationId === null || !isDedupCollision(e)) throw e;
+      if (!returnExisting) return { duplicated: new DBOSQueueDuplicatedError(row.workflowId, row.queueName, row.deduplicationId) };
+      const existing = await engine.deduplicatedWorkflow(row.queueName, row.deduplicationId);
+      if (existing !== null && existing !== undefined) return { existing };
+    }
   }
 }
 
