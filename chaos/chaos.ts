@@ -9,7 +9,9 @@
 //   - no step ran again once its checkpoint was recorded (per-process step logs vs dbos.operation_outputs), and a
 //     step ran more than once only where the process running it was killed, or it returned after a cancel of its
 //     workflow (chaos/cancels.ts: accounts are cancelled right after a send and resumed 1.5 s later);
-//   - nothing is left PENDING/ENQUEUED, and every workflow ended in SUCCESS.
+//   - nothing is left PENDING/ENQUEUED, and every workflow ended in SUCCESS;
+//   - jobs enqueued meanwhile onto a queue with a global and a worker limit never exceeded either limit, and each
+//     ran to completion once (again only after a kill of the process running it): chaos/queue-check.ts.
 // Prints one summary line (`chaos: ... ok` or `chaos: ... FAILED`) as the last stdout line; exit 0 only if ok.
 //
 // Usage: npm run chaos [-- --short] [options]
@@ -19,6 +21,8 @@
 //   --pg-restarts N         how many restarts, alternately `pg_ctl restart -m fast` and stop/5 s down/start (default 2)
 //   --kill-every MIN-MAX    ms between kills (default 3000-6000; short 2000-4000)
 //   --cancel-rate P         share of sends followed by a cancel and a resume of their account (default 0.01; 0: none)
+//   --queue-jobs N          jobs enqueued onto the limited queue during the window (chaos/queue-check.ts; default:
+//                           short 200, long 600; 0: none)
 //   --time-limit S          hard limit for the whole run (default: short 150, long 900)
 //   --keep                  keep the work directory (step logs, worker stderr) even when the run passes
 // Database: a throwaway embedded Postgres (deleted at the end), or, if DBOS_SYSTEM_DATABASE_URL is set, a fresh
@@ -42,6 +46,9 @@ import {
   accountID,
   executorID,
   parseStepLog,
+  queueLogOf,
+  QUEUE_GLOBAL,
+  QUEUE_WORKER,
   type AccountResult,
   type Applied,
   type Op,
@@ -49,6 +56,7 @@ import {
   type WorkerMessage,
 } from './common';
 import { Canceller, cancelExplains, type Cancel, type Outage } from './cancels';
+import { QueueChaos, checkQueue } from './queue-check';
 
 const repo = path.resolve(__dirname, '..', '..');
 const workerScript = path.join(__dirname, 'worker.js');
@@ -73,6 +81,7 @@ interface Options {
   pgRestarts: number;
   seed: number;
   cancelRate: number;
+  queueJobs: number;
   timeLimitS: number;
   drainSeconds: number;
   keep: boolean;
@@ -101,6 +110,7 @@ function parseOptions(argv: string[]): Options {
     pgRestarts: 2,
     seed: Date.now() % 2_147_483_647,
     cancelRate: 0.01,
+    queueJobs: short ? 200 : 600,
     timeLimitS: short ? 150 : 900,
     drainSeconds: short ? 60 : 180,
     keep: false,
@@ -146,6 +156,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--keep':
         o.keep = true;
+        break;
+      case '--queue-jobs':
+        o.queueJobs = int(argv[++i], a, 0);
         break;
       case '--cancel-rate': {
         const rate = Number(argv[++i]);
@@ -454,6 +467,8 @@ interface Proc {
   terminated: boolean;
   exitCode: number | null;
   exitSignal: NodeJS.Signals | null;
+  /** When its exit was seen (the limited-queue check ends a step cut by a kill there). */
+  exitedAt: number | undefined;
   exit: Promise<void>;
   stderrTail: string[];
 }
@@ -514,6 +529,7 @@ class WorkerSlot {
         CHAOS_STEP_LOG: stepLog,
         CHAOS_RECV_TIMEOUT_S: '60',
         CHAOS_DEADLINE: String(run.deadline),
+        CHAOS_QUEUE_LOG: queueLogOf(stepLog),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -529,6 +545,7 @@ class WorkerSlot {
       terminated: false,
       exitCode: null,
       exitSignal: null,
+      exitedAt: undefined,
       exit: new Promise<void>((r) => (resolveExit = r)),
       stderrTail: [],
     };
@@ -575,6 +592,7 @@ class WorkerSlot {
       proc.exited = true;
       proc.exitCode = code;
       proc.exitSignal = signal;
+      proc.exitedAt = Date.now();
       try {
         fs.closeSync(stderrFd);
       } catch {
@@ -1112,6 +1130,7 @@ async function main(): Promise<number> {
 
   let run: Run | undefined;
   let sender: Sender | undefined;
+  let queue: QueueChaos | undefined;
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -1120,6 +1139,7 @@ async function main(): Promise<number> {
       run.phase = 'cleanup';
       await Promise.all(run.slots.map((s) => s.kill()));
       await sender?.destroy();
+      await queue?.destroy();
       await run.db.cleanup();
     }
   };
@@ -1167,6 +1187,9 @@ async function main(): Promise<number> {
     first.spawn();
     await waitUntil('the first worker to launch', () => first.proc?.ready === true || (first.proc?.exited === true && first.instances > 3), 90_000);
     for (const s of r.slots.slice(1)) s.spawn();
+    queue = new QueueChaos(r.db.url, opts.queueJobs, prng(opts.seed ^ 0x27d4eb2d), r.deadline, (text) => r.errors.add('driver queue', text));
+    await queue.register();
+    const q = queue;
 
     const plan = makePlan(opts, rand);
     const sent = new Map<string, Set<number>>();
@@ -1201,12 +1224,13 @@ async function main(): Promise<number> {
       log('all workflows exist; sending');
       await sendPlan(r, snd, plan, ids, windowStart + (windowEnd - windowStart) * 0.85);
     })();
-    const settled = await Promise.allSettled([killing, pg, sending]);
+    const enqueueing = q.enqueueAll(windowStart + (windowEnd - windowStart) * 0.85);
+    const settled = await Promise.allSettled([killing, pg, sending, enqueueing]);
     await canceller.finish();
     for (const [i, res] of settled.entries()) {
       if (res.status === 'rejected') {
-        r.errors.add('harness', `${['killer', 'pg restart', 'sender'][i]}: ${errorText(res.reason)}`);
-        log(`harness ${['killer', 'pg restart', 'sender'][i]} failed: ${errorText(res.reason)}`);
+        r.errors.add('harness', `${['killer', 'pg restart', 'sender', 'queue enqueuer'][i]}: ${errorText(res.reason)}`);
+        log(`harness ${['killer', 'pg restart', 'sender', 'queue enqueuer'][i]} failed: ${errorText(res.reason)}`);
       }
     }
     // Which sends succeeded (a send that kept failing is reported as a harness problem, not as a lost message).
@@ -1231,7 +1255,7 @@ async function main(): Promise<number> {
     try {
       await waitUntil(
         'every workflow to finish and every worker to report its own done',
-        async () => r.slots.every((s) => s.done !== undefined) && (await unfinished(r.db.url, ids)) === 0,
+        async () => r.slots.every((s) => s.done !== undefined) && (await unfinished(r.db.url, [...ids, ...q.ids])) === 0,
         // Leave time to check (and report) before the hard limit.
         Math.max(5000, Math.min(opts.drainSeconds * 1000, r.deadline - 40_000 - Date.now())),
       );
@@ -1251,7 +1275,9 @@ async function main(): Promise<number> {
 
     // ---- invariants
     const c = await check(r, plan, ids, sent, canceller.cancels);
-    const violations = [...c.violations];
+    const qc = await checkQueue(r.db.url, q.ids, r.procs.map((p) => ({ name: `${p.slot.executor}-${p.instance}`, stepLog: p.stepLog, killed: p.killed, exitedAt: p.exitedAt })));
+    const violations = [...c.violations, ...qc.violations];
+    if (q.failed.length) violations.push(`harness: ${q.failed.length} queue calls kept failing, e.g. ${q.failed[0]}`);
     if (r.crashes.length) violations.push(...r.crashes.slice(0, 5).map((x) => `crash: ${x}`));
     for (const s of r.slots) if (!s.done) violations.push(`worker: ${s.executor} did not finish (last instance ${s.instances})`);
     violations.push(...shutdownProblems.map((x) => `worker: ${x}`));
@@ -1286,6 +1312,11 @@ async function main(): Promise<number> {
       bad_reruns: c.badReruns,
       pending: c.pending,
       not_success: c.notSuccess,
+      queue_jobs: `${qc.jobs}/${opts.queueJobs}`,
+      queue_step_runs: qc.runs,
+      queue_reruns: qc.reruns,
+      queue_max_global: `${qc.maxGlobal}/${QUEUE_GLOBAL}`,
+      queue_max_worker: `${qc.maxWorker}/${QUEUE_WORKER}`,
       seconds: Math.round((Date.now() - t0) / 1000),
       seed: opts.seed,
     });

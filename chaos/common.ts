@@ -73,3 +73,18 @@ export type WorkerMessage =
   | { kind: 'ready'; pid: number }
   | { kind: 'started'; count: number }
   | { kind: 'done'; workflows: number; failed: string[] };
+
+/** The limited queue (chaos/queue-job.ts, chaos/queue-check.ts): the driver enqueues jobs onto it during the window. */
+export const QUEUE_NAME = 'chaos-limited';
+export const QUEUE_GLOBAL = 3;
+export const QUEUE_WORKER = 2;
+export const QUEUE_JOB_NAME = 'queueJob';
+
+export function queueJobID(i: number): string {
+  return `chaos-job-${String(i).padStart(4, '0')}`;
+}
+
+/** Each worker process's log of its queue job step runs, next to its step log: `<workflowID> start|end <epoch ms>`. */
+export function queueLogOf(stepLog: string): string {
+  return stepLog.replace(/\.steps\.log$/, '.queue.log');
+}

@@ -14,6 +14,7 @@
 // on until SIGTERM, which shuts DBOS down and exits 0.
 import { appendFileSync, writeSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
+import './queue-job'; // registers the limited queue's job (chaos/queue-check.ts)
 import { APP_NAME, APP_VERSION, EVENT_KEY, STEP_NAME, STREAM_KEY, TOPIC, WORKFLOW_NAME, stepLogLine, type AccountResult, type Applied, type Op, type WorkerMessage } from './common';
 
 const MAX_OPS = 100_000; // iteration bound of the account loop (far above any run's message count)
