@@ -1,9 +1,10 @@
 // Queues (issue 14): workflows started with `startWorkflow(fn, { queueName })` on a queue registered after
-// launch. Enqueue→start latency one at a time, and the throughput of a batch on a queue with workerConcurrency 32.
+// launch. Enqueue→start latency one at a time, and the throughput of a batch on a queue with workerConcurrency 32;
+// and workflows enqueued by 32 concurrent `DBOSClient.enqueue` callers, counted when they complete.
 // The official SDK finds queued work by polling each queue (every 1 s by default); dbos-native is also woken by
 // the enqueue itself.
 import type { BenchSdk, Workflow } from '../sdk';
-import { Mailbox, boundedLoop, latencyMetrics, now, rateMetric, sleep, withTimeout, type Scenario } from '../scenario';
+import { Mailbox, boundedLoop, concurrentLoop, latencyMetrics, now, rateMetric, sleep, withTimeout, type Scenario } from '../scenario';
 import { registerTenStep } from './ten-step';
 
 const WORKER_CONCURRENCY = 32;
@@ -91,3 +92,50 @@ export const queueTenStepC32 = queueBatch({
   count: 640,
   register: (sdk) => registerTenStep(sdk, 'queue-ten-step-c32'),
 });
+
+const CLIENT_CALLERS = 32;
+const CLIENT_ENQUEUE = { durationMs: 5000, max: 20_000, warmup: 2 * CLIENT_CALLERS };
+
+/**
+ * DBOSClient.enqueue from 32 concurrent callers for 5 s onto a queue without limits, served by this process;
+ * throughput is the workflows completed (their bodies ran) per second, from the first enqueue to the last
+ * completion, so the time a workflow waits to be dispatched counts and a queue that only fills does not.
+ */
+export const clientEnqueueC32: Scenario = {
+  id: 'client-enqueue-c32',
+  title: `DBOSClient.enqueue, ${CLIENT_CALLERS} concurrent callers: workflows completed`,
+  note:
+    `${CLIENT_ENQUEUE.warmup} warm-up, then ${CLIENT_CALLERS} callers enqueue for ${CLIENT_ENQUEUE.durationMs / 1000} s (at most ${CLIENT_ENQUEUE.max}) onto a queue ` +
+    'without limits (the official SDK\'s poll then claims all it finds each second); counted when each body has run',
+  timeCapMs: CLIENT_ENQUEUE.durationMs + 60_000,
+  prepare(sdk) {
+    const done = new Mailbox<number>();
+    const wf = sdk.registerWorkflow('client-enqueue-c32.empty', async (i: number): Promise<void> => {
+      done.put(i, now());
+    });
+    return async (ctx) => {
+      const queue = 'client-enqueue-c32';
+      await sdk.registerQueue(queue);
+      const client = await sdk.createClient();
+      const enqueue = (i: number) => client.enqueue({ workflowName: wf.name, queueName: queue }, i).then(() => undefined);
+      /** Waits for the bodies of runs [from, to) and returns when the last of them completed. */
+      const completed = async (from: number, to: number): Promise<number> => {
+        let last = 0;
+        for (let i = from; i < to; i++) last = Math.max(last, await done.take(i, Math.max(1, ctx.deadline - now()), `enqueued workflow ${i} to run`));
+        return last;
+      };
+      try {
+        const { warmup } = CLIENT_ENQUEUE;
+        await concurrentLoop(CLIENT_CALLERS, warmup, ctx.deadline, enqueue);
+        await completed(0, warmup);
+        const t0 = now();
+        const n = await concurrentLoop(CLIENT_CALLERS, CLIENT_ENQUEUE.max, Math.min(ctx.deadline, t0 + CLIENT_ENQUEUE.durationMs), (i) => enqueue(warmup + i));
+        const elapsed = (await completed(warmup, warmup + n)) - t0;
+        ctx.countOps(warmup + n);
+        return [rateMetric('throughput', n, elapsed)];
+      } finally {
+        await client.destroy();
+      }
+    };
+  },
+};
