@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DBOS, DBOSClient } from 'dbos-native';
-import { query, sleep } from './helpers/db';
+import { query, sleep, within } from './helpers/db';
 import { launchedDatabase } from './helpers/scratch';
 
 const BACKLOG = 100_000;
@@ -88,7 +88,8 @@ describe('fairness across queues', () => {
           const enqueuedAt = Date.now();
           if (via === 'local') await DBOS.startWorkflow(probe, { queueName, workflowID: id })();
           else await client.enqueue({ workflowName: 'probe', queueName, workflowID: id });
-          await DBOS.retrieveWorkflow(id).getResult();
+          // Bounded: a probe stuck behind the backlog fails here instead of hanging the file.
+          await within(DBOS.retrieveWorkflow(id).getResult(), 10_000, `${id} to run`);
           latency[via].push((probeStarts.get(id) ?? Infinity) - enqueuedAt);
         }
       }
