@@ -54,7 +54,7 @@ function spans(log: string): Span[] {
 }
 
 describe('one official and one dbos-native worker on one limited queue', () => {
-  test('limits hold across both, every workflow runs once, both workers take part', async () => {
+  test('limits hold across both, every workflow runs once, both workers take part', async (t) => {
     const log = scratch.file('jobs.log');
     const env = { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log };
     // Ours first: its launch creates the database and the schema the official worker then finds.
@@ -100,6 +100,7 @@ describe('one official and one dbos-native worker on one limited queue', () => {
     // Global concurrency, from the steps' own start and end times: a step runs inside its workflow's
     // claim, so overlapping steps are a lower bound on the overlapping claims.
     const overlap = Math.max(...runs.map((a) => runs.filter((b) => b.start <= a.start && a.start < b.end).length));
+    t.diagnostic(`native ran ${bySdk('native')}, official ${bySdk('official')}; at most ${overlap} at once`);
     assert.ok(overlap <= GLOBAL, `${overlap} steps ran at once (limit ${GLOBAL})`);
     assert.ok(overlap > 1, 'the queue ran workflows concurrently');
 
