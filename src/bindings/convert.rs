@@ -64,6 +64,18 @@ pub struct JsNewWorkflow {
     pub parent_workflow_id: Option<String>,
     pub deduplication_id: Option<String>,
     pub priority: Option<i32>,
+    pub queue_partition_key: Option<String>,
+    /// Set with status DELAYED: when the row becomes ENQUEUED.
+    pub delay_until_epoch_ms: Option<i64>,
+    /// The owning application; null: the starter's own (a client's: unclaimed).
+    pub app_name: Option<String>,
+    /// The version that must run it; null: the starter's own if it owns the row, else any latest.
+    pub app_version: Option<String>,
+    pub authenticated_user: Option<String>,
+    /// JSON text of the roles.
+    pub authenticated_roles: Option<String>,
+    /// JSON text of a key-value object.
+    pub attributes: Option<String>,
 }
 
 impl From<JsNewWorkflow> for NewWorkflow {
@@ -83,6 +95,13 @@ impl From<JsNewWorkflow> for NewWorkflow {
             parent_workflow_id: w.parent_workflow_id,
             deduplication_id: w.deduplication_id,
             priority: w.priority.unwrap_or(0),
+            queue_partition_key: w.queue_partition_key,
+            delay_until_epoch_ms: w.delay_until_epoch_ms,
+            app_name: w.app_name,
+            app_version: w.app_version,
+            authenticated_user: w.authenticated_user,
+            authenticated_roles: w.authenticated_roles,
+            attributes: w.attributes,
             output: None,
             error: None,
         }
@@ -98,6 +117,8 @@ pub struct JsStartOutcome {
     pub config_name: Option<String>,
     pub queue_name: Option<String>,
     pub serialization: Option<String>,
+    /// False: the row's queue has no row in `dbos.queues` (nothing dispatches it yet).
+    pub queue_registered: bool,
 }
 
 impl From<StartOutcome> for JsStartOutcome {
@@ -110,6 +131,7 @@ impl From<StartOutcome> for JsStartOutcome {
             config_name: o.config_name,
             queue_name: o.queue_name,
             serialization: o.serialization,
+            queue_registered: o.queue_registered,
         }
     }
 }
