@@ -77,6 +77,8 @@ impl Sql {
                 status_ctes(&format!("CASE WHEN $25::bool THEN {NOW_MS} END"))
             )
         };
+        // The queues' rows under names no column of `input` has.
+        let queue_rows = format!("(SELECT name AS queue, partition_queue FROM {s}.queues)");
         Sql {
             // Transactions, locks: one statement; a row already there is locked by the no-op
             // update (so a concurrent start of the same ID waits for this one, then finds its row).
@@ -106,7 +108,7 @@ impl Sql {
                      COALESCE(auth_roles, '[]'), $17, app_version, '', attempts, timeout_ms, deadline, NULL, dedup, \
                      priority, partition_key, NULL, parent, serialization, token, delay_until, attributes::jsonb, \
                      NULL, NULL, false, app_name, owner, CASE WHEN finished THEN {NOW_MS} END \
-                   FROM input LEFT JOIN {s}.queues q ON q.name = input.queue_name \
+                   FROM input LEFT JOIN {queue_rows} q ON q.queue = input.queue_name \
                    WHERE q.partition_queue IS NOT TRUE OR input.partition_key IS NOT NULL \
                    ORDER BY ord \
                    ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
@@ -120,7 +122,7 @@ impl Sql {
                    ON CONFLICT (workflow_uuid) DO NOTHING) \
                  SELECT ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.creator_xid, \
                    ws.serialization, q.partition_queue \
-                 FROM input i LEFT JOIN ws ON ws.workflow_uuid = i.id LEFT JOIN {s}.queues q ON q.name = i.queue_name \
+                 FROM input i LEFT JOIN ws ON ws.workflow_uuid = i.id LEFT JOIN {queue_rows} q ON q.queue = i.queue_name \
                  ORDER BY i.ord"
             ),
             // Transactions, locks: the first statement of `start_child_workflow`'s transaction; it
