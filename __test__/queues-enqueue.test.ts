@@ -142,6 +142,26 @@ describe('DBOS.startWorkflow writes every enqueue option', () => {
   });
 });
 
+describe('DBOS.startWorkflow writes authenticatedUser, authenticatedRoles and workflowAttributes', () => {
+  test('on a direct start and an enqueue; bad attributes are refused as the SDK refuses them', async () => {
+    await ensureQueues();
+    const auth = { authenticatedUser: 'ann', authenticatedRoles: ['admin', 'ops'], workflowAttributes: { tier: 'gold', n: 2 } };
+    const direct = await DBOS.startWorkflow(greet, auth)('u', 1);
+    assert.equal(await direct.getResult(), 'hello u 1');
+    await DBOS.startWorkflow(greet, { ...auth, queueName: 'parked', workflowID: 'sw-auth' })('u', 2);
+    for (const id of [direct.workflowID, 'sw-auth']) {
+      const row = await statusRow(db.url, id);
+      assert.equal(row?.authenticated_user, 'ann');
+      assert.equal(row?.authenticated_roles, '["admin","ops"]');
+      assert.deepEqual(row?.attributes, { tier: 'gold', n: 2 });
+    }
+    const n = await count();
+    const workflowAttributes = ['x'] as unknown as Record<string, unknown>;
+    await assert.rejects(DBOS.startWorkflow(greet, { workflowAttributes })('u', 3), /Invalid workflow attributes: must be a key-value object, got array\./);
+    assert.equal(await count(), n);
+  });
+});
+
 describe('DBOSClient.enqueue writes every option as the SDK client does', () => {
   test('all options, and none, compared with the official client', async () => {
     await ensureQueues();

@@ -80,10 +80,7 @@ export async function enqueueRow(
   ] as const) {
     if (v !== undefined) requireString(what, v, true);
   }
-  if (o.authenticatedRoles !== undefined) {
-    if (!Array.isArray(o.authenticatedRoles)) throw new DBOSError('Invalid authenticatedRoles: it must be an array of strings');
-    for (const r of o.authenticatedRoles) requireString('authenticated role', r, true);
-  }
+  const roles = rolesJSON(o.authenticatedRoles);
   checkWorkflowTimeout(o.workflowTimeoutMS);
   const format = valueFormat(o.serializationType ?? ctx.defaultSerialization, undefined, ctx.serializerOpts);
   const text = serializeArgs(args, format, namedArgs, ctx.serializerOpts);
@@ -108,9 +105,17 @@ export async function enqueueRow(
     appName: o.applicationName ?? ctx.appName,
     appVersion: o.appVersion ?? null,
     authenticatedUser: o.authenticatedUser ?? null,
-    authenticatedRoles: o.authenticatedRoles !== undefined ? JSON.stringify(o.authenticatedRoles) : null,
+    authenticatedRoles: roles,
     attributes,
   };
+}
+
+/** Authenticated roles as stored (JSON text); null when unset (the row gets '[]', as the SDK writes it). */
+export function rolesJSON(roles: unknown): string | null {
+  if (roles === undefined) return null;
+  if (!Array.isArray(roles)) throw new DBOSError('Invalid authenticatedRoles: it must be an array of strings');
+  for (const r of roles) requireString('authenticated role', r, true);
+  return JSON.stringify(roles);
 }
 
 /** Workflow attributes as stored (jsonb): a key-value object, as the SDK requires (its checks and messages). */
