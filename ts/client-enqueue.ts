@@ -66,7 +66,7 @@ export async function enqueueRow(
 ): Promise<NewWorkflow & { queueName: string }> {
   const queueName = requireString('queueName', o?.queueName);
   const workflowName = requireString('workflowName', o.workflowName);
-  const attributes = attributesJSON(o.attributes);
+  const auth = authColumns(o.authenticatedUser, o.authenticatedRoles, o.attributes);
   checkPriority(o.priority);
   if (o.workflowID !== undefined && requireString('workflow ID', o.workflowID, true).trim() === '') {
     throw new DBOSError(`Invalid workflow ID '${o.workflowID}': workflow IDs must be non-empty and cannot be only whitespace.`);
@@ -76,11 +76,9 @@ export async function enqueueRow(
     ['queuePartitionKey', o.queuePartitionKey],
     ['appVersion', o.appVersion],
     ['applicationName', o.applicationName],
-    ['authenticatedUser', o.authenticatedUser],
   ] as const) {
     if (v !== undefined) requireString(what, v, true);
   }
-  const roles = rolesJSON(o.authenticatedRoles);
   checkWorkflowTimeout(o.workflowTimeoutMS);
   const format = valueFormat(o.serializationType ?? ctx.defaultSerialization, undefined, ctx.serializerOpts);
   const text = serializeArgs(args, format, namedArgs, ctx.serializerOpts);
@@ -104,14 +102,26 @@ export async function enqueueRow(
     priority: o.priority ?? 0,
     appName: o.applicationName ?? ctx.appName,
     appVersion: o.appVersion ?? null,
-    authenticatedUser: o.authenticatedUser ?? null,
-    authenticatedRoles: roles,
-    attributes,
+    ...auth,
   };
 }
 
-/** Authenticated roles as stored (JSON text); null when unset (the row gets '[]', as the SDK writes it). */
-export function rolesJSON(roles: unknown): string | null {
+/**
+ * The columns of who asked and the workflow's attributes, checked (attributes with the SDK's messages); null when
+ * unset (the row then gets '' and '[]', as the SDK writes them).
+ */
+export function authColumns(
+  user: unknown,
+  roles: unknown,
+  attributes: unknown,
+): Pick<NewWorkflow, 'authenticatedUser' | 'authenticatedRoles' | 'attributes'> {
+  const attributesText = attributesJSON(attributes);
+  const authenticatedUser = user === undefined ? null : requireString('authenticatedUser', user, true);
+  return { authenticatedUser, authenticatedRoles: rolesJSON(roles), attributes: attributesText };
+}
+
+/** Authenticated roles as stored (JSON text). */
+function rolesJSON(roles: unknown): string | null {
   if (roles === undefined) return null;
   if (!Array.isArray(roles)) throw new DBOSError('Invalid authenticatedRoles: it must be an array of strings');
   for (const r of roles) requireString('authenticated role', r, true);
@@ -119,7 +129,7 @@ export function rolesJSON(roles: unknown): string | null {
 }
 
 /** Workflow attributes as stored (jsonb): a key-value object, as the SDK requires (its checks and messages). */
-export function attributesJSON(attributes: unknown): string | null {
+function attributesJSON(attributes: unknown): string | null {
   if (attributes === undefined || attributes === null) return null;
   if (typeof attributes !== 'object' || Array.isArray(attributes)) {
     throw new DBOSError(`Invalid workflow attributes: must be a key-value object, got ${Array.isArray(attributes) ? 'array' : typeof attributes}.`);

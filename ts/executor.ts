@@ -16,7 +16,7 @@ import {
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
-import { attributesJSON, rolesJSON } from './client-enqueue';
+import { authColumns } from './client-enqueue';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
 import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
@@ -211,9 +211,7 @@ export class Executor implements HandleExecutor {
     // The SDK applies applicationVersion to a direct start too (only that version recovers it).
     const appVersion = params.enqueueOptions?.applicationVersion;
     if (appVersion !== undefined) requireString('applicationVersion', appVersion, true);
-    const attributes = attributesJSON(params.workflowAttributes);
-    const roles = rolesJSON(params.authenticatedRoles);
-    if (params.authenticatedUser !== undefined) requireString('authenticatedUser', params.authenticatedUser, true);
+    const auth = authColumns(params.authenticatedUser, params.authenticatedRoles, params.workflowAttributes);
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
     const holdStart = workflowID === undefined && !parent && queueName === undefined;
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
@@ -274,9 +272,7 @@ export class Executor implements HandleExecutor {
       // Null: this application, and this version when the row is this application's (the engine's rule).
       appName: queued ? (params.enqueueOptions?.applicationName ?? null) : null,
       appVersion: appVersion ?? null,
-      authenticatedUser: params.authenticatedUser ?? null,
-      authenticatedRoles: roles,
-      attributes,
+      ...auth,
     };
     if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await settled(this.engine, parent);

@@ -6,6 +6,7 @@
 //! through `errors::promise`, so it never throws synchronously and rejects only with `js_error`.
 
 mod convert;
+mod convert_start;
 mod dispatch;
 mod enqueue;
 mod errors;
