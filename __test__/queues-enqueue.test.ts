@@ -36,6 +36,13 @@ const keylessParent = DBOS.registerWorkflow(
   { name: 'keylessParent' },
 );
 
+/** Calls enqueueWorkflowWithOptions from inside a step (refused, as in the SDK). */
+const stepEnqueuer = DBOS.registerWorkflow(
+  async (): Promise<string> =>
+    DBOS.runStep(async () => (await DBOS.enqueueWorkflowWithOptions({ queueName: 'parked', workflowName: 'greet' })).workflowID, { name: 'enqueueInStep' }),
+  { name: 'stepEnqueuer' },
+);
+
 const db = launchedDatabase('dbosn_queues_enqueue', { name: 'qenq-app', applicationVersion: 'v1' });
 
 /** A registered queue: `parked` never dispatches (concurrency 0), `served` does, `parts` is partitioned and parked. */
@@ -286,6 +293,17 @@ describe('DBOS.enqueueWorkflowWithOptions', () => {
     const timed = await statusRow(db.url, 'bn-t');
     assert.equal(timed?.workflow_timeout_ms, '45000');
     assert.equal(timed?.workflow_deadline_epoch_ms, null, 'the timeout starts at dequeue');
+  });
+
+  test('bad options and a call from a step reject and write nothing', async () => {
+    await ensureQueues();
+    const n = await count();
+    await assert.rejects(DBOS.enqueueWorkflowWithOptions({ queueName: 'parked', workflowName: 'greet', priority: -1 }), DBOSErrors.DBOSInvalidQueuePriorityError);
+    const nameless = { queueName: 'parked' } as unknown as { queueName: string; workflowName: string };
+    await assert.rejects(DBOS.enqueueWorkflowWithOptions(nameless), /Invalid workflowName/);
+    const fromStep = await DBOS.startWorkflow(stepEnqueuer, { workflowID: 'bn-step' })();
+    await assert.rejects(fromStep.getResult(), DBOSErrors.DBOSInvalidWorkflowTransitionError);
+    assert.equal(await count(), n + 1, 'only the workflow that called from its step');
   });
 
   test('in a workflow: a child step, replayed as recorded (the handle and the refusal)', async () => {
