@@ -270,7 +270,7 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'enqueue: priority above 2^31-1', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { priority: 2 ** 31 } })(1), expect: rejects(E.DBOSInvalidQueuePriorityError, /^Invalid priority 2147483648\./) }),
     row({ input: 'enqueue: a fractional priority', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { priority: 1.5 } })(1), expect: rejects(E.DBOSInvalidQueuePriorityError, /^Invalid priority 1\.5\./) }),
     row({ input: 'enqueue: a deduplicationID that is not a string', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { deduplicationID: 7 as unknown as string } })(1), expect: rejects(E.DBOSError, /^Invalid deduplication ID 7/) }),
-    row({ input: 'enqueue: an option not supported yet', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { queuePartitionKey: 'p' } })(1), expect: rejects(E.DBOSError, /^Enqueue option\(s\) queuePartitionKey are not supported yet by dbos-native$/) }),
+    row({ input: 'enqueue: a queuePartitionKey that is not a string', call: () => DBOS.startWorkflow(echo, { queueName: 'mq', enqueueOptions: { queuePartitionKey: 7 as unknown as string } })(1), expect: rejects(E.DBOSError, /^Invalid queuePartitionKey 7/) }),
     row({ input: 'enqueueOptions: none set (allowed)', call: async () => (await DBOS.startWorkflow(echo, { enqueueOptions: { priority: undefined } })('v')).getResult(), expect: works((r) => assert.equal(r, 'v')) }),
     row({ input: 'an unregistered member of a class', call: () => (DBOS.startWorkflow(Plain) as unknown as { hello(): Promise<unknown> }).hello(), expect: rejects(E.DBOSNotRegisteredError, /hello is not a registered DBOS workflow/) }),
     row({

@@ -41,6 +41,13 @@ function workflow(workflowId: string, token: string) {
     parentWorkflowId: null,
     deduplicationId: null,
     priority: null,
+    queuePartitionKey: null,
+    delayUntilEpochMs: null,
+    appName: null,
+    appVersion: null,
+    authenticatedUser: null,
+    authenticatedRoles: null,
+    attributes: null,
   };
 }
 

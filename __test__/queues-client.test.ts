@@ -131,7 +131,8 @@ describe('DBOSClient.enqueue', () => {
     await withClient('qclient-app', async (client) => {
       await assert.rejects(client.enqueue({ queueName: 'nowhere', workflowName: 'greet', priority: -1 }), DBOSErrors.DBOSInvalidQueuePriorityError);
       await assert.rejects(client.enqueue({ queueName: 'nowhere', workflowName: 'greet', workflowID: '  ' }), /cannot be only whitespace/);
-      await assert.rejects(client.enqueue({ queueName: 'nowhere', workflowName: 'greet', delaySeconds: 5 }), /not supported yet/);
+      const attributes = ['a'] as unknown as Record<string, unknown>;
+      await assert.rejects(client.enqueue({ queueName: 'nowhere', workflowName: 'greet', attributes }), /Invalid workflow attributes: must be a key-value object, got array\./);
     });
     assert.equal(await count('dbos.workflow_status'), before);
   });

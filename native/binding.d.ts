@@ -24,6 +24,17 @@ export declare class NativeEngine {
    * `timeout_ms` for one; empty on timeout. Rejects once the engine closes.
    */
   nextQueueWakes(timeoutMs: number): Promise<Array<string>>
+  /**
+   * A client's enqueue as one statement for the caller's open transaction: the rows as
+   * `enqueueForClient` writes them, and the queue's notification, delivered at the caller's
+   * commit. Its one result row is described at `Engine::render_enqueue`.
+   */
+  renderEnqueue(wf: JsNewWorkflow): Promise<JsRenderedStatement>
+  /**
+   * A child enqueued by name from a running parent: as `startChildWorkflow`, stamped as a
+   * client's enqueue (no executor; only the application and version the row names).
+   */
+  enqueueChildByName(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
   registerQueue(registration: JsQueueRegistration): Promise<JsRegisteredQueue>
   getQueue(name: string): Promise<JsQueueRecord | undefined | null>
   /** Queues owned by any of `applicationNames` plus unclaimed ones; all of them for an empty list. */
@@ -34,8 +45,11 @@ export declare class NativeEngine {
   setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
   setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
-  /** A client's enqueue: stamped with these application version and name, not the engine's. */
-  enqueueForClient(wf: JsNewWorkflow, appVersion?: string | undefined | null, appName?: string | undefined | null): Promise<JsStartOutcome>
+  /**
+   * A client's enqueue: stamped with the row's application version and name (null: none), not
+   * the engine's.
+   */
+  enqueueForClient(wf: JsNewWorkflow): Promise<JsStartOutcome>
   /** The workflow holding a deduplication ID on a queue, if any. */
   deduplicatedWorkflow(queue: string, dedupId: string): Promise<string | undefined | null>
   /**
@@ -194,6 +208,18 @@ export interface JsNewWorkflow {
   parentWorkflowId: string | null
   deduplicationId: string | null
   priority: number | null
+  queuePartitionKey: string | null
+  /** Set with status DELAYED: when the row becomes ENQUEUED. */
+  delayUntilEpochMs: number | null
+  /** The owning application; null: the starter's own (a client's: unclaimed). */
+  appName: string | null
+  /** The version that must run it; null: the starter's own if it owns the row, else any latest. */
+  appVersion: string | null
+  authenticatedUser: string | null
+  /** JSON text of the roles. */
+  authenticatedRoles: string | null
+  /** JSON text of a key-value object. */
+  attributes: string | null
 }
 
 export interface JsOutgoingMessage {
@@ -269,6 +295,15 @@ export interface JsRegisteredQueue {
   inserted: boolean
 }
 
+/**
+ * A statement for the caller to run on its own connection: `values` are bound as text (null for
+ * NULL); the statement casts each one.
+ */
+export interface JsRenderedStatement {
+  text: string
+  values: Array<string | undefined | null>
+}
+
 /** Mirrors `engine::SchemaMode`. */
 export type JsSchemaMode = 'migrate' | 'verify' | 'lazy'
 
@@ -298,6 +333,8 @@ export interface JsStartOutcome {
   configName: string | null
   queueName: string | null
   serialization: string | null
+  /** False: the row's queue has no row in `dbos.queues` (nothing dispatches it yet). */
+  queueRegistered: boolean
 }
 
 /** A stored value with its format (a received message, an event value). */

@@ -12,9 +12,9 @@ import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadSt
 import { requireString } from './validation';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
-import { clientEnqueue, type ClientEnqueueOptions } from './client-enqueue';
+import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, type PgClientBase } from './client-enqueue';
 
-export type { ClientEnqueueOptions } from './client-enqueue';
+export type { ClientEnqueueOptions, EnqueueWorkflowOptions, PgClientBase } from './client-enqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 
 export interface DBOSClientConfig {
@@ -119,6 +119,38 @@ export class DBOSClient {
     namedArgs?: { [key: string]: unknown },
   ): Promise<WorkflowHandle<Awaited<T>>> {
     const id = await clientEnqueue({
+      engine: this.live(),
+      clientAppName: this.appName,
+      serializerOpts: this.serializerOpts,
+      options,
+      args: positionalArgs,
+      namedArgs,
+      defaultSerialization: 'portable',
+    });
+    return new ClientHandle<Awaited<T>>(this, id);
+  }
+
+  /**
+   * As `enqueue`, inside the caller's open transaction on the system database (`pgClient`, a `pg` client): the
+   * workflow exists, and its dispatchers are woken, only when that transaction commits.
+   */
+  async enqueueInTransaction<T extends (...args: never[]) => Promise<unknown> = (...args: unknown[]) => Promise<unknown>>(
+    pgClient: PgClientBase,
+    options: ClientEnqueueOptions,
+    ...args: Parameters<T>
+  ): Promise<WorkflowHandle<Awaited<ReturnType<T>>>> {
+    const id = await clientEnqueueInTransaction(pgClient, { engine: this.live(), clientAppName: this.appName, serializerOpts: this.serializerOpts, options, args });
+    return new ClientHandle<Awaited<ReturnType<T>>>(this, id);
+  }
+
+  /** As `enqueuePortable`, inside the caller's open transaction (see `enqueueInTransaction`). */
+  async enqueuePortableInTransaction<T = unknown>(
+    pgClient: PgClientBase,
+    options: ClientEnqueueOptions,
+    positionalArgs: unknown[],
+    namedArgs?: { [key: string]: unknown },
+  ): Promise<WorkflowHandle<Awaited<T>>> {
+    const id = await clientEnqueueInTransaction(pgClient, {
       engine: this.live(),
       clientAppName: this.appName,
       serializerOpts: this.serializerOpts,

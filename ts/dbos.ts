@@ -42,6 +42,8 @@ import { registrationOf, type FunctionName, type StepConfig, type WorkflowConfig
 import { registerSerialization as registerRecipe, type JSONValue, type SerializationRecipe } from './serialization';
 import { checkpointedStatus } from './results';
 import { runStep } from './steps';
+import { enqueueByName } from './enqueue-by-name';
+import type { EnqueueWorkflowOptions } from './client-enqueue';
 import {
   checkDeadlineEpochMS,
   checkPollingInterval,
@@ -217,6 +219,25 @@ export class DBOS {
         return (...args: unknown[]) => startRegistered(reg, obj, args, params);
       },
     });
+  }
+
+  /**
+   * Enqueues a workflow by name (it may be another process's or language's): nothing is checked against this
+   * process's registry. Owned by this application unless `applicationName` names another; no application
+   * version unless `appVersion` gives one. In a workflow it is a child, replayed like one.
+   */
+  static async enqueueWorkflowWithOptions<T = unknown>(options: EnqueueWorkflowOptions, ...args: unknown[]): Promise<WorkflowHandle<T>> {
+    return (await enqueueByName(executor('enqueueWorkflowWithOptions'), options, args)) as WorkflowHandle<T>;
+  }
+
+  /** As `enqueueWorkflowWithOptions`, with portable arguments (positional and named). */
+  static async enqueueWorkflowWithOptionsPortable<T = unknown>(
+    options: EnqueueWorkflowOptions,
+    positionalArgs: unknown[],
+    namedArgs?: Record<string, unknown>,
+  ): Promise<WorkflowHandle<T>> {
+    const exec = executor('enqueueWorkflowWithOptionsPortable');
+    return (await enqueueByName(exec, options, positionalArgs, namedArgs, 'portable')) as WorkflowHandle<T>;
   }
 
   /** The first workflow started inside `callback` gets `workflowID`. */

@@ -16,9 +16,10 @@ import {
   DBOSWorkflowCancelledError,
   DBOSWorkflowConflictError,
 } from './error';
+import { authColumns } from './client-enqueue';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
-import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, QueueDispatch } from './queue-dispatch';
+import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -52,6 +53,10 @@ export interface StartWorkflowParams {
   enqueueOptions?: EnqueueOptions;
   /** On a deduplication collision: reject (default) or return a handle to the workflow holding the ID. */
   duplicationPolicy?: 'reject' | 'return-existing';
+  authenticatedUser?: string;
+  authenticatedRoles?: string[];
+  /** A key-value object, stored as jsonb. */
+  workflowAttributes?: Record<string, unknown>;
 }
 
 /** Options of a workflow enqueued onto a queue (`StartWorkflowParams.enqueueOptions`). */
@@ -201,8 +206,12 @@ export class Executor implements HandleExecutor {
     const queueName = params.queueName ?? ctx?.workflowQueue;
     const returnExisting = params.duplicationPolicy === 'return-existing';
     if (returnExisting) checkReturnExisting(queueName, params.enqueueOptions?.deduplicationID);
-    if (queueName !== undefined) checkEnqueue(params.enqueueOptions, this.appName, this.appVersion);
+    if (queueName !== undefined) checkEnqueue(params.enqueueOptions);
     else refuseEnqueueOnlyOptions(params.enqueueOptions);
+    // The SDK applies applicationVersion to a direct start too (only that version recovers it).
+    const appVersion = params.enqueueOptions?.applicationVersion;
+    if (appVersion !== undefined) requireString('applicationVersion', appVersion, true);
+    const auth = authColumns(params.authenticatedUser, params.authenticatedRoles, params.workflowAttributes);
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
     const holdStart = workflowID === undefined && !parent && queueName === undefined;
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
@@ -242,9 +251,10 @@ export class Executor implements HandleExecutor {
 
     const token = randomUUID();
     const configName = configNameOf(thisArg) ?? null;
-    const row = {
+    const queued = queueName !== undefined ? placement(params.enqueueOptions) : undefined;
+    const row: NewWorkflow = {
       workflowId: workflowID,
-      status: queueName === undefined ? ('PENDING' as const) : ('ENQUEUED' as const),
+      status: queued?.status ?? 'PENDING',
       name: reg.name,
       className: reg.className || null,
       configName,
@@ -257,6 +267,12 @@ export class Executor implements HandleExecutor {
       parentWorkflowId: parent?.workflowID ?? null,
       deduplicationId: queueName !== undefined ? (params.enqueueOptions?.deduplicationID ?? null) : null,
       priority: queueName !== undefined ? (params.enqueueOptions?.priority ?? 0) : null,
+      queuePartitionKey: queued?.queuePartitionKey ?? null,
+      delayUntilEpochMs: queued?.delayUntilEpochMs ?? null,
+      // Null: this application, and this version when the row is this application's (the engine's rule).
+      appName: queued ? (params.enqueueOptions?.applicationName ?? null) : null,
+      appVersion: appVersion ?? null,
+      ...auth,
     };
     if (holdStart) return this.startHeld(reg, thisArg, runArgs, row, format, deadline);
     if (parent) await settled(this.engine, parent);

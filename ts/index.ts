@@ -14,7 +14,7 @@ export type { WorkflowStatus } from './workflow-status';
 export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
 export type { SetEventOptions } from './events';
 export type { WriteStreamOptions, ReadStreamOptions, ReadStreamOffsetOptions } from './streams';
-export { DBOSClient, type DBOSClientConfig } from './client';
+export { DBOSClient, type DBOSClientConfig, type EnqueueWorkflowOptions } from './client';
 export type { WorkflowQueue } from './wfqueue';
 export type { StepStatus } from './context';
 export type { WorkflowConfig, StepConfig, FunctionName, InputSchema, WorkflowSerializationFormat } from './registry';

@@ -24,7 +24,8 @@ import {
 import type * as Binding from '../native/binding';
 
 export type EngineOptions = Binding.JsEngineOptions;
-export type NewWorkflow = Omit<Binding.JsNewWorkflow, 'status'> & { status: 'PENDING' | 'ENQUEUED' };
+export type NewWorkflow = Omit<Binding.JsNewWorkflow, 'status'> & { status: 'PENDING' | 'ENQUEUED' | 'DELAYED' };
+export type RenderedStatement = Binding.JsRenderedStatement;
 export type StartOutcome = Binding.JsStartOutcome;
 export type NewCheckpoint = Binding.JsNewCheckpoint;
 export type Checkpoint = Binding.JsCheckpoint;

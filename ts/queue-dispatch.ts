@@ -13,6 +13,7 @@ import {
 } from './error';
 import type { EnqueueOptions } from './executor';
 import type { ClaimedWorkflow, Engine, NewWorkflow, StartOutcome } from './native';
+import { INTERNAL_QUEUE } from './recovery';
 import { requireString } from './validation';
 
 const MIN_PRIORITY = 0;
@@ -27,26 +28,52 @@ export function checkPriority(priority: number | undefined): void {
 }
 
 /**
- * The checks on an enqueue's options alone (the queue's row is not read), as the SDK makes them; options
- * this build does not dispatch yet are refused rather than ignored.
+ * The checks on an enqueue's options alone, as the SDK makes them (the queue's row is read by the insert
+ * itself: see `insertOnQueue`).
  */
-export function checkEnqueue(options: EnqueueOptions | undefined, appName: string, appVersion: string): void {
+export function checkEnqueue(options: EnqueueOptions | undefined): void {
   checkPriority(options?.priority);
   if (options?.deduplicationID !== undefined) requireString('deduplication ID', options.deduplicationID, true);
-  refuseNotYet([
-    options?.queuePartitionKey !== undefined && 'queuePartitionKey',
-    (options?.delaySeconds ?? 0) > 0 && 'delaySeconds',
-    options?.applicationName !== undefined && options.applicationName !== appName && 'applicationName',
-    options?.applicationVersion !== undefined && options.applicationVersion !== appVersion && 'applicationVersion',
-  ]);
+  if (options?.queuePartitionKey !== undefined) requireString('queuePartitionKey', options.queuePartitionKey, true);
+  if (options?.applicationName !== undefined) requireString('applicationName', options.applicationName, true);
+  if (options?.applicationVersion !== undefined) requireString('applicationVersion', options.applicationVersion, true);
 }
 
-/** Refuses the enqueue options this build does not write yet (each entry: the option's name if it was set). */
-export function refuseNotYet(set: ReadonlyArray<string | false>): void {
-  const unsupported = set.filter((o): o is string => typeof o === 'string');
-  if (unsupported.length > 0) {
-    throw new DBOSError(`Enqueue option(s) ${unsupported.join(', ')} are not supported yet by dbos-native`);
+/** Where an enqueued row waits: ENQUEUED, or DELAYED until `delaySeconds` from now; its partition. */
+export function placement(o: { queuePartitionKey?: string; delaySeconds?: number } | undefined): {
+  status: 'ENQUEUED' | 'DELAYED';
+  queuePartitionKey: string | null;
+  delayUntilEpochMs: number | null;
+} {
+  const delay = o?.delaySeconds;
+  // As the SDK: only a positive number delays (anything else enqueues at once).
+  const delayed = typeof delay === 'number' && delay > 0;
+  if (delayed && !Number.isFinite(delay)) {
+    throw new DBOSError(`Invalid delaySeconds ${delay}: it must be a finite number of seconds`);
   }
+  return {
+    status: delayed ? 'DELAYED' : 'ENQUEUED',
+    queuePartitionKey: o?.queuePartitionKey ?? null,
+    // Whole milliseconds: the column is a bigint (a fraction fails the SDK's insert).
+    delayUntilEpochMs: delayed ? Math.round(Date.now() + delay * 1000) : null,
+  };
+}
+
+/** Queue names already warned about as unregistered, in this process. */
+const warnedUnregistered = new Set<string>();
+
+/**
+ * Warns, once per queue name in this process, that a workflow was enqueued on a queue with no row in
+ * dbos.queues: accepted, as the SDK accepts it (a process may register the queue later), but nothing
+ * dispatches it until then. The SDK says nothing.
+ */
+export function warnIfUnregistered(queueName: string, outcome: Pick<StartOutcome, 'queueRegistered'>): void {
+  if (outcome.queueRegistered || queueName === INTERNAL_QUEUE || warnedUnregistered.has(queueName)) return;
+  warnedUnregistered.add(queueName);
+  console.warn(
+    `Workflow enqueued on queue '${queueName}', which is not registered in this system database: ` +
+      `it will not run until a process registers the queue (DBOS.registerQueue or DBOSClient.registerQueue).`,
+  );
 }
 
 /** How an enqueue's insert ended: written (or the ID was in use), collided and returned the holder, or refused. */
@@ -65,7 +92,9 @@ export async function insertOnQueue(
 ): Promise<EnqueueResult> {
   for (;;) {
     try {
-      return { outcome: await insert() };
+      const outcome = await insert();
+      warnIfUnregistered(row.queueName, outcome);
+      return { outcome };
     } catch (e) {
       if (row.deduplicationId === null || !isDedupCollision(e)) throw e;
       if (!returnExisting) return { duplicated: new DBOSQueueDuplicatedError(row.workflowId, row.queueName, row.deduplicationId) };

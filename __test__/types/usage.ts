@@ -1,7 +1,8 @@
 // Compiled with `tsc --noEmit` by types.test.ts: code written against DBOS Transact's documented
 // signatures must type-check against dbos-native, and (with only the import changed) against
 // @dbos-inc/dbos-sdk 5.3.0 too.
-import { DBOS, DBOSClient, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig, type WorkflowQueue } from 'dbos-native';
+import { DBOS, DBOSClient, ConfiguredInstance, Error as DBOSErrors, DBOSWorkflowConflictError, type WorkflowHandle, type WorkflowStatus, type DBOSConfig, type StepConfig, type WorkflowConfig, type WorkflowQueue, type EnqueueWorkflowOptions } from 'dbos-native';
+import { Client as PgClient } from 'pg';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type ExpectTrue<T extends true> = T;
@@ -184,6 +185,32 @@ async function queueUsage(): Promise<void> {
   void [again, mine, named, limit, flags, cq, found, listed];
 }
 void queueUsage;
+
+async function enqueueUsage(): Promise<void> {
+  const every: EnqueueWorkflowOptions = {
+    queueName: 'q',
+    workflowName: 'w',
+    queuePartitionKey: 'k',
+    delaySeconds: 1,
+    attributes: { a: 1 },
+    authenticatedUser: 'u',
+    authenticatedRoles: ['r'],
+    applicationName: 'a',
+    appVersion: 'v',
+  };
+  const byName: WorkflowHandle<string> = await DBOS.enqueueWorkflowWithOptions<string>(every, 1, 'x');
+  const portable: WorkflowHandle<number> = await DBOS.enqueueWorkflowWithOptionsPortable<number>(every, [1], { k: 2 });
+  const options = { queuePartitionKey: 'k', delaySeconds: 2, applicationVersion: 'v', applicationName: 'a' };
+  await DBOS.startWorkflow(registered, { queueName: 'q', enqueueOptions: options })(1, 'x');
+  const client = await DBOSClient.create({ systemDatabaseUrl: 'postgresql://localhost/x' });
+  const pg = new PgClient();
+  await pg.query('BEGIN');
+  const inTx = await client.enqueueInTransaction<typeof registered>(pg, { ...every, duplicationPolicy: 'reject' }, 1, 'x');
+  const result: string = await inTx.getResult();
+  const inTxPortable = await client.enqueuePortableInTransaction<number>(pg, every, [1], { k: 1 });
+  void [byName, portable, result, inTxPortable];
+}
+void enqueueUsage;
 
 async function negative(): Promise<void> {
   // @ts-expect-error: the wrong argument type is rejected

@@ -4,6 +4,7 @@
 
 use napi_derive::napi;
 
+pub use super::convert_start::{JsNewWorkflow, JsStartOutcome};
 use super::errors::JsEngineError;
 use crate::engine::events::EventValue;
 use crate::engine::listener::WaitGuard;
@@ -11,7 +12,7 @@ use crate::engine::messages::{OutgoingMessage, Received};
 use crate::engine::recovery::ClaimedWorkflow;
 use crate::engine::steps::{Checkpoint, NewCheckpoint};
 use crate::engine::streams::{PageEnd, StreamPage, StreamWriter};
-use crate::engine::workflows::{NewWorkflow, StartOutcome, WorkflowOutcome, WorkflowStatusRow};
+use crate::engine::workflows::{WorkflowOutcome, WorkflowStatusRow};
 use crate::engine::SchemaMode;
 
 /// Mirrors `engine::SchemaMode`.
@@ -46,72 +47,6 @@ pub struct JsEngineOptions {
     pub app_name: String,
     pub executor_id: String,
     pub app_version: String,
-}
-
-#[napi(object, use_nullable = true)]
-pub struct JsNewWorkflow {
-    pub workflow_id: String,
-    pub status: String,
-    pub name: String,
-    pub class_name: Option<String>,
-    pub config_name: Option<String>,
-    pub queue_name: Option<String>,
-    pub inputs: String,
-    pub serialization: Option<String>,
-    pub token: String,
-    pub timeout_ms: Option<i64>,
-    pub deadline_epoch_ms: Option<i64>,
-    pub parent_workflow_id: Option<String>,
-    pub deduplication_id: Option<String>,
-    pub priority: Option<i32>,
-}
-
-impl From<JsNewWorkflow> for NewWorkflow {
-    fn from(w: JsNewWorkflow) -> Self {
-        NewWorkflow {
-            workflow_id: w.workflow_id,
-            status: w.status,
-            name: w.name,
-            class_name: w.class_name,
-            config_name: w.config_name,
-            queue_name: w.queue_name,
-            inputs: w.inputs,
-            serialization: w.serialization,
-            token: w.token,
-            timeout_ms: w.timeout_ms,
-            deadline_epoch_ms: w.deadline_epoch_ms,
-            parent_workflow_id: w.parent_workflow_id,
-            deduplication_id: w.deduplication_id,
-            priority: w.priority.unwrap_or(0),
-            output: None,
-            error: None,
-        }
-    }
-}
-
-#[napi(object, use_nullable = true)]
-pub struct JsStartOutcome {
-    pub should_execute: bool,
-    pub status: String,
-    pub name: String,
-    pub class_name: Option<String>,
-    pub config_name: Option<String>,
-    pub queue_name: Option<String>,
-    pub serialization: Option<String>,
-}
-
-impl From<StartOutcome> for JsStartOutcome {
-    fn from(o: StartOutcome) -> Self {
-        JsStartOutcome {
-            should_execute: o.should_execute,
-            status: o.status,
-            name: o.name,
-            class_name: o.class_name,
-            config_name: o.config_name,
-            queue_name: o.queue_name,
-            serialization: o.serialization,
-        }
-    }
 }
 
 #[napi(object, use_nullable = true)]

@@ -6,7 +6,9 @@
 //! through `errors::promise`, so it never throws synchronously and rejects only with `js_error`.
 
 mod convert;
+mod convert_start;
 mod dispatch;
+mod enqueue;
 mod errors;
 mod queues;
 
@@ -65,21 +67,17 @@ impl NativeEngine {
         })
     }
 
-    /// A client's enqueue: stamped with these application version and name, not the engine's.
+    /// A client's enqueue: stamped with the row's application version and name (null: none), not
+    /// the engine's.
     #[napi]
     pub fn enqueue_for_client<'env>(
         &self,
         env: &'env Env,
         wf: JsNewWorkflow,
-        app_version: Option<String>,
-        app_name: Option<String>,
     ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
         let engine = self.inner.clone();
         promise(env, async move {
-            Ok(engine
-                .enqueue_for_client(&wf.into(), app_version, app_name)
-                .await?
-                .into())
+            Ok(engine.enqueue_for_client(&wf.into()).await?.into())
         })
     }
 

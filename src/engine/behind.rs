@@ -28,7 +28,8 @@ pub(crate) struct Behind {
 }
 
 enum Write {
-    Start(HeldStart),
+    /// Boxed: a held start is several times the size of the other writes.
+    Start(Box<HeldStart>),
     Checkpoint(CheckpointWrite),
     Stream(StreamWrite),
     Complete(QueuedCompletion),
@@ -133,7 +134,10 @@ impl Engine {
         let start_drain = {
             let mut st = self.behind.lock();
             // Taken under the queue's lock, so that `settle` finds the start either held or queued.
-            let start = self.held.take(workflow_id).map(Write::Start);
+            let start = self
+                .held
+                .take(workflow_id)
+                .map(|s| Write::Start(Box::new(s)));
             let count = usize::from(start.is_some()) + usize::from(write.is_some());
             if count == 0 {
                 return;
@@ -211,11 +215,11 @@ impl Engine {
         while let Some(first) = batch.next() {
             match first {
                 Write::Start(start) => {
-                    let mut run = vec![start];
+                    let mut run = vec![*start];
                     while let Some(Write::Start(start)) =
                         batch.next_if(|w| matches!(w, Write::Start(_)))
                     {
-                        run.push(start);
+                        run.push(*start);
                     }
                     runs.push(Run::Starts(run));
                 }
@@ -387,7 +391,7 @@ impl Engine {
                 let won = written.as_ref().is_ok_and(|o| o.should_execute);
                 return start.answer(&written).map(|()| Settled::Done(won));
             }
-            self.queue_behind(workflow_id, Some(Write::Start(start)));
+            self.queue_behind(workflow_id, Some(Write::Start(Box::new(start))));
         }
         let done = Completion::new(workflow_id, token, status, output, error);
         if let Some(queued) = self.queue_completion(done) {

@@ -5,6 +5,7 @@
 mod complete;
 mod read;
 mod start;
+mod start_sql;
 
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
 pub use start::{NewWorkflow, StartOutcome};
@@ -12,7 +13,7 @@ pub use start::{NewWorkflow, StartOutcome};
 use super::status::Status;
 
 pub(crate) struct Sql {
-    start: start::Sql,
+    start: start_sql::Sql,
     complete: complete::Sql,
     read: read::Sql,
 }
@@ -20,7 +21,7 @@ pub(crate) struct Sql {
 impl Sql {
     pub(crate) fn new(s: &str) -> Self {
         Sql {
-            start: start::Sql::new(s),
+            start: start_sql::Sql::new(s),
             complete: complete::Sql::new(s),
             read: read::Sql::new(s),
         }

@@ -1,13 +1,12 @@
 //! Workflow starts: the status row and its inputs in one statement with the creator/owner tokens
-//! (alone or many at once), and child starts with their parent's checkpoint.
-
-use tokio_postgres::Row;
+//! (alone or many at once), child starts with their parent's checkpoint, and a client's enqueue
+//! rendered for the caller's transaction. The statements are in `start_sql.rs`.
 
 use super::is_terminal;
+use super::start_sql::start_outcome;
 use crate::engine::batch::{column, Batched};
 use crate::engine::db::{now_ms, Param};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::fence::NOW_MS;
 use crate::engine::status::Status;
 use crate::engine::steps::NewCheckpoint;
 use crate::engine::Engine;
@@ -30,6 +29,20 @@ pub struct NewWorkflow {
     pub parent_workflow_id: Option<String>,
     pub deduplication_id: Option<String>,
     pub priority: i32,
+    pub queue_partition_key: Option<String>,
+    /// A DELAYED row: when the dispatcher moves it to ENQUEUED.
+    pub delay_until_epoch_ms: Option<i64>,
+    /// The application that owns the row. None: the starter's own (a client: unclaimed).
+    pub app_name: Option<String>,
+    /// The version that must run it. None: the starter's own version when the row is the
+    /// starter's application's, else NULL (any executor of that application's latest version).
+    pub app_version: Option<String>,
+    /// None: '' (as the SDK writes it).
+    pub authenticated_user: Option<String>,
+    /// JSON text of the roles; None: '[]' (as the SDK writes it).
+    pub authenticated_roles: Option<String>,
+    /// JSON text of a key-value object (stored as jsonb).
+    pub attributes: Option<String>,
     /// A start written with its outcome (SUCCESS or ERROR: a held start whose workflow finished
     /// before it needed its row): the outcome's output or error.
     pub output: Option<String>,
@@ -39,7 +52,7 @@ pub struct NewWorkflow {
 impl NewWorkflow {
     /// Runs in this process from the start: counts its first attempt (an enqueued row has none yet).
     fn runs_here(&self) -> bool {
-        self.status != Status::Enqueued.as_str()
+        self.status != Status::Enqueued.as_str() && self.status != Status::Delayed.as_str()
     }
 
     /// Owned by its starter until it finishes (PENDING).
@@ -62,116 +75,9 @@ pub struct StartOutcome {
     pub config_name: Option<String>,
     pub queue_name: Option<String>,
     pub serialization: Option<String>,
-}
-
-pub(crate) struct Sql {
-    one: String,
-    many: String,
-    child_owner_check: String,
-    child_insert: String,
-    child_input: String,
-    dedup_holder: String,
-}
-
-impl Sql {
-    pub(crate) fn new(s: &str) -> Self {
-        // $1 id, $2 status, $3 name, $4 class, $5 config, $6 queue, $7 executor, $8 app version,
-        // $9 recovery_attempts, $10 timeout, $11 deadline, $12 dedup, $13 priority, $14 parent,
-        // $15 serialization, $16 creator token, $17 app name, $18 owner token, then (start only)
-        // $19 inputs, $20 finished (the row is written with its outcome), $21 output, $22 error
-        let insert_status = |completed_at: &str| {
-            format!(
-            "INSERT INTO {s}.workflow_status (workflow_uuid, status, name, class_name, config_name, \
-             queue_name, authenticated_user, assumed_role, authenticated_roles, executor_id, \
-             application_version, application_id, recovery_attempts, workflow_timeout_ms, \
-             workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key, \
-             forked_from, parent_workflow_id, serialization, creator_xid, delay_until_epoch_ms, \
-             attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid, \
-             completed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, '', '', '[]', $7, $8, '', $9, $10, $11, NULL, $12, $13, NULL, \
-             NULL, $14, $15, $16, NULL, NULL, NULL, NULL, false, $17, $18, {completed_at}) \
-             ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
-             RETURNING status, name, class_name, config_name, queue_name, creator_xid, serialization"
-        )
-        };
-        Sql {
-            // One statement: the status row, and the input row (and the outcome's, for a finished
-            // start) only if this call created the workflow.
-            // Transactions, locks: one statement; a row already there is locked by the no-op
-            // update (so a concurrent start of the same ID waits for this one, then finds its row).
-            one: format!(
-                "WITH ws AS ({}), \
-                 inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
-                         SELECT $1, $19 FROM ws WHERE ws.creator_xid = $16 ON CONFLICT (workflow_uuid) DO NOTHING), \
-                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
-                         SELECT $1, $21, $22 FROM ws WHERE ws.creator_xid = $16 AND $20::bool \
-                         ON CONFLICT (workflow_uuid) DO NOTHING) \
-                 SELECT status, name, class_name, config_name, queue_name, creator_xid, serialization FROM ws",
-                insert_status(&format!("CASE WHEN $20::bool THEN {NOW_MS} END"))
-            ),
-            // The same for many workflows at once (a batch with one ID twice fails and is run singly).
-            // Transactions, locks: as `start`, for each row in input order.
-            many: format!(
-                "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                   $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
-                   $13::text[], $14::text[], $15::text[], $16::text[], $20::bool[], $21::text[], $22::text[]) \
-                   WITH ORDINALITY AS u(id, status, name, class_name, config_name, queue_name, attempts, timeout_ms, \
-                   deadline, dedup, priority, parent, serialization, token, owner, inputs, finished, output, \
-                   error, ord)), \
-                 ws AS (INSERT INTO {s}.workflow_status (workflow_uuid, status, name, class_name, config_name, \
-                   queue_name, authenticated_user, assumed_role, authenticated_roles, executor_id, \
-                   application_version, application_id, recovery_attempts, workflow_timeout_ms, \
-                   workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key, \
-                   forked_from, parent_workflow_id, serialization, creator_xid, delay_until_epoch_ms, \
-                   attributes, schedule_name, debounce_deadline_epoch_ms, is_debounced, application_name, owner_xid, \
-                   completed_at) \
-                   SELECT id, status, name, class_name, config_name, queue_name, '', '', '[]', $17, $18, '', \
-                     attempts, timeout_ms, deadline, NULL, dedup, priority, NULL, NULL, parent, serialization, token, \
-                     NULL, NULL, NULL, NULL, false, $19, owner, CASE WHEN finished THEN {NOW_MS} END \
-                   FROM input ORDER BY ord \
-                   ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
-                   RETURNING workflow_uuid, status, name, class_name, config_name, queue_name, creator_xid, serialization), \
-                 inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs) \
-                   SELECT i.id, i.inputs FROM input i JOIN ws ON ws.workflow_uuid = i.id WHERE ws.creator_xid = i.token \
-                   ON CONFLICT (workflow_uuid) DO NOTHING), \
-                 outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
-                   SELECT i.id, i.output, i.error FROM input i JOIN ws ON ws.workflow_uuid = i.id \
-                   WHERE ws.creator_xid = i.token AND i.finished \
-                   ON CONFLICT (workflow_uuid) DO NOTHING) \
-                 SELECT ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.creator_xid, ws.serialization \
-                 FROM input i JOIN ws ON ws.workflow_uuid = i.id ORDER BY i.ord"
-            ),
-            // Transactions, locks: the first statement of `start_child_workflow`'s transaction; it
-            // locks the parent's status row (`FOR NO KEY UPDATE`) until the child's rows and the
-            // parent's checkpoint commit, so a cancel or recovery of the parent waits for them.
-            child_owner_check: format!(
-                "SELECT owner_xid FROM {s}.workflow_status WHERE workflow_uuid = $1 FOR NO KEY UPDATE"
-            ),
-            child_insert: insert_status("NULL"),
-            child_input: format!(
-                "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
-                 ON CONFLICT (workflow_uuid) DO NOTHING"
-            ),
-            // Transactions, locks: one read; the holder may finish (and free the ID) at any moment.
-            dedup_holder: format!(
-                "SELECT workflow_uuid FROM {s}.workflow_status \
-                 WHERE queue_name = $1 AND deduplication_id = $2"
-            ),
-        }
-    }
-}
-
-fn start_outcome(row: &Row, token: &str) -> StartOutcome {
-    let creator: Option<String> = row.get(5);
-    StartOutcome {
-        should_execute: creator.as_deref() == Some(token),
-        status: row.get::<_, Option<String>>(0).unwrap_or_default(),
-        name: row.get::<_, Option<String>>(1).unwrap_or_default(),
-        class_name: row.get(2),
-        config_name: row.get(3),
-        queue_name: row.get(4),
-        serialization: row.get(6),
-    }
+    /// False when the row names a queue that has no row in `dbos.queues` (nothing dispatches it
+    /// until some process registers that queue).
+    pub queue_registered: bool,
 }
 
 /// Class and config names are NULL when empty (the cross-language rule).
@@ -179,30 +85,55 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Who a new row is stamped with: this process's identity, or (a client's enqueue) no executor and
-/// the application version and name the client names.
-struct Stamp<'a> {
-    executor_id: Param<'a>,
-    app_version: Param<'a>,
-    app_name: Param<'a>,
+/// Who a new row is stamped with: this process (its executor, and its application and version
+/// unless the row names others), or a client (no executor, and only what the row names).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Starter {
+    Own,
+    Client,
+}
+
+/// The executor, application version and application name a row is written with.
+struct Stamp {
+    executor_id: String,
+    app_version: Option<String>,
+    app_name: Option<String>,
 }
 
 impl Engine {
-    fn own_stamp(&self) -> Stamp<'_> {
-        Stamp {
-            executor_id: &self.identity.executor_id,
-            app_version: &self.identity.app_version,
-            app_name: &self.identity.app_name,
+    /// The SDK's rules: the row's application is the one it names, else the starter's (a client
+    /// without one leaves it unclaimed); its version is the one it names, else this process's when
+    /// the row is this process's application's, else NULL (that application's latest version runs it).
+    fn stamp(&self, wf: &NewWorkflow, starter: Starter) -> Stamp {
+        let own = &self.identity;
+        match starter {
+            Starter::Client => Stamp {
+                executor_id: String::new(),
+                app_version: wf.app_version.clone(),
+                app_name: wf.app_name.clone(),
+            },
+            Starter::Own => {
+                let app_name = wf.app_name.clone().unwrap_or_else(|| own.app_name.clone());
+                let app_version = wf
+                    .app_version
+                    .clone()
+                    .or_else(|| (app_name == own.app_name).then(|| own.app_version.clone()));
+                Stamp {
+                    executor_id: own.executor_id.clone(),
+                    app_version,
+                    app_name: Some(app_name),
+                }
+            }
         }
     }
 
+    /// The parameters $1..$23 of a status insert (see `STATUS_VALUES`).
     fn start_params<'a>(
-        &'a self,
         wf: &'a NewWorkflow,
         recovery_attempts: &'a i64,
         owner: &'a Option<&'a str>,
-        stamp: Stamp<'a>,
-    ) -> [Param<'a>; 18] {
+        stamp: &'a Stamp,
+    ) -> [Param<'a>; 23] {
         [
             &wf.workflow_id,
             &wf.status,
@@ -210,8 +141,8 @@ impl Engine {
             &wf.class_name,
             &wf.config_name,
             &wf.queue_name,
-            stamp.executor_id,
-            stamp.app_version,
+            &stamp.executor_id,
+            &stamp.app_version,
             recovery_attempts,
             &wf.timeout_ms,
             &wf.deadline_epoch_ms,
@@ -220,24 +151,30 @@ impl Engine {
             &wf.parent_workflow_id,
             &wf.serialization,
             &wf.token,
-            stamp.app_name,
+            &stamp.app_name,
             owner,
+            &wf.queue_partition_key,
+            &wf.delay_until_epoch_ms,
+            &wf.authenticated_user,
+            &wf.authenticated_roles,
+            &wf.attributes,
         ]
     }
 
     /// One start in its own statement (row and inputs). Safe to retry: a start whose reply was lost
     /// finds its own creator token in the row.
-    async fn start_one(&self, wf: &NewWorkflow, stamp: Stamp<'_>) -> Result<StartOutcome> {
+    async fn start_one(&self, wf: &NewWorkflow, starter: Starter) -> Result<StartOutcome> {
         let attempts = i64::from(wf.runs_here());
         let owner = wf.owner();
         let finished = wf.finished();
-        let mut params: Vec<Param> = self.start_params(wf, &attempts, &owner, stamp).to_vec();
+        let stamp = self.stamp(wf, starter);
+        let mut params: Vec<Param> = Self::start_params(wf, &attempts, &owner, &stamp).to_vec();
         params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
         self.retrying(|| async {
             let row = self
                 .query_one(&self.sql.workflows.start.one, &params)
                 .await?;
-            Ok(start_outcome(&row, &wf.token))
+            start_outcome(&row, wf)
         })
         .await
     }
@@ -261,21 +198,53 @@ impl Engine {
         self.groups.starts.submit(self, wf).await
     }
 
-    /// Enqueues for a client: the row is stamped with the given application version and name
-    /// (NULL: any version / unclaimed) and no executor, instead of this engine's identity.
-    pub async fn enqueue_for_client(
-        &self,
-        wf: &NewWorkflow,
-        app_version: Option<String>,
-        app_name: Option<String>,
-    ) -> Result<StartOutcome> {
+    /// Enqueues for a client: the row is stamped with the application version and name it names
+    /// (NULL: the latest version / unclaimed) and no executor, instead of this engine's identity.
+    pub async fn enqueue_for_client(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        let stamp = Stamp {
-            executor_id: &"",
-            app_version: &app_version,
-            app_name: &app_name,
-        };
-        self.start_one(&wf, stamp).await
+        self.start_one(&wf, Starter::Client).await
+    }
+
+    /// A client's enqueue as a statement for the caller to run in its own transaction: the text and
+    /// its parameters as text (NULL as None), which the statement casts, plus the queue's
+    /// notification at the caller's commit. Its one result row: status, name, class_name,
+    /// config_name, queue_name, creator_xid, serialization (all NULL: refused, the queue is
+    /// partitioned and no key was given), partitioned (NULL: the queue is not registered), notified.
+    pub fn render_enqueue(&self, wf: &NewWorkflow) -> Result<(String, Vec<Option<String>>)> {
+        let wf = Self::normalise(wf)?;
+        let stamp = self.stamp(&wf, Starter::Client);
+        let text = |v: &Option<String>| v.clone();
+        let int = |v: Option<i64>| v.map(|n| n.to_string());
+        let values = vec![
+            Some(wf.workflow_id.clone()),
+            Some(wf.status.clone()),
+            Some(wf.name.clone()),
+            text(&wf.class_name),
+            text(&wf.config_name),
+            text(&wf.queue_name),
+            Some(stamp.executor_id),
+            stamp.app_version,
+            Some(i64::from(wf.runs_here()).to_string()),
+            int(wf.timeout_ms),
+            int(wf.deadline_epoch_ms),
+            text(&wf.deduplication_id),
+            Some(wf.priority.to_string()),
+            text(&wf.parent_workflow_id),
+            text(&wf.serialization),
+            Some(wf.token.clone()),
+            stamp.app_name,
+            wf.owner().map(str::to_string),
+            text(&wf.queue_partition_key),
+            int(wf.delay_until_epoch_ms),
+            text(&wf.authenticated_user),
+            text(&wf.authenticated_roles),
+            text(&wf.attributes),
+            Some(wf.inputs.clone()),
+            Some(wf.finished().to_string()),
+            text(&wf.output),
+            text(&wf.error),
+        ];
+        Ok((self.sql.workflows.start.in_caller_tx.clone(), values))
     }
 
     /// The workflow holding `dedup_id` on `queue`, if any (it is freed when that workflow ends).
@@ -302,6 +271,32 @@ impl Engine {
         function_id: i32,
         wf: &NewWorkflow,
     ) -> Result<StartOutcome> {
+        self.start_child(parent_id, parent_token, function_id, wf, Starter::Own)
+            .await
+    }
+
+    /// A child enqueued by name (`DBOS.enqueueWorkflowWithOptions` in a workflow): as
+    /// `start_child_workflow`, stamped as a client's enqueue (no executor; only the application
+    /// and version the row names).
+    pub async fn enqueue_child_by_name(
+        &self,
+        parent_id: &str,
+        parent_token: &str,
+        function_id: i32,
+        wf: &NewWorkflow,
+    ) -> Result<StartOutcome> {
+        self.start_child(parent_id, parent_token, function_id, wf, Starter::Client)
+            .await
+    }
+
+    async fn start_child(
+        &self,
+        parent_id: &str,
+        parent_token: &str,
+        function_id: i32,
+        wf: &NewWorkflow,
+        starter: Starter,
+    ) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
         let attempts = i64::from(wf.runs_here());
         let owner = wf.owner();
@@ -314,7 +309,8 @@ impl Engine {
             completed_at: now,
             ..Default::default()
         };
-        let params = self.start_params(&wf, &attempts, &owner, self.own_stamp());
+        let stamp = self.stamp(&wf, starter);
+        let params = Self::start_params(&wf, &attempts, &owner, &stamp);
         // Safe to retry: the child row keeps our creator token and the parent's checkpoint our
         // completed_at, so an attempt whose commit went unacknowledged is recognised as ours.
         self.retrying(|| async {
@@ -330,7 +326,8 @@ impl Engine {
             let row = tx
                 .query_one(&self.sql.workflows.start.child_insert, &params)
                 .await?;
-            let outcome = start_outcome(&row, &wf.token);
+            // A refused child (dropping `tx` rolls back) records nothing in its parent.
+            let outcome = start_outcome(&row, &wf)?;
             if outcome.should_execute {
                 tx.execute(
                     &self.sql.workflows.start.child_input,
@@ -349,10 +346,11 @@ impl Engine {
 
 impl Batched<NewWorkflow, StartOutcome> for Engine {
     async fn one(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
-        self.start_one(wf, self.own_stamp()).await
+        self.start_one(wf, Starter::Own).await
     }
 
     async fn many(&self, items: &[NewWorkflow]) -> Result<Vec<Result<StartOutcome>>> {
+        let stamps: Vec<Stamp> = items.iter().map(|w| self.stamp(w, Starter::Own)).collect();
         let ids = column(items, |w| w.workflow_id.as_str());
         let statuses = column(items, |w| w.status.as_str());
         let names = column(items, |w| w.name.as_str());
@@ -372,6 +370,13 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let finished = column(items, NewWorkflow::finished);
         let outputs = column(items, |w| w.output.as_deref());
         let errors = column(items, |w| w.error.as_deref());
+        let versions = column(&stamps, |s| s.app_version.as_deref());
+        let app_names = column(&stamps, |s| s.app_name.as_deref());
+        let partition_keys = column(items, |w| w.queue_partition_key.as_deref());
+        let delays = column(items, |w| w.delay_until_epoch_ms);
+        let users = column(items, |w| w.authenticated_user.as_deref());
+        let roles = column(items, |w| w.authenticated_roles.as_deref());
+        let attributes = column(items, |w| w.attributes.as_deref());
         let rows = self
             .query(
                 &self.sql.workflows.start.many,
@@ -393,18 +398,23 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
                     &owners,
                     &inputs,
                     &self.identity.executor_id,
-                    &self.identity.app_version,
-                    &self.identity.app_name,
+                    &versions,
+                    &app_names,
                     &finished,
                     &outputs,
                     &errors,
+                    &partition_keys,
+                    &delays,
+                    &users,
+                    &roles,
+                    &attributes,
                 ],
             )
             .await?;
         Ok(rows
             .iter()
             .zip(items)
-            .map(|(row, wf)| Ok(start_outcome(row, &wf.token)))
+            .map(|(row, wf)| start_outcome(row, wf))
             .collect())
     }
 }
