@@ -74,6 +74,7 @@ pub(crate) struct Statements {
 #[derive(Default)]
 pub(crate) struct Groups {
     starts: batch::Group<workflows::NewWorkflow, workflows::StartOutcome>,
+    client_starts: batch::Group<workflows::ClientStart, workflows::StartOutcome>,
     checkpoints: batch::Group<steps::CheckpointWrite, ()>,
     completions: batch::Group<completion::Completion, bool>,
     sends: batch::Group<messages::OutgoingMessage, ()>,

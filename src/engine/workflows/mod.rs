@@ -8,6 +8,7 @@ mod start;
 mod start_sql;
 
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
+pub(crate) use start::ClientStart;
 pub use start::{NewWorkflow, StartOutcome};
 
 use super::status::Status;

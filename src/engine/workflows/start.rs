@@ -200,9 +200,13 @@ impl Engine {
 
     /// Enqueues for a client: the row is stamped with the application version and name it names
     /// (NULL: the latest version / unclaimed) and no executor, instead of this engine's identity.
+    /// Concurrent client enqueues share one statement, as this process's starts do.
     pub async fn enqueue_for_client(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
-        self.start_one(&wf, Starter::Client).await
+        self.groups
+            .client_starts
+            .submit(self, ClientStart(wf))
+            .await
     }
 
     /// A client's enqueue as a statement for the caller to run in its own transaction: the text and
@@ -344,13 +348,44 @@ impl Engine {
     }
 }
 
+/// A client's enqueue: batched apart from this process's own starts, since its rows carry the
+/// client's stamp (no executor) rather than this process's.
+pub(crate) struct ClientStart(NewWorkflow);
+
 impl Batched<NewWorkflow, StartOutcome> for Engine {
     async fn one(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         self.start_one(wf, Starter::Own).await
     }
 
     async fn many(&self, items: &[NewWorkflow]) -> Result<Vec<Result<StartOutcome>>> {
-        let stamps: Vec<Stamp> = items.iter().map(|w| self.stamp(w, Starter::Own)).collect();
+        let items: Vec<&NewWorkflow> = items.iter().collect();
+        self.start_many(&items, Starter::Own).await
+    }
+}
+
+impl Batched<ClientStart, StartOutcome> for Engine {
+    async fn one(&self, start: &ClientStart) -> Result<StartOutcome> {
+        self.start_one(&start.0, Starter::Client).await
+    }
+
+    async fn many(&self, items: &[ClientStart]) -> Result<Vec<Result<StartOutcome>>> {
+        let items: Vec<&NewWorkflow> = items.iter().map(|c| &c.0).collect();
+        self.start_many(&items, Starter::Client).await
+    }
+}
+
+impl Engine {
+    /// Many starts in one statement (rows and inputs), each stamped as `starter` stamps it.
+    async fn start_many(
+        &self,
+        items: &[&NewWorkflow],
+        starter: Starter,
+    ) -> Result<Vec<Result<StartOutcome>>> {
+        let stamps: Vec<Stamp> = items.iter().map(|w| self.stamp(w, starter)).collect();
+        let executor = match starter {
+            Starter::Own => self.identity.executor_id.as_str(),
+            Starter::Client => "",
+        };
         let ids = column(items, |w| w.workflow_id.as_str());
         let statuses = column(items, |w| w.status.as_str());
         let names = column(items, |w| w.name.as_str());
@@ -367,7 +402,7 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
         let tokens = column(items, |w| w.token.as_str());
         let owners = column(items, |w| w.owner());
         let inputs = column(items, |w| w.inputs.as_str());
-        let finished = column(items, NewWorkflow::finished);
+        let finished = column(items, |w| w.finished());
         let outputs = column(items, |w| w.output.as_deref());
         let errors = column(items, |w| w.error.as_deref());
         let versions = column(&stamps, |s| s.app_version.as_deref());
@@ -397,7 +432,7 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
                     &tokens,
                     &owners,
                     &inputs,
-                    &self.identity.executor_id,
+                    &executor,
                     &versions,
                     &app_names,
                     &finished,
