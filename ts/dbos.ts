@@ -54,6 +54,8 @@ import {
 import type { WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
+import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
+import { listQueuedWorkflows, listWorkflows, type GetWorkflowsInput } from './workflow-list';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 export type { DBOSConfig, DBOSLaunchOptions } from './config';
@@ -296,12 +298,34 @@ export class DBOS {
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
     const exec = executor('DBOS.resumeWorkflow');
-    requireWorkflowIDs(workflowIDs);
-    if (options?.queueName !== undefined) {
-      throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
-    }
-    await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs));
+    const queueName = resumeArgs(workflowIDs, options);
+    await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs, queueName));
     return workflowIDs.map((id) => exec.handleFor(id) as WorkflowHandle<Awaited<T>>);
+  }
+
+  /** Changes the priority of an ENQUEUED or DELAYED workflow (lower runs first); others are left alone. */
+  static async setWorkflowPriority(workflowID: string, priority: number): Promise<void> {
+    const exec = executor('setWorkflowPriority');
+    const [id, p] = [requireID(workflowID), checkNewPriority(priority)];
+    await recordedManagement('DBOS.setWorkflowPriority', async () => void (await exec.engine.setWorkflowPriority(id, p)));
+  }
+
+  /** Moves the end of a DELAYED workflow's delay; others are left alone. */
+  static async setWorkflowDelay(workflowID: string, options: number | SetWorkflowDelayOptions): Promise<void> {
+    const exec = executor('setWorkflowDelay');
+    const [id, until] = [requireID(workflowID), delayEndEpochMS(options)];
+    await recordedManagement('DBOS.setWorkflowDelay', async () => void (await exec.engine.setWorkflowDelay(id, until)));
+  }
+
+  static async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+    const exec = executor('listWorkflows');
+    return runStep(exec.engine, () => listWorkflows(exec.engine, input, exec.appName), 'DBOS.listWorkflows', {});
+  }
+
+  /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
+  static async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+    const exec = executor('listQueuedWorkflows');
+    return runStep(exec.engine, () => listQueuedWorkflows(exec.engine, input, exec.appName), 'DBOS.listQueuedWorkflows', {});
   }
 
   // ------------------------------------------------------------ queues

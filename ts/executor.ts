@@ -148,14 +148,13 @@ export class Executor implements HandleExecutor {
     this.abortLocal(await this.engine.cancelWorkflows(workflowIDs, children));
   }
 
-  /** Re-enqueues unfinished workflows (finished ones are left alone); unknown IDs are an error. */
-  async resume(workflowIDs: string[]): Promise<void> {
-    for (const id of workflowIDs) {
-      if (!(await this.engine.getWorkflowStatus(id))) throw new DBOSNonExistentWorkflowError(`Workflow ${id} does not exist`);
-    }
-    await this.engine.resumeWorkflows(workflowIDs);
-    // Run them now rather than at the next tick.
-    await this.dispatchQueued();
+  /** Re-enqueues unfinished workflows on `queueName` (null: the internal queue); unknown IDs: none resumed, an error. */
+  async resume(workflowIDs: string[], queueName: string | null = null): Promise<void> {
+    await this.engine.resumeWorkflows(workflowIDs, queueName);
+    // Run them now rather than at the next tick (another process's lane hears the notification).
+    if (queueName === null || queueName === INTERNAL_QUEUE) return this.dispatchQueued();
+    this.queues.wake(queueName);
+    await notifyEnqueued(this.engine, queueName);
   }
 
   async close(): Promise<void> {

@@ -110,7 +110,16 @@ function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: un
     wasForkedFrom: r.wasForkedFrom,
     parentWorkflowID: r.parentWorkflowId ?? undefined,
     recoveryAttempts: r.recoveryAttempts ?? undefined,
+    delayUntilEpochMS: r.delayUntilEpochMs ?? undefined,
+    attributes: attributesOf(r),
+    scheduleName: r.scheduleName ?? undefined,
   };
+}
+
+/** The stored attributes object (jsonb, read as text); undefined if none or unreadable. */
+function attributesOf(r: WorkflowStatusRow): Record<string, unknown> | undefined {
+  const text = r.attributes;
+  return text ? safely(() => JSON.parse(text) as Record<string, unknown>) : undefined;
 }
 
 /** The shape the SDK records for a `getStatus` checkpoint (key order as it writes them). */
@@ -202,5 +211,8 @@ export function fromLegacyStatus(l: LegacyStatus): WorkflowStatusRow {
     parentWorkflowId: l.parentWorkflowID ?? null,
     serialization: l.serialization ?? null,
     wasForkedFrom: l.wasForkedFrom,
+    delayUntilEpochMs: null,
+    attributes: null,
+    scheduleName: null,
   };
 }

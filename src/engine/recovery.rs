@@ -2,7 +2,7 @@
 //! queued rows (recovered, resumed, or enqueued by a client) for this process to run, counting attempts.
 
 use super::db::now_ms;
-use super::error::Result;
+use super::error::{EngineError, Result};
 use super::status::Status;
 use super::Engine;
 
@@ -32,6 +32,7 @@ pub(crate) struct Sql {
     resume: String,
     sweep_timeouts: String,
     cancelled_among: String,
+    existing: String,
     recover: String,
     claim: String,
     pub(crate) claimed_by: String,
@@ -73,7 +74,7 @@ impl Sql {
             ),
             resume: format!(
                 "UPDATE {s}.workflow_status SET status = {enqueued}, owner_xid = NULL, \
-                 queue_name = '{INTERNAL_QUEUE}', recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, \
+                 queue_name = COALESCE($3, '{INTERNAL_QUEUE}'), recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, \
                  deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = NULL \
                  WHERE workflow_uuid = ANY($1) AND status NOT IN ({success}, {error}) RETURNING workflow_uuid"
             ),
@@ -88,6 +89,7 @@ impl Sql {
                    ORDER BY workflow_deadline_epoch_ms LIMIT 1000 FOR UPDATE SKIP LOCKED) \
                  RETURNING workflow_uuid"
             ),
+            existing: format!("SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1)"),
             cancelled_among: format!(
                 "SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1) \
                  AND status = {cancelled}"
@@ -179,14 +181,48 @@ impl Engine {
         self.ids_update(sql, ids).await
     }
 
-    /// Puts listed unfinished workflows back on the internal queue with a fresh attempt budget.
+    /// Puts listed unfinished workflows back on `queue` (default: the internal queue) with a fresh
+    /// attempt budget; finished ones are left alone. If any ID has no row, none is resumed
+    /// (`NoSuchWorkflow` naming the missing ones, as the SDK words it).
     /// This process's writes of a cancelled run still queued go first: once resumed, the row no
     /// longer admits them, and the resumed run would do their steps again.
-    pub async fn resume_workflows(&self, ids: &[String]) -> Result<Vec<String>> {
+    /// Transactions, locks: one READ COMMITTED transaction, the existence check then the UPDATE,
+    /// which locks each row it changes.
+    pub async fn resume_workflows(
+        &self,
+        ids: &[String],
+        queue: Option<&str>,
+    ) -> Result<Vec<String>> {
         for id in ids {
             self.written(id).await;
         }
-        self.ids_update(&self.sql.recovery.resume, ids).await
+        let now = now_ms();
+        self.retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let found: Vec<String> = tx
+                .query(&self.sql.recovery.existing, &[&ids])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let missing: Vec<&str> = ids
+                .iter()
+                .filter(|id| !found.contains(id))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(EngineError::NoSuchWorkflow {
+                    workflow_id: missing.join(", "),
+                });
+            }
+            let rows = tx
+                .query(&self.sql.recovery.resume, &[&ids, &now, &queue])
+                .await?;
+            tx.commit().await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
     }
 
     async fn ids_update(&self, sql: &str, ids: &[String]) -> Result<Vec<String>> {

@@ -1,0 +1,180 @@
+// Managing queued workflows: priorities changed while waiting reorder the dispatch, the end of a DELAYED row's
+// delay moves, bad values reject with the row untouched; cancel of an ENQUEUED workflow (never runs, dedup key
+// freed), resume onto a named queue (re-enqueued, within that queue's limits), and timeouts that start at dequeue.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
+import { DBOS, DBOSClient, Error as DBOSErrors } from 'dbos-native';
+import { query, sleep, statusRow } from './helpers/db';
+import { launchedDatabase } from './helpers/scratch';
+
+/** Workflow IDs in the order their runs began, and how often each ran. */
+const order: string[] = [];
+const runs: Record<string, number> = {};
+
+const job = DBOS.registerWorkflow(
+  async (tag: string): Promise<string> => {
+    const id = DBOS.workflowID ?? '';
+    order.push(id);
+    runs[id] = (runs[id] ?? 0) + 1;
+    return `job ${tag}`;
+  },
+  { name: 'mgmtJob' },
+);
+
+/** Holds its queue's slot until it receives 'go'. */
+const blocker = DBOS.registerWorkflow(
+  async (): Promise<string> => {
+    const id = DBOS.workflowID ?? '';
+    runs[id] = (runs[id] ?? 0) + 1;
+    return (await DBOS.recv<string>('go', 60)) ?? 'timed out';
+  },
+  { name: 'mgmtBlocker' },
+);
+
+const db = launchedDatabase('dbosn_queues_management', { name: 'mgmt-app', applicationVersion: 'v1' });
+
+async function addQueue(name: string, concurrency: number | null): Promise<void> {
+  await query(db.url, `INSERT INTO dbos.queues (name, concurrency, polling_interval_sec, priority_enabled) VALUES ($1, $2, 1, true)`, [
+    name,
+    concurrency,
+  ]);
+}
+
+async function waitStatus(id: string, status: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await statusRow(db.url, id))?.status === status) return;
+    await sleep(50);
+  }
+  assert.fail(`${id} never reached ${status}`);
+}
+
+/** Starts a blocker on `queue` and waits until it holds the slot. */
+async function block(queue: string, id: string): Promise<void> {
+  await DBOS.startWorkflow(blocker, { queueName: queue, workflowID: id })();
+  await waitStatus(id, 'PENDING');
+}
+
+async function release(id: string): Promise<void> {
+  await DBOS.send(id, 'go', 'go');
+  assert.equal(await DBOS.retrieveWorkflow(id).getResult(), 'go');
+}
+
+async function withOfficialClient<T>(f: (c: OfficialClient) => Promise<T>): Promise<T> {
+  const client = await OfficialClient.create({ systemDatabaseUrl: db.url, applicationName: 'mgmt-app' });
+  try {
+    return await f(client);
+  } finally {
+    await client.destroy();
+  }
+}
+
+async function withClient<T>(f: (c: DBOSClient) => Promise<T>): Promise<T> {
+  const client = await DBOSClient.create({ systemDatabaseUrl: db.url, applicationName: 'mgmt-app' });
+  try {
+    return await f(client);
+  } finally {
+    await client.destroy();
+  }
+}
+
+/** The columns a management call may change, to check a refused call left the row alone. */
+async function snapshot(id: string): Promise<unknown> {
+  const r = await statusRow(db.url, id);
+  return [r?.status, r?.priority, r?.delay_until_epoch_ms, r?.updated_at, r?.queue_name];
+}
+
+describe('setWorkflowPriority', () => {
+  test('priorities changed while waiting reorder the dispatch (DBOS and DBOSClient)', async () => {
+    await addQueue('prio', 1);
+    await block('prio', 'prio-blocker');
+    for (const id of ['prio-a', 'prio-b', 'prio-c', 'prio-d']) {
+      await DBOS.startWorkflow(job, { queueName: 'prio', workflowID: id, enqueueOptions: { priority: 5 } })(id);
+    }
+    await DBOS.setWorkflowPriority('prio-c', 1);
+    await DBOS.setWorkflowPriority('prio-a', 9);
+    await withClient((c) => c.setWorkflowPriority('prio-d', 2));
+    assert.equal((await statusRow(db.url, 'prio-c'))?.priority, 1);
+    assert.equal((await DBOS.getWorkflowStatus('prio-d'))?.priority, 2);
+    order.length = 0;
+    await release('prio-blocker');
+    for (const id of ['prio-a', 'prio-b', 'prio-c', 'prio-d']) assert.equal(await DBOS.retrieveWorkflow(id).getResult(), `job ${id}`);
+    assert.deepEqual(order, ['prio-c', 'prio-d', 'prio-b', 'prio-a']);
+    // A finished workflow keeps its priority: only ENQUEUED and DELAYED rows change.
+    await DBOS.setWorkflowPriority('prio-b', 0);
+    assert.equal((await statusRow(db.url, 'prio-b'))?.priority, 5);
+  });
+
+  test('bad priorities reject (never throw) with DBOSInvalidQueuePriorityError and leave the row alone', async () => {
+    await addQueue('prio-held', 0);
+    await DBOS.startWorkflow(job, { queueName: 'prio-held', workflowID: 'prio-held-1', enqueueOptions: { priority: 3 } })('x');
+    const before = await snapshot('prio-held-1');
+    await withClient(async (client) => {
+      for (const bad of [-1, 2 ** 31, 1.5, Number.NaN, '3' as unknown as number, undefined as unknown as number]) {
+        await assert.rejects(() => DBOS.setWorkflowPriority('prio-held-1', bad), DBOSErrors.DBOSInvalidQueuePriorityError, `DBOS ${String(bad)}`);
+        // Stricter than the SDK's client (it writes any int4): the same range as DBOS and enqueue.
+        await assert.rejects(() => client.setWorkflowPriority('prio-held-1', bad), DBOSErrors.DBOSInvalidQueuePriorityError, `client ${String(bad)}`);
+      }
+    });
+    assert.deepEqual(await snapshot('prio-held-1'), before);
+    // The bounds themselves are accepted.
+    await DBOS.setWorkflowPriority('prio-held-1', 2 ** 31 - 1);
+    assert.equal((await statusRow(db.url, 'prio-held-1'))?.priority, 2 ** 31 - 1);
+    await DBOS.setWorkflowPriority('prio-held-1', 0);
+    assert.equal((await statusRow(db.url, 'prio-held-1'))?.priority, 0);
+    await DBOS.cancelWorkflow('prio-held-1');
+  });
+});
+
+describe('setWorkflowDelay', () => {
+  test('moves the end of a DELAYED row (enqueued by the official client); other rows are left alone', async () => {
+    await withOfficialClient(async (official) => {
+      await official.enqueue({ queueName: 'later', workflowName: 'mgmtJob', workflowID: 'delayed-1', delaySeconds: 3600 }, 'd1');
+      await official.enqueue({ queueName: 'later', workflowName: 'mgmtJob', workflowID: 'delayed-2', delaySeconds: 3600 }, 'd2');
+    });
+    assert.equal((await statusRow(db.url, 'delayed-1'))?.status, 'DELAYED');
+    const until = Date.now() + 7_200_000;
+    await DBOS.setWorkflowDelay('delayed-1', { delayUntilEpochMS: until });
+    assert.equal(Number((await statusRow(db.url, 'delayed-1'))?.delay_until_epoch_ms), until);
+    assert.equal((await DBOS.getWorkflowStatus('delayed-1'))?.delayUntilEpochMS, until);
+
+    const from = Date.now();
+    await withClient((c) => c.setWorkflowDelay('delayed-2', 10));
+    const end = Number((await statusRow(db.url, 'delayed-2'))?.delay_until_epoch_ms);
+    assert.ok(end >= from + 10_000 && end <= Date.now() + 10_000, `delaySeconds 10 from now: ${end - from}`);
+    await DBOS.setWorkflowDelay('delayed-2', { delaySeconds: 20, delayUntilEpochMS: until + 1 });
+    assert.equal(Number((await statusRow(db.url, 'delayed-2'))?.delay_until_epoch_ms), until + 1, 'delayUntilEpochMS wins');
+
+    // Priority applies to DELAYED rows too.
+    await DBOS.setWorkflowPriority('delayed-2', 7);
+    assert.equal((await statusRow(db.url, 'delayed-2'))?.priority, 7);
+
+    // An ENQUEUED row has no delay to move.
+    await addQueue('delay-held', 0);
+    await DBOS.startWorkflow(job, { queueName: 'delay-held', workflowID: 'not-delayed' })('x');
+    await DBOS.setWorkflowDelay('not-delayed', 5);
+    assert.equal((await statusRow(db.url, 'not-delayed'))?.delay_until_epoch_ms, null);
+    await DBOS.cancelWorkflows(['delayed-1', 'delayed-2', 'not-delayed']);
+  });
+
+  test('bad delays reject (never throw) with DBOSError and leave the row alone', async () => {
+    await withOfficialClient((official) =>
+      official.enqueue({ queueName: 'later', workflowName: 'mgmtJob', workflowID: 'delayed-bad', delaySeconds: 3600 }, 'b'),
+    );
+    const before = await snapshot('delayed-bad');
+    const bad: unknown[] = [0, -1, Number.NaN, Number.POSITIVE_INFINITY, {}, { delaySeconds: 0 }, { delayUntilEpochMS: -5 }, null, 'soon'];
+    await withClient(async (client) => {
+      for (const b of bad) {
+        const opts = b as number;
+        await assert.rejects(() => DBOS.setWorkflowDelay('delayed-bad', opts), DBOSErrors.DBOSError, `DBOS ${JSON.stringify(b)}`);
+        await assert.rejects(() => client.setWorkflowDelay('delayed-bad', opts), DBOSErrors.DBOSError, `client ${JSON.stringify(b)}`);
+      }
+    });
+    await assert.rejects(() => DBOS.setWorkflowDelay('delayed-bad', 0), { message: 'delaySeconds must be greater than 0' });
+    await assert.rejects(() => DBOS.setWorkflowDelay('delayed-bad', {}), {
+      message: 'SetWorkflowDelayOptions must specify either delaySeconds or delayUntilEpochMS',
+    });
+    assert.deepEqual(await snapshot('delayed-bad'), before);
+    await DBOS.cancelWorkflow('delayed-bad');
+  });
+});
