@@ -178,3 +178,74 @@ describe('setWorkflowDelay', () => {
     await DBOS.cancelWorkflow('delayed-bad');
   });
 });
+
+describe('cancel, resume and timeouts of queued workflows', () => {
+  test('cancel of an ENQUEUED workflow: it never runs and its deduplication key is free again', async () => {
+    await addQueue('cq', 1);
+    await block('cq', 'cq-blocker');
+    await DBOS.startWorkflow(job, { queueName: 'cq', workflowID: 'cq-1', enqueueOptions: { deduplicationID: 'k' } })('one');
+    await assert.rejects(
+      () => DBOS.startWorkflow(job, { queueName: 'cq', workflowID: 'cq-dup', enqueueOptions: { deduplicationID: 'k' } })('dup'),
+      DBOSErrors.DBOSQueueDuplicatedError,
+    );
+    await DBOS.cancelWorkflow('cq-1');
+    const row = await statusRow(db.url, 'cq-1');
+    assert.equal(row?.status, 'CANCELLED');
+    assert.equal(row?.deduplication_id, null);
+    assert.equal(row?.queue_name, null);
+    await DBOS.startWorkflow(job, { queueName: 'cq', workflowID: 'cq-2', enqueueOptions: { deduplicationID: 'k' } })('two');
+    await release('cq-blocker');
+    assert.equal(await DBOS.retrieveWorkflow('cq-2').getResult(), 'job two');
+    assert.equal(runs['cq-1'], undefined, 'the cancelled workflow never ran');
+    await assert.rejects(() => DBOS.retrieveWorkflow('cq-1').getResult(), DBOSErrors.DBOSAwaitedWorkflowCancelledError);
+  });
+
+  test('resume of a cancelled queued workflow re-enqueues it on the named queue, under its limits, and it runs once', async () => {
+    await addQueue('rq', 1);
+    await addQueue('rq-held', 0);
+    for (const id of ['rq-1', 'rq-2']) await DBOS.startWorkflow(job, { queueName: 'rq-held', workflowID: id })(id);
+    await DBOS.cancelWorkflows(['rq-1', 'rq-2']);
+    await block('rq', 'rq-blocker');
+    const handle = await DBOS.resumeWorkflow<string>('rq-1', { queueName: 'rq' });
+    await withClient((c) => c.resumeWorkflow('rq-2', { queueName: 'rq' }));
+    for (const id of ['rq-1', 'rq-2']) {
+      const row = await statusRow(db.url, id);
+      assert.equal(row?.status, 'ENQUEUED', id);
+      assert.equal(row?.queue_name, 'rq', id);
+      assert.equal(row?.recovery_attempts, '0', id);
+    }
+    // The queue's limit holds: nothing runs while the blocker has the one slot.
+    await sleep(300);
+    assert.equal((await statusRow(db.url, 'rq-1'))?.status, 'ENQUEUED');
+    assert.equal(runs['rq-1'], undefined);
+    await release('rq-blocker');
+    assert.equal(await handle.getResult(), 'job rq-1');
+    assert.equal(await DBOS.retrieveWorkflow('rq-2').getResult(), 'job rq-2');
+    assert.equal(runs['rq-1'], 1);
+    assert.equal(runs['rq-2'], 1);
+    // Unknown IDs: none resumed, all named.
+    await DBOS.startWorkflow(job, { queueName: 'rq-held', workflowID: 'rq-3' })('rq-3');
+    await DBOS.cancelWorkflow('rq-3');
+    await assert.rejects(() => DBOS.resumeWorkflows(['rq-3', 'no-a', 'no-b'], { queueName: 'rq' }), (e: unknown) => {
+      assert.ok(e instanceof DBOSErrors.DBOSNonExistentWorkflowError);
+      assert.equal(e.message, 'Workflow no-a, no-b does not exist');
+      return true;
+    });
+    assert.equal((await statusRow(db.url, 'rq-3'))?.status, 'CANCELLED');
+  });
+
+  test("a queued workflow's timeout starts at dequeue: waiting in the queue longer than it is no cancel", async () => {
+    await addQueue('tq', 1);
+    await block('tq', 'tq-blocker');
+    await DBOS.startWorkflow(job, { queueName: 'tq', workflowID: 'tq-1', timeoutMS: 300 })('t');
+    assert.equal((await statusRow(db.url, 'tq-1'))?.workflow_deadline_epoch_ms, null);
+    // Several timeout sweeps (one a second) pass while it waits.
+    await sleep(2500);
+    assert.equal((await statusRow(db.url, 'tq-1'))?.status, 'ENQUEUED');
+    await release('tq-blocker');
+    assert.equal(await DBOS.retrieveWorkflow('tq-1').getResult(), 'job t');
+    const row = await statusRow(db.url, 'tq-1');
+    assert.equal(row?.status, 'SUCCESS');
+    assert.equal(Number(row?.workflow_deadline_epoch_ms) - Number(row?.started_at_epoch_ms), 300, 'deadline = dequeue + timeout');
+  });
+});
