@@ -5,8 +5,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { DBOS, DBOSClient, Error as DBOSErrors } from 'dbos-native';
+import * as path from 'node:path';
+import { countEvents, killApp, logEvents, spawnApp, waitFor } from './helpers/child';
 import { query, sleep, statusRow } from './helpers/db';
-import { launchedDatabase } from './helpers/scratch';
+import { appScratch, launchedDatabase } from './helpers/scratch';
 
 /** Workflow IDs in the order their runs began, and how often each ran. */
 const order: string[] = [];
@@ -247,5 +249,44 @@ describe('cancel, resume and timeouts of queued workflows', () => {
     const row = await statusRow(db.url, 'tq-1');
     assert.equal(row?.status, 'SUCCESS');
     assert.equal(Number(row?.workflow_deadline_epoch_ms) - Number(row?.started_at_epoch_ms), 300, 'deadline = dequeue + timeout');
+  });
+});
+
+const queueApp = path.join(__dirname, 'apps', 'queue-app.js');
+const scratch = appScratch('dbosn_queues_mgmt_crash');
+
+describe('recovery of queued workflows', () => {
+  test("a SIGKILLed worker's running queued workflows go back on their queue: after relaunch its limits hold, each runs once", async () => {
+    const queue = 'rcq';
+    const log = scratch.file('rcq.log');
+    const env = { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log, QUEUE: queue };
+    const first = spawnApp(queueApp, { ...env, ENQUEUE: '1', HANG: '1' }, 'queue-app first');
+    await waitFor('the jobs enqueued', () => countEvents(log, 'ready') === 1, [first]);
+    await query(scratch.url, `INSERT INTO dbos.queues (name, concurrency, worker_concurrency, priority_enabled) VALUES ($1, 3, 2, true)`, [queue]);
+    await waitFor(
+      'two jobs (the worker limit) running with their first step recorded',
+      async () => (await query(scratch.url, `SELECT 1 FROM dbos.operation_outputs WHERE function_name = 'start' AND workflow_uuid LIKE $1`, [`${queue}-%`])).length === 2,
+      [first],
+    );
+    await killApp(first);
+    // While the worker is down the queue is reconfigured (as setGlobalConcurrency would): one at a time now.
+    await query(scratch.url, `UPDATE dbos.queues SET concurrency = 1 WHERE name = $1`, [queue]);
+
+    const second = spawnApp(queueApp, { ...env, SLOW: '1' }, 'queue-app second');
+    const done = async () =>
+      (await query(scratch.url, `SELECT 1 FROM dbos.workflow_status WHERE status = 'SUCCESS' AND workflow_uuid LIKE $1`, [`${queue}-%`])).length === 6;
+    await waitFor('every job finished', done, [second], 30_000);
+    await killApp(second);
+    for (let i = 0; i < 6; i++) {
+      assert.equal(countEvents(log, `start-${queue}-job-${i}`), 1, `job ${i}'s first step ran once`);
+      assert.equal(countEvents(log, `done-${queue}-job-${i}`), 1, `job ${i}'s last step ran once`);
+      assert.equal(countEvents(log, `mid-start-${queue}-job-${i}`), 1, `job ${i}'s middle step ran to completion once`);
+    }
+    const events = logEvents(log);
+    const spans = events
+      .filter((e) => e.name.startsWith('mid-start-'))
+      .map((e) => ({ start: e.at, end: events.find((f) => f.name === e.name.replace('mid-start-', 'mid-end-'))?.at ?? Infinity }));
+    const overlap = Math.max(...spans.map((a) => spans.filter((b) => b.start <= a.start && a.start < b.end).length));
+    assert.equal(overlap, 1, 'the recovered jobs ran within the global limit of 1, as the rest did');
   });
 });

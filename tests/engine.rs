@@ -1587,7 +1587,10 @@ mod cancel_fence {
         let late = engine.settle("wf").await.expect_err("refused behind too");
         assert_eq!(late.code(), ErrorCode::WorkflowConflict);
         // Once resumed, the old run's writes are refused whenever they finished.
-        engine.resume_workflows(&["wf".to_string()], None).await.unwrap();
+        engine
+            .resume_workflows(&["wf".to_string()], None)
+            .await
+            .unwrap();
         let resumed = engine
             .record_checkpoint("wf", "tok", &finished_at(4, before), true)
             .await

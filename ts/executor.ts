@@ -105,18 +105,13 @@ export class Executor implements HandleExecutor {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Claims this executor's PENDING workflows and runs them (claimed in one statement, so no other
-   * process can take them), then polls the internal queue for resumed and enqueued work.
+   * Recovers this executor's PENDING workflows: those of application queues go back on their queue (its lanes,
+   * started next, run them within its limits); the others are claimed and run now. Then polls the internal queue
+   * for resumed and enqueued work.
    */
   async startRecovery(): Promise<void> {
     const recovered = await this.engine.recoverPending();
-    await Promise.all(
-      recovered.map(async (c) => {
-        const run = await this.dispatch(c);
-        // A recovered run of an application queue counts against its worker limit.
-        if (run && c.queueName !== null && c.queueName !== INTERNAL_QUEUE) this.queues.track(c.queueName, c.workflowId, run.finished);
-      }),
-    );
+    await Promise.all(recovered.map((c) => this.dispatch(c)));
     await this.dispatchQueued();
     await this.queues.start();
     this.dispatchTimer = setInterval(() => this.tick(), 1000);
