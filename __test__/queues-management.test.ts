@@ -290,3 +290,35 @@ describe('recovery of queued workflows', () => {
     assert.equal(overlap, 1, 'the recovered jobs ran within the global limit of 1, as the rest did');
   });
 });
+
+describe('handles wake on completion', () => {
+  test("a client's getResult returns at once when our worker finishes a queued workflow, not at its next poll", async () => {
+    await addQueue('wake', null);
+    await withClient(async (client) => {
+      const handle = await client.enqueue<typeof blocker>({ queueName: 'wake', workflowName: 'mgmtBlocker', workflowID: 'wake-1' });
+      await waitStatus('wake-1', 'PENDING');
+      // A poll this long would show: only the completion's notification can end the wait early.
+      const result = handle.getResult({ pollingIntervalMs: 20_000 });
+      await sleep(200);
+      const sent = Date.now();
+      await DBOS.send('wake-1', 'go', 'go');
+      assert.equal(await result, 'go');
+      const waited = Date.now() - sent;
+      assert.ok(waited < 10_000, `woken by the completion, not the 20 s poll (${waited} ms)`);
+    });
+  });
+
+  test('a row finished by the official SDK (no notification) still resolves, by the poll', async () => {
+    const log = scratch.file('official.log');
+    const official = spawnApp(path.join(__dirname, 'apps', 'official-app.js'), { DBOS_SYSTEM_DATABASE_URL: scratch.url, LOG: log, PUBLISHER_ID: 'official-pub' }, 'official-app');
+    await waitFor('the official workflow started', async () => (await statusRow(scratch.url, 'official-pub'))?.status === 'PENDING', [official]);
+    const client = await DBOSClient.create({ systemDatabaseUrl: scratch.url });
+    try {
+      const result = client.retrieveWorkflow<string>('official-pub').getResult({ pollingIntervalMs: 100 });
+      await client.send('official-pub', 'now', 'release');
+      assert.equal(await result, 'published');
+    } finally {
+      await client.destroy();
+    }
+  });
+});

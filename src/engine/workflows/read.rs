@@ -1,11 +1,9 @@
 //! Workflow reads: the status row with its inputs and outcome, and the outcome alone, read once or
-//! polled until the workflow is terminal.
-
-use std::time::Duration;
+//! awaited until the workflow is terminal.
 
 use super::is_terminal;
-use crate::engine::error::{EngineError, Result};
-use crate::engine::listener::next_wait;
+use crate::engine::error::Result;
+use crate::engine::listener::completion_key;
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, Default)]
@@ -180,29 +178,22 @@ impl Engine {
         }))
     }
 
-    /// Polls until the workflow reaches a terminal status or `deadline_epoch_ms` passes (None then).
-    /// Holds no connection between polls.
+    /// Waits until the workflow reaches a terminal status or `deadline_epoch_ms` passes (None then):
+    /// woken by the completion notification of a queued workflow (`completion_key`), re-read at least
+    /// every `poll_ms` (rows finished by the official SDK, or directly started ones, are not notified).
+    /// Holds no connection between reads.
     pub async fn await_outcome(
         &self,
         workflow_id: &str,
         poll_ms: u64,
         deadline_epoch_ms: Option<i64>,
     ) -> Result<Option<WorkflowOutcome>> {
-        loop {
-            if let Some(outcome) = self.read_outcome(workflow_id).await? {
-                return Ok(Some(outcome));
-            }
-            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
-                return Ok(None);
-            };
-            self.sleep_unless_closed(wait).await?;
-        }
-    }
-
-    pub(crate) async fn sleep_unless_closed(&self, d: Duration) -> Result<()> {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
-            _ = self.closed.cancelled() => Err(EngineError::shutdown()),
-        }
+        self.wait_for(
+            completion_key(workflow_id),
+            deadline_epoch_ms,
+            poll_ms,
+            |_| self.read_outcome(workflow_id),
+        )
+        .await
     }
 }
