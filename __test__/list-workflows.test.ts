@@ -180,3 +180,34 @@ describe('listWorkflows', () => {
     }
   });
 });
+
+describe('observabilityQueryTimeoutMs', () => {
+  test('caps a listing not keyed by IDs (DBOSQueryTimeoutError, as the SDK); 0 is no cap; a bad value is refused', async () => {
+    // Another application's rows, out of the other tests' scope: enough that listing them takes over 1 ms.
+    await query(
+      db.url,
+      `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, application_name) SELECT 'bulk-' || g, 'SUCCESS', 'bulk', 'bulk-app' FROM generate_series(1, 50000) g`,
+    );
+    const capped = await DBOSClient.create({ systemDatabaseUrl: db.url, applicationName: 'bulk-app', observabilityQueryTimeoutMs: 1 });
+    const official = await OfficialClient.create({ systemDatabaseUrl: db.url, applicationName: 'bulk-app', observabilityQueryTimeoutMs: 1 });
+    const uncapped = await DBOSClient.create({ systemDatabaseUrl: db.url, applicationName: 'bulk-app', observabilityQueryTimeoutMs: 0 });
+    try {
+      await assert.rejects(() => official.listWorkflows({ sortDesc: true }), { name: 'DBOSQueryTimeoutError' });
+      await assert.rejects(() => capped.listWorkflows({ sortDesc: true }), (e: unknown) => {
+        assert.ok(e instanceof DBOSErrors.DBOSQueryTimeoutError);
+        assert.equal(e.message, 'This query was cancelled after exceeding its 1ms statement timeout.');
+        return true;
+      });
+      assert.deepEqual(
+        (await capped.listWorkflows({ workflowIDs: ['bulk-7'] })).map((w) => w.workflowID),
+        ['bulk-7'],
+      );
+      assert.equal((await uncapped.listWorkflows({ limit: 5, loadInput: false })).length, 5);
+    } finally {
+      await capped.destroy();
+      await official.destroy();
+      await uncapped.destroy();
+    }
+    await assert.rejects(() => DBOSClient.create({ systemDatabaseUrl: db.url, observabilityQueryTimeoutMs: Number.NaN }), /observabilityQueryTimeoutMs must be a finite number/);
+  });
+});

@@ -211,6 +211,7 @@ export interface JsListFilter {
   sortDesc: boolean
   loadInput: boolean
   loadOutput: boolean
+  timeoutMs: number | null
 }
 
 export interface JsNewCheckpoint {

@@ -11,7 +11,7 @@ import { outcomeValue } from './results';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
 import { requireString, requireWorkflowIDs } from './validation';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
-import { listQueuedWorkflows, listWorkflows, type GetWorkflowsInput } from './workflow-list';
+import { listQueuedWorkflows, listTimeoutMs, listWorkflows, type GetWorkflowsInput, type Lister } from './workflow-list';
 import { notifyEnqueued } from './queue-dispatch';
 import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
@@ -60,11 +60,13 @@ export class DBOSClient {
     private readonly engine: Engine,
     private readonly serializerOpts: SerializerOptions,
     private readonly appName: string | undefined,
+    private readonly listTimeout: number | null,
   ) {}
 
   /** Creates a client; no connection is opened until the first call. */
   static async create(config: DBOSClientConfig): Promise<DBOSClient> {
     const url = requireString('systemDatabaseUrl', config?.systemDatabaseUrl);
+    const listTimeout = listTimeoutMs(config.observabilityQueryTimeoutMs);
     if (config.systemDatabasePool !== undefined) {
       throw new DBOSError('systemDatabasePool is not supported by dbos-native; pass systemDatabaseUrl');
     }
@@ -78,7 +80,7 @@ export class DBOSClient {
       executorId: 'dbos-client',
       appVersion: '',
     });
-    return new DBOSClient(engine, { serializer: config.serializer }, config.applicationName);
+    return new DBOSClient(engine, { serializer: config.serializer }, config.applicationName, listTimeout);
   }
 
   /** The application this client acts on behalf of; undefined if it writes unclaimed rows. */
@@ -246,11 +248,15 @@ export class DBOSClient {
 
   /** Workflows matching `input`; unless keyed by IDs or naming applications, the client's application's and unclaimed ones. */
   async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    return listWorkflows(this.live(), input, this.appName, this.serializerOpts);
+    return listWorkflows(this.lister(), input);
   }
 
   /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
   async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    return listQueuedWorkflows(this.live(), input, this.appName, this.serializerOpts);
+    return listQueuedWorkflows(this.lister(), input);
+  }
+
+  private lister(): Lister {
+    return { engine: this.live(), ownApp: this.appName, serializerOpts: this.serializerOpts, timeoutMs: this.listTimeout };
   }
 }

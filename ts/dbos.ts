@@ -55,7 +55,7 @@ import type { WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
-import { listQueuedWorkflows, listWorkflows, type GetWorkflowsInput } from './workflow-list';
+import { appLister, listQueuedWorkflows, listWorkflows, type GetWorkflowsInput } from './workflow-list';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 export type { DBOSConfig, DBOSLaunchOptions } from './config';
@@ -318,14 +318,14 @@ export class DBOS {
   }
 
   static async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    const exec = executor('listWorkflows');
-    return runStep(exec.engine, () => listWorkflows(exec.engine, input, exec.appName), 'DBOS.listWorkflows', {});
+    const by = appLister('listWorkflows');
+    return runStep(by.engine, () => listWorkflows(by, input), 'DBOS.listWorkflows', {});
   }
 
   /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
   static async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    const exec = executor('listQueuedWorkflows');
-    return runStep(exec.engine, () => listQueuedWorkflows(exec.engine, input, exec.appName), 'DBOS.listQueuedWorkflows', {});
+    const by = appLister('listQueuedWorkflows');
+    return runStep(by.engine, () => listQueuedWorkflows(by, input), 'DBOS.listQueuedWorkflows', {});
   }
 
   // ------------------------------------------------------------ queues

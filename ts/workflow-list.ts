@@ -1,6 +1,7 @@
 // Listing workflows (DBOS.listWorkflows / listQueuedWorkflows and the client's): the SDK's GetWorkflowsInput checked
 // and normalized into the engine's filter, the rows mapped by the same toWorkflowStatus that getWorkflowStatus uses.
 import { DBOSDatabaseError, DBOSError, DBOSQueryTimeoutError } from './error';
+import { currentConfig, executor } from './lifecycle';
 import type { Engine, ListFilter } from './native';
 import type { SerializerOptions } from './serialization';
 import { describe, requireString } from './validation';
@@ -43,8 +44,22 @@ export interface GetWorkflowsInput {
 
 /** Postgres's code for a statement cancelled by its statement_timeout. */
 const QUERY_CANCELED = '57014';
-/** The engine's cap on a listing not keyed by IDs (the SDK's default observabilityQueryTimeoutMs). */
-const LIST_TIMEOUT_MS = 30_000;
+const DEFAULT_LIST_TIMEOUT_MS = 30_000;
+/** statement_timeout is an int32 count of milliseconds. */
+const MAX_STATEMENT_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * The cap on a listing not keyed by IDs from `observabilityQueryTimeoutMs` (default 30 s; 0 or less: none), checked
+ * as the SDK checks it (a plain Error).
+ */
+export function listTimeoutMs(configured: number | undefined): number | null {
+  if (configured === undefined) return DEFAULT_LIST_TIMEOUT_MS;
+  if (typeof configured !== 'number' || !Number.isFinite(configured) || configured > MAX_STATEMENT_TIMEOUT_MS) {
+    throw new Error(`observabilityQueryTimeoutMs must be a finite number no greater than ${MAX_STATEMENT_TIMEOUT_MS}, got ${String(configured)}`);
+  }
+  // At least 1 ms: Postgres reads 0 as no timeout.
+  return configured > 0 ? Math.max(1, Math.round(configured)) : null;
+}
 
 /**
  * A single-or-list filter as a list; unset and '' filter nothing (the SDK skips falsy values). An empty list
@@ -81,7 +96,7 @@ function flag(what: string, v: unknown): boolean | null {
 }
 
 /** The engine's filter for an input; `ownApp` scopes a listing not keyed by IDs when it names no application. */
-function toFilter(input: GetWorkflowsInput, ownApp: string | undefined): ListFilter {
+function toFilter(input: GetWorkflowsInput, ownApp: string | undefined, timeoutMs: number | null): ListFilter {
   if (typeof input !== 'object' || input === null) throw new DBOSError(`Invalid listWorkflows input ${describe(input)}: it must be an object`);
   const ids = input.workflowIDs;
   if (ids !== undefined && ids !== null && !Array.isArray(ids)) {
@@ -123,36 +138,41 @@ function toFilter(input: GetWorkflowsInput, ownApp: string | undefined): ListFil
     sortDesc: flag('sortDesc', input.sortDesc) ?? false,
     loadInput: flag('loadInput', input.loadInput) ?? true,
     loadOutput: flag('loadOutput', input.loadOutput) ?? true,
+    timeoutMs,
   };
 }
 
+/** Who lists: the engine, the application scope by default, the serializer, the cap (`listTimeoutMs`). */
+export interface Lister {
+  engine: Engine;
+  ownApp: string | undefined;
+  serializerOpts?: SerializerOptions;
+  timeoutMs: number | null;
+}
+
+/** The launched app's lister (`what` names the caller in the error before launch). */
+export function appLister(what: string): Lister {
+  const exec = executor(what);
+  return { engine: exec.engine, ownApp: exec.appName, timeoutMs: listTimeoutMs(currentConfig()?.observabilityQueryTimeoutMs) };
+}
+
 /** The workflows matching `input`, oldest first unless `sortDesc`. */
-export async function listWorkflows(
-  engine: Engine,
-  input: GetWorkflowsInput,
-  ownApp: string | undefined,
-  opts?: SerializerOptions,
-): Promise<WorkflowStatus[]> {
-  const filter = toFilter(input, ownApp);
-  const rows = await engine.listWorkflows(filter).catch((e: unknown) => {
-    if (e instanceof DBOSDatabaseError && e.sqlstate === QUERY_CANCELED) throw new DBOSQueryTimeoutError(LIST_TIMEOUT_MS);
+export async function listWorkflows(by: Lister, input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+  const filter = toFilter(input, by.ownApp, by.timeoutMs);
+  const rows = await by.engine.listWorkflows(filter).catch((e: unknown) => {
+    if (e instanceof DBOSDatabaseError && e.sqlstate === QUERY_CANCELED) throw new DBOSQueryTimeoutError(filter.timeoutMs ?? 0);
     throw e;
   });
-  return Promise.all(rows.map((r) => toWorkflowStatus(r, opts)));
+  return Promise.all(rows.map((r) => toWorkflowStatus(r, by.serializerOpts)));
 }
 
 /**
  * The workflows waiting on or running for a queue (internal queue included), without their outcomes. Like the SDK,
  * it sets `queuesOnly` and `loadOutput` on the caller's object.
  */
-export async function listQueuedWorkflows(
-  engine: Engine,
-  input: GetWorkflowsInput,
-  ownApp: string | undefined,
-  opts?: SerializerOptions,
-): Promise<WorkflowStatus[]> {
+export async function listQueuedWorkflows(by: Lister, input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
   if (typeof input !== 'object' || input === null) throw new DBOSError(`Invalid listQueuedWorkflows input ${describe(input)}: it must be an object`);
   input.queuesOnly = true;
   input.loadOutput = false;
-  return listWorkflows(engine, input, ownApp, opts);
+  return listWorkflows(by, input);
 }

@@ -42,6 +42,7 @@ pub struct JsListFilter {
     pub sort_desc: bool,
     pub load_input: bool,
     pub load_output: bool,
+    pub timeout_ms: Option<i64>,
 }
 
 impl From<JsListFilter> for ListFilter {
@@ -75,6 +76,7 @@ impl From<JsListFilter> for ListFilter {
             sort_desc: f.sort_desc,
             load_input: f.load_input,
             load_output: f.load_output,
+            timeout_ms: f.timeout_ms,
         }
     }
 }

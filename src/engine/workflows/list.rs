@@ -8,10 +8,6 @@ use crate::engine::error::Result;
 use crate::engine::status::Status;
 use crate::engine::Engine;
 
-/// How long a listing may run before Postgres cancels it (the SDK's default
-/// `observabilityQueryTimeoutMs`); an ID-keyed read is bounded by its IDs and takes no cap.
-const LIST_TIMEOUT_MS: i64 = 30_000;
-
 /// The filters of a listing; each list is matched with `= ANY` (a single value is a list of one).
 /// Unset (None) filters nothing; an empty list matches nothing.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +45,9 @@ pub struct ListFilter {
     pub sort_desc: bool,
     pub load_input: bool,
     pub load_output: bool,
+    /// The statement timeout of a listing not keyed by IDs (`observabilityQueryTimeoutMs`), in ms;
+    /// None: no cap. A read by IDs is bounded by its IDs and takes none.
+    pub timeout_ms: Option<i64>,
 }
 
 type BoxedParam = Box<dyn ToSql + Sync + Send>;
@@ -178,25 +177,33 @@ fn build(s: &str, f: &ListFilter) -> (String, Vec<BoxedParam>) {
 }
 
 impl Engine {
-    /// The workflows matching `filter`, ordered by creation time.
-    /// Transactions, locks: a READ ONLY transaction (a plain snapshot read, no row locks) whose
-    /// statement timeout bounds a listing that is not keyed by IDs.
+    /// The workflows matching `filter`, ordered by creation time. A listing cancelled by its
+    /// timeout fails with a `Database` error of SQLSTATE 57014.
+    /// Transactions, locks: a READ COMMITTED READ ONLY transaction (a plain snapshot read, no row
+    /// locks) whose `SET LOCAL statement_timeout` caps a listing not keyed by IDs.
     pub async fn list_workflows(&self, filter: &ListFilter) -> Result<Vec<WorkflowStatusRow>> {
         let (sql, params) = build(self.schema(), filter);
         let refs: Vec<&(dyn ToSql + Sync)> = params
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let capped = filter
+        let id_keyed = filter
             .workflow_ids
             .as_ref()
-            .is_none_or(|ids| ids.is_empty());
+            .is_some_and(|ids| !ids.is_empty());
+        let cap = filter.timeout_ms.filter(|ms| *ms > 0 && !id_keyed);
         let rows = self
             .retrying(|| async {
                 let mut client = self.client().await?;
-                let tx = client.build_transaction().read_only(true).start().await?;
-                if capped {
-                    tx.batch_execute(&format!("SET LOCAL statement_timeout = {LIST_TIMEOUT_MS}"))
+                let tx = client
+                    .build_transaction()
+                    .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+                    .read_only(true)
+                    .start()
+                    .await?;
+                if let Some(ms) = cap {
+                    // An integer, so it can be written into the statement (SET takes no parameters).
+                    tx.batch_execute(&format!("SET LOCAL statement_timeout = {ms}"))
                         .await?;
                 }
                 let rows = tx.query(&sql, &refs).await?;
