@@ -550,7 +550,7 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'workflowID: empty', call: () => DBOS.resumeWorkflow(''), expect: rejects(E.DBOSError, /Invalid workflow ID ""/) }),
     row({ input: 'workflowID: a number', call: () => DBOS.resumeWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
     row({ input: 'unknown workflow', call: () => DBOS.resumeWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
-    row({ input: 'queueName', call: () => DBOS.resumeWorkflow(SINK, { queueName: 'q' }), expect: rejects(E.DBOSError, /Queues are not supported/) }),
+    row({ input: 'queueName: a number', call: () => DBOS.resumeWorkflow(SINK, { queueName: bad<string>(42) }), expect: rejects(E.DBOSError, /Invalid queueName 42/) }),
     // Recorded like a step, so a replay fails the same way.
     row({ input: 'unknown workflow', at: 'workflow', call: () => DBOS.resumeWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /does not exist/), records: { operation_outputs: 1 } }),
   ].map(named('DBOS.resumeWorkflow')),

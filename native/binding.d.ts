@@ -35,6 +35,17 @@ export declare class NativeEngine {
    * client's enqueue (no executor; only the application and version the row names).
    */
   enqueueChildByName(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /** The workflows matching the filter, ordered by creation time. */
+  listWorkflows(filter: JsListFilter): Promise<Array<JsWorkflowStatus>>
+  /**
+   * Re-enqueues unfinished workflows on `queue_name` (null: the internal queue); rejects with
+   * NON_EXISTENT_WORKFLOW, resuming none, if any ID has no row. Returns the IDs changed.
+   */
+  resumeWorkflows(ids: Array<string>, queueName?: string | undefined | null): Promise<Array<string>>
+  /** Sets the priority of an ENQUEUED or DELAYED workflow; false if none matched. */
+  setWorkflowPriority(workflowId: string, priority: number): Promise<boolean>
+  /** Sets when a DELAYED workflow is enqueued (epoch ms); false if none matched. */
+  setWorkflowDelay(workflowId: string, untilEpochMs: number): Promise<boolean>
   registerQueue(registration: JsQueueRegistration): Promise<JsRegisteredQueue>
   getQueue(name: string): Promise<JsQueueRecord | undefined | null>
   /** Queues owned by any of `applicationNames` plus unclaimed ones; all of them for an empty list. */
@@ -83,7 +94,6 @@ export declare class NativeEngine {
   /** Polls until terminal; `deadline_epoch_ms` bounds the wait (null result on timeout). */
   awaitOutcome(workflowId: string, pollMs: number, deadlineEpochMs?: number | undefined | null): Promise<JsWorkflowOutcome | undefined | null>
   cancelWorkflows(ids: Array<string>, children: boolean): Promise<Array<string>>
-  resumeWorkflows(ids: Array<string>): Promise<Array<string>>
   cancelTimedOut(): Promise<Array<string>>
   cancelledAmong(ids: Array<string>): Promise<Array<string>>
   recoverPending(): Promise<Array<JsClaimedWorkflow>>
@@ -180,6 +190,42 @@ export interface JsGetEvent {
 export interface JsGuard {
   workflowId: string
   token: string
+}
+
+/**
+ * Mirrors `engine::workflows::ListFilter` (the SDK's `GetWorkflowsInput`, normalized by the TS
+ * layer: single values as lists of one, times as epoch milliseconds, the application scope resolved).
+ */
+export interface JsListFilter {
+  workflowIds: Array<string> | null
+  names: Array<string> | null
+  statuses: Array<string> | null
+  authenticatedUsers: Array<string> | null
+  applicationVersions: Array<string> | null
+  executorIds: Array<string> | null
+  idPrefixes: Array<string> | null
+  queueNames: Array<string> | null
+  forkedFrom: Array<string> | null
+  parentWorkflowIds: Array<string> | null
+  scheduleNames: Array<string> | null
+  applicationNames: Array<string>
+  createdFrom: number | null
+  createdTo: number | null
+  completedFrom: number | null
+  completedTo: number | null
+  dequeuedFrom: number | null
+  dequeuedTo: number | null
+  queuesOnly: boolean
+  wasForkedFrom: boolean | null
+  isFork: boolean | null
+  hasParent: boolean | null
+  attributes: string | null
+  limit: number | null
+  offset: number | null
+  sortDesc: boolean
+  loadInput: boolean
+  loadOutput: boolean
+  timeoutMs: number | null
 }
 
 export interface JsNewCheckpoint {
@@ -418,6 +464,9 @@ export interface JsWorkflowStatus {
   parentWorkflowId: string | null
   serialization: string | null
   wasForkedFrom: boolean
+  delayUntilEpochMs: number | null
+  attributes: string | null
+  scheduleName: string | null
 }
 
 /** Stable codes: the contract with `ts/error.ts` (add, never rename). */

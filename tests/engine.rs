@@ -406,6 +406,48 @@ async fn recovery_claims_this_executors_pending_rows_and_fences_the_old_run() {
 }
 
 #[tokio::test]
+async fn recovery_puts_pending_rows_of_application_queues_back_on_their_queue() {
+    let (url, engine) = connected("recovery_requeue").await;
+    start(&engine, "queued", "old").await;
+    start(&engine, "direct", "old2").await;
+    sql(&url)
+        .await
+        .batch_execute("UPDATE dbos.workflow_status SET queue_name = 'app-q', started_at_epoch_ms = 1 WHERE workflow_uuid = 'queued'")
+        .await
+        .unwrap();
+    let before = engine.get_workflow_status("queued").await.unwrap().unwrap();
+
+    // Only the directly started row is claimed here; the queued one waits for its queue's dispatch.
+    let claimed = engine.recover_pending().await.unwrap();
+    let ids: Vec<&str> = claimed.iter().map(|c| c.workflow_id.as_str()).collect();
+    assert_eq!(ids, vec!["direct"]);
+    let row = engine.get_workflow_status("queued").await.unwrap().unwrap();
+    assert_eq!(row.status, "ENQUEUED");
+    assert_eq!(row.queue_name.as_deref(), Some("app-q"));
+    assert_eq!(row.started_at_epoch_ms, None);
+    assert_eq!(
+        row.created_at, before.created_at,
+        "at the head of its queue"
+    );
+    assert_eq!(
+        row.recovery_attempts, before.recovery_attempts,
+        "the claim counts the attempt"
+    );
+    let fenced = engine
+        .record_checkpoint("queued", "old", &step(0, "s", "1"), true)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(fenced.code(), ErrorCode::WorkflowConflict);
+    let again = engine.claim_queued("app-q", 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].recovery_attempts,
+        before.recovery_attempts.unwrap_or(0) + 1
+    );
+}
+
+#[tokio::test]
 async fn child_start_records_the_parents_checkpoint_in_the_same_transaction() {
     let (_, engine) = connected("child").await;
     start(&engine, "parent", "ptok").await;
@@ -1587,7 +1629,10 @@ mod cancel_fence {
         let late = engine.settle("wf").await.expect_err("refused behind too");
         assert_eq!(late.code(), ErrorCode::WorkflowConflict);
         // Once resumed, the old run's writes are refused whenever they finished.
-        engine.resume_workflows(&["wf".to_string()]).await.unwrap();
+        engine
+            .resume_workflows(&["wf".to_string()], None)
+            .await
+            .unwrap();
         let resumed = engine
             .record_checkpoint("wf", "tok", &finished_at(4, before), true)
             .await

@@ -1,7 +1,7 @@
 // DBOSClient: talks to DBOS workflows from outside a DBOS app (send, getEvent, retrieve, cancel,
 // resume). It connects lazily, runs no migrations, and starts its LISTEN connection at its first wait,
 // so getEvent wakes within milliseconds instead of polling.
-import { DBOSError, DBOSNonExistentWorkflowError, DBOSShutdownError } from './error';
+import { DBOSError, DBOSShutdownError } from './error';
 import { getEvent } from './events';
 import type { PollingOptions, WorkflowHandle } from './handles';
 import { send, type GetEventOptions, type SendOptions } from './messages';
@@ -9,7 +9,11 @@ import { connectEngine, pollMs, type Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
 import { outcomeValue } from './results';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
-import { requireString } from './validation';
+import { requireString, requireWorkflowIDs } from './validation';
+import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
+import { listQueuedWorkflows, listTimeoutMs, listWorkflows, type GetWorkflowsInput, type Lister } from './workflow-list';
+import { notifyEnqueued } from './queue-dispatch';
+import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, type PgClientBase } from './client-enqueue';
@@ -56,11 +60,13 @@ export class DBOSClient {
     private readonly engine: Engine,
     private readonly serializerOpts: SerializerOptions,
     private readonly appName: string | undefined,
+    private readonly listTimeout: number | null,
   ) {}
 
   /** Creates a client; no connection is opened until the first call. */
   static async create(config: DBOSClientConfig): Promise<DBOSClient> {
     const url = requireString('systemDatabaseUrl', config?.systemDatabaseUrl);
+    const listTimeout = listTimeoutMs(config.observabilityQueryTimeoutMs);
     if (config.systemDatabasePool !== undefined) {
       throw new DBOSError('systemDatabasePool is not supported by dbos-native; pass systemDatabaseUrl');
     }
@@ -74,7 +80,7 @@ export class DBOSClient {
       executorId: 'dbos-client',
       appVersion: '',
     });
-    return new DBOSClient(engine, { serializer: config.serializer }, config.applicationName);
+    return new DBOSClient(engine, { serializer: config.serializer }, config.applicationName, listTimeout);
   }
 
   /** The application this client acts on behalf of; undefined if it writes unclaimed rows. */
@@ -234,12 +240,55 @@ export class DBOSClient {
     await engine.cancelWorkflows([requireString('workflow ID', workflowID)], options?.cancelChildren === true);
   }
 
-  /** Puts the workflow back on the internal queue; an app process of its version runs it. */
-  async resumeWorkflow<T>(workflowID: string): Promise<WorkflowHandle<Awaited<T>>> {
+  async cancelWorkflows(workflowIDs: string[], options?: { cancelChildren?: boolean }): Promise<void> {
     const engine = this.live();
-    requireString('workflow ID', workflowID);
-    if (!(await engine.getWorkflowStatus(workflowID))) throw new DBOSNonExistentWorkflowError(`Workflow ${workflowID} does not exist`);
-    await engine.resumeWorkflows([workflowID]);
-    return this.retrieveWorkflow<T>(workflowID);
+    requireWorkflowIDs(workflowIDs);
+    await engine.cancelWorkflows(workflowIDs, options?.cancelChildren === true);
+  }
+
+  /** Puts the workflow back on `queueName` (default: the internal queue); an app process serving it runs it. */
+  async resumeWorkflow<T = unknown>(workflowID: string, options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>> {
+    const [handle] = await this.resumeWorkflows<T>([workflowID], options);
+    return handle as WorkflowHandle<Awaited<T>>;
+  }
+
+  /** As resumeWorkflow for several; if any ID is unknown, none is resumed. */
+  async resumeWorkflows<T = unknown>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
+    const engine = this.live();
+    const queueName = resumeArgs(workflowIDs, options);
+    await engine.resumeWorkflows(workflowIDs, queueName);
+    await notifyEnqueued(engine, queueName ?? INTERNAL_QUEUE);
+    return workflowIDs.map((id) => this.retrieveWorkflow<T>(id));
+  }
+
+  /**
+   * Changes the priority of an ENQUEUED or DELAYED workflow. Stricter than the SDK's client, which writes any
+   * integer: the range is checked as on DBOS and at enqueue (a negative priority would jump every queue).
+   */
+  async setWorkflowPriority(workflowID: string, priority: number): Promise<void> {
+    const engine = this.live();
+    const [id, p] = [requireID(workflowID), checkNewPriority(priority)];
+    await engine.setWorkflowPriority(id, p);
+  }
+
+  /** Moves the end of a DELAYED workflow's delay; others are left alone. */
+  async setWorkflowDelay(workflowID: string, options: number | SetWorkflowDelayOptions): Promise<void> {
+    const engine = this.live();
+    const [id, until] = [requireID(workflowID), delayEndEpochMS(options)];
+    await engine.setWorkflowDelay(id, until);
+  }
+
+  /** Workflows matching `input`; unless keyed by IDs or naming applications, the client's application's and unclaimed ones. */
+  async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+    return listWorkflows(this.lister(), input);
+  }
+
+  /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
+  async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+    return listQueuedWorkflows(this.lister(), input);
+  }
+
+  private lister(): Lister {
+    return { engine: this.live(), ownApp: this.appName, serializerOpts: this.serializerOpts, timeoutMs: this.listTimeout };
   }
 }

@@ -56,6 +56,8 @@ import {
 import type { WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
+import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
+import { appLister, listQueuedWorkflows, listWorkflows, type GetWorkflowsInput } from './workflow-list';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 export type { DBOSConfig, DBOSLaunchOptions } from './config';
@@ -317,12 +319,34 @@ export class DBOS {
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
     const exec = executor('DBOS.resumeWorkflow');
-    requireWorkflowIDs(workflowIDs);
-    if (options?.queueName !== undefined) {
-      throw new DBOSError('Queues are not supported yet by dbos-native (resumeWorkflow queueName)');
-    }
-    await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs));
+    const queueName = resumeArgs(workflowIDs, options);
+    await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs, queueName));
     return workflowIDs.map((id) => exec.handleFor(id) as WorkflowHandle<Awaited<T>>);
+  }
+
+  /** Changes the priority of an ENQUEUED or DELAYED workflow (lower runs first); others are left alone. */
+  static async setWorkflowPriority(workflowID: string, priority: number): Promise<void> {
+    const exec = executor('setWorkflowPriority');
+    const [id, p] = [requireID(workflowID), checkNewPriority(priority)];
+    await recordedManagement('DBOS.setWorkflowPriority', async () => void (await exec.engine.setWorkflowPriority(id, p)));
+  }
+
+  /** Moves the end of a DELAYED workflow's delay; others are left alone. */
+  static async setWorkflowDelay(workflowID: string, options: number | SetWorkflowDelayOptions): Promise<void> {
+    const exec = executor('setWorkflowDelay');
+    const [id, until] = [requireID(workflowID), delayEndEpochMS(options)];
+    await recordedManagement('DBOS.setWorkflowDelay', async () => void (await exec.engine.setWorkflowDelay(id, until)));
+  }
+
+  static async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+    const by = appLister('listWorkflows');
+    return runStep(by.engine, () => listWorkflows(by, input), 'DBOS.listWorkflows', {});
+  }
+
+  /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
+  static async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
+    const by = appLister('listQueuedWorkflows');
+    return runStep(by.engine, () => listQueuedWorkflows(by, input), 'DBOS.listQueuedWorkflows', {});
   }
 
   // ------------------------------------------------------------ queues

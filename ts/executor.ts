@@ -110,18 +110,13 @@ export class Executor implements HandleExecutor {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Claims this executor's PENDING workflows and runs them (claimed in one statement, so no other
-   * process can take them), then polls the internal queue for resumed and enqueued work.
+   * Recovers this executor's PENDING workflows: those of application queues go back on their queue (its lanes,
+   * started next, run them within its limits); the others are claimed and run now. Then polls the internal queue
+   * for resumed and enqueued work.
    */
   async startRecovery(): Promise<void> {
     const recovered = await this.engine.recoverPending();
-    await Promise.all(
-      recovered.map(async (c) => {
-        const run = await this.dispatch(c);
-        // A recovered run of an application queue counts against its worker limit.
-        if (run && c.queueName !== null && c.queueName !== INTERNAL_QUEUE) this.queues.track(c.queueName, c.workflowId, run.finished);
-      }),
-    );
+    await Promise.all(recovered.map((c) => this.dispatch(c)));
     await this.dispatchQueued();
     await this.queues.start();
     this.dispatchTimer = setInterval(() => this.tick(), 1000);
@@ -153,14 +148,13 @@ export class Executor implements HandleExecutor {
     this.abortLocal(await this.engine.cancelWorkflows(workflowIDs, children));
   }
 
-  /** Re-enqueues unfinished workflows (finished ones are left alone); unknown IDs are an error. */
-  async resume(workflowIDs: string[]): Promise<void> {
-    for (const id of workflowIDs) {
-      if (!(await this.engine.getWorkflowStatus(id))) throw new DBOSNonExistentWorkflowError(`Workflow ${id} does not exist`);
-    }
-    await this.engine.resumeWorkflows(workflowIDs);
-    // Run them now rather than at the next tick.
-    await this.dispatchQueued();
+  /** Re-enqueues unfinished workflows on `queueName` (null: the internal queue); unknown IDs: none resumed, an error. */
+  async resume(workflowIDs: string[], queueName: string | null = null): Promise<void> {
+    await this.engine.resumeWorkflows(workflowIDs, queueName);
+    // Run them now rather than at the next tick (another process's lane hears the notification).
+    if (queueName === null || queueName === INTERNAL_QUEUE) return this.dispatchQueued();
+    this.queues.wake(queueName);
+    await notifyEnqueued(this.engine, queueName);
   }
 
   async close(): Promise<void> {

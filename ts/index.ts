@@ -11,6 +11,8 @@ export {
 } from './dbos';
 export type { WorkflowHandle, PollingOptions } from './handles';
 export type { WorkflowStatus } from './workflow-status';
+export type { GetWorkflowsInput, WorkflowStatusString } from './workflow-list';
+export type { SetWorkflowDelayOptions } from './management';
 export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
 export type { SetEventOptions } from './events';
 export type { WriteStreamOptions, ReadStreamOptions, ReadStreamOffsetOptions } from './streams';

@@ -33,6 +33,11 @@ export function executor(what: string): Executor {
   return runtime.executor;
 }
 
+/** The configuration set with DBOS.setConfig, if any. */
+export function currentConfig(): DBOSConfig | undefined {
+  return config;
+}
+
 export function setConfig(cfg: DBOSConfig): void {
   if (runtime) throw new DBOSError('Cannot call DBOS.setConfig after DBOS.launch');
   config = { ...cfg };

@@ -41,6 +41,7 @@ export type StreamPage = Binding.JsStreamPage;
 export type NativeError = Binding.JsEngineError;
 export type QueueRecord = Binding.JsQueueRecord;
 export type QueueConflict = Binding.JsQueueConflict;
+export type ListFilter = Binding.JsListFilter;
 
 /** The engine's methods, as generated; every error they raise is already a DBOS error class. */
 export type Engine = Omit<Binding.NativeEngine, 'constructor'>;

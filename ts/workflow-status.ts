@@ -81,6 +81,8 @@ export function toWorkflowStatus(r: WorkflowStatusRow, opts?: SerializerOptions)
 }
 
 function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: unknown, error: Error | undefined): WorkflowStatus {
+  // The SDK passes these four columns through as read, so a NULL shows as null (not undefined) there too.
+  const raw = (v: string | null) => v as string | undefined;
   return {
     workflowID: r.workflowId,
     status: r.status,
@@ -88,14 +90,14 @@ function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: un
     workflowClassName: r.className ?? '',
     workflowConfigName: r.configName ?? '',
     queueName: nonEmpty(r.queueName),
-    authenticatedUser: r.authenticatedUser ?? undefined,
-    assumedRole: r.assumedRole ?? undefined,
+    authenticatedUser: raw(r.authenticatedUser),
+    assumedRole: raw(r.assumedRole),
     authenticatedRoles: rolesOf(r) ?? [],
     input,
     output,
     error,
-    executorId: r.executorId ?? undefined,
-    applicationVersion: r.applicationVersion ?? undefined,
+    executorId: raw(r.executorId),
+    applicationVersion: raw(r.applicationVersion),
     applicationName: r.applicationName ?? undefined,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -110,7 +112,16 @@ function statusOf(r: WorkflowStatusRow, input: unknown[] | undefined, output: un
     wasForkedFrom: r.wasForkedFrom,
     parentWorkflowID: r.parentWorkflowId ?? undefined,
     recoveryAttempts: r.recoveryAttempts ?? undefined,
+    delayUntilEpochMS: r.delayUntilEpochMs ?? undefined,
+    attributes: attributesOf(r),
+    scheduleName: r.scheduleName ?? undefined,
   };
+}
+
+/** The stored attributes object (jsonb, read as text); undefined if none or unreadable. */
+function attributesOf(r: WorkflowStatusRow): Record<string, unknown> | undefined {
+  const text = r.attributes;
+  return text ? safely(() => JSON.parse(text) as Record<string, unknown>) : undefined;
 }
 
 /** The shape the SDK records for a `getStatus` checkpoint (key order as it writes them). */
@@ -202,5 +213,8 @@ export function fromLegacyStatus(l: LegacyStatus): WorkflowStatusRow {
     parentWorkflowId: l.parentWorkflowID ?? null,
     serialization: l.serialization ?? null,
     wasForkedFrom: l.wasForkedFrom,
+    delayUntilEpochMs: null,
+    attributes: null,
+    scheduleName: null,
   };
 }

@@ -80,6 +80,20 @@ async function usage(): Promise<void> {
   const flags: boolean[] = [DBOS.isWithinWorkflow(), DBOS.isInStep(), DBOS.isInWorkflow(), DBOS.isInitialized()];
   void [r2, r3, r4, r5, r6, r7, s2, retrieved, r8, flags];
 
+  // Managing workflows (the SDK's signatures).
+  const listed: WorkflowStatus[] = await DBOS.listWorkflows({ status: ['SUCCESS', 'ERROR'], workflowName: 'wf', limit: 10, sortDesc: true, loadInput: false });
+  const queued: WorkflowStatus[] = await DBOS.listQueuedWorkflows({ queueName: 'q', startTime: new Date().toISOString() });
+  await DBOS.setWorkflowPriority('fn-1', 3);
+  await DBOS.setWorkflowDelay('fn-1', 10);
+  await DBOS.setWorkflowDelay('fn-1', { delayUntilEpochMS: Date.now() + 1000 });
+  const resumed: WorkflowHandle<string> = await DBOS.resumeWorkflow<string>('fn-1', { queueName: 'q' });
+  const mgmt = await DBOSClient.create({ systemDatabaseUrl: 'postgresql://localhost/x' });
+  const clientListed: WorkflowStatus[] = await mgmt.listQueuedWorkflows({ workflow_id_prefix: ['a', 'b'] });
+  await mgmt.setWorkflowPriority('fn-1', 1);
+  await mgmt.setWorkflowDelay('fn-1', { delaySeconds: 5 });
+  const clientResumed: WorkflowHandle<unknown>[] = await mgmt.resumeWorkflows(['fn-1'], { queueName: 'q' });
+  void [listed, queued, resumed, clientListed, clientResumed];
+
   // Communicating with workflows: the documented signatures, and the SDK's newer forms.
   await DBOS.send<{ ok: boolean }>('order-1', { ok: true }, 'topic');
   await DBOS.send('order-1', 'm', undefined, 'idempotency-key', { serializationType: 'portable' });

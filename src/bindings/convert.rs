@@ -295,6 +295,9 @@ pub struct JsWorkflowStatus {
     pub parent_workflow_id: Option<String>,
     pub serialization: Option<String>,
     pub was_forked_from: bool,
+    pub delay_until_epoch_ms: Option<i64>,
+    pub attributes: Option<String>,
+    pub schedule_name: Option<String>,
 }
 
 impl From<WorkflowStatusRow> for JsWorkflowStatus {
@@ -330,6 +333,9 @@ impl From<WorkflowStatusRow> for JsWorkflowStatus {
             parent_workflow_id: r.parent_workflow_id,
             serialization: r.serialization,
             was_forked_from: r.was_forked_from,
+            delay_until_epoch_ms: r.delay_until_epoch_ms,
+            attributes: r.attributes,
+            schedule_name: r.schedule_name,
         }
     }
 }

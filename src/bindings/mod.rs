@@ -10,6 +10,7 @@ mod convert_start;
 mod dispatch;
 mod enqueue;
 mod errors;
+mod management;
 mod queues;
 
 use std::sync::Arc;
@@ -310,16 +311,6 @@ impl NativeEngine {
             env,
             async move { engine.cancel_workflows(&ids, children).await },
         )
-    }
-
-    #[napi]
-    pub fn resume_workflows<'env>(
-        &self,
-        env: &'env Env,
-        ids: Vec<String>,
-    ) -> Result<PromiseRaw<'env, Vec<String>>> {
-        let engine = self.inner.clone();
-        promise(env, async move { engine.resume_workflows(&ids).await })
     }
 
     #[napi]

@@ -18,6 +18,21 @@ pub const EVENTS_CHANNEL: &str = "dbos_workflow_events_channel";
 pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
 /// Our own channel (the SDK does not use it): the payload is the name of a queue just enqueued onto.
 pub const QUEUES_CHANNEL: &str = "dbos_native_queues_channel";
+/// Our own channel: the payload is the ID of a queued workflow that just finished (see `completion_key`).
+pub const COMPLETIONS_CHANNEL: &str = "dbos_native_completions_channel";
+
+/// The waiters' key for a workflow's completion: it cannot collide with a `<workflowID>::<key>`
+/// payload (an ID never holds a NUL character).
+pub fn completion_key(workflow_id: &str) -> String {
+    format!("{workflow_id}\0done")
+}
+
+/// What a notification is for, by its channel.
+enum Heard {
+    Queue(String),
+    Completion(String),
+    Key(String),
+}
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -219,8 +234,13 @@ impl Listener {
             while let Some(message) = messages.next().await {
                 match message {
                     Ok(AsyncMessage::Notification(n)) => {
-                        let queue = n.channel() == QUEUES_CHANNEL;
-                        if tx.send((queue, n.payload().to_string())).is_err() {
+                        let payload = n.payload().to_string();
+                        let heard = match n.channel() {
+                            QUEUES_CHANNEL => Heard::Queue(payload),
+                            COMPLETIONS_CHANNEL => Heard::Completion(payload),
+                            _ => Heard::Key(payload),
+                        };
+                        if tx.send(heard).is_err() {
                             break;
                         }
                     }
@@ -231,16 +251,16 @@ impl Listener {
         });
         let listen = format!(
             "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL}; \
-             LISTEN {QUEUES_CHANNEL};"
+             LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL};"
         );
         if client.batch_execute(&listen).await.is_ok() {
             self.connected.store(true, Ordering::SeqCst);
             self.wake_all();
-            while let Some((queue, payload)) = rx.recv().await {
-                if queue {
-                    self.note_queue_wake(payload);
-                } else {
-                    self.wake(&payload);
+            while let Some(heard) = rx.recv().await {
+                match heard {
+                    Heard::Queue(queue) => self.note_queue_wake(queue),
+                    Heard::Completion(id) => self.wake(&completion_key(&id)),
+                    Heard::Key(key) => self.wake(&key),
                 }
             }
         }

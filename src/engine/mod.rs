@@ -14,6 +14,7 @@ pub mod listener;
 pub mod messages;
 pub mod migrations;
 pub mod parked;
+pub mod queued;
 pub mod queues;
 pub mod recovery;
 mod retry;

@@ -1,8 +1,9 @@
-//! Recovery: at launch this executor's PENDING workflows go back on the internal queue; claims take
-//! queued rows (recovered, resumed, or enqueued by a client) for this process to run, counting attempts.
+//! Recovery: at launch this executor's PENDING workflows of application queues go back on their
+//! queue and the others are claimed to run again here; claims take queued rows (recovered, resumed,
+//! or enqueued by a client) for this process to run, counting attempts.
 
 use super::db::now_ms;
-use super::error::Result;
+use super::error::{EngineError, Result};
 use super::status::Status;
 use super::Engine;
 
@@ -32,6 +33,8 @@ pub(crate) struct Sql {
     resume: String,
     sweep_timeouts: String,
     cancelled_among: String,
+    existing: String,
+    requeue: String,
     recover: String,
     claim: String,
     pub(crate) claimed_by: String,
@@ -73,7 +76,7 @@ impl Sql {
             ),
             resume: format!(
                 "UPDATE {s}.workflow_status SET status = {enqueued}, owner_xid = NULL, \
-                 queue_name = '{INTERNAL_QUEUE}', recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, \
+                 queue_name = COALESCE($3, '{INTERNAL_QUEUE}'), recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, \
                  deduplication_id = NULL, started_at_epoch_ms = NULL, updated_at = $2, completed_at = NULL \
                  WHERE workflow_uuid = ANY($1) AND status NOT IN ({success}, {error}) RETURNING workflow_uuid"
             ),
@@ -88,13 +91,29 @@ impl Sql {
                    ORDER BY workflow_deadline_epoch_ms LIMIT 1000 FOR UPDATE SKIP LOCKED) \
                  RETURNING workflow_uuid"
             ),
+            existing: format!("SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1)"),
             cancelled_among: format!(
                 "SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = ANY($1) \
                  AND status = {cancelled}"
             ),
-            // Recovery claims this executor's PENDING rows for the new run in the same statement (the
-            // SDK re-enqueues them first, which lets any process of the version take them). The end
-            // state is the SDK's: internal queue, one more attempt, a new owner, started_at now.
+            // Recovery, first half: this executor's PENDING rows of application queues go back to
+            // ENQUEUED on their own queue, as the SDK does (created_at unchanged, so at its head), and
+            // the queue's dispatchers claim them again under the queue's limits as they are now (a
+            // limit lowered while this process was down holds; the claim stamps the rate window).
+            // $1 executor, $2 version, $3 names, $4 now
+            // Transactions, locks: one statement; the UPDATE locks each row it re-enqueues.
+            requeue: format!(
+                "UPDATE {s}.workflow_status ws SET status = {enqueued}, owner_xid = NULL, \
+                   started_at_epoch_ms = NULL, updated_at = $4 \
+                 WHERE ws.status = {pending} AND ws.executor_id = $1 AND ws.application_version = $2 \
+                   AND (ws.application_name = ANY($3) OR ws.application_name IS NULL) \
+                   AND ws.queue_name IS NOT NULL AND ws.queue_name <> '{INTERNAL_QUEUE}' \
+                 RETURNING ws.workflow_uuid"
+            ),
+            // Second half: the other PENDING rows (started directly, or from the internal queue, which
+            // has no limits) are claimed for the new run in the same statement. The SDK re-enqueues
+            // them on the internal queue first, which lets any process of the version take them; the
+            // end state is the SDK's: internal queue, one more attempt, a new owner, started_at now.
             // $1 executor, $2 version, $3 names, $4 now, $5 token
             // Transactions, locks: one statement; the UPDATE locks each row it takes over.
             recover: format!(
@@ -103,6 +122,7 @@ impl Sql {
                    recovery_attempts = ws.recovery_attempts + 1 \
                  WHERE ws.status = {pending} AND ws.executor_id = $1 AND ws.application_version = $2 \
                    AND (ws.application_name = ANY($3) OR ws.application_name IS NULL) \
+                   AND (ws.queue_name IS NULL OR ws.queue_name = '{INTERNAL_QUEUE}') \
                  RETURNING {claimed_columns}"
             ),
             // $1 queue, $2 version, $3 names, $4 token, $5 executor, $6 now, $7 my app name
@@ -179,14 +199,48 @@ impl Engine {
         self.ids_update(sql, ids).await
     }
 
-    /// Puts listed unfinished workflows back on the internal queue with a fresh attempt budget.
+    /// Puts listed unfinished workflows back on `queue` (default: the internal queue) with a fresh
+    /// attempt budget; finished ones are left alone. If any ID has no row, none is resumed
+    /// (`NoSuchWorkflow` naming the missing ones, as the SDK words it).
     /// This process's writes of a cancelled run still queued go first: once resumed, the row no
     /// longer admits them, and the resumed run would do their steps again.
-    pub async fn resume_workflows(&self, ids: &[String]) -> Result<Vec<String>> {
+    /// Transactions, locks: one READ COMMITTED transaction, the existence check then the UPDATE,
+    /// which locks each row it changes.
+    pub async fn resume_workflows(
+        &self,
+        ids: &[String],
+        queue: Option<&str>,
+    ) -> Result<Vec<String>> {
         for id in ids {
             self.written(id).await;
         }
-        self.ids_update(&self.sql.recovery.resume, ids).await
+        let now = now_ms();
+        self.retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let found: Vec<String> = tx
+                .query(&self.sql.recovery.existing, &[&ids])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let missing: Vec<&str> = ids
+                .iter()
+                .filter(|id| !found.contains(id))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(EngineError::NoSuchWorkflow {
+                    workflow_id: missing.join(", "),
+                });
+            }
+            let rows = tx
+                .query(&self.sql.recovery.resume, &[&ids, &now, &queue])
+                .await?;
+            tx.commit().await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
     }
 
     async fn ids_update(&self, sql: &str, ids: &[String]) -> Result<Vec<String>> {
@@ -229,12 +283,27 @@ impl Engine {
         .await
     }
 
-    /// Claims this executor's PENDING workflows (of this app version) for a new run of each: the old
-    /// executions, if any still live, are fenced out by the new owner token.
+    /// Recovers this executor's PENDING workflows (of this app version): those of application queues
+    /// go back on their queue (its dispatchers run them within its limits), the others are claimed
+    /// here for a new run each. The old executions, if any still live, are fenced out either way
+    /// (the owner token is cleared or replaced).
     pub async fn recover_pending(&self) -> Result<Vec<ClaimedWorkflow>> {
         let names = vec![self.identity.app_name.clone()];
         let token = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
+        self.retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(&self.sql.recovery.requeue).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+                &self.identity.executor_id,
+                &self.identity.app_version,
+                &names,
+                &now,
+            ];
+            client.execute(&stmt, &params).await?;
+            Ok(())
+        })
+        .await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
             &self.identity.executor_id,
             &self.identity.app_version,

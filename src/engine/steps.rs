@@ -8,8 +8,8 @@ use super::completion::{Completion, CompletionColumns};
 use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::fence::{
-    complete_set, completes, insert_checkpoint, lock_many, same_checkpoint, save_output, Rule,
-    NOW_MS,
+    complete_set, completes, insert_checkpoint, lock_many, notify_done, same_checkpoint,
+    save_output, Rule, NOW_MS,
 };
 use super::Engine;
 
@@ -127,11 +127,11 @@ impl Sql {
                  upd AS (UPDATE {s}.workflow_status ws SET {} FROM done d \
                    WHERE ws.workflow_uuid = d.workflow_uuid AND {} \
                    AND NOT EXISTS (SELECT 1 FROM verdict v WHERE v.workflow_uuid = d.workflow_uuid AND v.ours IS NOT TRUE) \
-                   RETURNING ws.workflow_uuid), \
+                   RETURNING ws.workflow_uuid, ws.queue_name), \
                  outp AS ({}) \
-                 SELECT owner_xid, ours, false AS completion, ord FROM verdict \
+                 SELECT owner_xid, ours, false AS completion, ord, NULL::bigint FROM verdict \
                  UNION ALL \
-                 SELECT NULL, upd.workflow_uuid IS NOT NULL, true, d.ord FROM done d \
+                 SELECT NULL, upd.workflow_uuid IS NOT NULL, true, d.ord, ({}) FROM done d \
                    LEFT JOIN upd ON upd.workflow_uuid = d.workflow_uuid \
                  ORDER BY 3, 4",
                 lock_many(
@@ -144,6 +144,7 @@ impl Sql {
                     s,
                     "SELECT d.workflow_uuid, d.output, d.error FROM done d JOIN upd ON upd.workflow_uuid = d.workflow_uuid"
                 ),
+                notify_done("upd"),
             ),
             load_all: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \

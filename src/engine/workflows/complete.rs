@@ -5,7 +5,7 @@ use crate::engine::batch::Batched;
 use crate::engine::completion::{Completion, CompletionColumns};
 use crate::engine::db::now_ms;
 use crate::engine::error::Result;
-use crate::engine::fence::{complete_set, completes, save_output};
+use crate::engine::fence::{complete_set, completes, notify_done, save_output};
 use crate::engine::Engine;
 
 pub(crate) struct Sql {
@@ -17,15 +17,17 @@ impl Sql {
     pub(crate) fn new(s: &str) -> Self {
         Sql {
             // Transactions, locks: one statement; the UPDATE locks the status row (FOR NO KEY UPDATE
-            // strength) and, finding it no longer ours, writes nothing.
+            // strength) and, finding it no longer ours, writes nothing. A queued workflow's
+            // completion is notified (`notify_done`), delivered at commit.
             one: format!(
                 "WITH upd AS (UPDATE {s}.workflow_status ws SET {} \
-                   WHERE ws.workflow_uuid = $1 AND {} RETURNING ws.workflow_uuid), \
+                   WHERE ws.workflow_uuid = $1 AND {} RETURNING ws.workflow_uuid, ws.queue_name), \
                  outp AS ({}) \
-                 SELECT count(*) FROM upd",
+                 SELECT count(*), ({}) FROM upd",
                 complete_set("$2", "$4"),
                 completes("ws", "$3"),
                 save_output(s, "SELECT workflow_uuid, $5, $6 FROM upd"),
+                notify_done("upd"),
             ),
             // The same for many workflows; each row is locked as the UPDATE reaches it.
             many: format!(
@@ -33,9 +35,9 @@ impl Sql {
                    WITH ORDINALITY AS u(id, status, token, output, error, ord)), \
                  upd AS (UPDATE {s}.workflow_status ws SET {} FROM input i \
                    WHERE ws.workflow_uuid = i.id AND {} \
-                   RETURNING ws.workflow_uuid), \
+                   RETURNING ws.workflow_uuid, ws.queue_name), \
                  outp AS ({}) \
-                 SELECT (upd.workflow_uuid IS NOT NULL) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
+                 SELECT (upd.workflow_uuid IS NOT NULL), ({}) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
                  ORDER BY i.ord",
                 complete_set("i.status", "$6"),
                 completes("ws", "i.token"),
@@ -43,6 +45,7 @@ impl Sql {
                     s,
                     "SELECT i.id, i.output, i.error FROM input i JOIN upd ON upd.workflow_uuid = i.id"
                 ),
+                notify_done("upd"),
             ),
         }
     }

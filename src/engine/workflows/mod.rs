@@ -1,12 +1,14 @@
 //! Workflow rows, by concern: `start` (the start insert with its creator/owner tokens, child
-//! starts), `complete` (completion with ownership fencing) and `read` (status reads and result
-//! polling).
+//! starts), `complete` (completion with ownership fencing), `read` (status reads and result
+//! polling) and `list` (listings by filter).
 
 mod complete;
+mod list;
 mod read;
 mod start;
 mod start_sql;
 
+pub use list::ListFilter;
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
 pub(crate) use start::ClientStart;
 pub use start::{NewWorkflow, StartOutcome};
