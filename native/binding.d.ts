@@ -10,6 +10,14 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeEngine {
+  /** Sends a message; `context` says whether it comes from workflow code, a step, or elsewhere. */
+  send(message: JsOutgoingMessage, context: JsSendContext): Promise<undefined>
+  recv(call: JsRecv): Promise<JsStoredValue>
+  setEvent(call: JsSetEvent): Promise<undefined>
+  /** Waits for an event; null after the deadline. */
+  getEvent(call: JsGetEvent): Promise<JsStoredValue | undefined | null>
+  writeStream(write: JsStreamWrite): Promise<undefined>
+  readStream(read: JsStreamRead): Promise<JsStreamPage>
   /** The application's queues (rows of dbos.queues) this process dispatches. */
   queuesToServe(): Promise<Array<JsQueueToServe>>
   /**
@@ -100,14 +108,6 @@ export declare class NativeEngine {
   claimQueued(queue: string, limit: number): Promise<Array<JsClaimedWorkflow>>
   deadLetter(workflowId: string, minAttempts: number): Promise<boolean>
   registerAppVersion(): Promise<undefined>
-  /** Sends a message; `context` says whether it comes from workflow code, a step, or elsewhere. */
-  send(message: JsOutgoingMessage, context: JsSendContext): Promise<undefined>
-  recv(call: JsRecv): Promise<JsStoredValue>
-  setEvent(call: JsSetEvent): Promise<undefined>
-  /** Waits for an event; null after the deadline. */
-  getEvent(call: JsGetEvent): Promise<JsStoredValue | undefined | null>
-  writeStream(write: JsStreamWrite): Promise<undefined>
-  readStream(read: JsStreamRead): Promise<JsStreamPage>
   /** Wakes this process's waiters on a key (they re-check their condition). */
   wake(key: string): Promise<undefined>
   /** Idempotent. */

@@ -56,8 +56,9 @@ import {
 import type { WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
-import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
-import { appLister, listQueuedWorkflows, listWorkflows, type GetWorkflowsInput } from './workflow-list';
+import type { SetWorkflowDelayOptions } from './management';
+import type { GetWorkflowsInput } from './workflow-list';
+import * as manage from './dbos-management';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
 export type { DBOSConfig, DBOSLaunchOptions } from './config';
@@ -306,9 +307,7 @@ export class DBOS {
   }
 
   static async cancelWorkflows(workflowIDs: string[], options?: CancelWorkflowsOptions): Promise<void> {
-    const exec = executor('DBOS.cancelWorkflow');
-    requireWorkflowIDs(workflowIDs);
-    await recordedManagement('DBOS.cancelWorkflow', () => exec.cancel(workflowIDs, options?.cancelChildren === true));
+    return manage.cancelWorkflows(workflowIDs, options?.cancelChildren === true);
   }
 
   /** Resumes a cancelled or dead-lettered workflow from its last checkpoint (with a fresh attempt budget). */
@@ -318,35 +317,26 @@ export class DBOS {
   }
 
   static async resumeWorkflows<T>(workflowIDs: string[], options?: { queueName?: string }): Promise<WorkflowHandle<Awaited<T>>[]> {
-    const exec = executor('DBOS.resumeWorkflow');
-    const queueName = resumeArgs(workflowIDs, options);
-    await recordedManagement('DBOS.resumeWorkflow', () => exec.resume(workflowIDs, queueName));
-    return workflowIDs.map((id) => exec.handleFor(id) as WorkflowHandle<Awaited<T>>);
+    return (await manage.resumeWorkflows(workflowIDs, options)) as WorkflowHandle<Awaited<T>>[];
   }
 
   /** Changes the priority of an ENQUEUED or DELAYED workflow (lower runs first); others are left alone. */
   static async setWorkflowPriority(workflowID: string, priority: number): Promise<void> {
-    const exec = executor('setWorkflowPriority');
-    const [id, p] = [requireID(workflowID), checkNewPriority(priority)];
-    await recordedManagement('DBOS.setWorkflowPriority', async () => void (await exec.engine.setWorkflowPriority(id, p)));
+    return manage.setWorkflowPriority(workflowID, priority);
   }
 
   /** Moves the end of a DELAYED workflow's delay; others are left alone. */
   static async setWorkflowDelay(workflowID: string, options: number | SetWorkflowDelayOptions): Promise<void> {
-    const exec = executor('setWorkflowDelay');
-    const [id, until] = [requireID(workflowID), delayEndEpochMS(options)];
-    await recordedManagement('DBOS.setWorkflowDelay', async () => void (await exec.engine.setWorkflowDelay(id, until)));
+    return manage.setWorkflowDelay(workflowID, options);
   }
 
   static async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    const by = appLister('listWorkflows');
-    return runStep(by.engine, () => listWorkflows(by, input), 'DBOS.listWorkflows', {});
+    return manage.listWorkflows(input);
   }
 
   /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
   static async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    const by = appLister('listQueuedWorkflows');
-    return runStep(by.engine, () => listQueuedWorkflows(by, input), 'DBOS.listQueuedWorkflows', {});
+    return manage.listQueuedWorkflows(input);
   }
 
   // ------------------------------------------------------------ queues
@@ -471,12 +461,6 @@ export class DBOS {
 function launchedQueueOwner(what: string): queues.QueueOwner {
   const exec = executor(what);
   return { engine: () => exec.engine, appName: exec.appName, client: false };
-}
-
-/** Management calls from workflow code are recorded like steps, so a replay does not repeat them. */
-async function recordedManagement(name: string, fn: () => Promise<void>): Promise<void> {
-  if (!workflowCode()) return fn();
-  return runStep(executor(name).engine, fn, name, {});
 }
 
 async function startRegistered(
