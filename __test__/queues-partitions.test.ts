@@ -115,6 +115,14 @@ describe('partitioned queues', () => {
     assert.ok(all <= 5 && all > 2, `${all} ran at once across the keys (global limit 5)`);
   });
 
+  test("partitionConcurrency counts a key's PENDING rows: a fast key's ends do not start more of a slow one", async () => {
+    await addQueue('pcs', { partitionConcurrency: 2 });
+    const ids = [...(await enqueue('pcs', ['fast'], 6, 100)), ...(await enqueue('pcs', ['slow'], 4, 600))];
+    await release('pcs', 6);
+    await results(ids);
+    for (const key of ['fast', 'slow']) assert.equal(maxOverlap('pcs', key), 2, `key ${key} ran at most (and at some point) 2 at once`);
+  });
+
   test('partitionWorkerConcurrency bounds each key in this process (its running ones are counted per key)', async () => {
     await addQueue('pw', { partitionWorkerConcurrency: 1, workerConcurrency: 3 });
     // Short runs on one key, long ones on the other: each end of a short run claims while a long one runs.

@@ -230,21 +230,24 @@ export class QueueDispatch {
     const due = [...this.lanes.values()].filter((l) => !l.claiming && l.nextPollAt <= now);
     if (due.length === 0) return this.schedulePoll();
     this.stats.idleChecks++;
-    this.polling = (async () => {
-      try {
-        const withWork = new Set(await this.engine.queuesWithWork(due.map((l) => l.name), this.runnable));
-        for (const lane of due) {
-          if (withWork.has(lane.name)) this.poke(lane);
-          else lane.nextPollAt = Date.now() + lane.pollMs;
-        }
-      } catch {
-        // The database is unreachable: try again one interval later.
-        for (const lane of due) lane.nextPollAt = Date.now() + lane.pollMs;
-      } finally {
-        this.polling = undefined;
-        this.schedulePoll();
+    // Cleared in a promise callback, so always after the assignment (never inside it).
+    this.polling = this.pollLanes(due).finally(() => {
+      this.polling = undefined;
+      this.schedulePoll();
+    });
+  }
+
+  private async pollLanes(due: Lane[]): Promise<void> {
+    try {
+      const withWork = new Set(await this.engine.queuesWithWork(due.map((l) => l.name), this.runnable));
+      for (const lane of due) {
+        if (withWork.has(lane.name)) this.poke(lane);
+        else lane.nextPollAt = Date.now() + lane.pollMs;
       }
-    })();
+    } catch {
+      // The database is unreachable: try again one interval later.
+      for (const lane of due) lane.nextPollAt = Date.now() + lane.pollMs;
+    }
   }
 
   private poke(lane: Lane): void {
