@@ -50,14 +50,6 @@ interface Lane {
   cursor: string | null;
 }
 
-/** Counters for tests and diagnostics. */
-export interface DispatchStats {
-  /** Claim transactions run. */
-  claims: number;
-  /** Statements run to find which idle queues have work. */
-  idleChecks: number;
-}
-
 export class QueueDispatch {
   private readonly lanes = new Map<string, Lane>();
   /** Each queue's workflows running in this process (the worker limits count these), by ID, with their partition key. */
@@ -72,7 +64,6 @@ export class QueueDispatch {
   private delayDueAt = Infinity;
   private started = false;
   private closed = false;
-  readonly stats: DispatchStats = { claims: 0, idleChecks: 0 };
 
   constructor(
     private readonly engine: Engine,
@@ -150,7 +141,8 @@ export class QueueDispatch {
   private refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        const [queues] = await Promise.all([this.engine.queuesToServe(), this.sweepDelayed()]);
+        // A failed sweep is the next refresh's to redo; it must not keep the queue list stale.
+        const [queues] = await Promise.all([this.engine.queuesToServe(), this.sweepDelayed().catch(() => undefined)]);
         if (this.closed) return;
         const seen = new Set<string>();
         for (const q of queues) {
@@ -229,7 +221,6 @@ export class QueueDispatch {
     const now = Date.now();
     const due = [...this.lanes.values()].filter((l) => !l.claiming && l.nextPollAt <= now);
     if (due.length === 0) return this.schedulePoll();
-    this.stats.idleChecks++;
     // Cleared in a promise callback, so always after the assignment (never inside it).
     this.polling = this.pollLanes(due).finally(() => {
       this.polling = undefined;
@@ -278,7 +269,6 @@ export class QueueDispatch {
       if (lane.partitioned) {
         for (const key of running.values()) if (key !== null) perKey.set(key, (perKey.get(key) ?? 0) + 1);
       }
-      this.stats.claims++;
       const claim = await this.engine.claimFromQueue({
         queue: lane.name,
         partitioned: lane.partitioned,
