@@ -278,6 +278,8 @@ export interface JsQueueToServe {
   /** As stored (the dispatcher clamps it). */
   pollingIntervalMs: number
   partitioned: boolean
+  /** It has a concurrency limit: the end of a run frees a slot. */
+  bounded: boolean
 }
 
 export interface JsRateLimit {

@@ -25,22 +25,27 @@ const MAX_POLL_MS = 120_000;
  * start local and notified work at once), so it is raised to this.
  */
 const MIN_POLL_MS = 10;
-/**
- * A lane's poll may wait this share of its interval for others falling due, so that idle polls coalesce into
- * one statement (never earlier than its interval; the SDK jitters its polls by ±5%).
- */
-const POLL_SLACK = 0.1;
-
 /** The poll interval of a queue whose row holds `storedMs` (0, negative or not a number must not spin). */
 export function pollInterval(storedMs: number): number {
   if (!Number.isFinite(storedMs) || storedMs <= 0) return DEFAULT_POLL_MS;
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, storedMs));
+  return Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, storedMs)));
+}
+
+/**
+ * When a lane that last looked for work at `now` looks again: at least one interval later, on the next
+ * multiple of its interval (epoch time), so that every idle lane with that interval (or a divisor of it) is
+ * due at the same instant and one statement checks them all. An idle lane still looks once per interval.
+ */
+function nextPoll(now: number, pollMs: number): number {
+  return Math.ceil((now + pollMs) / pollMs) * pollMs;
 }
 
 interface Lane {
   readonly name: string;
   pollMs: number;
   partitioned: boolean;
+  /** It has a concurrency limit: the end of one of its runs may let another start. */
+  bounded: boolean;
   claiming: boolean;
   /** Woken while claiming: claim again when this claim ends. */
   again: boolean;
@@ -109,7 +114,8 @@ export class QueueDispatch {
 
   /**
    * A claimed run of `queue` started elsewhere in this process (recovered at launch): counted against the
-   * queue's worker limit until it ends, and its end wakes the queue.
+   * queue's worker limit until it ends, and its end wakes the queue if that frees a slot (a queue without a
+   * concurrency limit had nothing waiting for one: an end there would cost a claim for nothing).
    */
   track(queue: string, workflowID: string, finished: Promise<unknown>, partitionKey: string | null = null): void {
     const ids = this.runningOf(queue);
@@ -118,7 +124,8 @@ export class QueueDispatch {
       .catch(() => undefined)
       .finally(() => {
         ids.delete(workflowID);
-        this.wake(queue);
+        const lane = this.lanes.get(queue);
+        if (lane?.bounded) this.poke(lane);
       });
   }
 
@@ -152,12 +159,14 @@ export class QueueDispatch {
           if (lane) {
             lane.pollMs = pollMs;
             lane.partitioned = q.partitioned;
+            lane.bounded = q.bounded;
             continue;
           }
           const fresh: Lane = {
             name: q.name,
             pollMs,
             partitioned: q.partitioned,
+            bounded: q.bounded,
             claiming: false,
             again: false,
             nextPollAt: 0,
@@ -207,7 +216,7 @@ export class QueueDispatch {
   private schedulePoll(): void {
     if (this.closed || this.polling) return;
     let next = Infinity;
-    for (const lane of this.lanes.values()) if (!lane.claiming) next = Math.min(next, lane.nextPollAt + lane.pollMs * POLL_SLACK);
+    for (const lane of this.lanes.values()) if (!lane.claiming) next = Math.min(next, lane.nextPollAt);
     clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
     if (next === Infinity) return;
@@ -233,11 +242,11 @@ export class QueueDispatch {
       const withWork = new Set(await this.engine.queuesWithWork(due.map((l) => l.name), this.runnable));
       for (const lane of due) {
         if (withWork.has(lane.name)) this.poke(lane);
-        else lane.nextPollAt = Date.now() + lane.pollMs;
+        else lane.nextPollAt = nextPoll(Date.now(), lane.pollMs);
       }
     } catch {
       // The database is unreachable: try again one interval later.
-      for (const lane of due) lane.nextPollAt = Date.now() + lane.pollMs;
+      for (const lane of due) lane.nextPollAt = nextPoll(Date.now(), lane.pollMs);
     }
   }
 
@@ -254,7 +263,7 @@ export class QueueDispatch {
         lane.claiming = false;
         this.claims.delete(claim);
         // The fallback for work enqueued elsewhere.
-        lane.nextPollAt = Date.now() + lane.pollMs;
+        lane.nextPollAt = nextPoll(Date.now(), lane.pollMs);
         this.schedulePoll();
       });
     this.claims.add(claim);

@@ -16,6 +16,8 @@ pub struct JsQueueToServe {
     /// As stored (the dispatcher clamps it).
     pub polling_interval_ms: f64,
     pub partitioned: bool,
+    /// It has a concurrency limit: the end of a run frees a slot.
+    pub bounded: bool,
 }
 
 impl From<QueueToServe> for JsQueueToServe {
@@ -24,6 +26,7 @@ impl From<QueueToServe> for JsQueueToServe {
             name: q.name,
             polling_interval_ms: q.polling_interval_ms,
             partitioned: q.partitioned,
+            bounded: q.bounded,
         }
     }
 }

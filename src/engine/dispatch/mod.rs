@@ -24,6 +24,8 @@ pub struct QueueToServe {
     pub polling_interval_ms: f64,
     /// It has partition limits: its rows are claimed per `queue_partition_key`.
     pub partitioned: bool,
+    /// It has a concurrency limit (global, worker, or per partition): the end of a run frees a slot.
+    pub bounded: bool,
 }
 
 /// What one sweep of due DELAYED rows did.
@@ -88,7 +90,10 @@ impl Sql {
         );
         Sql {
             serve: format!(
-                "SELECT name, polling_interval_sec, partition_queue FROM {s}.queues \
+                "SELECT name, polling_interval_sec, partition_queue, \
+                   concurrency IS NOT NULL OR worker_concurrency IS NOT NULL \
+                   OR partition_concurrency IS NOT NULL OR partition_worker_concurrency IS NOT NULL \
+                 FROM {s}.queues \
                  WHERE {scope} ORDER BY name"
             ),
             // The queues among $1 with a row this process could claim (limits aside): one statement
@@ -144,6 +149,7 @@ impl Engine {
                     name: r.get(0),
                     polling_interval_ms: r.get::<_, Option<f64>>(1).unwrap_or(1.0) * 1000.0,
                     partitioned: r.get::<_, Option<bool>>(2).unwrap_or(false),
+                    bounded: r.get::<_, Option<bool>>(3).unwrap_or(false),
                 })
                 .collect())
         })
