@@ -98,7 +98,7 @@ export class QueueDispatch {
     }
   }
 
-  /** Work for `queue` may be startable now (enqueued here, or one of its runs ended). */
+  /** Work for `queue` may be startable now (enqueued here or by another engine, or delayed rows came due). */
   wake(queue: string): void {
     if (!this.started || this.closed) return;
     const lane = this.lanes.get(queue);
