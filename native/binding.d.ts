@@ -20,16 +20,20 @@ export declare class NativeEngine {
   readStream(read: JsStreamRead): Promise<JsStreamPage>
   /** The application's queues (rows of dbos.queues) this process dispatches. */
   queuesToServe(): Promise<Array<JsQueueToServe>>
+  /** Which of `queues` have rows this process could claim (one statement for all of them). */
+  queuesWithWork(queues: Array<string>, runnableWorkflows?: Array<JsRunnable> | undefined | null): Promise<Array<string>>
+  /** Moves the application's due DELAYED rows to ENQUEUED. */
+  sweepDelayed(): Promise<JsDelayedSweep>
+  /** Claims ENQUEUED rows of a queue within its limits. */
+  claimFromQueue(request: JsClaimRequest): Promise<JsClaim>
   /**
-   * Claims up to `cap` ENQUEUED rows of `queue` within its limits; `local_running` is how many of
-   * the queue's workflows this process runs now (for the worker limit).
+   * Tells every other listening engine that `queue` has new work (this engine's own dispatcher
+   * skips it: wake it locally).
    */
-  claimFromQueue(queue: string, localRunning: number, cap: number): Promise<Array<JsClaimedWorkflow>>
-  /** Tells every listening process that `queue` has new work. */
   notifyQueue(queue: string): Promise<undefined>
   /**
-   * The queues other processes (or this one) enqueued onto since the last call, waiting up to
-   * `timeout_ms` for one; empty on timeout. Rejects once the engine closes.
+   * The queues other engines enqueued onto since the last call, waiting up to `timeout_ms` for
+   * one; empty on timeout. Rejects once the engine closes.
    */
   nextQueueWakes(timeoutMs: number): Promise<Array<string>>
   /**
@@ -126,6 +130,13 @@ export interface JsCheckpoint {
   serialization: string | null
 }
 
+/** What a claim took: the workflows, each one's partition key, and the key it ended on. */
+export interface JsClaim {
+  workflows: Array<JsClaimedWorkflow>
+  partitionKeys: Array<string | undefined | null>
+  cursor: string | null
+}
+
 export interface JsClaimedWorkflow {
   workflowId: string
   name: string
@@ -137,6 +148,18 @@ export interface JsClaimedWorkflow {
   deadlineEpochMs: number | null
   queueName: string | null
   token: string
+}
+
+/** What a claim asks for (see `engine::dispatch::ClaimRequest`). */
+export interface JsClaimRequest {
+  queue: string
+  partitioned: boolean
+  localRunning: number
+  partitionRunning: Array<JsPartitionRunning>
+  cap: number
+  cursor: string | null
+  /** None: any workflow. */
+  runnable: Array<JsRunnable> | null
 }
 
 /** A completion's result: `writeError` when a written-behind checkpoint failed (then nothing completed). */
@@ -153,6 +176,12 @@ export interface JsCompletionRequest {
   status: string
   output: string | null
   error: string | null
+}
+
+/** The queues whose DELAYED rows became ENQUEUED, and when the next one is due (epoch ms). */
+export interface JsDelayedSweep {
+  woken: Array<string>
+  nextDueEpochMs: number | null
 }
 
 /** An engine error as data. Fields that do not apply to the code are null. */
@@ -279,6 +308,12 @@ export interface JsOutgoingMessage {
 /** Why a page stopped: more may follow, the stream is closed, or the wait timed out. */
 export type JsPageEnd = 'more' | 'closed' | 'timeout'
 
+/** How many of a partitioned queue's workflows this process runs for one partition key. */
+export interface JsPartitionRunning {
+  key: string
+  running: number
+}
+
 /** Mirrors `engine::queues::QueueConflict` (the SDK's `onConflict` values). */
 export type JsQueueConflict = 'update_if_latest_version' | 'always_update' | 'never_update'
 
@@ -312,7 +347,11 @@ export interface JsQueueRegistration {
 /** A queue this process dispatches and how often to poll it for work enqueued elsewhere. */
 export interface JsQueueToServe {
   name: string
+  /** As stored (the dispatcher clamps it). */
   pollingIntervalMs: number
+  partitioned: boolean
+  /** It has a concurrency limit: the end of a run frees a slot. */
+  bounded: boolean
 }
 
 export interface JsRateLimit {
@@ -348,6 +387,12 @@ export interface JsRegisteredQueue {
 export interface JsRenderedStatement {
   text: string
   values: Array<string | undefined | null>
+}
+
+/** A workflow this process can run: its name and class name ('' for none). */
+export interface JsRunnable {
+  name: string
+  className: string
 }
 
 /** Mirrors `engine::SchemaMode`. */

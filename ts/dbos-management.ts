@@ -37,6 +37,8 @@ export async function setWorkflowDelay(workflowID: string, options: number | Set
   const exec = executor('setWorkflowDelay');
   const [id, until] = [requireID(workflowID), delayEndEpochMS(options)];
   await recorded('DBOS.setWorkflowDelay', async () => void (await exec.engine.setWorkflowDelay(id, until)));
+  // Our dispatcher moves the row when it comes due rather than at its next once-a-second sweep.
+  exec.delayChanged(until);
 }
 
 export async function listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {

@@ -157,6 +157,11 @@ export class Executor implements HandleExecutor {
     await notifyEnqueued(this.engine, queueName);
   }
 
+  /** A DELAYED row of ours now ends its delay at `dueEpochMs`: move it then, not at the next sweep. */
+  delayChanged(dueEpochMs: number): void {
+    this.queues.delayed(dueEpochMs);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.dispatchTimer) clearInterval(this.dispatchTimer);
@@ -313,7 +318,8 @@ export class Executor implements HandleExecutor {
     if (queueName !== undefined) {
       // The queue's dispatcher runs it (here or in another process); wake ours now rather than at its next poll.
       if (outcome.shouldExecute) {
-        this.queues.wake(queueName);
+        if (row.delayUntilEpochMs !== null) this.queues.delayed(row.delayUntilEpochMs);
+        else this.queues.wake(queueName);
         await notifyEnqueued(this.engine, queueName);
       }
       return this.handleFor(workflowID);

@@ -7,13 +7,17 @@ use napi_derive::napi;
 use super::convert::JsClaimedWorkflow;
 use super::errors::promise;
 use super::NativeEngine;
-use crate::engine::dispatch::QueueToServe;
+use crate::engine::dispatch::{Claim, ClaimRequest, DelayedSweep, QueueToServe};
 
 /// A queue this process dispatches and how often to poll it for work enqueued elsewhere.
 #[napi(object, use_nullable = true)]
 pub struct JsQueueToServe {
     pub name: String,
-    pub polling_interval_ms: i64,
+    /// As stored (the dispatcher clamps it).
+    pub polling_interval_ms: f64,
+    pub partitioned: bool,
+    /// It has a concurrency limit: the end of a run frees a slot.
+    pub bounded: bool,
 }
 
 impl From<QueueToServe> for JsQueueToServe {
@@ -21,6 +25,73 @@ impl From<QueueToServe> for JsQueueToServe {
         JsQueueToServe {
             name: q.name,
             polling_interval_ms: q.polling_interval_ms,
+            partitioned: q.partitioned,
+            bounded: q.bounded,
+        }
+    }
+}
+
+/// A workflow this process can run: its name and class name ('' for none).
+#[napi(object, use_nullable = true)]
+pub struct JsRunnable {
+    pub name: String,
+    pub class_name: String,
+}
+
+fn runnable(list: Option<Vec<JsRunnable>>) -> Option<Vec<(String, String)>> {
+    list.map(|l| l.into_iter().map(|r| (r.name, r.class_name)).collect())
+}
+
+/// How many of a partitioned queue's workflows this process runs for one partition key.
+#[napi(object, use_nullable = true)]
+pub struct JsPartitionRunning {
+    pub key: String,
+    pub running: i32,
+}
+
+/// What a claim asks for (see `engine::dispatch::ClaimRequest`).
+#[napi(object, use_nullable = true)]
+pub struct JsClaimRequest {
+    pub queue: String,
+    pub partitioned: bool,
+    pub local_running: i32,
+    pub partition_running: Vec<JsPartitionRunning>,
+    pub cap: i32,
+    pub cursor: Option<String>,
+    /// None: any workflow.
+    pub runnable: Option<Vec<JsRunnable>>,
+}
+
+/// What a claim took: the workflows, each one's partition key, and the key it ended on.
+#[napi(object, use_nullable = true)]
+pub struct JsClaim {
+    pub workflows: Vec<JsClaimedWorkflow>,
+    pub partition_keys: Vec<Option<String>>,
+    pub cursor: Option<String>,
+}
+
+impl From<Claim> for JsClaim {
+    fn from(c: Claim) -> Self {
+        JsClaim {
+            workflows: c.workflows.into_iter().map(Into::into).collect(),
+            partition_keys: c.partition_keys,
+            cursor: c.cursor,
+        }
+    }
+}
+
+/// The queues whose DELAYED rows became ENQUEUED, and when the next one is due (epoch ms).
+#[napi(object, use_nullable = true)]
+pub struct JsDelayedSweep {
+    pub woken: Vec<String>,
+    pub next_due_epoch_ms: Option<i64>,
+}
+
+impl From<DelayedSweep> for JsDelayedSweep {
+    fn from(d: DelayedSweep) -> Self {
+        JsDelayedSweep {
+            woken: d.woken,
+            next_due_epoch_ms: d.next_due_epoch_ms,
         }
     }
 }
@@ -40,24 +111,57 @@ impl NativeEngine {
         })
     }
 
-    /// Claims up to `cap` ENQUEUED rows of `queue` within its limits; `local_running` is how many of
-    /// the queue's workflows this process runs now (for the worker limit).
+    /// Which of `queues` have rows this process could claim (one statement for all of them).
+    #[napi]
+    pub fn queues_with_work<'env>(
+        &self,
+        env: &'env Env,
+        queues: Vec<String>,
+        runnable_workflows: Option<Vec<JsRunnable>>,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            engine
+                .queues_with_work(queues, runnable(runnable_workflows))
+                .await
+        })
+    }
+
+    /// Moves the application's due DELAYED rows to ENQUEUED.
+    #[napi]
+    pub fn sweep_delayed<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, JsDelayedSweep>> {
+        let engine = self.inner.clone();
+        promise(env, async move { Ok(engine.sweep_delayed().await?.into()) })
+    }
+
+    /// Claims ENQUEUED rows of a queue within its limits.
     #[napi]
     pub fn claim_from_queue<'env>(
         &self,
         env: &'env Env,
-        queue: String,
-        local_running: i32,
-        cap: i32,
-    ) -> Result<PromiseRaw<'env, Vec<JsClaimedWorkflow>>> {
+        request: JsClaimRequest,
+    ) -> Result<PromiseRaw<'env, JsClaim>> {
         let engine = self.inner.clone();
         promise(env, async move {
-            let rows = engine.claim_from_queue(&queue, local_running, cap).await?;
-            Ok(rows.into_iter().map(Into::into).collect())
+            let req = ClaimRequest {
+                queue: request.queue,
+                partitioned: request.partitioned,
+                local_running: request.local_running,
+                partition_running: request
+                    .partition_running
+                    .into_iter()
+                    .map(|p| (p.key, p.running))
+                    .collect(),
+                cap: request.cap,
+                cursor: request.cursor,
+                runnable: runnable(request.runnable),
+            };
+            Ok(engine.claim_from_queue(req).await?.into())
         })
     }
 
-    /// Tells every listening process that `queue` has new work.
+    /// Tells every other listening engine that `queue` has new work (this engine's own dispatcher
+    /// skips it: wake it locally).
     #[napi]
     pub fn notify_queue<'env>(
         &self,
@@ -68,8 +172,8 @@ impl NativeEngine {
         promise(env, async move { engine.notify_queue(&queue).await })
     }
 
-    /// The queues other processes (or this one) enqueued onto since the last call, waiting up to
-    /// `timeout_ms` for one; empty on timeout. Rejects once the engine closes.
+    /// The queues other engines enqueued onto since the last call, waiting up to `timeout_ms` for
+    /// one; empty on timeout. Rejects once the engine closes.
     #[napi]
     pub fn next_queue_wakes<'env>(
         &self,

@@ -16,7 +16,8 @@ use super::Closer;
 pub const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
 pub const EVENTS_CHANNEL: &str = "dbos_workflow_events_channel";
 pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
-/// Our own channel (the SDK does not use it): the payload is the name of a queue just enqueued onto.
+/// Our own channel (the SDK does not use it): the payload is `<origin>\x1f<queue>`, the notifying
+/// engine's origin (the `origin` field of `Engine`) and the name of a queue just enqueued onto.
 pub const QUEUES_CHANNEL: &str = "dbos_native_queues_channel";
 /// Our own channel: the payload is the ID of a queued workflow that just finished (see `completion_key`).
 pub const COMPLETIONS_CHANNEL: &str = "dbos_native_completions_channel";
@@ -33,6 +34,8 @@ enum Heard {
     Completion(String),
     Key(String),
 }
+/// Separates the origin from the queue name in a queue notification.
+const ORIGIN_SEPARATOR: char = '\u{1f}';
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -69,6 +72,9 @@ pub struct Listener {
     queue_wakes: Mutex<HashSet<String>>,
     /// Signalled when `queue_wakes` gains a name (a permit is kept if nobody waits yet).
     queue_wake: Notify,
+    /// This engine's origin: its own queue notifications are skipped (its enqueues woke the lane
+    /// locally already; the echo would cost a second claim per enqueue).
+    origin: String,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -106,8 +112,9 @@ impl Drop for Waiter {
 }
 
 impl Listener {
-    fn new() -> Arc<Self> {
+    fn new(origin: String) -> Arc<Self> {
         Arc::new(Listener {
+            origin,
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
             queue_wakes: Mutex::new(HashSet::new()),
@@ -115,7 +122,14 @@ impl Listener {
         })
     }
 
-    fn note_queue_wake(&self, queue: String) {
+    fn note_queue_wake(&self, payload: &str) {
+        let queue = match payload.split_once(ORIGIN_SEPARATOR) {
+            Some((origin, _)) if origin == self.origin => return,
+            Some((_, queue)) => queue,
+            // Untagged (an older build): a wake like any other.
+            None => payload,
+        };
+        let queue = queue.to_string();
         self.queue_wakes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -203,8 +217,8 @@ impl Listener {
     }
 
     /// Starts the listening task; it reconnects after errors until the engine closes.
-    pub(crate) fn start(config: Config, closed: Arc<Closer>) -> Arc<Self> {
-        let listener = Listener::new();
+    pub(crate) fn start(config: Config, closed: Arc<Closer>, origin: String) -> Arc<Self> {
+        let listener = Listener::new(origin);
         let task_listener = listener.clone();
         tokio::spawn(async move {
             while !closed.is_closed() {
@@ -258,7 +272,7 @@ impl Listener {
             self.wake_all();
             while let Some(heard) = rx.recv().await {
                 match heard {
-                    Heard::Queue(queue) => self.note_queue_wake(queue),
+                    Heard::Queue(payload) => self.note_queue_wake(&payload),
                     Heard::Completion(id) => self.wake(&completion_key(&id)),
                     Heard::Key(key) => self.wake(&key),
                 }
@@ -309,7 +323,7 @@ impl Engine {
                     .connect_timeout(Duration::from_secs(10))
                     .keepalives(true)
                     .keepalives_idle(Duration::from_secs(30));
-                Listener::start(config, self.closed.clone())
+                Listener::start(config, self.closed.clone(), self.origin.clone())
             })
             .await
             .clone()
@@ -325,9 +339,10 @@ impl Engine {
     /// Tells every listening process that `queue` has new work (delivered when this commits: here,
     /// at once, as a statement of its own). A lost notification only delays the run to the next poll.
     pub async fn notify_queue(&self, queue: &str) -> Result<()> {
+        let payload = format!("{}{ORIGIN_SEPARATOR}{queue}", self.origin);
         // Transactions, locks: one statement, no row locks (the server serialises notifying commits).
         self.retrying(|| async {
-            self.query("SELECT pg_notify($1, $2)", &[&QUEUES_CHANNEL, &queue])
+            self.query("SELECT pg_notify($1, $2)", &[&QUEUES_CHANNEL, &payload])
                 .await
         })
         .await?;

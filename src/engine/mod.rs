@@ -132,6 +132,8 @@ pub struct Engine {
     parked: parked::Parked,
     /// Where writes handed off without a waiting caller run.
     runtime: tokio::runtime::Handle,
+    /// Tells this engine's queue notifications from every other engine's (see `notify_queue`).
+    origin: String,
 }
 
 impl Engine {
@@ -196,6 +198,7 @@ impl Engine {
             held: held::Held::default(),
             parked: parked::Parked::default(),
             runtime: tokio::runtime::Handle::current(),
+            origin: uuid::Uuid::new_v4().simple().to_string(),
         };
         if opts.listen {
             engine.listener().await;
