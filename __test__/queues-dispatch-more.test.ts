@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { DBOS } from 'dbos-native';
+import { Client } from 'pg';
 import { waitFor } from './helpers/child';
 import { query, sleep, statusRow } from './helpers/db';
 import { launchedDatabase } from './helpers/scratch';
@@ -196,5 +197,41 @@ describe('cost', () => {
     // Still served (at the default interval): a row enqueued by the official client (no notification) runs.
     await (await official()).enqueue({ queueName: 'zero', workflowName: 'moreWorkflow', workflowID: 'zero-1' }, 1);
     assert.equal(await DBOS.retrieveWorkflow('zero-1').getResult(), 'done zero-1');
+  });
+});
+
+describe('a claimer outside our lock (an official SDK process)', () => {
+  test('head rows it holds mid-claim are waited for and counted, not skipped past the global limit', async () => {
+    // Rows on a queue not yet in dbos.queues: nobody dispatches them until the row is added.
+    const c = await official();
+    await c.enqueue({ queueName: 'mixed', workflowName: 'moreWorkflow', workflowID: 'mix-a', appVersion: 'v1' }, 1);
+    await sleep(5); // created_at orders the two: mix-a is the head
+    await c.enqueue({ queueName: 'mixed', workflowName: 'moreWorkflow', workflowID: 'mix-b', appVersion: 'v1' }, 1);
+    // A claim of the head row by another SDK's worker, as the SDK makes it: row locked and marked, not committed.
+    const sdk = new Client({ connectionString: db.url });
+    await sdk.connect();
+    try {
+      await sdk.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await sdk.query(`SELECT workflow_uuid FROM dbos.workflow_status WHERE workflow_uuid = 'mix-a' FOR UPDATE NOWAIT`);
+      await sdk.query(
+        `UPDATE dbos.workflow_status SET status = 'PENDING', executor_id = 'official-worker', started_at_epoch_ms = $1
+         WHERE workflow_uuid = 'mix-a'`,
+        [Date.now()],
+      );
+      // Our dispatcher finds the queue (global limit 1) at its next refresh and tries to claim while that is open.
+      await addQueue('mixed', { concurrency: 1 });
+      await waitFor('our dispatcher tried to claim while that claim was open', () => (claims.get('mixed') ?? 0) > 0, [], 5000);
+      await sleep(500);
+      await sdk.query('COMMIT');
+    } finally {
+      await sdk.end();
+    }
+    // mix-a is PENDING (the other worker's): the one slot is taken, so mix-b must wait. Skipping the locked head
+    // row instead would have claimed mix-b beside it.
+    await sleep(1500);
+    assert.equal(await statusOf('mix-b'), 'ENQUEUED', 'mix-b started while the other worker held the only slot');
+    // The other worker finishes: the slot frees and mix-b runs here.
+    await query(db.url, `UPDATE dbos.workflow_status SET status = 'SUCCESS' WHERE workflow_uuid = 'mix-a'`);
+    await waitFor('mix-b ran once the slot was free', async () => (await statusOf('mix-b')) === 'SUCCESS', [], 5000);
   });
 });

@@ -121,7 +121,9 @@ fn mark(s: &str, extra: &str) -> String {
 /// $5 token, $6 executor, $7 cap, $8/$9 runnable workflow names and class names (NULL: any), $10 my
 /// app name. Transactions, locks: the second statement of `claim_from_queue`'s transaction (after the
 /// queue's advisory lock, so its snapshot sees every earlier claim of the queue committed); the chosen
-/// rows are locked `FOR UPDATE SKIP LOCKED` (a row a cancel holds is left), then updated.
+/// rows are locked `FOR UPDATE NOWAIT`, then updated. NOWAIT, not SKIP LOCKED: a row locked by a
+/// claimer outside our advisory lock (an official SDK process mid-claim) fails the claim, which is
+/// retried once that claim has committed and is counted, rather than skipped while uncounted.
 pub(crate) fn unpartitioned(s: &str) -> String {
     let head = head(s, false);
     let claimable = claimable("ws", &CLAIM);
@@ -130,7 +132,7 @@ pub(crate) fn unpartitioned(s: &str) -> String {
         "WITH {head}, \
          c AS (SELECT ws.workflow_uuid FROM {s}.workflow_status ws WHERE ws.queue_name = $1 AND {claimable} \
            ORDER BY ws.priority ASC, ws.created_at ASC, ws.workflow_uuid ASC \
-           LIMIT GREATEST(COALESCE((SELECT n FROM budget), 0), 0) FOR UPDATE SKIP LOCKED) \
+           LIMIT GREATEST(COALESCE((SELECT n FROM budget), 0), 0) FOR UPDATE NOWAIT) \
          {mark}"
     )
 }
@@ -193,7 +195,7 @@ pub(crate) fn partitioned(s: &str) -> String {
            ORDER BY h.rank, kb.side, kb.pk LIMIT GREATEST(COALESCE((SELECT n FROM budget), 0), 0)), \
          c AS (SELECT ws.workflow_uuid, p.pk, p.rank, p.side FROM {s}.workflow_status ws \
            JOIN pick p ON p.workflow_uuid = ws.workflow_uuid WHERE ws.status = {enqueued} \
-           FOR UPDATE OF ws SKIP LOCKED) \
+           FOR UPDATE OF ws NOWAIT) \
          {mark}"
     )
 }

@@ -7,7 +7,7 @@
 mod claim;
 
 use super::db::now_ms;
-use super::error::Result;
+use super::error::{EngineError, Result};
 use super::recovery::{claimed_from, ClaimedWorkflow};
 use super::status::Status;
 use super::Engine;
@@ -137,6 +137,15 @@ fn runnable_params(runnable: &Option<Vec<(String, String)>>) -> Runnable {
     }
 }
 
+/// A claimer outside our advisory lock (an official SDK process) may hold head rows of the queue in
+/// its own claim transaction. Skipping them would count the queue's PENDING rows without its claim
+/// and overrun the limits, so the claim locks its rows NOWAIT and, when one is held
+/// (`LOCK_NOT_AVAILABLE`), tries again once that transaction has had time to end: up to
+/// `LOCKED_RETRIES` times, waiting `LOCKED_DELAY` longer each time (about 1 s in all).
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+const LOCKED_RETRIES: u32 = 20;
+const LOCKED_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl Engine {
     /// The queues of this application (and unclaimed ones) that this process dispatches.
     pub async fn queues_to_serve(&self) -> Result<Vec<QueueToServe>> {
@@ -200,54 +209,76 @@ impl Engine {
         let (wf, classes) = runnable_params(&req.runnable);
         let (pkeys, pcounts): (Vec<String>, Vec<i32>) =
             req.partition_running.iter().cloned().unzip();
-        let mut first = true;
-        let rows = self
-            .retrying(|| {
-                let retry = !std::mem::replace(&mut first, false);
-                let (token, names, wf, classes, pkeys, pcounts, req) =
-                    (&token, &names, &wf, &classes, &pkeys, &pcounts, &req);
-                async move {
-                    let mut client = self.client().await?;
-                    if retry {
-                        let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
-                        let taken = client.query(&stmt, &[token]).await?;
-                        if !taken.is_empty() {
-                            return Ok(taken);
+        let mut locked_retries = 0;
+        let rows = loop {
+            let mut first = true;
+            let attempt = self
+                .retrying(|| {
+                    let retry = !std::mem::replace(&mut first, false);
+                    let (token, names, wf, classes, pkeys, pcounts, req) =
+                        (&token, &names, &wf, &classes, &pkeys, &pcounts, &req);
+                    async move {
+                        let mut client = self.client().await?;
+                        if retry {
+                            let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
+                            let taken = client.query(&stmt, &[token]).await?;
+                            if !taken.is_empty() {
+                                return Ok(taken);
+                            }
                         }
+                        let lock = client.prepare_cached(&self.sql.dispatch.lock).await?;
+                        let sql = if req.partitioned {
+                            &self.sql.dispatch.claim_partitioned
+                        } else {
+                            &self.sql.dispatch.claim
+                        };
+                        let claim = client.prepare_cached(sql).await?;
+                        let tx = client.transaction().await?;
+                        tx.execute(&lock, &[&req.queue]).await?;
+                        let common: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+                            &req.queue,
+                            &self.identity.app_version,
+                            names,
+                            &req.local_running,
+                            token,
+                            &self.identity.executor_id,
+                            &req.cap,
+                            wf,
+                            classes,
+                            &self.identity.app_name,
+                        ];
+                        let rows = if req.partitioned {
+                            let mut params = common.to_vec();
+                            params.extend_from_slice(&[
+                                pkeys,
+                                pcounts,
+                                &req.cursor,
+                                &KEYS_PER_CLAIM,
+                            ]);
+                            tx.query(&claim, &params).await?
+                        } else {
+                            tx.query(&claim, &common).await?
+                        };
+                        tx.commit().await?;
+                        Ok(rows)
                     }
-                    let lock = client.prepare_cached(&self.sql.dispatch.lock).await?;
-                    let sql = if req.partitioned {
-                        &self.sql.dispatch.claim_partitioned
-                    } else {
-                        &self.sql.dispatch.claim
-                    };
-                    let claim = client.prepare_cached(sql).await?;
-                    let tx = client.transaction().await?;
-                    tx.execute(&lock, &[&req.queue]).await?;
-                    let common: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
-                        &req.queue,
-                        &self.identity.app_version,
-                        names,
-                        &req.local_running,
-                        token,
-                        &self.identity.executor_id,
-                        &req.cap,
-                        wf,
-                        classes,
-                        &self.identity.app_name,
-                    ];
-                    let rows = if req.partitioned {
-                        let mut params = common.to_vec();
-                        params.extend_from_slice(&[pkeys, pcounts, &req.cursor, &KEYS_PER_CLAIM]);
-                        tx.query(&claim, &params).await?
-                    } else {
-                        tx.query(&claim, &common).await?
-                    };
-                    tx.commit().await?;
-                    Ok(rows)
+                })
+                .await;
+            match attempt {
+                Err(e) if e.sqlstate() == Some(LOCK_NOT_AVAILABLE) => {
+                    if locked_retries == LOCKED_RETRIES {
+                        // Still held: nothing claimed now; the next wake or poll tries again.
+                        break Vec::new();
+                    }
+                    locked_retries += 1;
+                    tokio::select! {
+                        _ = tokio::time::sleep(LOCKED_DELAY * locked_retries) => {}
+                        _ = self.closed.cancelled() => return Err(EngineError::shutdown()),
+                    }
                 }
-            })
-            .await?;
+                other => break other?,
+            }
+        };
         let mut out = Claim::default();
         // Where the round-robin ended: the last row in (rank, side, key) order.
         let mut last: Option<(i64, i32, String)> = None;
