@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DBOSClient } from 'dbos-native';
-import { countEvents, killAll, logEvents, spawnApp, waitFor, type App } from './helpers/child';
+import { countEvents, killAll, spawnApp, stepSpans, waitFor, type App } from './helpers/child';
 import { query, sleep } from './helpers/db';
 import { appScratch } from './helpers/scratch';
 
@@ -28,24 +28,6 @@ const DRIFT_MS = 500;
 
 let client: DBOSClient | undefined;
 const scratch = appScratch('dbosn_queues_contention', { teardown: async () => client?.destroy() });
-
-interface Run {
-  id: string;
-  start: number;
-  end: number;
-}
-
-/** The step runs the workers logged, one per start event (a step run twice shows twice). */
-function runs(log: string): Run[] {
-  const events = logEvents(log);
-  return events
-    .filter((e) => e.name.startsWith('start:'))
-    .map((e) => {
-      const [, sdk = '', id = ''] = e.name.split(':');
-      const end = events.find((f) => f.name === `end:${sdk}:${id}`)?.at ?? Infinity;
-      return { id, start: e.at, end };
-    });
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -110,7 +92,7 @@ async function stream(script: string, queue: string, workers: App[], report: (ms
   assert.deepEqual(rows.map((r) => r.workflow_uuid).sort(), [...enqueuedAt.keys()].sort());
 
   // Exactly once: one step run per workflow.
-  const all = runs(log);
+  const all = stepSpans(log);
   for (const id of enqueuedAt.keys()) {
     const n = all.filter((r) => r.id === id).length;
     assert.equal(n, 1, `${id} ran ${n} times`);
