@@ -262,6 +262,25 @@ describe('an enqueue onto an unregistered queue is accepted, with one warning pe
     assert.match(about[0] ?? '', /not registered/);
     assert.equal(warnings.filter((w) => w.includes("'parked'")).length, 0);
   });
+
+  test('listQueuedWorkflows (DBOS and DBOSClient) shows the rows of a queue not in dbos.queues', async () => {
+    await ensureQueues();
+    await DBOS.startWorkflow(greet, { queueName: 'ghost-list', workflowID: 'ghost-l1' })('g', 1);
+    await withClients(async (ours) => {
+      await ours.enqueue({ queueName: 'ghost-list', workflowName: 'greet', workflowID: 'ghost-l2' }, 'g', 2);
+      const registered = await query(db.url, "SELECT 1 FROM dbos.queues WHERE name = 'ghost-list'");
+      assert.equal(registered.length, 0, 'the queue is not registered');
+      const ids = (ws: { workflowID: string }[]) => ws.map((w) => w.workflowID).filter((id) => id.startsWith('ghost-l')).sort();
+      const expected = ['ghost-l1', 'ghost-l2'];
+      assert.deepEqual(ids(await DBOS.listQueuedWorkflows({ queueName: 'ghost-list' })), expected);
+      assert.deepEqual(ids(await ours.listQueuedWorkflows({ queueName: 'ghost-list' })), expected);
+      // Unfiltered too: a listing of what waits does not leave such rows out.
+      assert.deepEqual(ids(await DBOS.listQueuedWorkflows({})), expected);
+      assert.deepEqual(ids(await ours.listQueuedWorkflows({})), expected);
+      const row = (await ours.listQueuedWorkflows({ workflowIDs: ['ghost-l2'] }))[0];
+      assert.deepEqual([row?.status, row?.queueName], ['ENQUEUED', 'ghost-list']);
+    });
+  });
 });
 
 describe('DBOS.enqueueWorkflowWithOptions', () => {

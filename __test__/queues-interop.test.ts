@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { DBOSClient } from 'dbos-native';
-import { countEvents, logEvents, spawnApp, waitFor } from './helpers/child';
+import { countEvents, spawnApp, stepSpans, waitFor } from './helpers/child';
 import { query } from './helpers/db';
 import { appScratch } from './helpers/scratch';
 
@@ -33,25 +33,6 @@ const officialWorker = path.join(__dirname, 'apps', 'queue-worker-official.js');
 /** The `dbos` bin of the installed SDK (its package.json's `bin`). */
 const sdkRoot = path.resolve(path.dirname(require.resolve('@dbos-inc/dbos-sdk')), '..', '..');
 const cli = path.join(sdkRoot, (JSON.parse(readFileSync(path.join(sdkRoot, 'package.json'), 'utf8')) as { bin: { dbos: string } }).bin.dbos);
-
-interface Span {
-  id: string;
-  sdk: string;
-  start: number;
-  end: number;
-}
-
-/** The step runs the workers logged, one per start event (a step run twice shows twice). */
-function spans(log: string): Span[] {
-  const events = logEvents(log);
-  return events
-    .filter((e) => e.name.startsWith('start:'))
-    .map((e) => {
-      const [, sdk = '', id = ''] = e.name.split(':');
-      const end = events.find((f) => f.name === `end:${sdk}:${id}`)?.at ?? Infinity;
-      return { id, sdk, start: e.at, end };
-    });
-}
 
 describe('one official and one dbos-native worker on one limited queue', () => {
   test('limits hold across both, every workflow runs once, both workers take part', async (t) => {
@@ -88,7 +69,7 @@ describe('one official and one dbos-native worker on one limited queue', () => {
     assert.deepEqual(rows.map((r) => r.workflow_uuid).sort(), [...ids].sort());
 
     // Exactly once: one step run per workflow, by the worker whose executor the row names.
-    const runs = spans(log);
+    const runs = stepSpans(log);
     for (const id of ids) {
       const mine = runs.filter((s) => s.id === id);
       assert.equal(mine.length, 1, `${id} ran ${mine.length} times`);

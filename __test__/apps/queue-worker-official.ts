@@ -1,7 +1,8 @@
 // An official SDK worker for the queue interop test (its twin on dbos-native is queue-worker.ts;
 // the two differ only in their import). It registers `interopJob` and serves every queue of the application
 // `qinterop`; each job's one step sleeps its argument (ms) and appends `start:official:<id> <ms>` and `end:official:<id> <ms>`
-// to $LOG. Logs `ready` once launched, then runs until killed.
+// to $LOG (its executor ID is $EXECUTOR_ID, default `<sdk>-worker`; $LOG_LEVEL=warn shows its contention backoff
+// on stderr). Logs `ready` once launched, then runs until killed.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { hangForever, runMain } from './app-main';
@@ -26,7 +27,7 @@ DBOS.registerWorkflow(
 );
 
 runMain('queue-worker-official', async () => {
-  DBOS.setConfig({ name: 'qinterop', systemDatabaseUrl: process.env.DBOS_SYSTEM_DATABASE_URL, applicationVersion: 'qinterop-v1', executorID: `${sdk}-worker`, logLevel: 'error' });
+  DBOS.setConfig({ name: 'qinterop', systemDatabaseUrl: process.env.DBOS_SYSTEM_DATABASE_URL, applicationVersion: 'qinterop-v1', executorID: process.env.EXECUTOR_ID ?? `${sdk}-worker`, logLevel: process.env.LOG_LEVEL ?? 'error' });
   await DBOS.launch();
   log('ready');
   await hangForever();

@@ -1,7 +1,7 @@
 // A dbos-native worker for the queue interop test (its twin on the official SDK is queue-worker-official.ts;
 // the two differ only in their import). It registers `interopJob` and serves every queue of the application
 // `qinterop`; each job's one step sleeps its argument (ms) and appends `start:native:<id> <ms>` and `end:native:<id> <ms>`
-// to $LOG. Logs `ready` once launched, then runs until killed.
+// to $LOG (its executor ID is $EXECUTOR_ID, default `<sdk>-worker`). Logs `ready` once launched, then runs until killed.
 import { appendFileSync } from 'node:fs';
 import { DBOS } from 'dbos-native';
 import { hangForever, runMain } from './app-main';
@@ -26,7 +26,7 @@ DBOS.registerWorkflow(
 );
 
 runMain('queue-worker', async () => {
-  DBOS.setConfig({ name: 'qinterop', systemDatabaseUrl: process.env.DBOS_SYSTEM_DATABASE_URL, applicationVersion: 'qinterop-v1', executorID: `${sdk}-worker`, logLevel: 'error' });
+  DBOS.setConfig({ name: 'qinterop', systemDatabaseUrl: process.env.DBOS_SYSTEM_DATABASE_URL, applicationVersion: 'qinterop-v1', executorID: process.env.EXECUTOR_ID ?? `${sdk}-worker`, logLevel: 'error' });
   await DBOS.launch();
   log('ready');
   await hangForever();

@@ -96,6 +96,27 @@ export function logEvents(file: string): LogEvent[] {
     });
 }
 
+/** A step run by a queue worker (apps/queue-worker*.ts): its `start:<sdk>:<id>` and `end:<sdk>:<id>` events. */
+export interface StepSpan {
+  id: string;
+  sdk: string;
+  start: number;
+  /** Infinity while (or if) the step never ended. */
+  end: number;
+}
+
+/** The step runs the queue workers logged, one per start event (a step run twice shows twice). */
+export function stepSpans(file: string): StepSpan[] {
+  const events = logEvents(file);
+  return events
+    .filter((e) => e.name.startsWith('start:'))
+    .map((e) => {
+      const [, sdk = '', id = ''] = e.name.split(':');
+      const end = events.find((f) => f.name === `end:${sdk}:${id}`)?.at ?? Infinity;
+      return { id, sdk, start: e.at, end };
+    });
+}
+
 export function countEvents(file: string, name: string): number {
   return logEvents(file).filter((e) => e.name === name).length;
 }

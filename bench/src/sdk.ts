@@ -21,8 +21,8 @@ export interface Handle<R> {
 
 export interface BenchClient {
   send<T>(destinationID: string, message: T, topic?: string): Promise<void>;
-  /** Enqueues a run of the workflow registered as `workflowName` (a generated workflow ID). */
-  enqueue(options: { workflowName: string; queueName: string }, ...args: unknown[]): Promise<Handle<unknown>>;
+  /** Enqueues a run of the workflow registered as `workflowName` (a generated workflow ID), for `appVersion`'s executors if given. */
+  enqueue(options: { workflowName: string; queueName: string; appVersion?: string }, ...args: unknown[]): Promise<Handle<unknown>>;
   /** With the client's default polling options (the official client polls events every 10 s). */
   getEvent<T>(workflowID: string, key: string, timeoutSeconds: number): Promise<T | null>;
   /** With the client's default polling options (the official client polls streams every 1 s, without LISTEN). */

@@ -7,7 +7,7 @@ import { emptyWorkflow, emptyWorkflowC32 } from './empty-workflow';
 import { eventLatency } from './event-latency';
 import { messagesC32 } from './messages-c32';
 import { pingPong } from './ping-pong';
-import { clientEnqueueC32, queueEmptyC32, queueLatency, queueTenStepC32 } from './queues';
+import { clientEnqueueC32, queueEmptyC32, queueLatency, queueLatency4Proc, queueTenStepC32 } from './queues';
 import { sendRecvLatency } from './send-recv-latency';
 import { streamFirstValueClient } from './stream-first-value-client';
 import { streamLatency } from './stream-latency';
@@ -34,4 +34,5 @@ export const scenarios: readonly Scenario[] = [
   queueEmptyC32,
   queueTenStepC32,
   clientEnqueueC32,
+  queueLatency4Proc,
 ];

@@ -3,6 +3,10 @@
 // and workflows enqueued by 32 concurrent `DBOSClient.enqueue` callers, counted when they complete.
 // The official SDK finds queued work by polling each queue (every 1 s by default); dbos-native is also woken by
 // the enqueue itself.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { QW_GLOBAL_CONCURRENCY, QW_VERSION, QW_WORKFLOW } from '../queue-worker';
 import type { BenchSdk, Workflow } from '../sdk';
 import { Mailbox, boundedLoop, concurrentLoop, latencyMetrics, now, rateMetric, sleep, withTimeout, type Scenario } from '../scenario';
 import { registerTenStep } from './ten-step';
@@ -134,6 +138,80 @@ export const clientEnqueueC32: Scenario = {
         ctx.countOps(warmup + n);
         return [rateMetric('throughput', n, elapsed)];
       } finally {
+        await client.destroy();
+      }
+    };
+  },
+};
+
+const PROCS = { workers: 4, samples: 100, warmup: 5, everyMs: 100 };
+
+/** Starts worker `k` of the SDK under test (bench/build/queue-worker.js); `starts` gets each run's start time. */
+function startWorker(sdk: BenchSdk, k: number, queue: string, starts: Mailbox<number>): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'queue-worker.js')], {
+    env: { ...process.env, BENCH_QW_SDK: sdk.id, BENCH_QW_DB_URL: sdk.systemDatabaseUrl, BENCH_QW_EXECUTOR: `qw-${k}`, BENCH_QW_QUEUE: k === 0 ? queue : '' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`queue worker ${k} exited with ${code}`)));
+    readline.createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const [what, i, at] = line.split(' ');
+      if (what === 'ready') resolve();
+      else if (what === 'start') starts.put(Number(i), Number(at));
+    });
+  });
+  ready.catch(() => undefined); // awaited by the scenario; a later exit is not an unhandled rejection
+  return { child, ready };
+}
+
+/**
+ * Enqueue→start latency with 4 worker processes on one queue with globalConcurrency 4: the claims of several
+ * processes meet on one queue (the official SDK's fail each other's NOWAIT row locks and back off). The enqueues
+ * come from this process's DBOSClient, a steady stream; the workers are separate processes of the same SDK.
+ */
+export const queueLatency4Proc: Scenario = {
+  id: 'queue-latency-4proc',
+  title: `queued workflow enqueue→start latency, ${PROCS.workers} worker processes, globalConcurrency ${QW_GLOBAL_CONCURRENCY}`,
+  note:
+    `${PROCS.workers} worker processes of the SDK (spawned by the bench child) serve one queue with globalConcurrency ${QW_GLOBAL_CONCURRENCY}; ` +
+    `DBOSClient.enqueue from the bench child every ${PROCS.everyMs} ms, ${PROCS.warmup} warm-up + ${PROCS.samples} samples; ` +
+    'time from just before the enqueue to the first line of the body in a worker (Date.now(), one host)',
+  timeCapMs: 150_000,
+  prepare(sdk) {
+    return async (ctx) => {
+      const queue = 'queue-latency-4proc';
+      const starts = new Mailbox<number>();
+      const workers: ChildProcess[] = [];
+      const client = await sdk.createClient();
+      try {
+        // The first registers the queue; the others start once it has, so none launches on a missing schema.
+        const first = startWorker(sdk, 0, queue, starts);
+        workers.push(first.child);
+        await withTimeout(first.ready, 60_000, 'the first queue worker to launch');
+        const rest = Array.from({ length: PROCS.workers - 1 }, (_, k) => startWorker(sdk, k + 1, queue, starts));
+        workers.push(...rest.map((w) => w.child));
+        await withTimeout(Promise.all(rest.map((w) => w.ready)), 60_000, 'the queue workers to launch');
+        await sleep(1500); // the official SDK's workers find a new queue within a second
+
+        const total = PROCS.warmup + PROCS.samples;
+        const enqueuedAt: number[] = [];
+        const t0 = now();
+        const n = await boundedLoop(total, ctx.deadline, async (i) => {
+          const wait = t0 + i * PROCS.everyMs - now();
+          if (wait > 0) await sleep(wait);
+          enqueuedAt[i] = Date.now();
+          await client.enqueue({ workflowName: QW_WORKFLOW, queueName: queue, appVersion: QW_VERSION }, i);
+        });
+        const latencies: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const started = await starts.take(i, Math.max(1, ctx.deadline - now()), `queued workflow ${i} to start`);
+          if (i >= PROCS.warmup) latencies.push(started - (enqueuedAt[i] ?? started));
+        }
+        ctx.countOps(n);
+        ctx.recordSamples('latencyMs', latencies);
+        return latencyMetrics(latencies);
+      } finally {
+        for (const w of workers) w.stdin?.end(); // a worker exits when its stdin closes
         await client.destroy();
       }
     };
