@@ -8,6 +8,7 @@ import { send, type GetEventOptions, type SendOptions } from './messages';
 import { connectEngine, pollMs, type Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
 import { outcomeValue } from './results';
+import { DBOSJSON } from './superjson-format';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
 import { requireString, requireWorkflowIDs } from './validation';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
@@ -290,5 +291,11 @@ export class DBOSClient {
 
   private lister(): Lister {
     return { engine: this.live(), ownApp: this.appName, serializerOpts: this.serializerOpts, timeoutMs: this.listTimeout };
+  }
+
+  // ---- SURFACE (issue 15): the rest of the SDK's DBOSClient surface
+  /** The serializer of workflow inputs and outputs: the one given to `create`, else DBOSJSON (as the SDK's). */
+  get serializer(): DBOSSerializer {
+    return this.serializerOpts.serializer ?? DBOSJSON;
   }
 }
