@@ -25,7 +25,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DebouncerClient',
   'DBOS.migrate',
   'DBOS.logRegisteredEndpoints',
-  'DBOS.logger',
   'DBOS.tracer',
   'DBOS.span',
   'DBOS.authenticatedUser',

@@ -29,6 +29,7 @@ import {
   type SendOptions,
 } from './messages';
 import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycle';
+import { dbosLogger, type DLogger } from './logger';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -454,6 +455,11 @@ export class DBOS {
   static async randomUUID(): Promise<string> {
     if (!workflowCode()) return randomUUID();
     return recordedValue(executor('DBOS.randomUUID').engine, 'DBOS.randomUUID', () => randomUUID());
+  }
+
+  // ---- SURFACE (issue 15): logger, context members, lifecycle callbacks, associated info, patching, debouncer
+  static get logger(): DLogger {
+    return dbosLogger();
   }
 }
 

@@ -33,3 +33,4 @@ export {
   isWorkflowIDInUseError,
   getDBOSErrorCode,
 } from './error';
+export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } from './logger';
