@@ -30,6 +30,7 @@ import {
 } from './messages';
 import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycle';
 import { dbosLogger, type DLogger } from './logger';
+import { currentAuth, withAuthedContext, withNamedContext } from './auth-context';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -461,6 +462,11 @@ export class DBOS {
   static get logger(): DLogger {
     return dbosLogger();
   }
+  static get authenticatedUser(): string { return currentAuth()?.user ?? ''; } // prettier-ignore
+  static get authenticatedRoles(): string[] { return currentAuth()?.roles ?? []; } // prettier-ignore
+  static get assumedRole(): string { return currentAuth()?.assumedRole ?? ''; } // prettier-ignore
+  static withAuthedContext<R>(user: string, roles: string[], callback: () => Promise<R>): Promise<R> { return withAuthedContext(user, roles, callback); } // prettier-ignore
+  static withNamedContext<R>(callerName: string, callback: () => Promise<R>): Promise<R> { return withNamedContext(callerName, callback); } // prettier-ignore
 }
 
 /** Queue calls of the launched DBOS: its engine and application. */
