@@ -20,7 +20,6 @@ const sdkDir = path.join(root, 'node_modules', '@dbos-inc', 'dbos-sdk', 'dist', 
 // SURFACE: the rest). This list only shrinks: the test also fails on an entry that has landed.
 const NOT_YET: ReadonlySet<string> = new Set([
   // SURFACE
-  'StatusString',
   'Debouncer',
   'DebouncerClient',
   'DBOS.migrate',
@@ -34,7 +33,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DBOS.associateClassWithInfo',
   'DBOS.associateFunctionWithInfo',
   'DBOS.getAssociatedInfo',
-  'DBOS.setAlertHandler',
   'DBOSClient.enqueueDebounced',
   'DBOSClient.debounceDelayedWorkflow',
   'DBOSClient.sendInTransaction',

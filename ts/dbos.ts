@@ -31,6 +31,7 @@ import {
 import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycle';
 import { dbosLogger, type DLogger } from './logger';
 import { currentAuth, withAuthedContext, withNamedContext } from './auth-context';
+import { setAlertHandler, type AlertHandler } from './alerts';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -467,6 +468,7 @@ export class DBOS {
   static get assumedRole(): string { return currentAuth()?.assumedRole ?? ''; } // prettier-ignore
   static withAuthedContext<R>(user: string, roles: string[], callback: () => Promise<R>): Promise<R> { return withAuthedContext(user, roles, callback); } // prettier-ignore
   static withNamedContext<R>(callerName: string, callback: () => Promise<R>): Promise<R> { return withNamedContext(callerName, callback); } // prettier-ignore
+  static setAlertHandler(handler: AlertHandler): void { setAlertHandler(handler); } // prettier-ignore
 }
 
 /** Queue calls of the launched DBOS: its engine and application. */

@@ -34,3 +34,5 @@ export {
   getDBOSErrorCode,
 } from './error';
 export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } from './logger';
+export { StatusString } from './status-string';
+export type { AlertHandler } from './alerts';
