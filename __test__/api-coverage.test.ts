@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { API_EXCLUSIONS } from '../ts/exclusions';
@@ -174,6 +174,11 @@ test('the exclusion and not-yet lists name only real SDK members that we indeed 
     return m ? runtimeMember('ours', m) === 'present' : ourValues[k] !== undefined;
   });
   assert.deepEqual(landed, [], 'landed: remove from NOT_YET');
+});
+
+test('the README lists every exclusion', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  assert.deepEqual(Object.keys(API_EXCLUSIONS).filter((k) => !readme.includes(`\`${k}\``)), []);
 });
 
 // Members whose generic parameter the check cannot compare: it erases `T` to its constraint, the SDK's is
