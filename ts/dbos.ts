@@ -32,6 +32,7 @@ import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycl
 import { dbosLogger, type DLogger } from './logger';
 import { currentAuth, withAuthedContext, withNamedContext } from './auth-context';
 import { setAlertHandler, type AlertHandler } from './alerts';
+import { logRegisteredEndpoints, registerLifecycleCallback, type DBOSLifecycleCallback } from './lifecycle-callbacks';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -469,6 +470,8 @@ export class DBOS {
   static withAuthedContext<R>(user: string, roles: string[], callback: () => Promise<R>): Promise<R> { return withAuthedContext(user, roles, callback); } // prettier-ignore
   static withNamedContext<R>(callerName: string, callback: () => Promise<R>): Promise<R> { return withNamedContext(callerName, callback); } // prettier-ignore
   static setAlertHandler(handler: AlertHandler): void { setAlertHandler(handler); } // prettier-ignore
+  static registerLifecycleCallback(lcl: DBOSLifecycleCallback): void { registerLifecycleCallback(lcl); } // prettier-ignore
+  static logRegisteredEndpoints(): void { logRegisteredEndpoints(); } // prettier-ignore
 }
 
 /** Queue calls of the launched DBOS: its engine and application. */

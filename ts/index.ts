@@ -36,3 +36,4 @@ export {
 export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } from './logger';
 export { StatusString } from './status-string';
 export type { AlertHandler } from './alerts';
+export type { DBOSLifecycleCallback } from './lifecycle-callbacks';

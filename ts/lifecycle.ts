@@ -7,6 +7,7 @@ import { Executor } from './executor';
 import { connectEngine, type Engine } from './native';
 import { allInstances, freezeRegistry, unfreezeRegistry } from './registry';
 import { setCustomSerializer } from './serialization';
+import { destroyLifecycleCallbacks, initializeLifecycleCallbacks } from './lifecycle-callbacks';
 
 interface Runtime {
   executor: Executor;
@@ -102,6 +103,7 @@ async function doLaunch(): Promise<void> {
     // As in DBOS: every configured instance is initialized before recovery may run its workflows.
     for (const instance of allInstances()) await instance.initialize();
     await exec.startRecovery();
+    await initializeLifecycleCallbacks();
   } catch (e) {
     // Not shutdown(): it waits for this very launch to settle.
     await closeRuntime();
@@ -121,6 +123,7 @@ async function closeRuntime(): Promise<void> {
   unfreezeRegistry();
   if (!rt) return;
   clearInterval(rt.keepAlive);
+  await destroyLifecycleCallbacks();
   await rt.executor.close();
   await rt.embedded?.stop();
 }
