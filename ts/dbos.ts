@@ -29,10 +29,7 @@ import {
   type SendOptions,
 } from './messages';
 import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycle';
-import { dbosLogger, type DLogger } from './logger';
-import { currentAuth, withAuthedContext, withNamedContext } from './auth-context';
-import { setAlertHandler, type AlertHandler } from './alerts';
-import { logRegisteredEndpoints, registerLifecycleCallback, type DBOSLifecycleCallback } from './lifecycle-callbacks';
+import { DBOSSurface } from './dbos-surface';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -91,7 +88,8 @@ export interface GetResultOptions extends PollingOptions {
   deadlineEpochMS?: number;
 }
 
-export class DBOS {
+// SURFACE (issue 15): logger, auth context, lifecycle callbacks, alerts... are inherited statics (dbos-surface.ts).
+export class DBOS extends DBOSSurface {
   // ------------------------------------------------------------ lifecycle
 
   static setConfig(cfg: DBOSConfig): void {
@@ -459,19 +457,6 @@ export class DBOS {
     if (!workflowCode()) return randomUUID();
     return recordedValue(executor('DBOS.randomUUID').engine, 'DBOS.randomUUID', () => randomUUID());
   }
-
-  // ---- SURFACE (issue 15): logger, context members, lifecycle callbacks, associated info, patching, debouncer
-  static get logger(): DLogger {
-    return dbosLogger();
-  }
-  static get authenticatedUser(): string { return currentAuth()?.user ?? ''; } // prettier-ignore
-  static get authenticatedRoles(): string[] { return currentAuth()?.roles ?? []; } // prettier-ignore
-  static get assumedRole(): string { return currentAuth()?.assumedRole ?? ''; } // prettier-ignore
-  static withAuthedContext<R>(user: string, roles: string[], callback: () => Promise<R>): Promise<R> { return withAuthedContext(user, roles, callback); } // prettier-ignore
-  static withNamedContext<R>(callerName: string, callback: () => Promise<R>): Promise<R> { return withNamedContext(callerName, callback); } // prettier-ignore
-  static setAlertHandler(handler: AlertHandler): void { setAlertHandler(handler); } // prettier-ignore
-  static registerLifecycleCallback(lcl: DBOSLifecycleCallback): void { registerLifecycleCallback(lcl); } // prettier-ignore
-  static logRegisteredEndpoints(): void { logRegisteredEndpoints(); } // prettier-ignore
 }
 
 /** Queue calls of the launched DBOS: its engine and application. */
