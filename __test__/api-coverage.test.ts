@@ -33,7 +33,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DBOS.getAssociatedInfo',
   'DBOSClient.enqueueDebounced',
   'DBOSClient.debounceDelayedWorkflow',
-  'DBOSClient.sendInTransaction',
   // MGMT2
   'DBOS.waitFirst',
   'DBOS.waitAll',

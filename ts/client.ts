@@ -9,6 +9,7 @@ import { connectEngine, pollMs, type Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
 import { outcomeValue } from './results';
 import { DBOSJSON } from './superjson-format';
+import { sendInTransaction } from './send-in-transaction';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
 import { requireString, requireWorkflowIDs } from './validation';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
@@ -297,5 +298,10 @@ export class DBOSClient {
   /** The serializer of workflow inputs and outputs: the one given to `create`, else DBOSJSON (as the SDK's). */
   get serializer(): DBOSSerializer {
     return this.serializerOpts.serializer ?? DBOSJSON;
+  }
+
+  /** As `send`, inside the caller's open `pg` transaction on the system database: delivered at its commit. */
+  async sendInTransaction<T>(pgClient: PgClientBase, destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
+    return sendInTransaction(this.live(), pgClient, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
   }
 }
