@@ -26,8 +26,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DBOS.tracer',
   'DBOS.span',
   'DBOS.className',
-  'DBOS.patch',
-  'DBOS.deprecatePatch',
   'DBOS.associateClassWithInfo',
   'DBOS.associateFunctionWithInfo',
   'DBOS.getAssociatedInfo',

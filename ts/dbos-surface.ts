@@ -5,6 +5,7 @@ import { setAlertHandler, type AlertHandler } from './alerts';
 import { currentAuth, withAuthedContext, withNamedContext } from './auth-context';
 import { logRegisteredEndpoints, registerLifecycleCallback, type DBOSLifecycleCallback } from './lifecycle-callbacks';
 import { dbosLogger, type DLogger } from './logger';
+import { checkPatch } from './patching';
 
 export class DBOSSurface {
   /** The logger for application code: to `DBOSConfig.logger` or the console, with the caller's workflow and step. */
@@ -45,5 +46,15 @@ export class DBOSSurface {
 
   static logRegisteredEndpoints(): void {
     logRegisteredEndpoints();
+  }
+
+  /** In workflow code, with `enablePatching`: true if this execution runs the patched code (see patching.ts). */
+  static patch(patchName: string): Promise<boolean> {
+    return checkPatch(patchName, false);
+  }
+
+  /** As `patch`, once no execution can be unpatched: always true, and writes nothing. */
+  static deprecatePatch(patchName: string): Promise<boolean> {
+    return checkPatch(patchName, true);
   }
 }

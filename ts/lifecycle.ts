@@ -78,7 +78,9 @@ async function doLaunch(): Promise<void> {
   setCustomSerializer(cfg.serializer);
   freezeRegistry();
   const executorID = cfg.executorID ?? process.env.DBOS__VMID ?? 'local';
-  const appVersion = cfg.applicationVersion ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
+  // As the SDK: with patching, one version for every build (old and new code recover each other's workflows).
+  const patching = cfg.enablePatching ? 'PATCHING_ENABLED' : undefined;
+  const appVersion = cfg.applicationVersion ?? patching ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
   let engine: Engine;
   try {
     engine = await connectEngine({
