@@ -22,7 +22,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   // SURFACE
   'Debouncer',
   'DebouncerClient',
-  'DBOS.migrate',
   'DBOS.tracer',
   'DBOS.span',
   'DBOS.className',

@@ -6,6 +6,7 @@ import { currentAuth, withAuthedContext, withNamedContext } from './auth-context
 import { logRegisteredEndpoints, registerLifecycleCallback, type DBOSLifecycleCallback } from './lifecycle-callbacks';
 import { dbosLogger, type DLogger } from './logger';
 import { checkPatch } from './patching';
+import { migrate } from './migrate';
 
 export class DBOSSurface {
   /** The logger for application code: to `DBOSConfig.logger` or the console, with the caller's workflow and step. */
@@ -46,6 +47,11 @@ export class DBOSSurface {
 
   static logRegisteredEndpoints(): void {
     logRegisteredEndpoints();
+  }
+
+  /** Creates or migrates the system database at `systemDatabaseUrl` without launching. */
+  static migrate(systemDatabaseUrl: string, options?: { schemaName?: string; applicationRole?: string }): Promise<void> {
+    return migrate(systemDatabaseUrl, options);
   }
 
   /** In workflow code, with `enablePatching`: true if this execution runs the patched code (see patching.ts). */
