@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DBOS, Error as DBOSErrors } from 'dbos-native';
-import { freshDatabase, statusRow, steps } from './helpers/db';
+import { freshDatabase, sleep, statusRow, steps } from './helpers/db';
 
 let patchedCode = false;
 let deprecated = false;
@@ -35,6 +35,8 @@ test('patch and deprecatePatch, new and old executions', async () => {
 
     // An execution of the old code, re-executed by the new code: the old branch.
     const old = await DBOS.startWorkflow(Patched, { workflowID: 'old-1' }).run();
+    // The old execution must have recorded its step before it is stopped.
+    while (!(await steps(url, 'old-1')).some((s) => s.function_name === 'work')) await sleep(10);
     await DBOS.cancelWorkflow(old.workflowID);
     await assert.rejects(old.getResult());
     patchedCode = true;
