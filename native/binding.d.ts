@@ -67,6 +67,8 @@ export declare class NativeEngine {
   /** Sets the queue's rate limit (`partition`: its per-partition one); null clears it. */
   setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
   setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
+  /** `DBOSClient.sendInTransaction`: the send's one statement, for the caller's open transaction. */
+  renderSend(message: JsOutgoingMessage): Promise<JsRenderedStatement>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
   /**
    * A client's enqueue: stamped with the row's application version and name (null: none), not

@@ -8,6 +8,8 @@ import { send, type GetEventOptions, type SendOptions } from './messages';
 import { connectEngine, pollMs, type Engine } from './native';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
 import { outcomeValue } from './results';
+import { DBOSJSON } from './superjson-format';
+import { sendInTransaction } from './send-in-transaction';
 import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadStreamOptions } from './streams';
 import { requireString, requireWorkflowIDs } from './validation';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
@@ -290,5 +292,16 @@ export class DBOSClient {
 
   private lister(): Lister {
     return { engine: this.live(), ownApp: this.appName, serializerOpts: this.serializerOpts, timeoutMs: this.listTimeout };
+  }
+
+  // ---- SURFACE (issue 15): the rest of the SDK's DBOSClient surface
+  /** The serializer of workflow inputs and outputs: the one given to `create`, else DBOSJSON (as the SDK's). */
+  get serializer(): DBOSSerializer {
+    return this.serializerOpts.serializer ?? DBOSJSON;
+  }
+
+  /** As `send`, inside the caller's open `pg` transaction on the system database: delivered at its commit. */
+  async sendInTransaction<T>(pgClient: PgClientBase, destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
+    return sendInTransaction(this.live(), pgClient, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
   }
 }

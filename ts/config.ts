@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { allWorkflows } from './registry';
 import type { DBOSSerializer } from './serialization';
+import type { DLogger } from './logger';
 
 const PACKAGE_VERSION = '0.1.0';
 
@@ -22,12 +23,16 @@ export interface DBOSConfig {
   embeddedPostgresDataDir?: string;
   /** Port of the embedded Postgres (default: `DBOS_EMBEDDED_PG_PORT`, else the one chosen at first init, 5433 or the next free one). */
   embeddedPostgresPort?: number;
+  /** DBOS.logger's console level: debug, info (default), warn or error. */
+  logLevel?: string;
+  /** The application's logger: DBOS.logger writes to it (and `logLevel` does not filter), as in the SDK. */
+  logger?: DLogger;
+  /** The console logger appends the workflow and step to each entry. */
+  addContextMetadata?: boolean;
   // Accepted for source compatibility with DBOS Transact; not used by dbos-native yet.
   systemDatabasePollingConcurrency?: number;
   enableOTLP?: boolean;
   tracingEnabled?: boolean;
-  logLevel?: string;
-  addContextMetadata?: boolean;
   otlpTracesEndpoints?: string[];
   otlpLogsEndpoints?: string[];
   useListenNotify?: boolean;

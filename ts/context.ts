@@ -3,6 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DBOSUnexpectedStepError } from './error';
 import type { Checkpoint } from './native';
+import type { AuthContext } from './auth-context';
 
 export interface StepStatus {
   stepID: number;
@@ -36,6 +37,8 @@ export interface WorkflowState {
   startHeld?: boolean;
   /** The first of those that failed: the workflow stops at its next durable operation. */
   writeError?: { error: unknown };
+  /** Who started it (as recorded on its row); unset for a recovered run. */
+  readonly auth?: AuthContext;
 }
 
 export interface StepFrame {
@@ -53,6 +56,8 @@ export interface DBOSContext {
   workflowTimeoutMS?: number | null;
   /** withWorkflowQueue: workflows started or called inside the callback are enqueued on this queue. */
   workflowQueue?: string;
+  /** withAuthedContext: the authenticated user and roles of the code inside the callback. */
+  auth?: AuthContext;
 }
 
 export const contextStorage = new AsyncLocalStorage<DBOSContext>();

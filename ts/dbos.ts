@@ -29,6 +29,7 @@ import {
   type SendOptions,
 } from './messages';
 import { executor, isInitialized, launch, setConfig, shutdown } from './lifecycle';
+import { DBOSSurface } from './dbos-surface';
 import {
   closeStream as closeWorkflowStream,
   readStream as readWorkflowStream,
@@ -87,7 +88,8 @@ export interface GetResultOptions extends PollingOptions {
   deadlineEpochMS?: number;
 }
 
-export class DBOS {
+// SURFACE (issue 15): logger, auth context, lifecycle callbacks, alerts... are inherited statics (dbos-surface.ts).
+export class DBOS extends DBOSSurface {
   // ------------------------------------------------------------ lifecycle
 
   static setConfig(cfg: DBOSConfig): void {

@@ -17,6 +17,7 @@ import {
   DBOSWorkflowConflictError,
 } from './error';
 import { authColumns } from './client-enqueue';
+import { authOfRow, currentAuth } from './auth-context';
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
 import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
@@ -210,7 +211,8 @@ export class Executor implements HandleExecutor {
     // The SDK applies applicationVersion to a direct start too (only that version recovers it).
     const appVersion = params.enqueueOptions?.applicationVersion;
     if (appVersion !== undefined) requireString('applicationVersion', appVersion, true);
-    const auth = authColumns(params.authenticatedUser, params.authenticatedRoles, params.workflowAttributes);
+    const caller = currentAuth(); // as the SDK: explicit params, else the caller's identity
+    const auth = authColumns(params.authenticatedUser ?? caller?.user, params.authenticatedRoles ?? caller?.roles, params.workflowAttributes);
     // A generated ID can't meet an earlier run, so the workflow may start before its row is written.
     const holdStart = workflowID === undefined && !parent && queueName === undefined;
     workflowID ??= parent ? `${parent.workflowID}-${functionID}` : randomUUID();
@@ -492,5 +494,6 @@ function freshState(reg: WorkflowRegistration, row: NewWorkflow, serialization: 
     serialization,
     deadlineEpochMS: deadline,
     cancel: new AbortController(),
+    auth: authOfRow(row),
   };
 }

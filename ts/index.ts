@@ -33,3 +33,7 @@ export {
   isWorkflowIDInUseError,
   getDBOSErrorCode,
 } from './error';
+export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } from './logger';
+export { StatusString } from './status-string';
+export type { AlertHandler } from './alerts';
+export type { DBOSLifecycleCallback } from './lifecycle-callbacks';

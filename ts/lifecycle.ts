@@ -7,6 +7,7 @@ import { Executor } from './executor';
 import { connectEngine, type Engine } from './native';
 import { allInstances, freezeRegistry, unfreezeRegistry } from './registry';
 import { setCustomSerializer } from './serialization';
+import { destroyLifecycleCallbacks, initializeLifecycleCallbacks } from './lifecycle-callbacks';
 
 interface Runtime {
   executor: Executor;
@@ -77,7 +78,9 @@ async function doLaunch(): Promise<void> {
   setCustomSerializer(cfg.serializer);
   freezeRegistry();
   const executorID = cfg.executorID ?? process.env.DBOS__VMID ?? 'local';
-  const appVersion = cfg.applicationVersion ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
+  // As the SDK: with patching, one version for every build (old and new code recover each other's workflows).
+  const patching = cfg.enablePatching ? 'PATCHING_ENABLED' : undefined;
+  const appVersion = cfg.applicationVersion ?? patching ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
   let engine: Engine;
   try {
     engine = await connectEngine({
@@ -102,6 +105,7 @@ async function doLaunch(): Promise<void> {
     // As in DBOS: every configured instance is initialized before recovery may run its workflows.
     for (const instance of allInstances()) await instance.initialize();
     await exec.startRecovery();
+    await initializeLifecycleCallbacks();
   } catch (e) {
     // Not shutdown(): it waits for this very launch to settle.
     await closeRuntime();
@@ -121,6 +125,7 @@ async function closeRuntime(): Promise<void> {
   unfreezeRegistry();
   if (!rt) return;
   clearInterval(rt.keepAlive);
+  await destroyLifecycleCallbacks();
   await rt.executor.close();
   await rt.embedded?.stop();
 }

@@ -6,7 +6,7 @@ import { recordedDeadline, whileWaiting } from './durable-time';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSNonExistentWorkflowError } from './error';
 import type { Executor } from './executor';
 import type { PollingOptions } from './handles';
-import { epochMs, OUTSIDE, pollMs, type Engine } from './native';
+import { epochMs, OUTSIDE, pollMs, type Engine, type OutgoingMessage } from './native';
 import {
   appSerializationName,
   deserializeError,
@@ -106,29 +106,7 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
   const inStep = ctx?.step !== undefined;
   // Synchronously, before any await: the function ID belongs to this call's position in the workflow.
   const functionID = wf && !inStep ? takeFunctionID(wf) : undefined;
-  // '' names no workflow, like an unknown ID: the engine's insert fails as for one (DBOSNonExistentWorkflowError).
-  const destination = requireString('destination workflow ID', req.destinationID, true);
-  const topic = storedTopic(req.topic);
-  // The schema's notifications trigger NOTIFYs '<destination>::<topic>', which Postgres caps below 8000 bytes.
-  const payloadBytes = Buffer.byteLength(`${destination}::${topic}`, 'utf8');
-  if (payloadBytes >= NOTIFY_PAYLOAD_LIMIT) {
-    throw new DBOSError(
-      `Cannot send to workflow ${describe(destination)} on topic ${describe(topic)}: ` +
-        `'<destinationID>::<topic>' is ${payloadBytes} bytes, and the system database's notification trigger allows at most ${NOTIFY_PAYLOAD_LIMIT - 1}`,
-    );
-  }
-  if (req.idempotencyKey !== undefined && req.idempotencyKey !== null) requireString('idempotency key', req.idempotencyKey);
-  const key = req.idempotencyKey as string | undefined | null;
-  const format = valueFormat(req.options?.serializationType, wf, serializerOpts);
-  const text = serializeUserValue('the message', req.message, format, serializerOpts);
-  const message = typeof text === 'string' ? text : await text;
-  const outgoing = {
-    destinationId: destination,
-    topic,
-    message,
-    serialization: format,
-    messageUuid: key ? `${key}::${destination}` : randomUUID(),
-  };
+  const outgoing = await outgoingMessage(req, wf, serializerOpts);
 
   if (wf && functionID !== undefined && executor) {
     const cp = recordedCheckpoint(wf, functionID, 'DBOS.send');
@@ -155,6 +133,33 @@ export async function send(engine: Engine, executor: Executor | undefined, req: 
     return;
   }
   await engine.send(outgoing, OUTSIDE);
+}
+
+/** A send's checked, serialized message (also what `DBOSClient.sendInTransaction` renders). */
+export async function outgoingMessage(req: SendRequest, wf: WorkflowState | undefined, serializerOpts?: SerializerOptions): Promise<OutgoingMessage> {
+  // '' names no workflow, like an unknown ID: the engine's insert fails as for one (DBOSNonExistentWorkflowError).
+  const destination = requireString('destination workflow ID', req.destinationID, true);
+  const topic = storedTopic(req.topic);
+  // The schema's notifications trigger NOTIFYs '<destination>::<topic>', which Postgres caps below 8000 bytes.
+  const payloadBytes = Buffer.byteLength(`${destination}::${topic}`, 'utf8');
+  if (payloadBytes >= NOTIFY_PAYLOAD_LIMIT) {
+    throw new DBOSError(
+      `Cannot send to workflow ${describe(destination)} on topic ${describe(topic)}: ` +
+        `'<destinationID>::<topic>' is ${payloadBytes} bytes, and the system database's notification trigger allows at most ${NOTIFY_PAYLOAD_LIMIT - 1}`,
+    );
+  }
+  if (req.idempotencyKey !== undefined && req.idempotencyKey !== null) requireString('idempotency key', req.idempotencyKey);
+  const key = req.idempotencyKey as string | undefined | null;
+  const format = valueFormat(req.options?.serializationType, wf, serializerOpts);
+  const text = serializeUserValue('the message', req.message, format, serializerOpts);
+  const message = typeof text === 'string' ? text : await text;
+  return {
+    destinationId: destination,
+    topic,
+    message,
+    serialization: format,
+    messageUuid: key ? `${key}::${destination}` : randomUUID(),
+  };
 }
 
 /** recv: workflow code only. Waits for the oldest unconsumed message of the topic; null on timeout. */

@@ -222,6 +222,9 @@ async function enqueueUsage(): Promise<void> {
   const inTx = await client.enqueueInTransaction<typeof registered>(pg, { ...every, duplicationPolicy: 'reject' }, 1, 'x');
   const result: string = await inTx.getResult();
   const inTxPortable = await client.enqueuePortableInTransaction<number>(pg, every, [1], { k: 1 });
+  // Without a type argument any arguments are accepted (api-coverage.test.ts relies on this).
+  await client.enqueue(every, 1, 'x', { any: true });
+  await client.enqueueInTransaction(pg, every, 1, 'x', { any: true });
   void [byName, portable, result, inTxPortable];
 }
 void enqueueUsage;

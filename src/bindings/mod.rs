@@ -13,6 +13,7 @@ mod enqueue;
 mod errors;
 mod management;
 mod queues;
+mod surface;
 
 use std::sync::Arc;
 

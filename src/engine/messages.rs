@@ -11,6 +11,8 @@ use super::parked::{Left, RecvCall};
 pub use super::parked::Received;
 use super::Engine;
 
+mod render;
+
 /// Opens the transaction a consume runs in. Postgres would otherwise keep planning the consume afresh
 /// at every execution (its custom plans look cheaper while a topic is short), and planning that
 /// statement costs several times what running it does (measured: ~1 ms against ~0.2 ms).
