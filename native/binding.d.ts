@@ -47,6 +47,8 @@ export declare class NativeEngine {
    * client's enqueue (no executor; only the application and version the row names).
    */
   enqueueChildByName(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /** The workflow's recorded operations in function order; null if there is no such workflow. */
+  listWorkflowSteps(workflowId: string, options: JsListSteps): Promise<Array<JsStepRow> | undefined | null>
   /** The workflows matching the filter, ordered by creation time. */
   listWorkflows(filter: JsListFilter): Promise<Array<JsWorkflowStatus>>
   /**
@@ -257,6 +259,13 @@ export interface JsListFilter {
   timeoutMs: number | null
 }
 
+/** The options of a step listing (the SDK's `ListWorkflowStepsOptions` plus whether to load payloads). */
+export interface JsListSteps {
+  limit: number | null
+  offset: number | null
+  loadOutput: boolean
+}
+
 export interface JsNewCheckpoint {
   functionId: number
   name: string
@@ -426,6 +435,18 @@ export interface JsStartOutcome {
   serialization: string | null
   /** False: the row's queue has no row in `dbos.queues` (nothing dispatches it yet). */
   queueRegistered: boolean
+}
+
+/** Mirrors `engine::workflows::StepRow`: one recorded operation (payloads null unless loaded). */
+export interface JsStepRow {
+  functionId: number
+  name: string
+  output: string | null
+  error: string | null
+  childWorkflowId: string | null
+  serialization: string | null
+  startedAtEpochMs: number | null
+  completedAtEpochMs: number | null
 }
 
 /** A stored value with its format (a received message, an event value). */

@@ -12,6 +12,7 @@ import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadSt
 import { requireString, requireWorkflowIDs } from './validation';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
 import { listQueuedWorkflows, listTimeoutMs, listWorkflows, type GetWorkflowsInput, type Lister } from './workflow-list';
+import { listWorkflowSteps, type ListWorkflowStepsOptions, type Reader, type StepInfo } from './introspection';
 import { notifyEnqueued } from './queue-dispatch';
 import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
@@ -286,6 +287,16 @@ export class DBOSClient {
   /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
   async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
     return listQueuedWorkflows(this.lister(), input);
+  }
+
+  // ------------------------------------------------------------ introspection and management (MGMT2: ts/introspection.ts)
+  /** The workflow's recorded operations in function order; undefined if there is no such workflow. */
+  async listWorkflowSteps(workflowID: string, options?: ListWorkflowStepsOptions): Promise<StepInfo[] | undefined> {
+    return listWorkflowSteps(this.reader(), workflowID, options);
+  }
+
+  private reader(): Reader {
+    return { engine: this.live(), serializerOpts: this.serializerOpts };
   }
 
   private lister(): Lister {

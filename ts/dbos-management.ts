@@ -2,6 +2,7 @@
 // touches the database, and recorded like a step when called from workflow code, so a replay does not repeat it.
 import { workflowCode } from './context';
 import type { WorkflowHandle } from './handles';
+import { listWorkflowSteps as listSteps, type ListWorkflowStepsOptions, type StepInfo } from './introspection';
 import { executor } from './lifecycle';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
 import { runStep } from './steps';
@@ -50,4 +51,9 @@ export async function listWorkflows(input: GetWorkflowsInput): Promise<WorkflowS
 export async function listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
   const by = appLister('listQueuedWorkflows');
   return runStep(by.engine, () => listQueued(by, input), 'DBOS.listQueuedWorkflows', {});
+}
+
+export async function listWorkflowSteps(workflowID: string, options?: ListWorkflowStepsOptions): Promise<StepInfo[] | undefined> {
+  const exec = executor('listWorkflowSteps');
+  return runStep(exec.engine, () => listSteps({ engine: exec.engine }, workflowID, options), 'DBOS.listWorkflowSteps', {});
 }

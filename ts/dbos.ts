@@ -339,6 +339,9 @@ export class DBOS {
     return manage.listQueuedWorkflows(input);
   }
 
+  // ------------------------------------------------------------ introspection and management (MGMT2: ts/dbos-management.ts)
+  static readonly listWorkflowSteps = manage.listWorkflowSteps;
+
   // ------------------------------------------------------------ queues
 
   /** Registers a queue in the system database (its setters reconfigure it at runtime) and returns it as stored. */

@@ -13,6 +13,7 @@ export type { WorkflowHandle, PollingOptions } from './handles';
 export type { WorkflowStatus } from './workflow-status';
 export type { GetWorkflowsInput, WorkflowStatusString } from './workflow-list';
 export type { SetWorkflowDelayOptions } from './management';
+export type { StepInfo, ListWorkflowStepsOptions } from './introspection';
 export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
 export type { SetEventOptions } from './events';
 export type { WriteStreamOptions, ReadStreamOptions, ReadStreamOffsetOptions } from './streams';

@@ -1,17 +1,19 @@
 //! Workflow rows, by concern: `start` (the start insert with its creator/owner tokens, child
 //! starts), `complete` (completion with ownership fencing), `read` (status reads and result
-//! polling) and `list` (listings by filter).
+//! polling), `list` (listings by filter) and `steps_list` (a workflow's recorded operations).
 
 mod complete;
 mod list;
 mod read;
 mod start;
 mod start_sql;
+mod steps_list;
 
 pub use list::ListFilter;
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
 pub(crate) use start::ClientStart;
 pub use start::{NewWorkflow, StartOutcome};
+pub use steps_list::StepRow;
 
 use super::status::Status;
 
