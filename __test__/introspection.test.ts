@@ -3,7 +3,7 @@
 // listing equals the official client's; paging, unknown workflows and bad input.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DBOS as OfficialDBOS, DBOSClient as OfficialClient, type StepInfo as OfficialStepInfo } from '@dbos-inc/dbos-sdk';
+import { DBOS as OfficialDBOS, DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { DBOS, DBOSClient, Error as E, type StepInfo } from 'dbos-native';
 import { freshDatabase, query } from './helpers/db';
 
@@ -77,6 +77,8 @@ const theirs = OfficialDBOS.registerWorkflow(
     }),
   { name: 'stepsWorkflow' },
 );
+
+type OfficialStepInfo = NonNullable<Awaited<ReturnType<typeof OfficialDBOS.listWorkflowSteps>>>[number];
 
 let url = '';
 let client: DBOSClient;

@@ -49,6 +49,12 @@ export declare class NativeEngine {
   enqueueChildByName(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
   /** The workflow's recorded operations in function order; null if there is no such workflow. */
   listWorkflowSteps(workflowId: string, options: JsListSteps): Promise<Array<JsStepRow> | undefined | null>
+  /** Forks a workflow into a new ENQUEUED one (see `engine::workflows::fork`). */
+  forkWorkflow(request: JsForkRequest): Promise<undefined>
+  /** Deletes workflows (with `children`, their descendants too); returns how many rows went. */
+  deleteWorkflows(ids: Array<string>, children: boolean): Promise<number>
+  /** The IDs found finished: at least one, or all (`all`), unless the deadline passed first. */
+  awaitDone(wait: JsAwaitDone): Promise<Array<string>>
   /** The workflows matching the filter, ordered by creation time. */
   listWorkflows(filter: JsListFilter): Promise<Array<JsWorkflowStatus>>
   /**
@@ -122,6 +128,14 @@ export declare class NativeEngine {
 
 /** Connects (creating and migrating the database when asked) and returns the engine handle. */
 export declare function connect(options: JsEngineOptions): Promise<NativeEngine>
+
+/** A wait for several workflows: the first (`all` false) or all of them, until the deadline. */
+export interface JsAwaitDone {
+  workflowIds: Array<string>
+  all: boolean
+  pollMs: number
+  deadlineEpochMs: number | null
+}
 
 export interface JsCheckpoint {
   functionId: number
@@ -206,6 +220,20 @@ export interface JsEngineOptions {
   appName: string
   executorId: string
   appVersion: string
+}
+
+/** Mirrors `engine::workflows::ForkRequest` (`claimAs`: the owner of a fork of an unclaimed workflow). */
+export interface JsForkRequest {
+  workflowId: string
+  newWorkflowId: string
+  startStep: number
+  queueName: string
+  applicationVersion: string | null
+  timeoutMs: number | null
+  queuePartitionKey: string | null
+  claimAs: string | null
+  replacedChildren: Array<string>
+  replacingChildren: Array<string>
 }
 
 /** Waits for an event until it exists or the deadline (null: no deadline) passes. */

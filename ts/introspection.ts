@@ -3,7 +3,8 @@
 import { DBOSError } from './error';
 import type { Engine } from './native';
 import { deserializeError, deserializeValue, withFallback, type SerializerOptions } from './serialization';
-import { describe, requireString } from './validation';
+import { INTERNAL_QUEUE } from './recovery';
+import { describe, requireString, requireWorkflowIDs } from './validation';
 
 /** One recorded operation of a workflow (the SDK's `StepInfo`). */
 export interface StepInfo {
@@ -71,4 +72,72 @@ export async function listWorkflowSteps(
       };
     }),
   );
+}
+
+/** The options of forkWorkflow (the SDK's). */
+export interface ForkWorkflowOptions {
+  newWorkflowID?: string;
+  applicationVersion?: string;
+  timeoutMS?: number;
+  queueName?: string;
+  queuePartitionKey?: string;
+  /** Child workflow IDs recorded before the start step to record in their place: `{ old: new }`. */
+  replacementChildren?: Record<string, string>;
+}
+
+function optionalString(what: string, v: unknown): string | null {
+  return v === undefined || v === null ? null : requireString(what, v);
+}
+
+/**
+ * Forks `workflowID` into a new ENQUEUED workflow (on `queueName`, default the internal queue) that replays the
+ * original's operations, stream values and events recorded before `startStep` and runs the rest. `owner` claims
+ * the fork of an unclaimed workflow. Returns the queue it went on (null: the internal one).
+ */
+export async function forkWorkflow(
+  engine: Engine,
+  workflowID: string,
+  startStep: number,
+  options: ForkWorkflowOptions | undefined,
+  ids: { newWorkflowID: string; owner: string | undefined },
+): Promise<string | null> {
+  const id = requireString('workflow ID', workflowID);
+  // The SDK reads a step below 1 as "copy nothing"; a fraction or a huge number would fail in its SQL.
+  if (typeof startStep !== 'number' || !Number.isInteger(startStep) || Math.abs(startStep) > 2 ** 31 - 1) {
+    throw new DBOSError(`Invalid startStep ${describe(startStep)}: it must be an integer`);
+  }
+  const o: ForkWorkflowOptions = options ?? {};
+  if (typeof o !== 'object' || o === null) throw new DBOSError(`Invalid forkWorkflow options ${describe(options)}: it must be an object`);
+  const timeout = o.timeoutMS;
+  if (timeout !== undefined && timeout !== null && (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 0)) {
+    throw new DBOSError(`Invalid timeoutMS ${describe(timeout)}: it must be a non-negative integer`);
+  }
+  const replacements = o.replacementChildren ?? {};
+  if (typeof replacements !== 'object' || replacements === null || Array.isArray(replacements)) {
+    throw new DBOSError(`Invalid replacementChildren ${describe(replacements)}: it must be an object of child workflow IDs`);
+  }
+  const pairs = Object.entries(replacements).map(([k, v]) => [k, requireString('replacement child ID', v)]);
+  const queueName = optionalString('queueName', o.queueName);
+  await engine.forkWorkflow({
+    workflowId: id,
+    newWorkflowId: requireString('newWorkflowID', ids.newWorkflowID),
+    startStep,
+    queueName: queueName ?? INTERNAL_QUEUE,
+    applicationVersion: optionalString('applicationVersion', o.applicationVersion),
+    timeoutMs: timeout ?? null,
+    queuePartitionKey: optionalString('queuePartitionKey', o.queuePartitionKey),
+    claimAs: ids.owner ? ids.owner : null,
+    replacedChildren: pairs.map(([k]) => k),
+    replacingChildren: pairs.map(([, v]) => v),
+  });
+  return queueName;
+}
+
+/** Deletes workflows (and, with `deleteChildren`, all their descendants) irreversibly; unknown IDs are ignored. */
+export async function deleteWorkflows(engine: Engine, workflowIDs: string[], deleteChildren: boolean | undefined): Promise<void> {
+  requireWorkflowIDs(workflowIDs);
+  if (deleteChildren !== undefined && typeof deleteChildren !== 'boolean') {
+    throw new DBOSError(`Invalid deleteChildren ${describe(deleteChildren)}: it must be a boolean`);
+  }
+  await engine.deleteWorkflows(workflowIDs, deleteChildren === true);
 }

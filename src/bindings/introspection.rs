@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::errors::promise;
 use super::NativeEngine;
-use crate::engine::workflows::StepRow;
+use crate::engine::workflows::{ForkRequest, StepRow};
 
 /// Mirrors `engine::workflows::StepRow`: one recorded operation (payloads null unless loaded).
 #[napi(object, use_nullable = true)]
@@ -66,6 +66,96 @@ impl NativeEngine {
                 )
                 .await?;
             Ok(rows.map(|rs| rs.into_iter().map(Into::into).collect()))
+        })
+    }
+}
+
+/// Mirrors `engine::workflows::ForkRequest` (`claimAs`: the owner of a fork of an unclaimed workflow).
+#[napi(object, use_nullable = true)]
+pub struct JsForkRequest {
+    pub workflow_id: String,
+    pub new_workflow_id: String,
+    pub start_step: i32,
+    pub queue_name: String,
+    pub application_version: Option<String>,
+    pub timeout_ms: Option<i64>,
+    pub queue_partition_key: Option<String>,
+    pub claim_as: Option<String>,
+    pub replaced_children: Vec<String>,
+    pub replacing_children: Vec<String>,
+}
+
+/// A wait for several workflows: the first (`all` false) or all of them, until the deadline.
+#[napi(object, use_nullable = true)]
+pub struct JsAwaitDone {
+    pub workflow_ids: Vec<String>,
+    pub all: bool,
+    pub poll_ms: u32,
+    pub deadline_epoch_ms: Option<i64>,
+}
+
+#[napi]
+impl NativeEngine {
+    /// Forks a workflow into a new ENQUEUED one (see `engine::workflows::fork`).
+    #[napi]
+    pub fn fork_workflow<'env>(
+        &self,
+        env: &'env Env,
+        request: JsForkRequest,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            let req = ForkRequest {
+                workflow_id: request.workflow_id,
+                new_workflow_id: request.new_workflow_id,
+                start_step: request.start_step,
+                queue_name: request.queue_name,
+                application_version: request.application_version,
+                timeout_ms: request.timeout_ms,
+                queue_partition_key: request.queue_partition_key,
+                claim_as: request.claim_as,
+                replacement_children: request
+                    .replaced_children
+                    .into_iter()
+                    .zip(request.replacing_children)
+                    .collect(),
+            };
+            engine.fork_workflow(&req).await
+        })
+    }
+
+    /// Deletes workflows (with `children`, their descendants too); returns how many rows went.
+    #[napi]
+    pub fn delete_workflows<'env>(
+        &self,
+        env: &'env Env,
+        ids: Vec<String>,
+        children: bool,
+    ) -> Result<PromiseRaw<'env, i64>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            let n = engine.delete_workflows(&ids, children).await?;
+            Ok(i64::try_from(n).unwrap_or(i64::MAX))
+        })
+    }
+
+    /// The IDs found finished: at least one, or all (`all`), unless the deadline passed first.
+    #[napi]
+    pub fn await_done<'env>(
+        &self,
+        env: &'env Env,
+        wait: JsAwaitDone,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            engine
+                .await_done(
+                    &wait.workflow_ids,
+                    wait.all,
+                    u64::from(wait.poll_ms),
+                    wait.deadline_epoch_ms,
+                )
+                .await
         })
     }
 }

@@ -2,13 +2,17 @@
 //! starts), `complete` (completion with ownership fencing), `read` (status reads and result
 //! polling), `list` (listings by filter) and `steps_list` (a workflow's recorded operations).
 
+mod await_done;
 mod complete;
+mod delete;
+mod fork;
 mod list;
 mod read;
 mod start;
 mod start_sql;
 mod steps_list;
 
+pub use fork::ForkRequest;
 pub use list::ListFilter;
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
 pub(crate) use start::ClientStart;
