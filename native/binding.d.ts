@@ -55,6 +55,10 @@ export declare class NativeEngine {
   deleteWorkflows(ids: Array<string>, children: boolean): Promise<number>
   /** The IDs found finished: at least one, or all (`all`), unless the deadline passed first. */
   awaitDone(wait: JsAwaitDone): Promise<Array<string>>
+  /** The versions of these applications (none: all) plus unclaimed ones, latest first, at most `limit`. */
+  listApplicationVersions(appNames: Array<string>, limit?: number | undefined | null): Promise<Array<JsVersionRow>>
+  /** Makes a version the latest (timestamped now) as `owner` (null: as whoever holds it). */
+  setLatestApplicationVersion(versionName: string, owner?: string | undefined | null): Promise<undefined>
   /** The workflows matching the filter, ordered by creation time. */
   listWorkflows(filter: JsListFilter): Promise<Array<JsWorkflowStatus>>
   /**
@@ -518,6 +522,15 @@ export interface JsStreamWrite {
   key: string
   value: string
   serialization: string | null
+}
+
+/** Mirrors `engine::app_versions::VersionRow` (the SDK's `VersionInfo`). */
+export interface JsVersionRow {
+  versionId: string
+  versionName: string
+  versionTimestamp: number
+  createdAt: number
+  applicationName: string | null
 }
 
 export interface JsWorkflowOutcome {

@@ -23,6 +23,8 @@ import {
   type StepInfo,
 } from './introspection';
 import { waitAll, waitFirst, type WaitAllOptions, type WaitFirstOptions } from './wait-many';
+import * as versions from './app-versions';
+import type { VersionInfo } from './app-versions';
 import { notifyEnqueued } from './queue-dispatch';
 import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
@@ -328,6 +330,24 @@ export class DBOSClient {
 
   async waitAll<R>(handles: WorkflowHandle<R>[], options?: WaitAllOptions): Promise<WorkflowHandle<R>[]> {
     return waitAll({ engine: this.live() }, handles, options);
+  }
+
+  /** This client's application's versions and unclaimed ones (no application: all), latest first. */
+  async listApplicationVersions(): Promise<VersionInfo[]> {
+    return versions.listApplicationVersions(this.versionOwner());
+  }
+
+  async getLatestApplicationVersion(): Promise<VersionInfo> {
+    return versions.getLatestApplicationVersion(this.versionOwner());
+  }
+
+  /** Makes a version the latest, acting as `applicationName` or this client's application. */
+  async setLatestApplicationVersion(versionName: string, options?: { applicationName?: string }): Promise<void> {
+    return versions.setLatestApplicationVersion(this.versionOwner(), versionName, options);
+  }
+
+  private versionOwner(): versions.VersionOwner {
+    return { engine: this.live(), appName: this.appName };
   }
 
   private reader(): Reader {

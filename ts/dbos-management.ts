@@ -13,6 +13,8 @@ import {
 } from './introspection';
 import { waitAll as waitForAll, waitFirst as waitForFirst, type WaitAllOptions, type WaitFirstOptions, type Waiter } from './wait-many';
 import { executor } from './lifecycle';
+import * as versions from './app-versions';
+import type { VersionInfo, VersionOwner } from './app-versions';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
 import { runStep } from './steps';
 import { requireWorkflowIDs } from './validation';
@@ -114,4 +116,21 @@ export async function waitFirst(handles: WorkflowHandle<unknown>[], options?: Wa
 export async function waitAll<R>(handles: WorkflowHandle<R>[], options?: WaitAllOptions): Promise<WorkflowHandle<R>[]> {
   const by = appWaiter('waitAll');
   return waitForAll(by, handles, options, (fn) => runStep(by.engine, fn, 'DBOS.waitAll', {}));
+}
+
+function appVersions(what: string): VersionOwner {
+  const exec = executor(what);
+  return { engine: exec.engine, appName: exec.appName };
+}
+
+export async function listApplicationVersions(): Promise<VersionInfo[]> {
+  return versions.listApplicationVersions(appVersions('listApplicationVersions'));
+}
+
+export async function getLatestApplicationVersion(): Promise<VersionInfo> {
+  return versions.getLatestApplicationVersion(appVersions('getLatestApplicationVersion'));
+}
+
+export async function setLatestApplicationVersion(versionName: string, options?: { applicationName?: string }): Promise<void> {
+  return versions.setLatestApplicationVersion(appVersions('setLatestApplicationVersion'), versionName, options);
 }

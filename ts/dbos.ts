@@ -338,6 +338,9 @@ export class DBOS {
   static readonly deleteWorkflows = manage.deleteWorkflows;
   static readonly waitFirst = manage.waitFirst;
   static readonly waitAll = manage.waitAll;
+  static readonly listApplicationVersions = manage.listApplicationVersions;
+  static readonly getLatestApplicationVersion = manage.getLatestApplicationVersion;
+  static readonly setLatestApplicationVersion = manage.setLatestApplicationVersion;
 
   // ------------------------------------------------------------ queues
 

@@ -15,6 +15,7 @@ export type { GetWorkflowsInput, WorkflowStatusString } from './workflow-list';
 export type { SetWorkflowDelayOptions } from './management';
 export type { StepInfo, ListWorkflowStepsOptions, ForkWorkflowOptions } from './introspection';
 export type { WaitFirstOptions, WaitAllOptions } from './wait-many';
+export type { VersionInfo } from './app-versions';
 export type { SendOptions, RecvOptions, GetEventOptions } from './messages';
 export type { SetEventOptions } from './events';
 export type { WriteStreamOptions, ReadStreamOptions, ReadStreamOffsetOptions } from './streams';

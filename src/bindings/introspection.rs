@@ -7,6 +7,8 @@ use napi_derive::napi;
 
 use super::errors::promise;
 use super::NativeEngine;
+use crate::engine::app_versions::VersionRow;
+use crate::engine::db::now_ms;
 use crate::engine::workflows::{ForkRequest, StepRow};
 
 /// Mirrors `engine::workflows::StepRow`: one recorded operation (payloads null unless loaded).
@@ -155,6 +157,62 @@ impl NativeEngine {
                     u64::from(wait.poll_ms),
                     wait.deadline_epoch_ms,
                 )
+                .await
+        })
+    }
+}
+
+/// Mirrors `engine::app_versions::VersionRow` (the SDK's `VersionInfo`).
+#[napi(object, use_nullable = true)]
+pub struct JsVersionRow {
+    pub version_id: String,
+    pub version_name: String,
+    pub version_timestamp: i64,
+    pub created_at: i64,
+    pub application_name: Option<String>,
+}
+
+impl From<VersionRow> for JsVersionRow {
+    fn from(r: VersionRow) -> Self {
+        JsVersionRow {
+            version_id: r.version_id,
+            version_name: r.version_name,
+            version_timestamp: r.version_timestamp,
+            created_at: r.created_at,
+            application_name: r.application_name,
+        }
+    }
+}
+
+#[napi]
+impl NativeEngine {
+    /// The versions of these applications (none: all) plus unclaimed ones, latest first, at most `limit`.
+    #[napi]
+    pub fn list_application_versions<'env>(
+        &self,
+        env: &'env Env,
+        app_names: Vec<String>,
+        limit: Option<i64>,
+    ) -> Result<PromiseRaw<'env, Vec<JsVersionRow>>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            let rows = engine.list_application_versions(&app_names, limit).await?;
+            Ok(rows.into_iter().map(Into::into).collect())
+        })
+    }
+
+    /// Makes a version the latest (timestamped now) as `owner` (null: as whoever holds it).
+    #[napi]
+    pub fn set_latest_application_version<'env>(
+        &self,
+        env: &'env Env,
+        version_name: String,
+        owner: Option<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let engine = self.inner.clone();
+        promise(env, async move {
+            engine
+                .set_latest_application_version(&version_name, owner.as_deref(), now_ms())
                 .await
         })
     }
