@@ -127,8 +127,11 @@ describe('forkWorkflow', () => {
     const before = await count();
     await assert.rejects(DBOS.forkWorkflow('nope', 0), E.DBOSNonExistentWorkflowError);
     await assert.rejects(client.forkWorkflow('nope', 0), E.DBOSNonExistentWorkflowError);
-    await assert.rejects(DBOS.forkWorkflow('orig', 1, { newWorkflowID: 'ours-held' }), E.DBOSWorkflowConflictError);
-    await assert.rejects(client.forkWorkflow('orig', 1, { newWorkflowID: 'orig' }), E.DBOSWorkflowConflictError);
+    await assert.rejects(DBOS.forkWorkflow('orig', 1, { newWorkflowID: 'ours-held' }), {
+      name: 'DBOSWorkflowIDInUseError',
+      message: 'Workflow ID ours-held is already in use by workflow forkable with status ENQUEUED.',
+    });
+    await assert.rejects(client.forkWorkflow('orig', 1, { newWorkflowID: 'orig' }), E.DBOSWorkflowIDInUseError);
     for (const [step, options] of [
       [1.5, {}],
       ['1', {}],

@@ -1,6 +1,6 @@
 // Introspection and management of single workflows, shared by DBOS and DBOSClient: each call checks its
 // arguments (a rejection, the database untouched) before the engine's one statement.
-import { DBOSError } from './error';
+import { DBOSError, DBOSWorkflowConflictError, DBOSWorkflowIDInUseError } from './error';
 import type { Engine } from './native';
 import { deserializeError, deserializeValue, withFallback, type SerializerOptions } from './serialization';
 import { INTERNAL_QUEUE } from './recovery';
@@ -118,9 +118,10 @@ export async function forkWorkflow(
   }
   const pairs = Object.entries(replacements).map(([k, v]) => [k, requireString('replacement child ID', v)]);
   const queueName = optionalString('queueName', o.queueName);
+  const newID = requireString('newWorkflowID', ids.newWorkflowID);
   await engine.forkWorkflow({
     workflowId: id,
-    newWorkflowId: requireString('newWorkflowID', ids.newWorkflowID),
+    newWorkflowId: newID,
     startStep,
     queueName: queueName ?? INTERNAL_QUEUE,
     applicationVersion: optionalString('applicationVersion', o.applicationVersion),
@@ -129,6 +130,11 @@ export async function forkWorkflow(
     claimAs: ids.owner ? ids.owner : null,
     replacedChildren: pairs.map(([k]) => k),
     replacingChildren: pairs.map(([, v]) => v),
+  }).catch(async (e: unknown) => {
+    // The engine reports the taken ID as a conflict; say who holds it (the SDK lets the driver's error through).
+    if (!(e instanceof DBOSWorkflowConflictError)) throw e;
+    const holder = await engine.getWorkflowStatus(newID);
+    throw new DBOSWorkflowIDInUseError(newID, holder?.status ?? 'unknown', holder?.name ?? '');
   });
   return queueName;
 }

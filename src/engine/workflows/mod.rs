@@ -1,6 +1,7 @@
 //! Workflow rows, by concern: `start` (the start insert with its creator/owner tokens, child
 //! starts), `complete` (completion with ownership fencing), `read` (status reads and result
-//! polling), `list` (listings by filter) and `steps_list` (a workflow's recorded operations).
+//! polling), `list` (listings by filter), `steps_list` (a workflow's recorded operations), `fork`,
+//! `delete` and `await_done` (waiting for the first or all of several workflows).
 
 mod await_done;
 mod complete;
