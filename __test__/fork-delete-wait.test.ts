@@ -96,6 +96,11 @@ describe('forkWorkflow', () => {
       await client.forkWorkflow('orig', step, { newWorkflowID: `ours-plain-${step}`, queueName: 'held' });
       assert.deepEqual(await forkRows(`ours-plain-${step}`), await forkRows(`sdk-plain-${step}`), `step ${step}`);
     }
+    // Every WorkflowStatus field of a fork (forkedFrom, partition key, timeout, version...) as the SDK shows it.
+    for (const id of ['ours-held', 'sdk-held', 'orig']) {
+      assert.deepEqual(await DBOS.getWorkflowStatus(id), { ...(await official.getWorkflow(id)) }, id);
+      assert.deepEqual(await client.getWorkflow(id), { ...(await official.getWorkflow(id)) }, id);
+    }
     assert.equal((await DBOS.getWorkflowStatus('orig'))?.wasForkedFrom, true);
     assert.equal((await DBOS.getWorkflowStatus('ours-held'))?.forkedFrom, 'orig');
   });
