@@ -708,6 +708,33 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'workflowID: a number', call: () => client.resumeWorkflow(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
     row({ input: 'unknown workflow', call: () => client.resumeWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
   ].map(named('DBOSClient.resumeWorkflow')),
+
+  // ---- MGMT2: introspection and management (DBOS and DBOSClient)
+  ...[
+    row({ input: 'workflowID: a number', call: () => DBOS.listWorkflowSteps(bad<string>(42)), expect: rejects(E.DBOSError, /Invalid workflow ID 42/) }),
+    row({ input: 'limit: negative', call: () => client.listWorkflowSteps(FINISHED, { limit: -1 }), expect: rejects(E.DBOSError, /Invalid limit -1/) }),
+    row({ input: 'unknown workflow (undefined)', call: () => client.listWorkflowSteps(unknownID()), expect: works((r) => assert.equal(r, undefined)), writesNothing: true }),
+  ].map(named('listWorkflowSteps')),
+  ...[
+    row({ input: 'unknown workflow', call: () => DBOS.forkWorkflow(unknownID(), 0), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
+    row({ input: 'startStep: a fraction', call: () => client.forkWorkflow(FINISHED, 1.5), expect: rejects(E.DBOSError, /Invalid startStep 1.5/) }),
+    row({ input: 'newWorkflowID: taken', call: () => client.forkWorkflow(FINISHED, 0, { newWorkflowID: FINISHED }), expect: rejects(E.DBOSWorkflowIDInUseError, /^Workflow ID .* is already in use by workflow matrixFinished with status SUCCESS\.$/) }),
+    row({ input: 'SQL in the new ID', call: () => client.forkWorkflow(FINISHED, 0, { newWorkflowID: sqlID(), queueName: 'never-served' }), expect: works((r) => assert.match(String(r), /DROP TABLE/)) }),
+  ].map(named('forkWorkflow')),
+  ...[
+    row({ input: 'IDs: not an array', call: () => DBOS.deleteWorkflows(bad<string[]>('x')), expect: rejects(E.DBOSError, /workflow ID/) }),
+    row({ input: 'deleteChildren: a string', call: () => client.deleteWorkflow(FINISHED, bad<boolean>('yes')), expect: rejects(E.DBOSError, /Invalid deleteChildren "yes"/) }),
+    row({ input: 'unknown workflow (a no-op)', call: () => client.deleteWorkflow(unknownID()), expect: works(), writesNothing: true }),
+  ].map(named('deleteWorkflows')),
+  ...[
+    row({ input: 'no handles', call: () => DBOS.waitFirst([]), expect: rejects(E.DBOSError, /handles must not be empty/) }),
+    row({ input: 'pollingIntervalMs: 0', call: () => client.waitAll([client.retrieveWorkflow(FINISHED)], { pollingIntervalMs: 0 }), expect: rejects(E.DBOSError, /pollingIntervalMs must be a positive finite number/) }),
+    row({ input: 'handles: not an array', call: () => client.waitFirst(bad<[]>('h')), expect: rejects(E.DBOSError, /Invalid handles "h"/) }),
+  ].map(named('waitFirst/waitAll')),
+  ...[
+    row({ input: 'versionName: a number', call: () => DBOS.setLatestApplicationVersion(bad<string>(7)), expect: rejects(E.DBOSError, /Invalid versionName 7/) }),
+    row({ input: 'unknown version (a no-op)', call: () => client.setLatestApplicationVersion(unknownID()), expect: works(), writesNothing: true }),
+  ].map(named('setLatestApplicationVersion')),
 ];
 
 function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {

@@ -47,6 +47,18 @@ export declare class NativeEngine {
    * client's enqueue (no executor; only the application and version the row names).
    */
   enqueueChildByName(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /** The workflow's recorded operations in function order; null if there is no such workflow. */
+  listWorkflowSteps(workflowId: string, options: JsListSteps): Promise<Array<JsStepRow> | undefined | null>
+  /** Forks a workflow into a new ENQUEUED one (see `engine::workflows::fork`). */
+  forkWorkflow(request: JsForkRequest): Promise<undefined>
+  /** Deletes workflows (with `children`, their descendants too); returns how many rows went. */
+  deleteWorkflows(ids: Array<string>, children: boolean): Promise<number>
+  /** The IDs found finished: at least one, or all (`all`), unless the deadline passed first. */
+  awaitDone(wait: JsAwaitDone): Promise<Array<string>>
+  /** The versions of these applications (none: all) plus unclaimed ones, latest first, at most `limit`. */
+  listApplicationVersions(appNames: Array<string>, limit?: number | undefined | null): Promise<Array<JsVersionRow>>
+  /** Makes a version the latest (timestamped now) as `owner` (null: as whoever holds it). */
+  setLatestApplicationVersion(versionName: string, owner?: string | undefined | null): Promise<undefined>
   /** The workflows matching the filter, ordered by creation time. */
   listWorkflows(filter: JsListFilter): Promise<Array<JsWorkflowStatus>>
   /**
@@ -122,6 +134,14 @@ export declare class NativeEngine {
 
 /** Connects (creating and migrating the database when asked) and returns the engine handle. */
 export declare function connect(options: JsEngineOptions): Promise<NativeEngine>
+
+/** A wait for several workflows: the first (`all` false) or all of them, until the deadline. */
+export interface JsAwaitDone {
+  workflowIds: Array<string>
+  all: boolean
+  pollMs: number
+  deadlineEpochMs: number | null
+}
 
 export interface JsCheckpoint {
   functionId: number
@@ -208,6 +228,20 @@ export interface JsEngineOptions {
   appVersion: string
 }
 
+/** Mirrors `engine::workflows::ForkRequest` (`claimAs`: the owner of a fork of an unclaimed workflow). */
+export interface JsForkRequest {
+  workflowId: string
+  newWorkflowId: string
+  startStep: number
+  queueName: string
+  applicationVersion: string | null
+  timeoutMs: number | null
+  queuePartitionKey: string | null
+  claimAs: string | null
+  replacedChildren: Array<string>
+  replacingChildren: Array<string>
+}
+
 /** Waits for an event until it exists or the deadline (null: no deadline) passes. */
 export interface JsGetEvent {
   workflowId: string
@@ -257,6 +291,13 @@ export interface JsListFilter {
   loadInput: boolean
   loadOutput: boolean
   timeoutMs: number | null
+}
+
+/** The options of a step listing (the SDK's `ListWorkflowStepsOptions` plus whether to load payloads). */
+export interface JsListSteps {
+  limit: number | null
+  offset: number | null
+  loadOutput: boolean
 }
 
 export interface JsNewCheckpoint {
@@ -430,6 +471,18 @@ export interface JsStartOutcome {
   queueRegistered: boolean
 }
 
+/** Mirrors `engine::workflows::StepRow`: one recorded operation (payloads null unless loaded). */
+export interface JsStepRow {
+  functionId: number
+  name: string
+  output: string | null
+  error: string | null
+  childWorkflowId: string | null
+  serialization: string | null
+  startedAtEpochMs: number | null
+  completedAtEpochMs: number | null
+}
+
 /** A stored value with its format (a received message, an event value). */
 export interface JsStoredValue {
   value: string | null
@@ -471,6 +524,15 @@ export interface JsStreamWrite {
   key: string
   value: string
   serialization: string | null
+}
+
+/** Mirrors `engine::app_versions::VersionRow` (the SDK's `VersionInfo`). */
+export interface JsVersionRow {
+  versionId: string
+  versionName: string
+  versionTimestamp: number
+  createdAt: number
+  applicationName: string | null
 }
 
 export interface JsWorkflowOutcome {

@@ -14,6 +14,19 @@ import { readStream, readStreamOffset, type ReadStreamOffsetOptions, type ReadSt
 import { requireString, requireWorkflowIDs } from './validation';
 import { checkNewPriority, delayEndEpochMS, requireID, resumeArgs, type SetWorkflowDelayOptions } from './management';
 import { listQueuedWorkflows, listTimeoutMs, listWorkflows, type GetWorkflowsInput, type Lister } from './workflow-list';
+import { randomUUID } from 'node:crypto';
+import {
+  deleteWorkflows,
+  forkWorkflow,
+  listWorkflowSteps,
+  type ForkWorkflowOptions,
+  type ListWorkflowStepsOptions,
+  type Reader,
+  type StepInfo,
+} from './introspection';
+import { waitAll, waitFirst, type WaitAllOptions, type WaitFirstOptions } from './wait-many';
+import * as versions from './app-versions';
+import type { VersionInfo } from './app-versions';
 import { notifyEnqueued } from './queue-dispatch';
 import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
@@ -288,6 +301,59 @@ export class DBOSClient {
   /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
   async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
     return listQueuedWorkflows(this.lister(), input);
+  }
+
+  // ------------------------------------------------------------ introspection and management (MGMT2: ts/introspection.ts)
+  /** The workflow's recorded operations in function order; undefined if there is no such workflow. */
+  async listWorkflowSteps(workflowID: string, options?: ListWorkflowStepsOptions): Promise<StepInfo[] | undefined> {
+    return listWorkflowSteps(this.reader(), workflowID, options);
+  }
+
+  /** Forks the workflow from `startStep` into a new ENQUEUED one; returns its ID (an app process serving the queue runs it). */
+  async forkWorkflow(workflowID: string, startStep: number, options?: ForkWorkflowOptions): Promise<string> {
+    const engine = this.live();
+    const newWorkflowID = options?.newWorkflowID ?? randomUUID();
+    const queueName = await forkWorkflow(engine, workflowID, startStep, options, { newWorkflowID, owner: this.appName });
+    await notifyEnqueued(engine, queueName ?? INTERNAL_QUEUE);
+    return newWorkflowID;
+  }
+
+  async deleteWorkflow(workflowID: string, deleteChildren?: boolean): Promise<void> {
+    return deleteWorkflows(this.live(), [workflowID], deleteChildren);
+  }
+
+  async deleteWorkflows(workflowIDs: string[], deleteChildren?: boolean): Promise<void> {
+    return deleteWorkflows(this.live(), workflowIDs, deleteChildren);
+  }
+
+  async waitFirst(handles: WorkflowHandle<unknown>[], options?: WaitFirstOptions): Promise<WorkflowHandle<unknown>> {
+    return waitFirst({ engine: this.live() }, handles, options);
+  }
+
+  async waitAll<R>(handles: WorkflowHandle<R>[], options?: WaitAllOptions): Promise<WorkflowHandle<R>[]> {
+    return waitAll({ engine: this.live() }, handles, options);
+  }
+
+  /** This client's application's versions and unclaimed ones (no application: all), latest first. */
+  async listApplicationVersions(): Promise<VersionInfo[]> {
+    return versions.listApplicationVersions(this.versionOwner());
+  }
+
+  async getLatestApplicationVersion(): Promise<VersionInfo> {
+    return versions.getLatestApplicationVersion(this.versionOwner());
+  }
+
+  /** Makes a version the latest, acting as `applicationName` or this client's application. */
+  async setLatestApplicationVersion(versionName: string, options?: { applicationName?: string }): Promise<void> {
+    return versions.setLatestApplicationVersion(this.versionOwner(), versionName, options);
+  }
+
+  private versionOwner(): versions.VersionOwner {
+    return { engine: this.live(), appName: this.appName };
+  }
+
+  private reader(): Reader {
+    return { engine: this.live(), serializerOpts: this.serializerOpts };
   }
 
   private lister(): Lister {

@@ -58,7 +58,6 @@ import type { WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 import type { SetWorkflowDelayOptions } from './management';
-import type { GetWorkflowsInput } from './workflow-list';
 import * as manage from './dbos-management';
 
 export { ConfiguredInstance, type DBOSMethodDecorator } from './decorators';
@@ -332,14 +331,18 @@ export class DBOS extends DBOSSurface {
     return manage.setWorkflowDelay(workflowID, options);
   }
 
-  static async listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    return manage.listWorkflows(input);
-  }
-
-  /** Workflows waiting on or running for a queue (sets `queuesOnly` and `loadOutput: false` on `input`). */
-  static async listQueuedWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]> {
-    return manage.listQueuedWorkflows(input);
-  }
+  // ------------------------------------------------------------ introspection and management (MGMT2: ts/dbos-management.ts)
+  static readonly listWorkflows = manage.listWorkflows;
+  static readonly listQueuedWorkflows = manage.listQueuedWorkflows;
+  static readonly listWorkflowSteps = manage.listWorkflowSteps;
+  static readonly forkWorkflow = manage.forkWorkflow;
+  static readonly deleteWorkflow = manage.deleteWorkflow;
+  static readonly deleteWorkflows = manage.deleteWorkflows;
+  static readonly waitFirst = manage.waitFirst;
+  static readonly waitAll = manage.waitAll;
+  static readonly listApplicationVersions = manage.listApplicationVersions;
+  static readonly getLatestApplicationVersion = manage.getLatestApplicationVersion;
+  static readonly setLatestApplicationVersion = manage.setLatestApplicationVersion;
 
   // ------------------------------------------------------------ queues
 

@@ -149,13 +149,16 @@ export class Executor implements HandleExecutor {
     this.abortLocal(await this.engine.cancelWorkflows(workflowIDs, children));
   }
 
-  /** Re-enqueues unfinished workflows on `queueName` (null: the internal queue); unknown IDs: none resumed, an error. */
-  async resume(workflowIDs: string[], queueName: string | null = null): Promise<void> {
-    await this.engine.resumeWorkflows(workflowIDs, queueName);
-    // Run them now rather than at the next tick (another process's lane hears the notification).
+  /** Rows put on `queueName` (null: internal) by resume or fork run now, not at the next tick (other processes: NOTIFY). */
+  async enqueuedOn(queueName: string | null): Promise<void> {
     if (queueName === null || queueName === INTERNAL_QUEUE) return this.dispatchQueued();
     this.queues.wake(queueName);
     await notifyEnqueued(this.engine, queueName);
+  }
+
+  /** Settles when this process's run of the workflow ends, however it ends; undefined if none runs here. */
+  localEnd(workflowID: string): Promise<unknown> | undefined {
+    return this.running.get(workflowID)?.promise.catch(() => undefined);
   }
 
   /** A DELAYED row of ours now ends its delay at `dueEpochMs`: move it then, not at the next sweep. */

@@ -11,6 +11,7 @@ mod convert_start;
 mod dispatch;
 mod enqueue;
 mod errors;
+mod introspection;
 mod management;
 mod queues;
 mod surface;

@@ -1,6 +1,7 @@
 //! The durable-execution engine: plain Rust over tokio-postgres, no napi types. Each submodule owns
 //! one concern of the DBOS system database and all of its SQL.
 
+pub mod app_versions;
 mod batch;
 pub mod behind;
 mod completion;

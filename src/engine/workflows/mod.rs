@@ -1,17 +1,24 @@
 //! Workflow rows, by concern: `start` (the start insert with its creator/owner tokens, child
 //! starts), `complete` (completion with ownership fencing), `read` (status reads and result
-//! polling) and `list` (listings by filter).
+//! polling), `list` (listings by filter), `steps_list` (a workflow's recorded operations), `fork`,
+//! `delete` and `await_done` (waiting for the first or all of several workflows).
 
+mod await_done;
 mod complete;
+mod delete;
+mod fork;
 mod list;
 mod read;
 mod start;
 mod start_sql;
+mod steps_list;
 
+pub use fork::ForkRequest;
 pub use list::ListFilter;
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
 pub(crate) use start::ClientStart;
 pub use start::{NewWorkflow, StartOutcome};
+pub use steps_list::StepRow;
 
 use super::status::Status;
 
