@@ -13,6 +13,7 @@ mod enqueue;
 mod errors;
 mod management;
 mod queues;
+pub mod schedules;
 
 use std::sync::Arc;
 

@@ -18,6 +18,7 @@ pub mod queued;
 pub mod queues;
 pub mod recovery;
 mod retry;
+pub mod schedules;
 pub mod status;
 pub mod steps;
 pub mod streams;
