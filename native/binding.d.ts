@@ -121,6 +121,13 @@ export declare class NativeEngine {
 /** Connects (creating and migrating the database when asked) and returns the engine handle. */
 export declare function connect(options: JsEngineOptions): Promise<NativeEngine>
 
+/**
+ * The next `count` firing times (epoch ms) strictly after `afterMs` of a crontab in an IANA
+ * timezone, stopping early when a century holds no more. Rejects with INVALID_ARGUMENT and the
+ * SDK's message for a bad expression or timezone.
+ */
+export declare function cronNextTimes(expression: string, timezone: string, afterMs: number, count: number): Promise<Array<number>>
+
 export interface JsCheckpoint {
   functionId: number
   name: string
