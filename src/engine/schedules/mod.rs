@@ -3,5 +3,6 @@
 
 pub mod cron;
 pub mod next;
+pub mod store;
 
 pub use next::{parse_timezone, Schedule};
