@@ -79,6 +79,16 @@ export declare class NativeEngine {
   /** Sets the queue's rate limit (`partition`: its per-partition one); null clears it. */
   setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
   setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
+  createSchedule(record: JsScheduleRecord): Promise<undefined>
+  applySchedules(records: Array<JsScheduleRecord>): Promise<undefined>
+  getSchedule(name: string): Promise<JsScheduleRecord | undefined | null>
+  listSchedules(filter: JsScheduleFilter): Promise<Array<JsScheduleRecord>>
+  deleteSchedule(name: string): Promise<undefined>
+  /** `ACTIVE` or `PAUSED`. */
+  setScheduleStatus(name: string, status: string): Promise<undefined>
+  updateSchedule(name: string, update: JsScheduleUpdate): Promise<undefined>
+  /** Moves `last_fired_at` forward to `firedAtIso` (never back); true if it moved. */
+  recordScheduleFired(name: string, firedAtIso: string): Promise<boolean>
   /** `DBOSClient.sendInTransaction`: the send's one statement, for the caller's open transaction. */
   renderSend(message: JsOutgoingMessage): Promise<JsRenderedStatement>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
@@ -134,6 +144,13 @@ export declare class NativeEngine {
 
 /** Connects (creating and migrating the database when asked) and returns the engine handle. */
 export declare function connect(options: JsEngineOptions): Promise<NativeEngine>
+
+/**
+ * The next `count` firing times (epoch ms) strictly after `afterMs` of a crontab in an IANA
+ * timezone, stopping early when a century holds no more. Rejects with INVALID_ARGUMENT and the
+ * SDK's message for a bad expression or timezone.
+ */
+export declare function cronNextTimes(expression: string, timezone: string, afterMs: number, count: number): Promise<Array<number>>
 
 /** A wait for several workflows: the first (`all` false) or all of them, until the deadline. */
 export interface JsAwaitDone {
@@ -436,6 +453,41 @@ export interface JsRenderedStatement {
 export interface JsRunnable {
   name: string
   className: string
+}
+
+/** `listSchedules` filters: an empty list does not filter; `apps` empty means every application. */
+export interface JsScheduleFilter {
+  apps: Array<string>
+  statuses: Array<string>
+  workflowNames: Array<string>
+  namePrefixes: Array<string>
+}
+
+/** A `dbos.workflow_schedules` row, as stored (`context` is the app serializer's text). */
+export interface JsScheduleRecord {
+  scheduleId: string
+  scheduleName: string
+  workflowName: string
+  workflowClassName: string | null
+  schedule: string
+  status: string
+  context: string
+  lastFiredAt: string | null
+  automaticBackfill: boolean
+  cronTimezone: string | null
+  queueName: string | null
+  applicationName: string | null
+}
+
+/** `updateSchedule`: a column is written only when its `set*` flag is true (null clears it). */
+export interface JsScheduleUpdate {
+  schedule: string | null
+  context: string | null
+  automaticBackfill: boolean | null
+  setCronTimezone: boolean
+  cronTimezone: string | null
+  setQueueName: boolean
+  queueName: string | null
 }
 
 /** Mirrors `engine::SchemaMode`. */

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.connect = nativeBinding.connect
+module.exports.cronNextTimes = nativeBinding.cronNextTimes
 module.exports.JsPageEnd = nativeBinding.JsPageEnd
 module.exports.JsQueueConflict = nativeBinding.JsQueueConflict
 module.exports.JsQueueLimit = nativeBinding.JsQueueLimit

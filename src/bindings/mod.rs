@@ -14,6 +14,7 @@ mod errors;
 mod introspection;
 mod management;
 mod queues;
+pub mod schedules;
 mod surface;
 
 use std::sync::Arc;

@@ -19,6 +19,7 @@ pub mod queued;
 pub mod queues;
 pub mod recovery;
 mod retry;
+pub mod schedules;
 pub mod status;
 pub mod steps;
 pub mod streams;
