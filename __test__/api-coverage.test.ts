@@ -16,10 +16,9 @@ import { WorkflowQueue as OurWorkflowQueue } from '../ts/wfqueue';
 const root = path.join(__dirname, '..', '..', '..');
 const sdkDir = path.join(root, 'node_modules', '@dbos-inc', 'dbos-sdk', 'dist', 'src');
 
-// Members another part of issue 15 is adding right now (MGMT2: introspection/management; SCHED: schedules;
-// SURFACE: the rest). This list only shrinks: the test also fails on an entry that has landed.
+// Members issue 15 has not built yet. This list only shrinks: the test also fails on an entry that has landed.
 const NOT_YET: ReadonlySet<string> = new Set([
-  // SURFACE
+  // the rest of the surface
   'Debouncer',
   'DebouncerClient',
   'DBOS.tracer',
@@ -30,29 +29,11 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DBOS.getAssociatedInfo',
   'DBOSClient.enqueueDebounced',
   'DBOSClient.debounceDelayedWorkflow',
-  // MGMT2
-  'DBOS.waitFirst',
-  'DBOS.waitAll',
-  'DBOS.listWorkflowSteps',
-  'DBOS.deleteWorkflow',
-  'DBOS.deleteWorkflows',
-  'DBOS.forkWorkflow',
+  // management
   'DBOS.rewindWorkflow',
-  'DBOS.listApplicationVersions',
-  'DBOS.getLatestApplicationVersion',
-  'DBOS.setLatestApplicationVersion',
-  'DBOSClient.deleteWorkflow',
-  'DBOSClient.deleteWorkflows',
-  'DBOSClient.forkWorkflow',
   'DBOSClient.rewindWorkflow',
-  'DBOSClient.listWorkflowSteps',
-  'DBOSClient.waitFirst',
-  'DBOSClient.waitAll',
-  'DBOSClient.listApplicationVersions',
-  'DBOSClient.getLatestApplicationVersion',
-  'DBOSClient.setLatestApplicationVersion',
   'DBOSClient.renameApplication',
-  // SCHED
+  // schedules (the engine's cron and store have landed; the API and firing have not)
   ...['create', 'list', 'get', 'delete', 'pause', 'resume', 'update', 'apply', 'trigger', 'backfill'].flatMap((verb) => {
     const name = verb === 'list' ? 'listSchedules' : verb === 'apply' ? 'applySchedules' : `${verb}Schedule`;
     return [`DBOS.${name}`, `DBOSClient.${name}`];
