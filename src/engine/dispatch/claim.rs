@@ -100,7 +100,10 @@ fn head(s: &str, partitioned: bool) -> String {
     )
 }
 
-/// The update of the chosen rows (CTE `c`, already locked), as the SDK marks a dequeued row.
+/// The update of the chosen rows (CTE `c`, already locked), as the SDK marks a dequeued row. The rows
+/// are found by primary key from an array of their IDs: joined on `c` alone, a plan made while the
+/// table's statistics did not yet know the backlog (estimating `c` at one row) scanned the whole table
+/// once per chosen row, ~350 ms a claim over a 20,000-row backlog in the bench.
 fn mark(s: &str, extra: &str) -> String {
     let (pending, enqueued) = (Status::Pending.sql(), Status::Enqueued.sql());
     let claimed_columns = crate::engine::recovery::claimed_columns(s);
@@ -112,7 +115,8 @@ fn mark(s: &str, extra: &str) -> String {
            updated_at = (SELECT now FROM clock), workflow_deadline_epoch_ms = CASE WHEN ws.workflow_timeout_ms IS NOT NULL \
              AND ws.workflow_deadline_epoch_ms IS NULL THEN (SELECT now FROM clock) + ws.workflow_timeout_ms \
              ELSE ws.workflow_deadline_epoch_ms END \
-         FROM c WHERE ws.workflow_uuid = c.workflow_uuid AND ws.status = {enqueued} \
+         FROM c WHERE ws.workflow_uuid = ANY(ARRAY(SELECT workflow_uuid FROM c)) \
+           AND ws.workflow_uuid = c.workflow_uuid AND ws.status = {enqueued} \
          RETURNING {claimed_columns}{extra}"
     )
 }
