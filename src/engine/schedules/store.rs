@@ -26,6 +26,26 @@ pub struct ScheduleRecord {
     pub application_name: Option<String>,
 }
 
+impl ScheduleRecord {
+    /// The row's columns in `COLUMNS` order, as statement parameters $1..$12.
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 12] {
+        [
+            &self.schedule_id,
+            &self.schedule_name,
+            &self.workflow_name,
+            &self.workflow_class_name,
+            &self.schedule,
+            &self.status,
+            &self.context,
+            &self.last_fired_at,
+            &self.automatic_backfill,
+            &self.cron_timezone,
+            &self.queue_name,
+            &self.application_name,
+        ]
+    }
+}
+
 /// `listSchedules` filters; an empty list does not filter. `apps` empty: every application.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleFilter {
@@ -90,25 +110,7 @@ impl Engine {
                 return Err(exists(&record.schedule_name));
             }
             let r = record;
-            let inserted = tx
-                .execute(
-                    &insert,
-                    &[
-                        &r.schedule_id,
-                        &r.schedule_name,
-                        &r.workflow_name,
-                        &r.workflow_class_name,
-                        &r.schedule,
-                        &r.status,
-                        &r.context,
-                        &r.last_fired_at,
-                        &r.automatic_backfill,
-                        &r.cron_timezone,
-                        &r.queue_name,
-                        &r.application_name,
-                    ],
-                )
-                .await;
+            let inserted = tx.execute(&insert, &r.params()).await;
             match inserted {
                 Err(e) if e.code().is_some_and(|c| c.code() == "23505") => {
                     Err(exists(&r.schedule_name))
@@ -150,24 +152,7 @@ impl Engine {
                         r.application_name.as_deref(),
                     )?;
                 }
-                tx.execute(
-                    &upsert,
-                    &[
-                        &r.schedule_id,
-                        &r.schedule_name,
-                        &r.workflow_name,
-                        &r.workflow_class_name,
-                        &r.schedule,
-                        &r.status,
-                        &r.context,
-                        &r.last_fired_at,
-                        &r.automatic_backfill,
-                        &r.cron_timezone,
-                        &r.queue_name,
-                        &r.application_name,
-                    ],
-                )
-                .await?;
+                tx.execute(&upsert, &r.params()).await?;
             }
             tx.commit().await?;
             Ok(())
