@@ -32,12 +32,13 @@ export function pollInterval(storedMs: number): number {
 }
 
 /**
- * When a lane that last looked for work at `now` looks again: at least one interval later, on the next
- * multiple of its interval (epoch time), so that every idle lane with that interval (or a divisor of it) is
- * due at the same instant and one statement checks them all. An idle lane still looks once per interval.
+ * When a lane that last looked for work at `now` looks again: on the next multiple of its interval (epoch
+ * time) after `now`, so that every idle lane with that interval (or a divisor of it) is due at the same instant
+ * and one statement checks them all. So work no one wakes the lane for (the official SDK's enqueues) waits at
+ * most one interval, as the SDK's own poll promises; rounding up past a whole interval made it up to two.
  */
-function nextPoll(now: number, pollMs: number): number {
-  return Math.ceil((now + pollMs) / pollMs) * pollMs;
+export function nextPoll(now: number, pollMs: number): number {
+  return (Math.floor(now / pollMs) + 1) * pollMs;
 }
 
 interface Lane {
