@@ -187,6 +187,8 @@ export interface JsClaimedWorkflow {
   deadlineEpochMs: number | null
   queueName: string | null
   token: string
+  /** Read with the claim (one statement for all its rows); absent: load them. */
+  checkpoints: Array<JsCheckpoint> | null
 }
 
 /** What a claim asks for (see `engine::dispatch::ClaimRequest`). */

@@ -60,7 +60,8 @@ export async function recoveredRun(engine: Engine, c: ClaimedWorkflow): Promise<
     });
     return undefined;
   }
-  const checkpoints = await engine.loadCheckpoints(c.workflowId);
+  // A queue claim reads its rows' checkpoints with it; recovery's claims leave them to be loaded here.
+  const checkpoints = c.checkpoints ?? (await engine.loadCheckpoints(c.workflowId));
   const state: WorkflowState = {
     workflowID: c.workflowId,
     workflowName: reg.name,

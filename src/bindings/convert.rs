@@ -244,6 +244,8 @@ pub struct JsClaimedWorkflow {
     pub deadline_epoch_ms: Option<i64>,
     pub queue_name: Option<String>,
     pub token: String,
+    /// Read with the claim (one statement for all its rows); absent: load them.
+    pub checkpoints: Option<Vec<JsCheckpoint>>,
 }
 
 impl From<ClaimedWorkflow> for JsClaimedWorkflow {
@@ -259,6 +261,9 @@ impl From<ClaimedWorkflow> for JsClaimedWorkflow {
             deadline_epoch_ms: c.deadline_epoch_ms,
             queue_name: c.queue_name,
             token: c.token,
+            checkpoints: c
+                .checkpoints
+                .map(|cps| cps.into_iter().map(Into::into).collect()),
         }
     }
 }

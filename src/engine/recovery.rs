@@ -25,6 +25,10 @@ pub struct ClaimedWorkflow {
     pub queue_name: Option<String>,
     /// The claim's token, now the row's owner_xid: every checkpoint of this run is fenced by it.
     pub token: String,
+    /// Its recorded checkpoints, when the claim read them (in its transaction, after taking the rows, so
+    /// none committed before is missed and none can commit after: they are fenced by the token); None:
+    /// the caller loads them.
+    pub checkpoints: Option<Vec<crate::engine::steps::Checkpoint>>,
 }
 
 pub(crate) struct Sql {
@@ -184,6 +188,7 @@ pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkf
         deadline_epoch_ms: r.get(7),
         queue_name: r.get(8),
         token: token.to_string(),
+        checkpoints: None,
     }
 }
 

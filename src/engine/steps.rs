@@ -41,6 +41,7 @@ pub(crate) struct Sql {
     record_and_complete: String,
     load_all: String,
     load_one: String,
+    pub(crate) load_many: String,
 }
 
 impl Sql {
@@ -150,6 +151,11 @@ impl Sql {
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
                  FROM {s}.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id"
             ),
+            // Every checkpoint of several workflows (the rows a claim just took), by workflow then function.
+            load_many: format!(
+                "SELECT function_id, function_name, output, error, child_workflow_id, serialization, workflow_uuid \
+                 FROM {s}.operation_outputs WHERE workflow_uuid = ANY($1) ORDER BY workflow_uuid, function_id"
+            ),
             load_one: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
                  FROM {s}.operation_outputs WHERE workflow_uuid = $1 AND function_id = $2"
@@ -186,6 +192,17 @@ fn verdict(
         return Err(nondeterminism(workflow_id, cp));
     }
     Ok(())
+}
+
+/// `load_many`'s rows, by workflow ID (ordered by function ID within each).
+pub(crate) fn checkpoints_by_workflow(
+    rows: &[tokio_postgres::Row],
+) -> std::collections::HashMap<String, Vec<Checkpoint>> {
+    let mut by: std::collections::HashMap<String, Vec<Checkpoint>> = Default::default();
+    for r in rows {
+        by.entry(r.get(6)).or_default().push(checkpoint_from(r));
+    }
+    by
 }
 
 fn checkpoint_from(r: &tokio_postgres::Row) -> Checkpoint {

@@ -10,6 +10,7 @@ use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::recovery::{claimed_from, ClaimedWorkflow};
 use super::status::Status;
+use super::steps::checkpoints_by_workflow;
 use super::Engine;
 
 /// At most this many partition keys are looked at per claim (the claim stays bounded with any number
@@ -210,7 +211,7 @@ impl Engine {
         let (pkeys, pcounts): (Vec<String>, Vec<i32>) =
             req.partition_running.iter().cloned().unzip();
         let mut locked_retries = 0;
-        let rows = loop {
+        let (rows, checkpoints) = loop {
             let mut first = true;
             let attempt = self
                 .retrying(|| {
@@ -223,7 +224,7 @@ impl Engine {
                             let stmt = client.prepare_cached(&self.sql.recovery.claimed_by).await?;
                             let taken = client.query(&stmt, &[token]).await?;
                             if !taken.is_empty() {
-                                return Ok(taken);
+                                return Ok((taken, None));
                             }
                         }
                         let lock = client.prepare_cached(&self.sql.dispatch.lock).await?;
@@ -233,6 +234,7 @@ impl Engine {
                             &self.sql.dispatch.claim
                         };
                         let claim = client.prepare_cached(sql).await?;
+                        let load = client.prepare_cached(&self.sql.steps.load_many).await?;
                         let tx = client.transaction().await?;
                         tx.execute(&lock, &[&req.queue]).await?;
                         let common: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
@@ -259,8 +261,18 @@ impl Engine {
                         } else {
                             tx.query(&claim, &common).await?
                         };
+                        // The claimed runs' checkpoints in one statement rather than one per run: read in
+                        // this transaction, whose row locks keep a previous owner's late checkpoints out
+                        // (they wait, then are fenced by the new token), and whose new snapshot sees every
+                        // checkpoint committed before the rows were locked.
+                        let checkpoints = if rows.is_empty() {
+                            Vec::new()
+                        } else {
+                            let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+                            tx.query(&load, &[&ids]).await?
+                        };
                         tx.commit().await?;
-                        Ok(rows)
+                        Ok((rows, Some(checkpoints)))
                     }
                 })
                 .await;
@@ -268,7 +280,7 @@ impl Engine {
                 Err(e) if e.sqlstate() == Some(LOCK_NOT_AVAILABLE) => {
                     if locked_retries == LOCKED_RETRIES {
                         // Still held: nothing claimed now; the next wake or poll tries again.
-                        break Vec::new();
+                        break (Vec::new(), None);
                     }
                     locked_retries += 1;
                     tokio::select! {
@@ -282,8 +294,13 @@ impl Engine {
         let mut out = Claim::default();
         // Where the round-robin ended: the last row in (rank, side, key) order.
         let mut last: Option<(i64, i32, String)> = None;
+        let mut checkpoints = checkpoints.map(|cps| checkpoints_by_workflow(&cps));
         for r in &rows {
-            out.workflows.push(claimed_from(r, &token));
+            let mut claimed = claimed_from(r, &token);
+            claimed.checkpoints = checkpoints
+                .as_mut()
+                .map(|by| by.remove(&claimed.workflow_id).unwrap_or_default());
+            out.workflows.push(claimed);
             // A retry's rows (from `claimed_by`) carry no key columns; they only lose the cursor.
             let pk: Option<String> = if req.partitioned && r.len() >= 12 {
                 let pk: Option<String> = r.try_get(9).ok().flatten();
