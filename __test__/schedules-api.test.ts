@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DBOS, DBOSClient, ConfiguredInstance, Error as DBOSErrors, type WorkflowSchedule } from 'dbos-native';
 import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
-import { assertCheckpoints, query } from './helpers/db';
+import { assertCheckpoints, query, steps } from './helpers/db';
 import { launchedDatabase } from './helpers/scratch';
 
 const APP = 'sched-app';
@@ -20,6 +20,8 @@ class Jobs extends ConfiguredInstance {
   async perInstance(_at: Date, _ctx: unknown): Promise<void> {}
 }
 const jobs = new Jobs('jobs');
+/** Registered as a method of Jobs's instances (a prototype given): refused like a decorated instance method. */
+const protoWorkflow = DBOS.registerWorkflow(async function (this: unknown, _at: Date): Promise<void> {}, { name: 'protoWorkflow', ctorOrProto: Jobs.prototype });
 
 /** Every schedule call from workflow code. */
 const scheduleCalls = DBOS.registerWorkflow(
@@ -220,6 +222,7 @@ describe('DBOS', () => {
       [() => create({ schedule: '0 0 30 2 *' }), (e) => e.constructor === Error && e.message === '30 2 is an impossible day of month for the given month'],
       [() => create({ options: { cronTimezone: 'Mars/Olympus' } }), (e) => e.constructor === Error && e.message === "Invalid timezone: 'Mars/Olympus'"],
       [() => create({ workflowFn: jobs.perInstance }), (e) => e instanceof DBOSErrors.DBOSError && e.message === 'Cannot schedule instance method "perInstance". Only static methods and free functions can be used in schedules.'],
+      [() => create({ workflowFn: protoWorkflow }), (e) => e instanceof DBOSErrors.DBOSError && e.message.startsWith('Cannot schedule instance method "protoWorkflow"')],
       [() => create({ workflowFn: plain }), (e) => e instanceof DBOSErrors.DBOSNotRegisteredError],
       [() => DBOS.updateSchedule('none', { queueName: 'q' }), (e) => e instanceof DBOSErrors.DBOSError && e.message === "Schedule 'none' not found"],
       [() => DBOS.updateSchedule('none', {}), (e) => e instanceof DBOSErrors.DBOSError && e.message === "Schedule 'none' not found"],
@@ -246,6 +249,11 @@ describe('DBOS', () => {
       'DBOS.updateSchedule',
       'DBOS.deleteSchedule',
     ]);
+    // As the SDK records it: the row as its system database returns it, the context still serialized.
+    const [, get] = await steps(db.url, 'sched-calls');
+    const recorded = (JSON.parse(get?.output ?? 'null') as { json: { scheduleName: string; context: unknown } }).json;
+    assert.equal(recorded.scheduleName, 'in-wf');
+    assert.equal(recorded.context, '{"json":"c","__dbos_serializer":"superjson"}');
     assert.deepEqual(await rows(), []);
   });
 });
@@ -292,5 +300,24 @@ describe('DBOSClient', () => {
       assert.deepEqual((await ours.listSchedules()).map((s) => s.scheduleName), ['app-own', 'free', 'other-own']);
       assert.deepEqual(await ours.listSchedules(), (await theirs.listSchedules()) as WorkflowSchedule[]);
     });
+  });
+
+  test("the context is written and read with the client's serializer", async () => {
+    await deleteAll();
+    const serializer = {
+      name: () => 'reversed',
+      stringify: (v: unknown) => [...JSON.stringify(v ?? null)].reverse().join(''),
+      parse: (t: string | null | undefined) => (t ? (JSON.parse([...t].reverse().join('')) as unknown) : null),
+    };
+    const c = await DBOSClient.create({ systemDatabaseUrl: db.url, applicationName: APP, serializer });
+    try {
+      await c.createSchedule({ scheduleName: 'rev', workflowName: 'tick', schedule: '* * * * *', context: { a: 1 } });
+      assert.equal((await row('rev'))?.context, '}1:"a"{');
+      assert.deepEqual((await c.getSchedule('rev'))?.context, { a: 1 });
+      await c.updateSchedule('rev', { context: [2] });
+      assert.equal((await row('rev'))?.context, ']2[');
+    } finally {
+      await c.destroy();
+    }
   });
 });
