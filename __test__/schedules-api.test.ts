@@ -41,6 +41,12 @@ const scheduleCalls = DBOS.registerWorkflow(
 
 async function plain(_at: Date, _ctx: unknown): Promise<void> {}
 
+// Called at load, before the launch: the SDK's TypeError, as a rejection.
+const beforeLaunch = DBOS.listSchedules().then(
+  () => undefined,
+  (e: unknown) => e,
+);
+
 const db = launchedDatabase('dbosn_schedules_api', { name: APP });
 
 interface Row {
@@ -83,6 +89,12 @@ async function deleteAll(): Promise<void> {
 const CONTEXT = { n: 1, at: new Date(Date.UTC(2026, 0, 2)), tags: new Set(['a']) };
 
 describe('DBOS', () => {
+  test('before launch a call rejects with the TypeError of the SDK', async () => {
+    const e = await beforeLaunch;
+    assert.ok(e instanceof TypeError);
+    assert.equal(e.message, '`DBOS.launch()` must be called before running listSchedules.');
+  });
+
   test('createSchedule writes the row the SDK client writes, and reads give its WorkflowSchedule', async () => {
     await deleteAll();
     await DBOS.createSchedule({ scheduleName: 'ours', workflowFn: Jobs.nightly, schedule: '*/5 * * * * *', context: CONTEXT, options: { cronTimezone: 'Europe/Paris', queueName: 'q', automaticBackfill: true } });
