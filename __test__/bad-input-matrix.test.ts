@@ -735,6 +735,62 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'versionName: a number', call: () => DBOS.setLatestApplicationVersion(bad<string>(7)), expect: rejects(E.DBOSError, /Invalid versionName 7/) }),
     row({ input: 'unknown version (a no-op)', call: () => client.setLatestApplicationVersion(unknownID()), expect: works(), writesNothing: true }),
   ].map(named('setLatestApplicationVersion')),
+
+  // --- schedules (CRUD): typed errors that leave dbos.workflow_schedules as it was (checked around each call)
+  ...(() => {
+    const table = async () => rows('SELECT * FROM dbos.workflow_schedules ORDER BY schedule_name', []);
+    const unchanged = async (call: () => Promise<unknown>) => {
+      const before = await table();
+      try {
+        return await call();
+      } catch (e) {
+        assert.deepEqual(await table(), before, 'no schedule written');
+        throw e;
+      }
+    };
+    const create = (over: Record<string, unknown>) => unchanged(() => DBOS.createSchedule({ scheduleName: `m-${randomUUID()}`, workflowFn: echo, schedule: '* * * * *', ...over }));
+    const dup = { setup: () => DBOS.createSchedule({ scheduleName: 'm-dup', workflowFn: echo, schedule: '* * * * *' }).catch(() => undefined) };
+    const dbosRows = [
+      row({ input: 'scheduleName: a number', call: () => create({ scheduleName: 42 }), expect: rejects(E.DBOSError, /^Invalid scheduleName 42/) }),
+      row({ input: 'schedule: illegal characters', call: () => create({ schedule: '* * * * * %' }), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
+      row({ input: 'schedule: not a string', call: () => create({ schedule: 5 }), expect: rejects(TypeError, /^pattern must be a string!$/) }),
+      row({ input: 'schedule: 4 fields', at: 'workflow', call: () => create({ schedule: '* * * *' }), expect: rejects(Error, /^expected 5 or 6 fields but got 4$/) }),
+      row({ input: 'cronTimezone: unknown', call: () => create({ options: { cronTimezone: 'Mars/Olympus' } }), expect: rejects(Error, /^Invalid timezone: 'Mars\/Olympus'$/) }),
+      row({ input: 'cronTimezone: a number', call: () => create({ options: { cronTimezone: 3 } }), expect: rejects(E.DBOSError, /^Invalid cronTimezone 3/) }),
+      row({ input: 'automaticBackfill: a string', call: () => create({ options: { automaticBackfill: 'yes' } }), expect: rejects(E.DBOSError, /^Invalid automaticBackfill "yes"/) }),
+      row({ input: 'options: not an object', call: () => create({ options: 'x' }), expect: rejects(E.DBOSError, /^Invalid schedule options "x"/) }),
+      row({ input: 'workflowFn: not a registered workflow', call: () => create({ workflowFn: async () => undefined }), expect: rejects(E.DBOSNotRegisteredError, /is not a registered DBOS workflow/) }),
+      row({ input: 'scheduleName: taken', ...dup, call: () => create({ scheduleName: 'm-dup' }), expect: rejects(Error, /^Schedule 'm-dup' already exists$/) }),
+      row({ input: 'SQL in the name (stored verbatim)', call: async () => { const n = sqlID(); await create({ scheduleName: n }); return [n, (await DBOS.getSchedule(n))?.scheduleName]; }, expect: works((r) => assert.equal((r as string[])[0], (r as string[])[1])) }),
+    ].map(named('DBOS.createSchedule'));
+    const otherRows = [
+      row({ input: 'not an array', call: () => unchanged(() => DBOS.applySchedules(bad<[]>('x'))), expect: rejects(E.DBOSError, /must be an array of schedules/) }),
+      row({ input: 'in a workflow', at: 'workflow', call: () => unchanged(() => DBOS.applySchedules([])), expect: rejects(E.DBOSError, /^applySchedules cannot be called from within a workflow$/) }),
+      row({ input: 'one bad entry of two: nothing written', call: () => unchanged(() => DBOS.applySchedules([{ scheduleName: 'm-ok', workflowFn: echo, schedule: '* * * * *' }, { scheduleName: 'm-bad', workflowFn: echo, schedule: '* * * * * !' }])), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
+    ].map(named('DBOS.applySchedules'));
+    const readRows = [
+      row({ input: 'status: a number', call: () => DBOS.listSchedules({ status: bad<string>(1) }), expect: rejects(E.DBOSError, /^Invalid status filter 1/) }),
+      row({ input: 'filters: not an object', call: () => client.listSchedules(bad<object>('x')), expect: rejects(E.DBOSError, /^Invalid listSchedules filters "x"/) }),
+      row({ input: 'name: a number', call: () => DBOS.getSchedule(bad<string>(7)), expect: rejects(E.DBOSError, /^Invalid schedule name 7/) }),
+      row({ input: 'unknown name (null)', call: () => client.getSchedule(unknownID()), expect: works((r) => assert.equal(r, null)), writesNothing: true }),
+    ].map(named('listSchedules/getSchedule'));
+    const changeRows = [
+      row({ input: 'unknown schedule', call: () => unchanged(() => DBOS.updateSchedule('m-none', { queueName: 'q' })), expect: rejects(E.DBOSError, /^Schedule 'm-none' not found$/) }),
+      row({ input: 'in a workflow: unknown schedule (the step records it)', at: 'workflow', call: () => unchanged(() => DBOS.updateSchedule('m-none', {})), expect: rejects(E.DBOSError, /^Schedule 'm-none' not found$/), records: { operation_outputs: 1 } }),
+      row({ input: 'updates: not an object', call: () => unchanged(() => client.updateSchedule('m-dup', bad<object>(null))), expect: rejects(E.DBOSError, /^Invalid schedule updates null/) }),
+      row({ input: 'automaticBackfill: null', ...dup, call: () => unchanged(() => DBOS.updateSchedule('m-dup', { automaticBackfill: bad<boolean>(null) })), expect: rejects(E.DBOSError, /^Invalid automaticBackfill null/) }),
+      row({ input: 'schedule: illegal characters', ...dup, call: () => unchanged(() => client.updateSchedule('m-dup', { schedule: '@reboot' })), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
+      row({ input: 'pause, resume, delete an unknown schedule (no-ops)', call: async () => { await DBOS.pauseSchedule('m-none'); await client.resumeSchedule('m-none'); await DBOS.deleteSchedule('m-none'); }, expect: works(), writesNothing: true }),
+      row({ input: 'name: a number', call: () => DBOS.pauseSchedule(bad<string>(7)), expect: rejects(E.DBOSError, /^Invalid schedule name 7/) }),
+    ].map(named('updateSchedule/pause/resume/delete'));
+    const clientRows = [
+      row({ input: 'workflowName: a number', call: () => unchanged(() => client.createSchedule({ scheduleName: 'm-c', workflowName: bad<string>(1), schedule: '* * * * *' })), expect: rejects(E.DBOSError, /^Invalid workflowName 1/) }),
+      row({ input: 'applicationName: a number', call: () => unchanged(() => client.createSchedule({ scheduleName: 'm-c', workflowName: 'w', schedule: '* * * * *', applicationName: bad<string>(1) })), expect: rejects(E.DBOSError, /^Invalid applicationName 1/) }),
+      row({ input: 'schedule: 7 fields', call: () => unchanged(() => client.applySchedules([{ scheduleName: 'm-c', workflowName: 'w', schedule: '* * * * * * *' }])), expect: rejects(Error, /^expected 5 or 6 fields but got 7$/) }),
+      row({ input: 'applySchedules: not an array', call: () => unchanged(() => client.applySchedules(bad<[]>(1))), expect: rejects(E.DBOSError, /must be an array of schedules/) }),
+    ].map(named('DBOSClient schedules'));
+    return [...dbosRows, ...otherRows, ...readRows, ...changeRows, ...clientRows];
+  })(),
 ];
 
 function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {

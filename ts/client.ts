@@ -35,6 +35,9 @@ import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, t
 
 export type { ClientEnqueueOptions, EnqueueWorkflowOptions, PgClientBase } from './client-enqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
+// --- schedules (CRUD)
+import * as schedules from './schedules-client';
+import type { ScheduleFilters, ScheduleOwner, ScheduleUpdates, WorkflowSchedule } from './schedules';
 
 export interface DBOSClientConfig {
   systemDatabaseUrl: string;
@@ -369,5 +372,33 @@ export class DBOSClient {
   /** As `send`, inside the caller's open `pg` transaction on the system database: delivered at its commit. */
   async sendInTransaction<T>(pgClient: PgClientBase, destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
     return sendInTransaction(this.live(), pgClient, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
+  }
+  // --- schedules (CRUD): schedules-client.ts
+  async createSchedule(options: schedules.ClientCreateScheduleInput): Promise<void> {
+    return schedules.createSchedule(this.scheduleOwner(), options);
+  }
+  async applySchedules(scheduleList: schedules.ClientApplyScheduleInput[]): Promise<void> {
+    return schedules.applySchedules(this.scheduleOwner(), scheduleList);
+  }
+  async listSchedules(filters?: ScheduleFilters): Promise<WorkflowSchedule[]> {
+    return schedules.listSchedules(this.scheduleOwner(), filters);
+  }
+  async getSchedule(name: string): Promise<WorkflowSchedule | null> {
+    return schedules.getSchedule(this.scheduleOwner(), name);
+  }
+  async deleteSchedule(name: string): Promise<void> {
+    return schedules.deleteSchedule(this.scheduleOwner(), name);
+  }
+  async pauseSchedule(name: string): Promise<void> {
+    return schedules.setScheduleStatus(this.scheduleOwner(), name, 'PAUSED');
+  }
+  async resumeSchedule(name: string): Promise<void> {
+    return schedules.setScheduleStatus(this.scheduleOwner(), name, 'ACTIVE');
+  }
+  async updateSchedule(name: string, updates: ScheduleUpdates): Promise<void> {
+    return schedules.updateSchedule(this.scheduleOwner(), name, updates);
+  }
+  private scheduleOwner(): ScheduleOwner {
+    return { engine: this.live(), appName: this.appName, serializerOpts: this.serializerOpts };
   }
 }

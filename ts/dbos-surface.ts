@@ -7,8 +7,37 @@ import { logRegisteredEndpoints, registerLifecycleCallback, type DBOSLifecycleCa
 import { dbosLogger, type DLogger } from './logger';
 import { checkPatch } from './patching';
 import { migrate } from './migrate';
+// --- schedules (CRUD)
+import * as schedules from './schedules-dbos';
+import type { ScheduleFilters, ScheduleUpdates, WorkflowSchedule } from './schedules';
 
 export class DBOSSurface {
+  // --- schedules (CRUD): schedules-dbos.ts
+  static createSchedule<C>(options: schedules.CreateScheduleInput<C>): Promise<void> {
+    return schedules.createSchedule(options);
+  }
+  static applySchedules(scheduleList: schedules.ApplyScheduleInput[]): Promise<void> {
+    return schedules.applySchedules(scheduleList);
+  }
+  static listSchedules(filters?: ScheduleFilters): Promise<WorkflowSchedule[]> {
+    return schedules.listSchedules(filters);
+  }
+  static getSchedule(name: string): Promise<WorkflowSchedule | null> {
+    return schedules.getSchedule(name);
+  }
+  static deleteSchedule(name: string): Promise<void> {
+    return schedules.deleteSchedule(name);
+  }
+  static pauseSchedule(name: string): Promise<void> {
+    return schedules.pauseSchedule(name);
+  }
+  static resumeSchedule(name: string): Promise<void> {
+    return schedules.resumeSchedule(name);
+  }
+  static updateSchedule(name: string, updates: ScheduleUpdates): Promise<void> {
+    return schedules.updateSchedule(name, updates);
+  }
+
   /** The logger for application code: to `DBOSConfig.logger` or the console, with the caller's workflow and step. */
   static get logger(): DLogger {
     return dbosLogger();

@@ -75,6 +75,7 @@ export function workflowDecorator(cfg: WorkflowConfig, executor: ExecutorLookup)
         fn,
         config: cfg,
         defaultThis,
+        isInstance: defaultThis === undefined,
       };
       registerWorkflowFunction(reg);
       return makeWorkflowInvoker(reg, executor);
@@ -105,6 +106,7 @@ export function registerWorkflow<This, Args extends unknown[], Return>(
     fn: func as unknown as AnyFunction,
     config: cfg,
     defaultThis: typeof cfg.ctorOrProto === 'function' ? cfg.ctorOrProto : undefined,
+    isInstance: typeof cfg.ctorOrProto === 'object' && cfg.ctorOrProto !== null,
   };
   registerWorkflowFunction(reg);
   return makeWorkflowInvoker(reg, executor) as unknown as (this: This, ...args: Args) => Promise<Return>;

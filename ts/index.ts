@@ -40,3 +40,5 @@ export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } fr
 export { StatusString } from './status-string';
 export type { AlertHandler } from './alerts';
 export type { DBOSLifecycleCallback } from './lifecycle-callbacks';
+// --- schedules (CRUD)
+export type { WorkflowSchedule, ScheduledWorkflowFn, ScheduleOptions } from './schedules';

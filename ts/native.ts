@@ -164,3 +164,10 @@ export function pollMs(ms: number): number {
 export function epochMs(ms: number): number {
   return Math.round(ms);
 }
+
+// --- schedules (CRUD)
+/** The next `count` firing times (epoch ms) of a crontab in an IANA zone; with count 0, only the check of both. */
+export async function cronNextTimes(expression: string, timezone: string, afterMs: number, count: number): Promise<number[]> {
+  binding ??= loadBinding();
+  return binding.cronNextTimes(expression, timezone, afterMs, count).catch(rethrow);
+}

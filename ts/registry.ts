@@ -57,6 +57,8 @@ export interface WorkflowRegistration {
   readonly config: WorkflowConfig;
   /** `this` for recovery of static methods: the class. */
   defaultThis?: unknown;
+  /** A method of instances (a schedule refuses one, as the SDK does). */
+  readonly isInstance?: boolean;
 }
 
 export interface StepRegistration {
