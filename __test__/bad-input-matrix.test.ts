@@ -759,7 +759,7 @@ const MATRIX: Row<unknown>[] = [
       row({ input: 'cronTimezone: a number', call: () => create({ options: { cronTimezone: 3 } }), expect: rejects(E.DBOSError, /^Invalid cronTimezone 3/) }),
       row({ input: 'automaticBackfill: a string', call: () => create({ options: { automaticBackfill: 'yes' } }), expect: rejects(E.DBOSError, /^Invalid automaticBackfill "yes"/) }),
       row({ input: 'options: not an object', call: () => create({ options: 'x' }), expect: rejects(E.DBOSError, /^Invalid schedule options "x"/) }),
-      row({ input: 'workflowFn: not a registered workflow', call: () => create({ workflowFn: async () => undefined }), expect: rejects(E.DBOSNotRegisteredError, /is not a registered DBOS workflow/) }),
+      row({ input: 'workflowFn: not a function', call: () => create({ workflowFn: 'tick' }), expect: rejects(E.DBOSError, /^Invalid workflowFn tick/) }),
       row({ input: 'scheduleName: taken', ...dup, call: () => create({ scheduleName: 'm-dup' }), expect: rejects(Error, /^Schedule 'm-dup' already exists$/) }),
       row({ input: 'SQL in the name (stored verbatim)', call: async () => { const n = sqlID(); await create({ scheduleName: n }); return [n, (await DBOS.getSchedule(n))?.scheduleName]; }, expect: works((r) => assert.equal((r as string[])[0], (r as string[])[1])) }),
     ].map(named('DBOS.createSchedule'));

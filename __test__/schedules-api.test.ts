@@ -235,7 +235,6 @@ describe('DBOS', () => {
       [() => create({ options: { cronTimezone: 'Mars/Olympus' } }), (e) => e.constructor === Error && e.message === "Invalid timezone: 'Mars/Olympus'"],
       [() => create({ workflowFn: jobs.perInstance }), (e) => e instanceof DBOSErrors.DBOSError && e.message === 'Cannot schedule instance method "perInstance". Only static methods and free functions can be used in schedules.'],
       [() => create({ workflowFn: protoWorkflow }), (e) => e instanceof DBOSErrors.DBOSError && e.message.startsWith('Cannot schedule instance method "protoWorkflow"')],
-      [() => create({ workflowFn: plain }), (e) => e instanceof DBOSErrors.DBOSNotRegisteredError],
       [() => DBOS.updateSchedule('none', { queueName: 'q' }), (e) => e instanceof DBOSErrors.DBOSError && e.message === "Schedule 'none' not found"],
       [() => DBOS.updateSchedule('none', {}), (e) => e instanceof DBOSErrors.DBOSError && e.message === "Schedule 'none' not found"],
       [() => DBOS.updateSchedule('dup', { schedule: 'nope' }), (e) => e.constructor === Error && e.message === 'expected 5 or 6 fields but got 1'],
@@ -246,6 +245,14 @@ describe('DBOS', () => {
     // Each call made only when its turn comes: a promise made early would reject unhandled meanwhile.
     for (const [call, check] of cases) await assert.rejects(call(), check);
     assert.deepEqual(await rows(), snapshot);
+  });
+
+  test('an unregistered function is accepted, as the SDK accepts it, under its JS name', async () => {
+    await DBOS.createSchedule({ scheduleName: 'unregistered', workflowFn: plain, schedule: '0 0 * * *' });
+    const row = (await rows()).find((r) => r.schedule_name === 'unregistered');
+    assert.equal(row?.workflow_name, 'plain');
+    assert.equal(row?.workflow_class_name, '');
+    await DBOS.deleteSchedule('unregistered');
   });
 
   test('in workflow code each call is the SDK step; applySchedules is refused', async () => {

@@ -2,7 +2,7 @@
 // (instance methods refused), writes as this application, and from workflow code is recorded as the SDK's step
 // `DBOS.<call>` (applySchedules is refused there). The checks and rows are shared with the client (schedules.ts).
 import { currentContext } from './context';
-import { DBOSError, DBOSNotRegisteredError } from './error';
+import { DBOSError } from './error';
 import { executor } from './lifecycle';
 import { registrationOf } from './registry';
 import {
@@ -48,17 +48,23 @@ function appOwner(what: string): ScheduleOwner {
   return { engine: exec.engine, appName: exec.appName, serializerOpts: {} };
 }
 
+const unregisteredWarned = new Set<string>();
+
 /** The registered workflow's names; a method of instances cannot run on a schedule (the SDK's message). */
 function scheduledWorkflow(fn: unknown): { workflowName: string; workflowClassName: string } {
   const reg = registrationOf(fn);
   if (reg?.kind === 'workflow' && reg.isInstance) {
     throw new DBOSError(`Cannot schedule instance method "${reg.name}". Only static methods and free functions can be used in schedules.`);
   }
-  if (reg?.kind !== 'workflow') {
-    const name = typeof fn === 'function' && fn.name ? fn.name : '<anonymous>';
-    throw new DBOSNotRegisteredError(name, `${name} is not a registered DBOS workflow: only a registered workflow can be scheduled`);
+  if (reg?.kind === 'workflow') return { workflowName: reg.name, workflowClassName: reg.className };
+  if (typeof fn !== 'function') throw new DBOSError(`Invalid workflowFn ${String(fn)}: expected a registered workflow function`);
+  // The SDK accepts a function registered nowhere here and stores its JS name (a process of another build
+  // may run it), so we do too; a process with no such workflow never fires it, hence the warning.
+  if (!unregisteredWarned.has(fn.name)) {
+    unregisteredWarned.add(fn.name);
+    process.emitWarning(`dbos-native: scheduling '${fn.name}', which is not a registered workflow in this process; only a process that registers it will run it`);
   }
-  return { workflowName: reg.name, workflowClassName: reg.className };
+  return { workflowName: fn.name, workflowClassName: '' };
 }
 
 /** `fn` as the step `DBOS.<call>` in workflow code (a plain call elsewhere); void calls record null, as the SDK. */
