@@ -21,18 +21,8 @@ const NOT_YET: ReadonlySet<string> = new Set([
   // the rest of the surface
   'Debouncer',
   'DebouncerClient',
-  'DBOS.tracer',
-  'DBOS.span',
-  'DBOS.className',
-  'DBOS.associateClassWithInfo',
-  'DBOS.associateFunctionWithInfo',
-  'DBOS.getAssociatedInfo',
   'DBOSClient.enqueueDebounced',
   'DBOSClient.debounceDelayedWorkflow',
-  // management
-  'DBOS.rewindWorkflow',
-  'DBOSClient.rewindWorkflow',
-  'DBOSClient.renameApplication',
   // schedules (the engine's cron and store have landed; the API and firing have not)
   ...['create', 'list', 'get', 'delete', 'pause', 'resume', 'update', 'apply', 'trigger', 'backfill'].flatMap((verb) => {
     const name = verb === 'list' ? 'listSchedules' : verb === 'apply' ? 'applySchedules' : `${verb}Schedule`;

@@ -35,6 +35,8 @@ import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, t
 
 export type { ClientEnqueueOptions, EnqueueWorkflowOptions, PgClientBase } from './client-enqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
+// --- rest
+import { clientRewindWorkflow, renameApplication, type ApplicationRowCounts, type RewindWorkflowOptions } from './rewind';
 
 export interface DBOSClientConfig {
   systemDatabaseUrl: string;
@@ -369,5 +371,16 @@ export class DBOSClient {
   /** As `send`, inside the caller's open `pg` transaction on the system database: delivered at its commit. */
   async sendInTransaction<T>(pgClient: PgClientBase, destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
     return sendInTransaction(this.live(), pgClient, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
+  }
+
+  // --- rest (rewind, rename application: ts/rewind.ts)
+  /** Drops a terminal workflow's history from `options.startStep` (default 0) on and re-enqueues it under its own ID. */
+  async rewindWorkflow<T = unknown>(workflowID: string, options?: RewindWorkflowOptions): Promise<WorkflowHandle<Awaited<T>>> {
+    return clientRewindWorkflow(this.live(), workflowID, options).then(() => this.retrieveWorkflow<T>(workflowID));
+  }
+
+  /** Gives `newName` the rows of `oldName` (and/or the unclaimed ones); run it while that application is stopped. */
+  async renameApplication(oldName: string | undefined, newName: string, options?: { batchSize?: number | null; adoptUnclaimedRows?: boolean }): Promise<ApplicationRowCounts> {
+    return renameApplication(this.live(), oldName, newName, options);
   }
 }

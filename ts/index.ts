@@ -40,3 +40,7 @@ export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } fr
 export { StatusString } from './status-string';
 export type { AlertHandler } from './alerts';
 export type { DBOSLifecycleCallback } from './lifecycle-callbacks';
+// --- rest
+export type { ApplicationRowCounts, RewindWorkflowOptions } from './rewind';
+export type { ExternalRegistration, MethodRegistrationBase } from './class-info';
+export type { Tracer } from './tracing';
