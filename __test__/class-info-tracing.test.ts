@@ -43,6 +43,18 @@ const onEvent = DBOS.associateFunctionWithInfo(RECEIVER, Handlers.onEvent, { cto
 (onEvent.regInfo as { key?: string }).key = 'k';
 const lone = DBOS.associateFunctionWithInfo(RECEIVER, async (x: string) => `lone ${x}`, { name: 'lone' });
 
+/** Inside a traced workflow and step, DBOS.span is the current one's. */
+const seen: unknown[] = [];
+const tracedWorkflow = DBOS.registerWorkflow(
+  async () => {
+    seen.push(DBOS.span);
+    await DBOS.runStep(async () => void seen.push(DBOS.span), { name: 'tracedStep' });
+    await DBOS.runStep(async () => Promise.reject(new Error('step failed')), { name: 'failingStep' }).catch(() => undefined);
+    return 'traced';
+  },
+  { name: 'tracedWorkflow' },
+);
+
 let url = '';
 
 async function relaunch(tracingEnabled: boolean): Promise<void> {
@@ -149,7 +161,9 @@ class RecordedSpan {
     Object.assign(this.attributes, a);
     return this;
   }
-  setStatus() {
+  status?: { code: number; message?: string };
+  setStatus(status: { code: number; message?: string }) {
+    this.status = status;
     return this;
   }
   addEvent() {
@@ -177,13 +191,16 @@ class RecordedSpan {
 }
 
 describe('DBOS.tracer and DBOS.span', () => {
-  test('off by default: stub spans, nothing loaded', () => {
+  test('off by default: stub spans, nothing loaded', async () => {
     const tracer = DBOS.tracer;
     assert.ok(tracer, 'there is a tracer once launched');
     const span = tracer.startSpan('off', { operationUUID: 'x' });
     span.setAttribute('a', 1).addEvent('e');
     tracer.endSpan(span);
     assert.equal(DBOS.span, undefined);
+    seen.length = 0;
+    assert.equal(await (await DBOS.startWorkflow(tracedWorkflow)()).getResult(), 'traced');
+    assert.deepEqual(seen, [undefined, undefined], 'no spans in workflows and steps');
     assert.ok(!Object.keys(require.cache).some((k) => k.includes('@opentelemetry')), 'OpenTelemetry was not loaded');
   });
 
@@ -229,5 +246,17 @@ describe('DBOS.tracer and DBOS.span', () => {
     // DBOS.span is the application's active span.
     assert.equal(DBOS.span, undefined);
     assert.equal(api.context.with(api.trace.setSpan(api.context.active(), spans[0]), () => DBOS.span), spans[0]);
+
+    // Workflows and steps get spans as the SDK names them, with the workflow ID, the active span inside.
+    seen.length = 0;
+    const h = await DBOS.startWorkflow(tracedWorkflow)();
+    assert.equal(await h.getResult(), 'traced');
+    const of = (name: string) => spans.find((x) => x.name === name);
+    const [wf, st, failing] = [of('tracedWorkflow'), of('tracedStep'), of('failingStep')];
+    assert.ok(wf && st && failing, spans.map((x) => x.name).join());
+    assert.deepEqual([wf.attributes.operationUUID, wf.attributes.operationType, wf.ended, wf.status?.code], [h.workflowID, 'workflow', true, 1]);
+    assert.deepEqual([st.attributes.operationUUID, st.attributes.operationType, st.ended, st.status?.code], [h.workflowID, 'step', true, 1]);
+    assert.deepEqual(failing.status, { code: 2, message: 'step failed' });
+    assert.deepEqual(seen, [wf, st]);
   });
 });

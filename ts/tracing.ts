@@ -4,6 +4,7 @@
 // registers or replaces one (with none registered, the API's own no-op tracer takes them). Otherwise spans are
 // stubs that record nothing, and nothing is loaded. The types here are our own, so the .d.ts compiles for an
 // application without OpenTelemetry.
+import { currentAuth } from './auth-context';
 import { currentConfig, isInitialized, executor } from './lifecycle';
 
 /** Span attributes (OpenTelemetry's shape). */
@@ -43,7 +44,7 @@ interface OtelApi {
     getActiveSpan(): OtelSpan | undefined;
     setSpan(context: unknown, span: DBOSSpan): unknown;
   };
-  context: { active(): unknown };
+  context: { active(): unknown; with<R>(context: unknown, fn: () => R): R };
 }
 
 class StubSpan implements DBOSSpan {
@@ -139,4 +140,34 @@ export function currentTracer(): Tracer | undefined {
 /** DBOS.span: the active OpenTelemetry span (the application's context), when tracing is on. */
 export function activeSpan(): DBOSSpan | undefined {
   return api()?.trace.getActiveSpan();
+}
+
+/**
+ * Runs a workflow or step body (`kind`) in its own span, named and attributed as the SDK names them, when tracing
+ * is on: the span is the active one inside (DBOS.span), OK or ERROR by the outcome. Off, it only calls `fn`.
+ */
+export async function traced<R>(kind: 'workflow' | 'step', name: string, workflowID: string, fn: () => Promise<R>): Promise<R> {
+  const o = api();
+  const tracer = o && currentTracer();
+  if (!o || !tracer) return fn();
+  const auth = currentAuth();
+  const span = tracer.startSpan(name, {
+    ...(kind === 'workflow' ? { status: 'PENDING' } : {}),
+    operationUUID: workflowID,
+    operationType: kind,
+    operationName: name,
+    authenticatedUser: auth?.user ?? '',
+    authenticatedRoles: auth?.roles ?? [],
+    assumedRole: auth?.assumedRole ?? '',
+  });
+  try {
+    const result = await o.context.with(o.trace.setSpan(o.context.active(), span), fn);
+    span.setStatus({ code: SpanStatusCode.OK });
+    return result;
+  } catch (e) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+    throw e;
+  } finally {
+    tracer.endSpan(span);
+  }
 }
