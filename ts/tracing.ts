@@ -146,10 +146,14 @@ export function activeSpan(): DBOSSpan | undefined {
  * Runs a workflow or step body (`kind`) in its own span, named and attributed as the SDK names them, when tracing
  * is on: the span is the active one inside (DBOS.span), OK or ERROR by the outcome. Off, it only calls `fn`.
  */
-export async function traced<R>(kind: 'workflow' | 'step', name: string, workflowID: string, fn: () => Promise<R>): Promise<R> {
+export function traced<R>(kind: 'workflow' | 'step', name: string, workflowID: string, fn: () => Promise<R>): Promise<R> {
   const o = api();
   const tracer = o && currentTracer();
-  if (!o || !tracer) return fn();
+  // Off: the body itself, not wrapped in another promise.
+  return o && tracer ? inSpan(o, tracer, kind, name, workflowID, fn) : fn();
+}
+
+async function inSpan<R>(o: OtelApi, tracer: Tracer, kind: 'workflow' | 'step', name: string, workflowID: string, fn: () => Promise<R>): Promise<R> {
   const auth = currentAuth();
   const span = tracer.startSpan(name, {
     ...(kind === 'workflow' ? { status: 'PENDING' } : {}),
