@@ -791,6 +791,20 @@ const MATRIX: Row<unknown>[] = [
     ].map(named('DBOSClient schedules'));
     return [...dbosRows, ...otherRows, ...readRows, ...changeRows, ...clientRows];
   })(),
+  // ---- REST: rewindWorkflow (DBOS and DBOSClient), DBOSClient.renameApplication
+  ...[
+    row({ input: 'unknown workflow', call: () => DBOS.rewindWorkflow(unknownID()), expect: rejects(E.DBOSNonExistentWorkflowError, /^Workflow unknown-.* does not exist$/) }),
+    row({ input: 'a live (PENDING) workflow', call: () => client.rewindWorkflow(SINK), expect: rejects(E.DBOSError, /^Cannot rewind .* \(PENDING\): only a workflow in a terminal state can be rewound, so cancel it first$/) }),
+    row({ input: 'startStep: negative', call: () => client.rewindWorkflow(FINISHED, { startStep: -1 }), expect: rejects(E.DBOSError, /^startStep must be >= 0, got -1$/) }),
+    row({ input: 'startStep: a fraction', call: () => DBOS.rewindWorkflow(FINISHED, { startStep: 1.5 }), expect: rejects(E.DBOSError, /Invalid startStep 1.5/) }),
+    row({ input: 'queueName: a number', call: () => client.rewindWorkflow(FINISHED, { queueName: bad<string>(5) }), expect: rejects(E.DBOSError, /Invalid queueName 5/) }),
+  ].map(named('rewindWorkflow')),
+  ...[
+    row({ input: 'oldName: empty', call: () => client.renameApplication('', 'x'), expect: rejects(E.DBOSError, /^The application's previous name cannot be empty\.$/) }),
+    row({ input: 'nothing to move', call: () => client.renameApplication(undefined, 'x'), expect: rejects(E.DBOSError, /^Nothing to re-own/) }),
+    row({ input: 'batchSize: 0', call: () => client.renameApplication('a', 'b', { batchSize: 0 }), expect: rejects(E.DBOSError, /^batchSize must be a positive integer, got 0$/) }),
+    row({ input: 'unknown application (a no-op)', call: () => client.renameApplication(unknownID(), 'b'), expect: works((r) => assert.deepEqual(r, { queues: 0, schedules: 0, versions: 0, workflows: 0, steps: 0 })), writesNothing: true }),
+  ].map(named('DBOSClient.renameApplication')),
 ];
 
 function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {

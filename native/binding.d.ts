@@ -79,6 +79,10 @@ export declare class NativeEngine {
   /** Sets the queue's rate limit (`partition`: its per-partition one); null clears it. */
   setQueueRateLimit(name: string, partition: boolean, value?: JsRateLimit | undefined | null): Promise<undefined>
   setQueuePollingInterval(name: string, seconds: number): Promise<undefined>
+  /** Drops a terminal workflow's history from its start step on and ENQUEUEs it again, same ID. */
+  rewindWorkflow(request: JsRewindRequest): Promise<undefined>
+  /** Re-owns an application's rows (and/or the unclaimed ones) under a new name. */
+  renameApplication(request: JsRenameApplication): Promise<JsRenameCounts>
   createSchedule(record: JsScheduleRecord): Promise<undefined>
   applySchedules(records: Array<JsScheduleRecord>): Promise<undefined>
   getSchedule(name: string): Promise<JsScheduleRecord | undefined | null>
@@ -442,6 +446,23 @@ export interface JsRegisteredQueue {
   inserted: boolean
 }
 
+/** A rename's options: `batchSize` null moves the terminal rows in one statement per table. */
+export interface JsRenameApplication {
+  oldName: string | null
+  newName: string
+  batchSize: number | null
+  adoptUnclaimedRows: boolean
+}
+
+/** The SDK's `ApplicationRowCounts`. */
+export interface JsRenameCounts {
+  queues: number
+  schedules: number
+  versions: number
+  workflows: number
+  steps: number
+}
+
 /**
  * A statement for the caller to run on its own connection: `values` are bound as text (null for
  * NULL); the statement casts each one.
@@ -449,6 +470,15 @@ export interface JsRegisteredQueue {
 export interface JsRenderedStatement {
   text: string
   values: Array<string | undefined | null>
+}
+
+/** Mirrors `engine::workflows::RewindRequest`. */
+export interface JsRewindRequest {
+  workflowId: string
+  startStep: number
+  queueName: string
+  applicationVersion: string | null
+  queuePartitionKey: string | null
 }
 
 /** A workflow this process can run: its name and class name ('' for none). */

@@ -38,6 +38,8 @@ import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
 // --- schedules (CRUD)
 import * as schedules from './schedules-client';
 import type { ScheduleFilters, ScheduleOwner, ScheduleUpdates, WorkflowSchedule } from './schedules';
+// --- rest
+import { clientRewindWorkflow, renameApplication, type ApplicationRowCounts, type RewindWorkflowOptions } from './rewind';
 
 export interface DBOSClientConfig {
   systemDatabaseUrl: string;
@@ -400,5 +402,16 @@ export class DBOSClient {
   }
   private scheduleOwner(): ScheduleOwner {
     return { engine: this.live(), appName: this.appName, serializerOpts: this.serializerOpts };
+  }
+
+  // --- rest (rewind, rename application: ts/rewind.ts)
+  /** Drops a terminal workflow's history from `options.startStep` (default 0) on and re-enqueues it under its own ID. */
+  async rewindWorkflow<T = unknown>(workflowID: string, options?: RewindWorkflowOptions): Promise<WorkflowHandle<Awaited<T>>> {
+    return clientRewindWorkflow(this.live(), workflowID, options).then(() => this.retrieveWorkflow<T>(workflowID));
+  }
+
+  /** Gives `newName` the rows of `oldName` (and/or the unclaimed ones); run it while that application is stopped. */
+  async renameApplication(oldName: string | undefined, newName: string, options?: { batchSize?: number | null; adoptUnclaimedRows?: boolean }): Promise<ApplicationRowCounts> {
+    return renameApplication(this.live(), oldName, newName, options);
   }
 }

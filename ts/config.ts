@@ -31,7 +31,9 @@ export interface DBOSConfig {
   addContextMetadata?: boolean;
   // Accepted for source compatibility with DBOS Transact; not used by dbos-native yet.
   systemDatabasePollingConcurrency?: number;
+  /** Turns spans on (ts/tracing.ts), sent to the application's OpenTelemetry provider; no OTLP export of our own. */
   enableOTLP?: boolean;
+  /** Turns spans on for DBOS.tracer and workflows and steps (ts/tracing.ts), with `@opentelemetry/api` installed. */
   tracingEnabled?: boolean;
   otlpTracesEndpoints?: string[];
   otlpLogsEndpoints?: string[];

@@ -10,6 +10,12 @@ import { migrate } from './migrate';
 // --- schedules (CRUD)
 import * as schedules from './schedules-dbos';
 import type { ScheduleFilters, ScheduleUpdates, WorkflowSchedule } from './schedules';
+// --- rest
+import { dbosRewindWorkflow, type RewindWorkflowOptions } from './rewind';
+import type { WorkflowHandle } from './handles';
+import { activeSpan, currentTracer, type DBOSSpan, type Tracer } from './tracing';
+import * as info from './class-info';
+import type { FunctionName } from './registry';
 
 export class DBOSSurface {
   // --- schedules (CRUD): schedules-dbos.ts
@@ -81,6 +87,39 @@ export class DBOSSurface {
   /** Creates or migrates the system database at `systemDatabaseUrl` without launching. */
   static migrate(systemDatabaseUrl: string, options?: { schemaName?: string; applicationRole?: string }): Promise<void> {
     return migrate(systemDatabaseUrl, options);
+  }
+
+  // --- rest (rewind, tracing, class names, associated info)
+  /** Drops a terminal workflow's history from `options.startStep` (default 0) on and re-enqueues it under its own ID. */
+  static rewindWorkflow<T>(workflowID: string, options?: RewindWorkflowOptions): Promise<WorkflowHandle<Awaited<T>>> {
+    return dbosRewindWorkflow<T>(workflowID, options);
+  }
+
+  /** The tracer for application spans (undefined before launch); its spans are stubs unless tracing is enabled. */
+  static get tracer(): Tracer | undefined {
+    return currentTracer();
+  }
+
+  /** The active OpenTelemetry span, when tracing is enabled and the application has `@opentelemetry/api`. */
+  static get span(): DBOSSpan | undefined {
+    return activeSpan();
+  }
+
+  /** Class decorator: the class's workflows and steps are registered under `name` instead of the class's own. */
+  static className(name: string): <T extends abstract new (...args: never[]) => object>(ctor: T) => void {
+    return info.classNameDecorator(name);
+  }
+
+  static associateClassWithInfo(external: info.ExternalKey, cls: object | string): object {
+    return info.associateClassWithInfo(external, cls);
+  }
+
+  static associateFunctionWithInfo<This, Args extends unknown[], Return>(external: info.ExternalKey, func: (this: This, ...args: Args) => Promise<Return>, target: FunctionName): { registration: info.MethodRegistrationBase; regInfo: object } {
+    return info.associateFunctionWithInfo(external, func, target);
+  }
+
+  static getAssociatedInfo(external: info.ExternalKey, cls?: object | string, funcName?: string): readonly info.ExternalRegistration[] {
+    return info.getAssociatedInfo(external, cls, funcName);
   }
 
   /** In workflow code, with `enablePatching`: true if this execution runs the patched code (see patching.ts). */

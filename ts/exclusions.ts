@@ -11,3 +11,12 @@ export const API_EXCLUSIONS: Readonly<Record<string, string>> = {
   'WorkflowQueue.validateQueueParams': 'internal helper of a type-only export; unreachable from applications',
   'WorkflowQueue.recordFromParams': 'internal helper of a type-only export; unreachable from applications',
 };
+
+// --- rest (the README's API table)
+/** Members that exist with a caveat, shown in the README's API table after their status. */
+export const API_NOTES: Readonly<Record<string, string>> = {
+  'DBOS.setAlertHandler': 'Conductor-only: accepted as in the SDK but never called; alerts come from DBOS Conductor, which dbos-native does not connect to',
+  'DBOS.tracer': 'spans are stubs unless `tracingEnabled`; then they go to the application’s own OpenTelemetry provider (`@opentelemetry/api`, an optional peer dependency)',
+  'DBOS.span': 'the active OpenTelemetry span when tracing is enabled, else undefined',
+  'DBOS.rewindWorkflow': 'no transactional data sources to rewind: the system database’s history only',
+};

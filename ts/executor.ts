@@ -18,6 +18,7 @@ import {
 } from './error';
 import { authColumns } from './client-enqueue';
 import { authOfRow, currentAuth } from './auth-context';
+import { traced } from './tracing'; // --- rest
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
 import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
@@ -377,7 +378,7 @@ export class Executor implements HandleExecutor {
       let result: unknown;
       let error: unknown;
       try {
-        result = await contextStorage.run({ workflow: state }, () => reg.fn.apply(thisArg, args));
+        result = await contextStorage.run({ workflow: state }, () => traced('workflow', reg.name, state.workflowID, () => reg.fn.apply(thisArg, args)));
         ok = true;
       } catch (e) {
         // As in the SDK: a workflow failing on another workflow's cancellation failed on awaiting it.

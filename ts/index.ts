@@ -42,3 +42,7 @@ export type { AlertHandler } from './alerts';
 export type { DBOSLifecycleCallback } from './lifecycle-callbacks';
 // --- schedules (CRUD)
 export type { WorkflowSchedule, ScheduledWorkflowFn, ScheduleOptions } from './schedules';
+// --- rest
+export type { ApplicationRowCounts, RewindWorkflowOptions } from './rewind';
+export type { ExternalRegistration, MethodRegistrationBase } from './class-info';
+export type { Tracer } from './tracing';

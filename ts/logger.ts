@@ -14,8 +14,9 @@ export interface LogContext {
   stepName?: string;
 }
 
-/** An OpenTelemetry span (the SDK's DBOSSpan); dbos-native passes none until tracing lands. */
-export type DBOSSpan = unknown;
+// An OpenTelemetry span (the SDK's DBOSSpan), as DBOS.span returns it.
+import type { DBOSSpan } from './tracing';
+export type { DBOSSpan };
 
 export type ContextualMetadata = {
   includeContextMetadata?: boolean;

@@ -52,7 +52,8 @@ export type AnyFunction = (this: unknown, ...args: unknown[]) => Promise<unknown
 export interface WorkflowRegistration {
   readonly kind: 'workflow';
   readonly name: string;
-  readonly className: string;
+  /** Mutable only through `aliasClass` (DBOS.className, a class decorator, runs after the method decorators). */
+  className: string;
   readonly fn: AnyFunction;
   readonly config: WorkflowConfig;
   /** `this` for recovery of static methods: the class. */
@@ -64,7 +65,7 @@ export interface WorkflowRegistration {
 export interface StepRegistration {
   readonly kind: 'step';
   readonly name: string;
-  readonly className: string;
+  className: string;
   readonly fn: AnyFunction;
   readonly config: StepConfig;
 }
@@ -87,14 +88,50 @@ function key(className: string, name: string): string {
   return `${className}\u0000${name}`;
 }
 
+/** Names given with DBOS.className, by class. */
+const aliases = new WeakMap<object, string>();
+/** The latest invoker of each registered function (a standard decorator's instance method makes one per construction). */
+const byFn = new Map<AnyFunction, { invoker: object; reg: WorkflowRegistration | StepRegistration }>();
+
 export function classNameOf(ctorOrProto: object | undefined): string {
   if (!ctorOrProto) return '';
-  if (typeof ctorOrProto === 'function') return ctorOrProto.name;
-  const ctor = (ctorOrProto as { constructor?: { name?: string } }).constructor;
-  return ctor?.name ?? '';
+  const ctor = typeof ctorOrProto === 'function' ? ctorOrProto : (ctorOrProto as { constructor?: unknown }).constructor;
+  if (typeof ctor !== 'function') return '';
+  return aliases.get(ctor) ?? ctor.name;
 }
 
-function assertOpen(what: string): void {
+/**
+ * DBOS.className: `ctor` is named `name`; the workflows and steps its method decorators registered (already,
+ * under the constructor's name) move to it. Throws DBOSConflictingRegistrationError, as the SDK, if the class
+ * already has another alias or a workflow of that name exists.
+ */
+export function aliasClass(ctor: Function, name: string): void {
+  const earlier = aliases.get(ctor);
+  if (earlier !== undefined && earlier !== name && earlier !== ctor.name) {
+    throw new DBOSConflictingRegistrationError(`Attempt to assign name ${name} to class ${ctor.name}, which has already been aliased to ${earlier}`);
+  }
+  const from = classNameOf(ctor);
+  aliases.set(ctor, name);
+  const owners: object[] = [ctor, (ctor as { prototype?: object }).prototype ?? {}];
+  const regs = owners.flatMap((o) => Object.getOwnPropertyNames(o).map((p) => registrationOf(Object.getOwnPropertyDescriptor(o, p)?.value)));
+  for (const reg of regs) {
+    if (!reg || reg.className !== from) continue;
+    if (reg.kind === 'workflow') {
+      workflows.delete(key(from, reg.name));
+      reg.className = name;
+      registerWorkflowFunction(reg);
+    } else {
+      reg.className = name;
+    }
+  }
+}
+
+/** Every registered workflow and step, with its invoker (for DBOS.getAssociatedInfo). */
+export function allRegistrations(): { fn: AnyFunction; invoker: object; reg: WorkflowRegistration | StepRegistration }[] {
+  return [...byFn].map(([fn, v]) => ({ fn, ...v }));
+}
+
+export function assertOpen(what: string): void {
   if (frozen) {
     throw new DBOSConflictingRegistrationError(`Cannot register ${what} after DBOS.launch()`);
   }
@@ -163,6 +200,7 @@ export function allInstances(): RegisteredInstance[] {
 
 export function markInvoker(invoker: object, reg: WorkflowRegistration | StepRegistration): void {
   invokers.set(invoker, reg);
+  byFn.set(reg.fn, { invoker, reg });
 }
 
 export function registrationOf(invoker: unknown): WorkflowRegistration | StepRegistration | undefined {

@@ -7,6 +7,7 @@ import type { StepConfig } from './registry';
 import { appSerializationName, isPromiseLike, replayCheckpoint, roundTrip, serializeError, type MaybePromise } from './serialization';
 import { timerSleep } from './durable-time';
 import { beforeStep, recordBehind } from './write-behind';
+import { traced } from './tracing';
 
 /**
  * Runs a step: in workflow code it is checkpointed (and replayed from its checkpoint); in a step or
@@ -23,7 +24,7 @@ export async function runStep<R>(engine: Engine, fn: () => Promise<R>, name: str
   const format = appSerializationName();
   let value: R;
   try {
-    value = await attempts(wf, functionID, name, fn, config);
+    value = await traced('step', name, wf.workflowID, () => attempts(wf, functionID, name, fn, config));
   } catch (e) {
     recordBehind(engine, wf, functionID, name, startedAt, { error: await serializeError(e, format), serialization: format });
     throw e;

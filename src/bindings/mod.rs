@@ -14,6 +14,8 @@ mod errors;
 mod introspection;
 mod management;
 mod queues;
+// --- rest (rewind, rename application)
+mod rewind;
 pub mod schedules;
 mod surface;
 

@@ -18,6 +18,8 @@ pub mod parked;
 pub mod queued;
 pub mod queues;
 pub mod recovery;
+// --- rest (rename application)
+pub mod rename_app;
 mod retry;
 pub mod schedules;
 pub mod status;

@@ -9,6 +9,7 @@ mod delete;
 mod fork;
 mod list;
 mod read;
+mod rewind; // --- rest
 mod start;
 mod start_sql;
 mod steps_list;
@@ -16,6 +17,7 @@ mod steps_list;
 pub use fork::ForkRequest;
 pub use list::ListFilter;
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
+pub use rewind::RewindRequest; // --- rest
 pub(crate) use start::ClientStart;
 pub use start::{NewWorkflow, StartOutcome};
 pub use steps_list::StepRow;
