@@ -34,7 +34,7 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DBOSClient.rewindWorkflow',
   'DBOSClient.renameApplication',
   // schedules (the engine's cron and store have landed; the API and firing have not)
-  ...['create', 'list', 'get', 'delete', 'pause', 'resume', 'update', 'apply', 'trigger', 'backfill'].flatMap((verb) => {
+  ...['create', 'list', 'get', 'delete', 'pause', 'resume', 'update', 'apply'].flatMap((verb) => {
     const name = verb === 'list' ? 'listSchedules' : verb === 'apply' ? 'applySchedules' : `${verb}Schedule`;
     return [`DBOS.${name}`, `DBOSClient.${name}`];
   }),

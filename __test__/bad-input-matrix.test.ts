@@ -735,6 +735,18 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'versionName: a number', call: () => DBOS.setLatestApplicationVersion(bad<string>(7)), expect: rejects(E.DBOSError, /Invalid versionName 7/) }),
     row({ input: 'unknown version (a no-op)', call: () => client.setLatestApplicationVersion(unknownID()), expect: works(), writesNothing: true }),
   ].map(named('setLatestApplicationVersion')),
+
+  // ---- schedules (firing): triggerSchedule / backfillSchedule (DBOS and DBOSClient)
+  ...[
+    row({ input: 'unknown schedule', call: () => DBOS.triggerSchedule('nope'), expect: rejects(E.DBOSError, /^Schedule "nope" not found$/) }),
+    row({ input: 'name: a number', call: () => client.triggerSchedule(bad<string>(42)), expect: rejects(E.DBOSError, NOT_STRING) }),
+    row({ input: 'inside a workflow', at: 'workflow', call: () => DBOS.triggerSchedule('nope'), expect: rejects(E.DBOSError, /^triggerSchedule cannot be called from within a workflow$/) }),
+  ].map(named('triggerSchedule')),
+  ...[
+    row({ input: 'unknown schedule', call: () => client.backfillSchedule('nope', new Date(0), new Date()), expect: rejects(E.DBOSError, /^Schedule "nope" not found$/) }),
+    row({ input: 'start: not a Date', call: () => DBOS.backfillSchedule('nope', bad<Date>('2026-01-01'), new Date()), expect: rejects(E.DBOSError, /start must be a Date/) }),
+    row({ input: 'inside a workflow', at: 'workflow', call: () => DBOS.backfillSchedule('nope', new Date(0), new Date()), expect: rejects(E.DBOSError, /^backfillSchedule cannot be called from within a workflow$/) }),
+  ].map(named('backfillSchedule')),
 ];
 
 function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {

@@ -32,6 +32,8 @@ import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, type PgClientBase } from './client-enqueue';
+// --- schedules (firing)
+import { backfillSchedule, clientFiring, triggerSchedule } from './schedule-fire';
 
 export type { ClientEnqueueOptions, EnqueueWorkflowOptions, PgClientBase } from './client-enqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
@@ -369,5 +371,16 @@ export class DBOSClient {
   /** As `send`, inside the caller's open `pg` transaction on the system database: delivered at its commit. */
   async sendInTransaction<T>(pgClient: PgClientBase, destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
     return sendInTransaction(this.live(), pgClient, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
+  }
+
+  // --- schedules (firing)
+  /** Enqueues the schedule's workflow now, as `sched-<name>-trigger-<now ISO>`. */
+  async triggerSchedule(name: string): Promise<WorkflowHandle<unknown>> {
+    return new ClientHandle(this, await triggerSchedule(clientFiring(this.live(), this.serializerOpts), name));
+  }
+
+  /** Enqueues every tick strictly between `start` and `end` (IDs as when fired). */
+  async backfillSchedule(name: string, start: Date, end: Date): Promise<WorkflowHandle<unknown>[]> {
+    return (await backfillSchedule(clientFiring(this.live(), this.serializerOpts), name, start, end)).map((id) => new ClientHandle(this, id));
   }
 }

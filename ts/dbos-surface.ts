@@ -7,6 +7,9 @@ import { logRegisteredEndpoints, registerLifecycleCallback, type DBOSLifecycleCa
 import { dbosLogger, type DLogger } from './logger';
 import { checkPatch } from './patching';
 import { migrate } from './migrate';
+// --- schedules (firing)
+import { dbosBackfillSchedule, dbosTriggerSchedule } from './schedule-fire';
+import type { WorkflowHandle } from './handles';
 
 export class DBOSSurface {
   /** The logger for application code: to `DBOSConfig.logger` or the console, with the caller's workflow and step. */
@@ -62,5 +65,16 @@ export class DBOSSurface {
   /** As `patch`, once no execution can be unpatched: always true, and writes nothing. */
   static deprecatePatch(patchName: string): Promise<boolean> {
     return checkPatch(patchName, true);
+  }
+
+  // --- schedules (firing)
+  /** Enqueues the schedule's workflow now, as `sched-<name>-trigger-<now ISO>`. Refused inside a workflow. */
+  static triggerSchedule(name: string): Promise<WorkflowHandle<unknown>> {
+    return dbosTriggerSchedule(name);
+  }
+
+  /** Enqueues every tick strictly between `start` and `end` (IDs as when fired). Refused inside a workflow. */
+  static backfillSchedule(name: string, start: Date, end: Date): Promise<WorkflowHandle<unknown>[]> {
+    return dbosBackfillSchedule(name, start, end);
   }
 }

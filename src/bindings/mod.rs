@@ -14,6 +14,8 @@ mod errors;
 mod introspection;
 mod management;
 mod queues;
+// --- schedules (firing)
+mod schedule_fire;
 pub mod schedules;
 mod surface;
 
