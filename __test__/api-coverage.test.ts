@@ -23,8 +23,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'DebouncerClient',
   'DBOSClient.enqueueDebounced',
   'DBOSClient.debounceDelayedWorkflow',
-  // schedules (the engine's cron and store and the CRUD calls have landed; firing has not)
-  ...['trigger', 'backfill'].flatMap((verb) => [`DBOS.${verb}Schedule`, `DBOSClient.${verb}Schedule`]),
 ]);
 
 const CLASSES = ['DBOS', 'DBOSClient', 'WorkflowQueue', 'Debouncer', 'DebouncerClient'] as const;

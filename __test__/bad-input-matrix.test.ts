@@ -748,8 +748,8 @@ const MATRIX: Row<unknown>[] = [
         throw e;
       }
     };
-    const create = (over: Record<string, unknown>) => unchanged(() => DBOS.createSchedule({ scheduleName: `m-${randomUUID()}`, workflowFn: echo, schedule: '* * * * *', ...over }));
-    const dup = { setup: () => DBOS.createSchedule({ scheduleName: 'm-dup', workflowFn: echo, schedule: '* * * * *' }).catch(() => undefined) };
+    const create = (over: Record<string, unknown>) => unchanged(() => DBOS.createSchedule({ scheduleName: `m-${randomUUID()}`, workflowFn: echo, schedule: '0 0 1 1 *', ...over }));
+    const dup = { setup: () => DBOS.createSchedule({ scheduleName: 'm-dup', workflowFn: echo, schedule: '0 0 1 1 *' }).catch(() => undefined) };
     const dbosRows = [
       row({ input: 'scheduleName: a number', call: () => create({ scheduleName: 42 }), expect: rejects(E.DBOSError, /^Invalid scheduleName 42/) }),
       row({ input: 'schedule: illegal characters', call: () => create({ schedule: '* * * * * %' }), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
@@ -766,7 +766,7 @@ const MATRIX: Row<unknown>[] = [
     const otherRows = [
       row({ input: 'not an array', call: () => unchanged(() => DBOS.applySchedules(bad<[]>('x'))), expect: rejects(E.DBOSError, /must be an array of schedules/) }),
       row({ input: 'in a workflow', at: 'workflow', call: () => unchanged(() => DBOS.applySchedules([])), expect: rejects(E.DBOSError, /^applySchedules cannot be called from within a workflow$/) }),
-      row({ input: 'one bad entry of two: nothing written', call: () => unchanged(() => DBOS.applySchedules([{ scheduleName: 'm-ok', workflowFn: echo, schedule: '* * * * *' }, { scheduleName: 'm-bad', workflowFn: echo, schedule: '* * * * * !' }])), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
+      row({ input: 'one bad entry of two: nothing written', call: () => unchanged(() => DBOS.applySchedules([{ scheduleName: 'm-ok', workflowFn: echo, schedule: '0 0 1 1 *' }, { scheduleName: 'm-bad', workflowFn: echo, schedule: '* * * * * !' }])), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
     ].map(named('DBOS.applySchedules'));
     const readRows = [
       row({ input: 'status: a number', call: () => DBOS.listSchedules({ status: bad<string>(1) }), expect: rejects(E.DBOSError, /^Invalid status filter 1/) }),
@@ -784,8 +784,8 @@ const MATRIX: Row<unknown>[] = [
       row({ input: 'name: a number', call: () => DBOS.pauseSchedule(bad<string>(7)), expect: rejects(E.DBOSError, /^Invalid schedule name 7/) }),
     ].map(named('updateSchedule/pause/resume/delete'));
     const clientRows = [
-      row({ input: 'workflowName: a number', call: () => unchanged(() => client.createSchedule({ scheduleName: 'm-c', workflowName: bad<string>(1), schedule: '* * * * *' })), expect: rejects(E.DBOSError, /^Invalid workflowName 1/) }),
-      row({ input: 'applicationName: a number', call: () => unchanged(() => client.createSchedule({ scheduleName: 'm-c', workflowName: 'w', schedule: '* * * * *', applicationName: bad<string>(1) })), expect: rejects(E.DBOSError, /^Invalid applicationName 1/) }),
+      row({ input: 'workflowName: a number', call: () => unchanged(() => client.createSchedule({ scheduleName: 'm-c', workflowName: bad<string>(1), schedule: '0 0 1 1 *' })), expect: rejects(E.DBOSError, /^Invalid workflowName 1/) }),
+      row({ input: 'applicationName: a number', call: () => unchanged(() => client.createSchedule({ scheduleName: 'm-c', workflowName: 'w', schedule: '0 0 1 1 *', applicationName: bad<string>(1) })), expect: rejects(E.DBOSError, /^Invalid applicationName 1/) }),
       row({ input: 'schedule: 7 fields', call: () => unchanged(() => client.applySchedules([{ scheduleName: 'm-c', workflowName: 'w', schedule: '* * * * * * *' }])), expect: rejects(Error, /^expected 5 or 6 fields but got 7$/) }),
       row({ input: 'applySchedules: not an array', call: () => unchanged(() => client.applySchedules(bad<[]>(1))), expect: rejects(E.DBOSError, /must be an array of schedules/) }),
     ].map(named('DBOSClient schedules'));
@@ -805,6 +805,17 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'batchSize: 0', call: () => client.renameApplication('a', 'b', { batchSize: 0 }), expect: rejects(E.DBOSError, /^batchSize must be a positive integer, got 0$/) }),
     row({ input: 'unknown application (a no-op)', call: () => client.renameApplication(unknownID(), 'b'), expect: works((r) => assert.deepEqual(r, { queues: 0, schedules: 0, versions: 0, workflows: 0, steps: 0 })), writesNothing: true }),
   ].map(named('DBOSClient.renameApplication')),
+  // ---- schedules (firing): triggerSchedule / backfillSchedule (DBOS and DBOSClient)
+  ...[
+    row({ input: 'unknown schedule', call: () => DBOS.triggerSchedule('nope'), expect: rejects(E.DBOSError, /^Schedule "nope" not found$/) }),
+    row({ input: 'name: a number', call: () => client.triggerSchedule(bad<string>(42)), expect: rejects(E.DBOSError, NOT_STRING) }),
+    row({ input: 'inside a workflow', at: 'workflow', call: () => DBOS.triggerSchedule('nope'), expect: rejects(E.DBOSError, /^triggerSchedule cannot be called from within a workflow$/) }),
+  ].map(named('triggerSchedule')),
+  ...[
+    row({ input: 'unknown schedule', call: () => client.backfillSchedule('nope', new Date(0), new Date()), expect: rejects(E.DBOSError, /^Schedule "nope" not found$/) }),
+    row({ input: 'start: not a Date', call: () => DBOS.backfillSchedule('nope', bad<Date>('2026-01-01'), new Date()), expect: rejects(E.DBOSError, /start must be a Date/) }),
+    row({ input: 'inside a workflow', at: 'workflow', call: () => DBOS.backfillSchedule('nope', new Date(0), new Date()), expect: rejects(E.DBOSError, /^backfillSchedule cannot be called from within a workflow$/) }),
+  ].map(named('backfillSchedule')),
 ];
 
 function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {

@@ -26,7 +26,7 @@ const protoWorkflow = DBOS.registerWorkflow(async function (this: unknown, _at: 
 /** Every schedule call from workflow code. */
 const scheduleCalls = DBOS.registerWorkflow(
   async (): Promise<string[]> => {
-    await DBOS.createSchedule({ scheduleName: 'in-wf', workflowFn: tick, schedule: '* * * * *', context: 'c' });
+    await DBOS.createSchedule({ scheduleName: 'in-wf', workflowFn: tick, schedule: '0 0 1 1 *', context: 'c' });
     const got = await DBOS.getSchedule('in-wf');
     const listed = await DBOS.listSchedules({ scheduleNamePrefix: 'in-' });
     await DBOS.pauseSchedule('in-wf');
@@ -47,6 +47,8 @@ const beforeLaunch = DBOS.listSchedules().then(
   (e: unknown) => e,
 );
 
+// Schedules here never come due during a run (January 1-2 only): this process fires what is due, and a
+// firing would change the rows and reads compared with the SDK client's.
 const db = launchedDatabase('dbosn_schedules_api', { name: APP });
 
 interface Row {
@@ -97,11 +99,11 @@ describe('DBOS', () => {
 
   test('createSchedule writes the row the SDK client writes, and reads give its WorkflowSchedule', async () => {
     await deleteAll();
-    await DBOS.createSchedule({ scheduleName: 'ours', workflowFn: Jobs.nightly, schedule: '*/5 * * * * *', context: CONTEXT, options: { cronTimezone: 'Europe/Paris', queueName: 'q', automaticBackfill: true } });
+    await DBOS.createSchedule({ scheduleName: 'ours', workflowFn: Jobs.nightly, schedule: '5 0 0 1 1 *', context: CONTEXT, options: { cronTimezone: 'Europe/Paris', queueName: 'q', automaticBackfill: true } });
     await DBOS.createSchedule({ scheduleName: 'ours-min', workflowFn: tick, schedule: '@daily' });
     await withClients(APP, async (_ours, theirs) => {
       const options = { cronTimezone: 'Europe/Paris', queueName: 'q', automaticBackfill: true };
-      await theirs.createSchedule({ scheduleName: 'sdk', workflowName: 'nightly', workflowClassName: 'Jobs', schedule: '*/5 * * * * *', context: CONTEXT, options });
+      await theirs.createSchedule({ scheduleName: 'sdk', workflowName: 'nightly', workflowClassName: 'Jobs', schedule: '5 0 0 1 1 *', context: CONTEXT, options });
       await theirs.createSchedule({ scheduleName: 'sdk-min', workflowName: 'tick', schedule: '@daily' });
       assert.deepEqual(shape(await row('ours')), shape(await row('sdk')));
       assert.deepEqual(shape(await row('ours-min')), shape(await row('sdk-min')));
@@ -120,12 +122,12 @@ describe('DBOS', () => {
 
   test('list filters: a value or a list, by status, workflow, name prefix and application', async () => {
     await deleteAll();
-    await DBOS.createSchedule({ scheduleName: 'a-1', workflowFn: tick, schedule: '* * * * *' });
-    await DBOS.createSchedule({ scheduleName: 'a-2', workflowFn: Jobs.nightly, schedule: '* * * * *', context: { n: 2 } });
-    await DBOS.createSchedule({ scheduleName: 'b-1', workflowFn: tick, schedule: '* * * * *' });
+    await DBOS.createSchedule({ scheduleName: 'a-1', workflowFn: tick, schedule: '0 0 1 1 *' });
+    await DBOS.createSchedule({ scheduleName: 'a-2', workflowFn: Jobs.nightly, schedule: '0 0 1 1 *', context: { n: 2 } });
+    await DBOS.createSchedule({ scheduleName: 'b-1', workflowFn: tick, schedule: '0 0 1 1 *' });
     await DBOS.pauseSchedule('a-2');
-    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'c-other', workflowName: 'tick', schedule: '* * * * *' }));
-    await withClients(undefined, (c) => c.createSchedule({ scheduleName: 'd-unclaimed', workflowName: 'tick', schedule: '* * * * *' }));
+    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'c-other', workflowName: 'tick', schedule: '0 0 1 1 *' }));
+    await withClients(undefined, (c) => c.createSchedule({ scheduleName: 'd-unclaimed', workflowName: 'tick', schedule: '0 0 1 1 *' }));
     const names = async (f?: Parameters<typeof DBOS.listSchedules>[0]) => (await DBOS.listSchedules(f)).map((s) => s.scheduleName);
     assert.deepEqual(await names(), ['a-1', 'a-2', 'b-1', 'd-unclaimed'], 'own and unclaimed by default');
     assert.deepEqual(await names({ status: 'PAUSED' }), ['a-2']);
@@ -157,7 +159,7 @@ describe('DBOS', () => {
       await both((n, sdk) => (sdk ? theirs.resumeSchedule(n) : DBOS.resumeSchedule(n)));
       assert.equal((await row('ours'))?.status, 'ACTIVE');
       const updates = [
-        { schedule: '*/10 * * * * *' },
+        { schedule: '10 0 0 1 1 *' },
         { context: undefined },
         { context: { v: 2, d: new Date(0) } },
         { automaticBackfill: true, cronTimezone: null, queueName: null },
@@ -180,10 +182,10 @@ describe('DBOS', () => {
 
   test('applySchedules upserts in one transaction, keeping ID, status and last firing, and leaves others', async () => {
     await deleteAll();
-    await DBOS.createSchedule({ scheduleName: 'kept', workflowFn: tick, schedule: '* * * * *' });
+    await DBOS.createSchedule({ scheduleName: 'kept', workflowFn: tick, schedule: '0 0 1 1 *' });
     await DBOS.applySchedules([
-      { scheduleName: 'x', workflowFn: tick, schedule: '* * * * *', context: 1 },
-      { scheduleName: 'y', workflowFn: Jobs.nightly, schedule: '0 * * * *', cronTimezone: 'UTC', queueName: 'q', automaticBackfill: true },
+      { scheduleName: 'x', workflowFn: tick, schedule: '0 0 1 1 *', context: 1 },
+      { scheduleName: 'y', workflowFn: Jobs.nightly, schedule: '0 0 2 1 *', cronTimezone: 'UTC', queueName: 'q', automaticBackfill: true },
     ]);
     const before = await row('x');
     await DBOS.pauseSchedule('x');
@@ -203,16 +205,16 @@ describe('DBOS', () => {
     assert.deepEqual((await DBOS.getSchedule('x'))?.context, 2);
     assert.ok(await row('kept'), 'schedules not listed stay');
     await withClients(APP, async (_o, theirs) => {
-      await theirs.applySchedules([{ scheduleName: 'y-sdk', workflowName: 'nightly', workflowClassName: 'Jobs', schedule: '0 * * * *', cronTimezone: 'UTC', queueName: 'q', automaticBackfill: true }]);
+      await theirs.applySchedules([{ scheduleName: 'y-sdk', workflowName: 'nightly', workflowClassName: 'Jobs', schedule: '0 0 2 1 *', cronTimezone: 'UTC', queueName: 'q', automaticBackfill: true }]);
       assert.deepEqual(shape(await row('y')), shape(await row('y-sdk')));
     });
     // One bad entry (another application's name): nothing of the batch is written.
-    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'theirs', workflowName: 'tick', schedule: '* * * * *' }));
+    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'theirs', workflowName: 'tick', schedule: '0 0 1 1 *' }));
     const snapshot = await rows();
     await assert.rejects(
       DBOS.applySchedules([
-        { scheduleName: 'new-one', workflowFn: tick, schedule: '* * * * *' },
-        { scheduleName: 'theirs', workflowFn: tick, schedule: '* * * * *' },
+        { scheduleName: 'new-one', workflowFn: tick, schedule: '0 0 1 1 *' },
+        { scheduleName: 'theirs', workflowFn: tick, schedule: '0 0 1 1 *' },
       ]),
       (e: Error) => e instanceof DBOSErrors.DBOSError && /already registered by application 'other-app'/.test(e.message),
     );
@@ -221,10 +223,10 @@ describe('DBOS', () => {
 
   test("the SDK's errors, with nothing written", async () => {
     await deleteAll();
-    await DBOS.createSchedule({ scheduleName: 'dup', workflowFn: tick, schedule: '* * * * *' });
-    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'taken', workflowName: 'tick', schedule: '* * * * *' }));
+    await DBOS.createSchedule({ scheduleName: 'dup', workflowFn: tick, schedule: '0 0 1 1 *' });
+    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'taken', workflowName: 'tick', schedule: '0 0 1 1 *' }));
     const snapshot = await rows();
-    const create = (over: Record<string, unknown>) => DBOS.createSchedule({ scheduleName: 'n', workflowFn: tick, schedule: '* * * * *', ...over } as Parameters<typeof DBOS.createSchedule>[0]);
+    const create = (over: Record<string, unknown>) => DBOS.createSchedule({ scheduleName: 'n', workflowFn: tick, schedule: '0 0 1 1 *', ...over } as Parameters<typeof DBOS.createSchedule>[0]);
     const cases: [() => Promise<unknown>, (e: Error) => boolean][] = [
       [() => create({ scheduleName: 'dup' }), (e) => e.constructor === Error && e.message === "Schedule 'dup' already exists"],
       [() => create({ scheduleName: 'taken' }), (e) => e instanceof DBOSErrors.DBOSError && e.message.startsWith("Schedule 'taken' is already registered by application 'other-app'")],
@@ -283,10 +285,10 @@ describe('DBOSClient', () => {
     await withClients(APP, async (ours, theirs) => {
       for (const [c, n] of [[ours, 'o'], [theirs, 's']] as const) {
         await c.createSchedule({ scheduleName: `${n}-1`, workflowName: 'nightly', workflowClassName: 'Jobs', schedule: '0 0 * * *', context: CONTEXT, options: { queueName: 'q' } });
-        await c.createSchedule({ scheduleName: `${n}-2`, workflowName: 'tick', schedule: '@hourly', applicationName: 'other-app' });
+        await c.createSchedule({ scheduleName: `${n}-2`, workflowName: 'tick', schedule: '@yearly', applicationName: 'other-app' });
         await c.applySchedules([
           { scheduleName: `${n}-3`, workflowName: 'tick', schedule: '* * * * * *', automaticBackfill: true, cronTimezone: 'America/New_York' },
-          { scheduleName: `${n}-4`, workflowName: 'tick', schedule: '* * * * *', applicationName: 'other-app', context: [1] },
+          { scheduleName: `${n}-4`, workflowName: 'tick', schedule: '0 0 1 1 *', applicationName: 'other-app', context: [1] },
         ]);
         await c.pauseSchedule(`${n}-1`);
         await c.updateSchedule(`${n}-3`, { context: 'new', queueName: 'q3' });
@@ -303,18 +305,18 @@ describe('DBOSClient', () => {
       assert.deepEqual(await ours.getSchedule('s-1'), await theirs.getSchedule('s-1'));
       assert.equal(await ours.getSchedule('none'), null);
       await assert.rejects(ours.updateSchedule('none', { context: 1 }), (e: Error) => e instanceof DBOSErrors.DBOSError && e.message === "Schedule 'none' not found");
-      await assert.rejects(ours.createSchedule({ scheduleName: 'o-1', workflowName: 'tick', schedule: '* * * * *' }), (e: Error) => e.constructor === Error && e.message === "Schedule 'o-1' already exists");
-      await assert.rejects(ours.createSchedule({ scheduleName: 'o-2', workflowName: 'tick', schedule: '* * * * *' }), (e: Error) => e instanceof DBOSErrors.DBOSError && /already registered by application 'other-app'/.test(e.message));
+      await assert.rejects(ours.createSchedule({ scheduleName: 'o-1', workflowName: 'tick', schedule: '0 0 1 1 *' }), (e: Error) => e.constructor === Error && e.message === "Schedule 'o-1' already exists");
+      await assert.rejects(ours.createSchedule({ scheduleName: 'o-2', workflowName: 'tick', schedule: '0 0 1 1 *' }), (e: Error) => e instanceof DBOSErrors.DBOSError && /already registered by application 'other-app'/.test(e.message));
       await assert.rejects(ours.createSchedule({ scheduleName: 'o-9', workflowName: 'tick', schedule: '* * * * * #!' }), TypeError);
     });
   });
 
   test('a client without an application writes unclaimed schedules and lists every one', async () => {
     await deleteAll();
-    await DBOS.createSchedule({ scheduleName: 'app-own', workflowFn: tick, schedule: '* * * * *' });
-    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'other-own', workflowName: 'tick', schedule: '* * * * *' }));
+    await DBOS.createSchedule({ scheduleName: 'app-own', workflowFn: tick, schedule: '0 0 1 1 *' });
+    await withClients('other-app', (c) => c.createSchedule({ scheduleName: 'other-own', workflowName: 'tick', schedule: '0 0 1 1 *' }));
     await withClients(undefined, async (ours, theirs) => {
-      await ours.createSchedule({ scheduleName: 'free', workflowName: 'tick', schedule: '* * * * *' });
+      await ours.createSchedule({ scheduleName: 'free', workflowName: 'tick', schedule: '0 0 1 1 *' });
       assert.equal((await row('free'))?.application_name, null);
       assert.deepEqual((await ours.listSchedules()).map((s) => s.scheduleName), ['app-own', 'free', 'other-own']);
       assert.deepEqual(await ours.listSchedules(), (await theirs.listSchedules()) as WorkflowSchedule[]);
@@ -330,7 +332,7 @@ describe('DBOSClient', () => {
     };
     const c = await DBOSClient.create({ systemDatabaseUrl: db.url, applicationName: APP, serializer });
     try {
-      await c.createSchedule({ scheduleName: 'rev', workflowName: 'tick', schedule: '* * * * *', context: { a: 1 } });
+      await c.createSchedule({ scheduleName: 'rev', workflowName: 'tick', schedule: '0 0 1 1 *', context: { a: 1 } });
       assert.equal((await row('rev'))?.context, '}1:"a"{');
       assert.deepEqual((await c.getSchedule('rev'))?.context, { a: 1 });
       await c.updateSchedule('rev', { context: [2] });

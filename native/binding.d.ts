@@ -83,6 +83,20 @@ export declare class NativeEngine {
   rewindWorkflow(request: JsRewindRequest): Promise<undefined>
   /** Re-owns an application's rows (and/or the unclaimed ones) under a new name. */
   renameApplication(request: JsRenameApplication): Promise<JsRenameCounts>
+  /**
+   * Waits until ticks of this application's ACTIVE schedules are due and returns them; rejects
+   * with SHUTDOWN when the engine closes. One caller at a time (the process's firing loop).
+   */
+  nextScheduleTicks(options: JsFiringOptions): Promise<Array<JsScheduleTick>>
+  /** `triggerSchedule`'s tick (now); an unknown schedule rejects with INVALID_ARGUMENT. */
+  triggerScheduleTick(name: string): Promise<JsScheduleTick>
+  /** `backfillSchedule`'s ticks: strictly after `startMs`, strictly before `endMs`. */
+  backfillScheduleTicks(name: string, startMs: number, endMs: number, defaultTimezone: string): Promise<Array<JsScheduleTick>>
+  /**
+   * Writes the runs (an ID already there is left alone); with `recordFired`, moves each
+   * schedule's `last_fired_at` forward. Returns the IDs created.
+   */
+  fireScheduled(runs: Array<JsScheduledRun>, recordFired: boolean): Promise<Array<string>>
   createSchedule(record: JsScheduleRecord): Promise<undefined>
   applySchedules(records: Array<JsScheduleRecord>): Promise<undefined>
   getSchedule(name: string): Promise<JsScheduleRecord | undefined | null>
@@ -249,6 +263,15 @@ export interface JsEngineOptions {
   appName: string
   executorId: string
   appVersion: string
+}
+
+export interface JsFiringOptions {
+  pollIntervalMs: number
+  /** How long after the first call the table is re-read every second (the SDK: 60 000). */
+  fastPollForMs: number
+  /** For schedules without a timezone: the host's. */
+  defaultTimezone: string
+  maxTicks: number
 }
 
 /** Mirrors `engine::workflows::ForkRequest` (`claimAs`: the owner of a fork of an unclaimed workflow). */
@@ -487,6 +510,13 @@ export interface JsRunnable {
   className: string
 }
 
+/** A tick and its inputs (`[scheduledDate, context]`) as the application serializer wrote them. */
+export interface JsScheduledRun {
+  tick: JsScheduleTick
+  inputs: string
+  serialization: string
+}
+
 /** `listSchedules` filters: an empty list does not filter; `apps` empty means every application. */
 export interface JsScheduleFilter {
   apps: Array<string>
@@ -509,6 +539,20 @@ export interface JsScheduleRecord {
   cronTimezone: string | null
   queueName: string | null
   applicationName: string | null
+}
+
+/** One firing of a schedule: the workflow row to write, less its inputs. */
+export interface JsScheduleTick {
+  scheduleName: string
+  workflowId: string
+  scheduledAtMs: number
+  workflowName: string
+  workflowClassName: string | null
+  /** The schedule's queue, else the internal queue. */
+  queueName: string
+  owner: string | null
+  /** The schedule's context, as the application serializer wrote it. */
+  context: string
 }
 
 /** `updateSchedule`: a column is written only when its `set*` flag is true (null clears it). */

@@ -32,6 +32,8 @@ import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
 import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, type PgClientBase } from './client-enqueue';
+// --- schedules (firing)
+import { backfillSchedule, clientFiring, triggerSchedule } from './schedule-fire';
 
 export type { ClientEnqueueOptions, EnqueueWorkflowOptions, PgClientBase } from './client-enqueue';
 import type { RegisterQueueOptions, WorkflowQueue } from './wfqueue';
@@ -413,5 +415,16 @@ export class DBOSClient {
   /** Gives `newName` the rows of `oldName` (and/or the unclaimed ones); run it while that application is stopped. */
   async renameApplication(oldName: string | undefined, newName: string, options?: { batchSize?: number | null; adoptUnclaimedRows?: boolean }): Promise<ApplicationRowCounts> {
     return renameApplication(this.live(), oldName, newName, options);
+  }
+
+  // --- schedules (firing)
+  /** Enqueues the schedule's workflow now, as `sched-<name>-trigger-<now ISO>`. */
+  async triggerSchedule(name: string): Promise<WorkflowHandle<unknown>> {
+    return new ClientHandle(this, await triggerSchedule(clientFiring(this.live(), this.serializerOpts), name));
+  }
+
+  /** Enqueues every tick strictly between `start` and `end` (IDs as when fired). */
+  async backfillSchedule(name: string, start: Date, end: Date): Promise<WorkflowHandle<unknown>[]> {
+    return (await backfillSchedule(clientFiring(this.live(), this.serializerOpts), name, start, end)).map((id) => new ClientHandle(this, id));
   }
 }

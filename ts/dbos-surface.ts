@@ -16,6 +16,8 @@ import type { WorkflowHandle } from './handles';
 import { activeSpan, currentTracer, type DBOSSpan, type Tracer } from './tracing';
 import * as info from './class-info';
 import type { FunctionName } from './registry';
+// --- schedules (firing)
+import { dbosBackfillSchedule, dbosTriggerSchedule } from './schedule-fire';
 
 export class DBOSSurface {
   // --- schedules (CRUD): schedules-dbos.ts
@@ -130,5 +132,16 @@ export class DBOSSurface {
   /** As `patch`, once no execution can be unpatched: always true, and writes nothing. */
   static deprecatePatch(patchName: string): Promise<boolean> {
     return checkPatch(patchName, true);
+  }
+
+  // --- schedules (firing)
+  /** Enqueues the schedule's workflow now, as `sched-<name>-trigger-<now ISO>`. Refused inside a workflow. */
+  static triggerSchedule(name: string): Promise<WorkflowHandle<unknown>> {
+    return dbosTriggerSchedule(name);
+  }
+
+  /** Enqueues every tick strictly between `start` and `end` (IDs as when fired). Refused inside a workflow. */
+  static backfillSchedule(name: string, start: Date, end: Date): Promise<WorkflowHandle<unknown>[]> {
+    return dbosBackfillSchedule(name, start, end);
   }
 }

@@ -8,6 +8,8 @@ import { connectEngine, type Engine } from './native';
 import { allInstances, freezeRegistry, unfreezeRegistry } from './registry';
 import { setCustomSerializer } from './serialization';
 import { destroyLifecycleCallbacks, initializeLifecycleCallbacks } from './lifecycle-callbacks';
+// --- schedules (firing)
+import { startScheduleFiring } from './schedule-fire';
 
 interface Runtime {
   executor: Executor;
@@ -106,6 +108,8 @@ async function doLaunch(): Promise<void> {
     for (const instance of allInstances()) await instance.initialize();
     await exec.startRecovery();
     await initializeLifecycleCallbacks();
+    // --- schedules (firing): the SDK's scheduler loop starts with the lifecycle callbacks; it ends when the engine closes.
+    startScheduleFiring(exec, cfg.schedulerPollingIntervalMs);
   } catch (e) {
     // Not shutdown(): it waits for this very launch to settle.
     await closeRuntime();

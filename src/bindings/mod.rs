@@ -16,6 +16,8 @@ mod management;
 mod queues;
 // --- rest (rewind, rename application)
 mod rewind;
+// --- schedules (firing)
+mod schedule_fire;
 pub mod schedules;
 mod surface;
 

@@ -21,6 +21,10 @@ pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
 pub const QUEUES_CHANNEL: &str = "dbos_native_queues_channel";
 /// Our own channel: the payload is the ID of a queued workflow that just finished (see `completion_key`).
 pub const COMPLETIONS_CHANNEL: &str = "dbos_native_completions_channel";
+/// Our own channel: a schedule was created, changed or deleted (payload: its name). Its waiters
+/// (the schedule firing) register on `SCHEDULES_KEY`, which no `<workflowID>::<key>` payload can be.
+pub const SCHEDULES_CHANNEL: &str = "dbos_native_schedules_channel";
+pub const SCHEDULES_KEY: &str = "\0schedules";
 
 /// The waiters' key for a workflow's completion: it cannot collide with a `<workflowID>::<key>`
 /// payload (an ID never holds a NUL character).
@@ -252,6 +256,7 @@ impl Listener {
                         let heard = match n.channel() {
                             QUEUES_CHANNEL => Heard::Queue(payload),
                             COMPLETIONS_CHANNEL => Heard::Completion(payload),
+                            SCHEDULES_CHANNEL => Heard::Key(SCHEDULES_KEY.to_string()),
                             _ => Heard::Key(payload),
                         };
                         if tx.send(heard).is_err() {
@@ -265,7 +270,7 @@ impl Listener {
         });
         let listen = format!(
             "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL}; \
-             LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL};"
+             LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL}; LISTEN {SCHEDULES_CHANNEL};"
         );
         if client.batch_execute(&listen).await.is_ok() {
             self.connected.store(true, Ordering::SeqCst);

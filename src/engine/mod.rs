@@ -138,6 +138,8 @@ pub struct Engine {
     runtime: tokio::runtime::Handle,
     /// Tells this engine's queue notifications from every other engine's (see `notify_queue`).
     origin: String,
+    // --- schedules (firing): which schedules this process fires, and when (`schedules::fire`).
+    firing: schedules::fire::Firing,
 }
 
 impl Engine {
@@ -203,6 +205,7 @@ impl Engine {
             parked: parked::Parked::default(),
             runtime: tokio::runtime::Handle::current(),
             origin: uuid::Uuid::new_v4().simple().to_string(),
+            firing: Default::default(),
         };
         if opts.listen {
             engine.listener().await;

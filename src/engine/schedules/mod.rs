@@ -2,6 +2,9 @@
 //! DBOS SDK 5.3.0.
 
 pub mod cron;
+// --- schedules (firing)
+pub mod fire;
+pub mod fire_runs;
 pub mod next;
 pub mod store;
 

@@ -4,7 +4,15 @@
 use tokio_postgres::Row;
 
 use crate::engine::error::{EngineError, Result};
+use crate::engine::listener::SCHEDULES_CHANNEL;
 use crate::engine::Engine;
+
+/// Tells every process firing schedules to re-read them now (`fire.rs`), rather than at its next
+/// poll: run in the writing transaction, so it is delivered at its commit (or never). Transactions,
+/// locks: no row locks (the server serialises notifying commits).
+fn notify_changed() -> String {
+    format!("SELECT pg_notify('{SCHEDULES_CHANNEL}', $1::text)")
+}
 
 const COLUMNS: &str = "schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, \
      status, context, last_fired_at, automatic_backfill, cron_timezone, queue_name, application_name";
@@ -117,6 +125,7 @@ impl Engine {
                 }
                 other => {
                     other?;
+                    tx.execute(&notify_changed(), &[&r.schedule_name]).await?;
                     tx.commit().await?;
                     Ok(())
                 }
@@ -153,6 +162,7 @@ impl Engine {
                     )?;
                 }
                 tx.execute(&upsert, &r.params()).await?;
+                tx.execute(&notify_changed(), &[&r.schedule_name]).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -213,13 +223,16 @@ impl Engine {
 
     /// Deletes the row; no row, no change (as the SDK).
     pub async fn delete_schedule(&self, name: &str) -> Result<()> {
-        // Transactions, locks: one statement; locks the row it deletes.
+        // Transactions, locks: one statement; locks the row it deletes. Then the notification, as a
+        // statement of its own (a lost one only delays the change to the firing's next poll).
         let sql = format!(
             "DELETE FROM {}.workflow_schedules WHERE schedule_name = $1",
             self.schema()
         );
         self.retrying(|| async {
-            self.client().await?.execute(&sql, &[&name]).await?;
+            let client = self.client().await?;
+            client.execute(&sql, &[&name]).await?;
+            client.execute(&notify_changed(), &[&name]).await?;
             Ok(())
         })
         .await
@@ -227,16 +240,16 @@ impl Engine {
 
     /// `ACTIVE` or `PAUSED`; no row, no change (as the SDK).
     pub async fn set_schedule_status(&self, name: &str, status: &str) -> Result<()> {
-        // Transactions, locks: one statement; locks the row it updates.
+        // Transactions, locks: one statement; locks the row it updates. Then the notification, as a
+        // statement of its own.
         let sql = format!(
             "UPDATE {}.workflow_schedules SET status = $2 WHERE schedule_name = $1",
             self.schema()
         );
         self.retrying(|| async {
-            self.client()
-                .await?
-                .execute(&sql, &[&name, &status])
-                .await?;
+            let client = self.client().await?;
+            client.execute(&sql, &[&name, &status]).await?;
+            client.execute(&notify_changed(), &[&name]).await?;
             Ok(())
         })
         .await
@@ -245,7 +258,7 @@ impl Engine {
     /// Writes only the given columns; a missing schedule is an error even with nothing to write.
     pub async fn update_schedule(&self, name: &str, update: &ScheduleUpdate) -> Result<()> {
         // Transactions, locks: one statement; locks the row. A flag per column says whether to write
-        // it, so one statement serves every combination.
+        // it, so one statement serves every combination. Then the notification, on its own.
         let sql = format!(
             "UPDATE {}.workflow_schedules SET \
                schedule = CASE WHEN $2 THEN $3 ELSE schedule END, \
@@ -262,9 +275,8 @@ impl Engine {
             u.queue_name.clone().flatten(),
         );
         self.retrying(|| async {
-            let n = self
-                .client()
-                .await?
+            let client = self.client().await?;
+            let n = client
                 .execute(
                     &sql,
                     &[
@@ -285,6 +297,7 @@ impl Engine {
             if n == 0 {
                 return Err(not_found(name));
             }
+            client.execute(&notify_changed(), &[&name]).await?;
             Ok(())
         })
         .await
