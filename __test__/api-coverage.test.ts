@@ -19,16 +19,12 @@ const sdkDir = path.join(root, 'node_modules', '@dbos-inc', 'dbos-sdk', 'dist', 
 // Members issue 15 has not built yet. This list only shrinks: the test also fails on an entry that has landed.
 const NOT_YET: ReadonlySet<string> = new Set([
   // the rest of the surface
-  'Debouncer',
-  'DebouncerClient',
   'DBOS.tracer',
   'DBOS.span',
   'DBOS.className',
   'DBOS.associateClassWithInfo',
   'DBOS.associateFunctionWithInfo',
   'DBOS.getAssociatedInfo',
-  'DBOSClient.enqueueDebounced',
-  'DBOSClient.debounceDelayedWorkflow',
   // management
   'DBOS.rewindWorkflow',
   'DBOSClient.rewindWorkflow',

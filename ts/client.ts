@@ -31,6 +31,8 @@ import { notifyEnqueued } from './queue-dispatch';
 import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
+import { debounceDelayedWorkflow, enqueueDebounced } from './debouncer-client';
+import type { DebounceParams, DebounceResult } from './debouncer';
 import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, type PgClientBase } from './client-enqueue';
 
 export type { ClientEnqueueOptions, EnqueueWorkflowOptions, PgClientBase } from './client-enqueue';
@@ -369,5 +371,13 @@ export class DBOSClient {
   /** As `send`, inside the caller's open `pg` transaction on the system database: delivered at its commit. */
   async sendInTransaction<T>(pgClient: PgClientBase, destinationID: string, message: T, topic?: string, idempotencyKey?: string, options?: SendOptions): Promise<void> {
     return sendInTransaction(this.live(), pgClient, { destinationID, message, topic, idempotencyKey, options }, this.serializerOpts);
+  }
+
+  // --- debouncer (for DebouncerClient; public on the SDK's class too)
+  async enqueueDebounced(options: ClientEnqueueOptions, debounceDeadlineEpochMS: number | undefined, args: unknown[]): Promise<string> {
+    return enqueueDebounced({ engine: this.live(), clientAppName: this.appName, serializerOpts: this.serializerOpts }, options, debounceDeadlineEpochMS, args);
+  }
+  async debounceDelayedWorkflow(params: DebounceParams): Promise<DebounceResult> {
+    return debounceDelayedWorkflow(this.live(), params);
   }
 }
