@@ -751,6 +751,7 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'an unregistered function', call: () => new Debouncer({ workflow: async function notAWorkflow() { return 1; } }).debounce('k', 10), expect: rejects(E.DBOSError, /^Invalid workflow name provided to debouncer: notAWorkflow$/) }),
     row({ input: 'key: SQL-shaped (works)', call: () => new Debouncer({ workflow: echo }).debounce(SQL_KEY, 1, 'sql'), expect: works(async (h) => assert.equal(await (h as WorkflowHandle<unknown>).getResult(), 'sql')) }),
     row({ at: 'workflow', input: 'period: 0', call: () => new Debouncer({ workflow: echo }).debounce('k', 0, 1), expect: rejects(E.DBOSError, /must be positive, not 0/) }),
+    row({ at: 'step', input: 'called in a step (a held key too: nothing is extended)', setup: () => new Debouncer({ workflow: echo }).debounce('k-step', 60_000, 1), call: () => new Debouncer({ workflow: echo }).debounce('k-step', 60_000, 2), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /^Invalid call to `debounce` inside a `step`$/) }),
   ].map(named('Debouncer.debounce')),
   ...[
     row({ input: 'debouncePeriodMs: negative', call: () => new DebouncerClient(client, { workflowName: 'matrixEcho' }).debounce('k', -1, 1), expect: rejects(E.DBOSError, /^debouncePeriodMs must be positive, not -1$/) }),

@@ -8,7 +8,7 @@ import { currentContext, recordedCheckpoint, takeFunctionID } from './context';
 import { DBOS, type StartWorkflowParams } from './dbos';
 import type { ClientEnqueueOptions } from './client-enqueue';
 import { nativeBounce } from './debouncer-client';
-import { DBOSError, DBOSQueueDuplicatedError, PortableWorkflowError } from './error';
+import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSQueueDuplicatedError, PortableWorkflowError } from './error';
 import type { WorkflowHandle } from './handles';
 import { executor } from './lifecycle';
 import { valueFormat } from './messages';
@@ -162,6 +162,8 @@ export class Debouncer<Args extends unknown[], Return> {
   async debounce(debounceKey: string, debouncePeriodMs: number, ...args: Args): Promise<WorkflowHandle<Return>> {
     const period = checkPeriod(debouncePeriodMs);
     const exec = executor('debounce');
+    // Refused before anything is written (the SDK would bounce, then fail at its retrieveWorkflow or start).
+    if (currentContext()?.step) throw new DBOSInvalidWorkflowTransitionError('Invalid call to `debounce` inside a `step`');
     const cfg = this.cfg;
     const timeoutMs = checkTimeout(cfg.debounceTimeoutMs);
     rejectConflictingOptions(cfg.startWorkflowParams, true);
