@@ -131,6 +131,8 @@ describe('Debouncer', () => {
       const d = new Debouncer({ workflow: debounced });
       const dc = new DebouncerClient(client, { workflowName: 'debouncedWork' });
       assert.equal(dc.client, client);
+      // Typed as the DBOSClient it is (as in the SDK), not only as what the debouncer uses of it.
+      assert.equal(typeof dc.client.enqueue, 'function');
       const h = await d.debounce('kc', 1500, 'client', 1);
       const hc = await dc.debounce('kc', 1500, 'client', 2);
       assert.equal(hc.workflowID, h.workflowID);

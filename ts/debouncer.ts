@@ -6,6 +6,7 @@
 // ENQUEUED and frees the key, so the next call starts a fresh workflow.
 import { currentContext, recordedCheckpoint, takeFunctionID } from './context';
 import { DBOS, type StartWorkflowParams } from './dbos';
+import type { DBOSClient } from './client';
 import type { ClientEnqueueOptions } from './client-enqueue';
 import { nativeBounce } from './debouncer-client';
 import { DBOSError, DBOSInvalidWorkflowTransitionError, DBOSQueueDuplicatedError, PortableWorkflowError } from './error';
@@ -239,7 +240,8 @@ export interface DebouncingClient {
   retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<Awaited<T>>;
 }
 
-export class DebouncerClient {
+// Generic only so that `client` keeps the type it was given (our DBOSClient by default, as the SDK types it).
+export class DebouncerClient<C extends DebouncingClient = DBOSClient> {
   private readonly cfg: {
     workflowName: string;
     workflowClassName: string;
@@ -250,7 +252,7 @@ export class DebouncerClient {
   private readonly serializationType: WorkflowSerializationFormat;
 
   constructor(
-    readonly client: DebouncingClient,
+    readonly client: C,
     params: DebouncerClientConfig,
   ) {
     this.cfg = {
