@@ -19,10 +19,6 @@ const sdkDir = path.join(root, 'node_modules', '@dbos-inc', 'dbos-sdk', 'dist', 
 // Members issue 15 has not built yet. This list only shrinks: the test also fails on an entry that has landed.
 const NOT_YET: ReadonlySet<string> = new Set([
   // the rest of the surface
-  'Debouncer',
-  'DebouncerClient',
-  'DBOSClient.enqueueDebounced',
-  'DBOSClient.debounceDelayedWorkflow',
 ]);
 
 const CLASSES = ['DBOS', 'DBOSClient', 'WorkflowQueue', 'Debouncer', 'DebouncerClient'] as const;

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { DBOS, DBOSClient, Error as E, type WorkflowHandle } from 'dbos-native';
+import { DBOS, DBOSClient, Debouncer, DebouncerClient, Error as E, type WorkflowHandle } from 'dbos-native';
 import { freshDatabase, steps } from './helpers/db';
 
 // ---------------------------------------------------------------- inputs
@@ -816,7 +816,42 @@ const MATRIX: Row<unknown>[] = [
     row({ input: 'start: not a Date', call: () => DBOS.backfillSchedule('nope', bad<Date>('2026-01-01'), new Date()), expect: rejects(E.DBOSError, /start must be a Date/) }),
     row({ input: 'inside a workflow', at: 'workflow', call: () => DBOS.backfillSchedule('nope', new Date(0), new Date()), expect: rejects(E.DBOSError, /^backfillSchedule cannot be called from within a workflow$/) }),
   ].map(named('backfillSchedule')),
+  // --- debouncer
+  ...[
+    row({ input: 'debouncePeriodMs: 0', call: () => new Debouncer({ workflow: echo }).debounce('k', 0, 1), expect: rejects(E.DBOSError, /^debouncePeriodMs must be positive, not 0$/) }),
+    row({ input: 'debouncePeriodMs: NaN', call: () => new Debouncer({ workflow: echo }).debounce('k', NaN, 1), expect: rejects(E.DBOSError, /must be positive, not NaN/) }),
+    row({ input: 'debouncePeriodMs: a string', call: () => new Debouncer({ workflow: echo }).debounce('k', bad<number>('5'), 1), expect: rejects(E.DBOSError, /must be positive, not 5/) }),
+    row({ input: 'debounceTimeoutMs: a string', call: () => new Debouncer({ workflow: echo, debounceTimeoutMs: bad<number>('x') }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /debounceTimeoutMs must be a finite number/) }),
+    row({ input: 'a deduplicationID set', call: () => new Debouncer({ workflow: echo, startWorkflowParams: { enqueueOptions: { deduplicationID: 'd' } } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /Cannot debounce a workflow with a deduplicationID set/) }),
+    row({ input: 'a delay set', call: () => new Debouncer({ workflow: echo, startWorkflowParams: { enqueueOptions: { delaySeconds: 1 } } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /with a delay set: the debounce period controls the delay/) }),
+    row({ input: 'a priority set', call: () => new Debouncer({ workflow: echo, startWorkflowParams: { enqueueOptions: { priority: 1 } } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /priority is not supported for debounced workflows/) }),
+    row({ input: 'a partition key set', call: () => new Debouncer({ workflow: echo, startWorkflowParams: { enqueueOptions: { queuePartitionKey: 'p' } } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /partition keys are not supported/) }),
+    row({ input: 'an applicationName in the start options', call: () => new Debouncer({ workflow: echo, startWorkflowParams: { enqueueOptions: { applicationName: 'a' } } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /Cannot debounce a workflow with an applicationName set/) }),
+    row({ input: "duplicationPolicy 'return-existing'", call: () => new Debouncer({ workflow: echo, startWorkflowParams: { duplicationPolicy: 'return-existing' } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /duplicationPolicy 'return-existing'/) }),
+    row({ input: 'an unregistered function', call: () => new Debouncer({ workflow: async function notAWorkflow() { return 1; } }).debounce('k', 10), expect: rejects(E.DBOSError, /^Invalid workflow name provided to debouncer: notAWorkflow$/) }),
+    row({ input: 'key: SQL-shaped (works)', call: () => new Debouncer({ workflow: echo }).debounce(SQL_KEY, 1, 'sql'), expect: works(async (h) => assert.equal(await (h as WorkflowHandle<unknown>).getResult(), 'sql')) }),
+    row({ at: 'workflow', input: 'period: 0', call: () => new Debouncer({ workflow: echo }).debounce('k', 0, 1), expect: rejects(E.DBOSError, /must be positive, not 0/) }),
+    row({ at: 'step', input: 'called in a step (a held key too: nothing is extended)', setup: () => new Debouncer({ workflow: echo }).debounce('k-step', 60_000, 1), call: () => new Debouncer({ workflow: echo }).debounce('k-step', 60_000, 2), expect: rejects(E.DBOSInvalidWorkflowTransitionError, /^Invalid call to `debounce` inside a `step`$/) }),
+  ].map(named('Debouncer.debounce')),
+  ...[
+    row({ input: 'debouncePeriodMs: negative', call: () => new DebouncerClient(client, { workflowName: 'matrixEcho' }).debounce('k', -1, 1), expect: rejects(E.DBOSError, /^debouncePeriodMs must be positive, not -1$/) }),
+    row({ input: 'workflowName: missing', call: () => new DebouncerClient(client, bad<{ workflowName: string }>({})).debounce('k', 10, 1), expect: rejects(E.DBOSError, /Invalid workflowName undefined/) }),
+    row({ input: 'serializationType: unknown', call: () => new DebouncerClient(client, { workflowName: 'matrixEcho', serializationType: bad<'portable'>('xml') }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /Invalid serializationType "xml"/) }),
+    row({ input: 'a delay set', call: () => new DebouncerClient(client, { workflowName: 'matrixEcho', startWorkflowParams: { enqueueOptions: { delaySeconds: 1 } } }).debounce('k', 10, 1), expect: rejects(E.DBOSError, /with a delay set/) }),
+    row({ input: 'an argument that is a function', call: () => new DebouncerClient(client, { workflowName: 'matrixEcho' }).debounce('k', 10, () => 1), expect: rejects(E.DBOSError, /function/) }),
+  ].map(named('DebouncerClient.debounce')),
+  ...[
+    row({ input: 'args: not an array', call: () => client.enqueueDebounced({ workflowName: 'matrixEcho', queueName: 'q' }, undefined, bad<unknown[]>('x')), expect: rejects(E.DBOSError, /Invalid args/) }),
+    row({ input: 'deadline: NaN', call: () => client.enqueueDebounced({ workflowName: 'matrixEcho', queueName: 'q' }, NaN, []), expect: rejects(E.DBOSError, /Invalid debounceDeadlineEpochMS NaN/) }),
+    row({ input: 'queueName: missing', call: () => client.enqueueDebounced(bad<{ workflowName: string; queueName: string }>({ workflowName: 'matrixEcho' }), undefined, []), expect: rejects(E.DBOSError, /Invalid queueName undefined/) }),
+  ].map(named('DBOSClient.enqueueDebounced')),
+  ...[
+    row({ input: 'delayUntilEpochMS: a string', call: () => client.debounceDelayedWorkflow({ workflowName: 'w', workflowClassName: '', queueName: 'q', deduplicationID: 'd', delayUntilEpochMS: bad<number>('soon'), input: null, serialization: null }), expect: rejects(E.DBOSError, /Invalid delayUntilEpochMS soon/) }),
+    row({ input: 'workflowClassName: missing', call: () => client.debounceDelayedWorkflow(bad<DebounceParamsArg>({ workflowName: 'w', queueName: 'q', deduplicationID: 'd', delayUntilEpochMS: 1 })), expect: rejects(E.DBOSError, /Invalid workflowClassName/) }),
+    row({ input: 'an unheld key (nothing to extend)', call: () => client.debounceDelayedWorkflow({ workflowName: 'w', workflowClassName: '', queueName: 'q', deduplicationID: SQL_KEY, delayUntilEpochMS: 1, input: null, serialization: null }), expect: works((r) => assert.deepEqual(r, { bouncedWorkflowID: null, holderWorkflowID: null, holderIsDebounced: false, holderWorkflowName: null, holderWorkflowClassName: null, holderApplicationName: null })), writesNothing: true }),
+  ].map(named('DBOSClient.debounceDelayedWorkflow')),
 ];
+type DebounceParamsArg = Parameters<DBOSClient['debounceDelayedWorkflow']>[0];
 
 function row<S>(r: Omit<Row<S>, 'fn'>): Omit<Row<unknown>, 'fn'> {
   return r as unknown as Omit<Row<unknown>, 'fn'>;

@@ -48,6 +48,8 @@ function workflow(workflowId: string, token: string) {
     authenticatedUser: null,
     authenticatedRoles: null,
     attributes: null,
+    isDebounced: null,
+    debounceDeadlineEpochMs: null,
   };
 }
 

@@ -18,6 +18,11 @@ export declare class NativeEngine {
   getEvent(call: JsGetEvent): Promise<JsStoredValue | undefined | null>
   writeStream(write: JsStreamWrite): Promise<undefined>
   readStream(read: JsStreamRead): Promise<JsStreamPage>
+  /**
+   * Extends the debounced DELAYED workflow holding the key, or reports its holder; from workflow
+   * code (`step`) checkpointed as `DBOS.debounceDelayedWorkflow` in the same transaction.
+   */
+  debounceDelayedWorkflow(params: JsDebounceParams, step?: JsBounceStep | undefined | null): Promise<JsDebounceResult>
   /** The application's queues (rows of dbos.queues) this process dispatches. */
   queuesToServe(): Promise<Array<JsQueueToServe>>
   /** Which of `queues` have rows this process could claim (one statement for all of them). */
@@ -178,6 +183,14 @@ export interface JsAwaitDone {
   deadlineEpochMs: number | null
 }
 
+/** The workflow code a bounce is checkpointed for (null: outside workflow code, nothing recorded). */
+export interface JsBounceStep {
+  workflowId: string
+  token: string
+  functionId: number
+  startedAt: number
+}
+
 export interface JsCheckpoint {
   functionId: number
   name: string
@@ -235,6 +248,28 @@ export interface JsCompletionRequest {
   status: string
   output: string | null
   error: string | null
+}
+
+/** The SDK's `DebounceParams`. */
+export interface JsDebounceParams {
+  workflowName: string
+  workflowClassName: string
+  queueName: string
+  deduplicationId: string
+  delayUntilEpochMs: number
+  input: string | null
+  serialization: string | null
+  applicationName: string | null
+}
+
+/** The SDK's `DebounceResult`. */
+export interface JsDebounceResult {
+  bouncedWorkflowId: string | null
+  holderWorkflowId: string | null
+  holderIsDebounced: boolean
+  holderWorkflowName: string | null
+  holderWorkflowClassName: string | null
+  holderApplicationName: string | null
 }
 
 /** The queues whose DELAYED rows became ENQUEUED, and when the next one is due (epoch ms). */
@@ -384,6 +419,9 @@ export interface JsNewWorkflow {
   authenticatedRoles: string | null
   /** JSON text of a key-value object. */
   attributes: string | null
+  /** A debounced row (`Debouncer`); null: false. */
+  isDebounced: boolean | null
+  debounceDeadlineEpochMs: number | null
 }
 
 export interface JsOutgoingMessage {

@@ -103,6 +103,9 @@ export async function enqueueRow(
     appName: o.applicationName ?? ctx.appName,
     appVersion: o.appVersion ?? null,
     ...auth,
+    // Set only by DBOSClient.enqueueDebounced (debouncer-client.ts).
+    isDebounced: null,
+    debounceDeadlineEpochMs: null,
   };
 }
 

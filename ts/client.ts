@@ -31,6 +31,8 @@ import { notifyEnqueued } from './queue-dispatch';
 import { INTERNAL_QUEUE } from './recovery';
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import * as queues from './wfqueue';
+import { debounceDelayedWorkflow, enqueueDebounced } from './debouncer-client';
+import type { DebounceParams, DebounceResult } from './debouncer';
 import { clientEnqueue, clientEnqueueInTransaction, type ClientEnqueueOptions, type PgClientBase } from './client-enqueue';
 // --- schedules (firing)
 import { backfillSchedule, clientFiring, triggerSchedule } from './schedule-fire';
@@ -426,5 +428,13 @@ export class DBOSClient {
   /** Enqueues every tick strictly between `start` and `end` (IDs as when fired). */
   async backfillSchedule(name: string, start: Date, end: Date): Promise<WorkflowHandle<unknown>[]> {
     return (await backfillSchedule(clientFiring(this.live(), this.serializerOpts), name, start, end)).map((id) => new ClientHandle(this, id));
+  }
+
+  // --- debouncer (for DebouncerClient; public on the SDK's class too)
+  async enqueueDebounced(options: ClientEnqueueOptions, debounceDeadlineEpochMS: number | undefined, args: unknown[]): Promise<string> {
+    return enqueueDebounced({ engine: this.live(), clientAppName: this.appName, serializerOpts: this.serializerOpts }, options, debounceDeadlineEpochMS, args);
+  }
+  async debounceDelayedWorkflow(params: DebounceParams): Promise<DebounceResult> {
+    return debounceDelayedWorkflow(this.live(), params);
   }
 }

@@ -21,7 +21,7 @@ import { authOfRow, currentAuth } from './auth-context';
 import { traced } from './tracing'; // --- rest
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
-import { checkEnqueue, checkReturnExisting, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
+import { checkEnqueue, checkReturnExisting, debounceColumns, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -273,7 +273,7 @@ export class Executor implements HandleExecutor {
       deduplicationId: queueName !== undefined ? (params.enqueueOptions?.deduplicationID ?? null) : null,
       priority: queueName !== undefined ? (params.enqueueOptions?.priority ?? 0) : null,
       queuePartitionKey: queued?.queuePartitionKey ?? null,
-      delayUntilEpochMs: queued?.delayUntilEpochMs ?? null,
+      ...debounceColumns(queued?.delayUntilEpochMs ?? null, queued && params.enqueueOptions),
       // Null: this application, and this version when the row is this application's (the engine's rule).
       appName: queued ? (params.enqueueOptions?.applicationName ?? null) : null,
       appVersion: appVersion ?? null,

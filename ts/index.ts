@@ -38,6 +38,8 @@ export {
 } from './error';
 export type { DLogger, ContextualMetadata, StackTrace, DBOSSpan, LogContext } from './logger';
 export { StatusString } from './status-string';
+// --- debouncer
+export { Debouncer, DebouncerClient } from './debouncer';
 export type { AlertHandler } from './alerts';
 export type { DBOSLifecycleCallback } from './lifecycle-callbacks';
 // --- schedules (CRUD)

@@ -55,6 +55,24 @@ export function placement(o: { queuePartitionKey?: string; delaySeconds?: number
   };
 }
 
+// --- debouncer
+/**
+ * The debounce columns of an enqueued row, from the SDK's internal enqueue options `isDebounced` and
+ * `debounceDeadlineEpochMS` (set only by a Debouncer): the delay ends no later than the deadline, as the SDK caps it.
+ */
+export function debounceColumns(
+  delayUntilEpochMs: number | null,
+  options: (EnqueueOptions & { isDebounced?: boolean; debounceDeadlineEpochMS?: number }) | undefined,
+): Pick<NewWorkflow, 'delayUntilEpochMs' | 'isDebounced' | 'debounceDeadlineEpochMs'> {
+  const deadline = options?.debounceDeadlineEpochMS;
+  const capped = delayUntilEpochMs !== null && deadline !== undefined && deadline < delayUntilEpochMs;
+  return {
+    delayUntilEpochMs: capped ? Math.round(deadline) : delayUntilEpochMs,
+    isDebounced: options?.isDebounced ?? false,
+    debounceDeadlineEpochMs: deadline !== undefined ? Math.round(deadline) : null,
+  };
+}
+
 /** Queue names already warned about as unregistered, in this process. */
 const warnedUnregistered = new Set<string>();
 

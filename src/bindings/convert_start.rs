@@ -32,6 +32,9 @@ pub struct JsNewWorkflow {
     pub authenticated_roles: Option<String>,
     /// JSON text of a key-value object.
     pub attributes: Option<String>,
+    /// A debounced row (`Debouncer`); null: false.
+    pub is_debounced: Option<bool>,
+    pub debounce_deadline_epoch_ms: Option<i64>,
 }
 
 impl From<JsNewWorkflow> for NewWorkflow {
@@ -60,6 +63,8 @@ impl From<JsNewWorkflow> for NewWorkflow {
             attributes: w.attributes,
             output: None,
             error: None,
+            is_debounced: w.is_debounced.unwrap_or(false),
+            debounce_deadline_epoch_ms: w.debounce_deadline_epoch_ms,
         }
     }
 }

@@ -8,6 +8,8 @@
 mod communication;
 mod convert;
 mod convert_start;
+// --- debouncer
+mod debounce;
 mod dispatch;
 mod enqueue;
 mod errors;

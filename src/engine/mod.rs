@@ -6,6 +6,8 @@ mod batch;
 pub mod behind;
 mod completion;
 pub mod db;
+// --- debouncer
+pub mod debounce;
 pub mod dispatch;
 pub mod error;
 pub mod events;

@@ -47,6 +47,10 @@ pub struct NewWorkflow {
     /// before it needed its row): the outcome's output or error.
     pub output: Option<String>,
     pub error: Option<String>,
+    /// A debounced row (the SDK's `Debouncer`): its deduplication ID is the debounce key, freed when
+    /// the row leaves DELAYED, and a bounce never delays it past this deadline.
+    pub is_debounced: bool,
+    pub debounce_deadline_epoch_ms: Option<i64>,
 }
 
 impl NewWorkflow {
@@ -170,6 +174,7 @@ impl Engine {
         let stamp = self.stamp(wf, starter);
         let mut params: Vec<Param> = Self::start_params(wf, &attempts, &owner, &stamp).to_vec();
         params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
+        params.extend([&wf.debounce_deadline_epoch_ms as Param, &wf.is_debounced]);
         self.retrying(|| async {
             let row = self
                 .query_one(&self.sql.workflows.start.one, &params)
@@ -247,6 +252,8 @@ impl Engine {
             Some(wf.finished().to_string()),
             text(&wf.output),
             text(&wf.error),
+            int(wf.debounce_deadline_epoch_ms),
+            Some(wf.is_debounced.to_string()),
         ];
         Ok((self.sql.workflows.start.in_caller_tx.clone(), values))
     }
@@ -314,7 +321,8 @@ impl Engine {
             ..Default::default()
         };
         let stamp = self.stamp(&wf, starter);
-        let params = Self::start_params(&wf, &attempts, &owner, &stamp);
+        let mut params: Vec<Param> = Self::start_params(&wf, &attempts, &owner, &stamp).to_vec();
+        params.extend([&wf.debounce_deadline_epoch_ms as Param, &wf.is_debounced]);
         // Safe to retry: the child row keeps our creator token and the parent's checkpoint our
         // completed_at, so an attempt whose commit went unacknowledged is recognised as ours.
         self.retrying(|| async {
@@ -412,6 +420,8 @@ impl Engine {
         let users = column(items, |w| w.authenticated_user.as_deref());
         let roles = column(items, |w| w.authenticated_roles.as_deref());
         let attributes = column(items, |w| w.attributes.as_deref());
+        let debounce_deadlines = column(items, |w| w.debounce_deadline_epoch_ms);
+        let debounced = column(items, |w| w.is_debounced);
         let rows = self
             .query(
                 &self.sql.workflows.start.many,
@@ -443,6 +453,8 @@ impl Engine {
                     &users,
                     &roles,
                     &attributes,
+                    &debounce_deadlines,
+                    &debounced,
                 ],
             )
             .await?;

@@ -19,7 +19,7 @@ pub(crate) struct Sql {
     pub(super) dedup_holder: String,
 }
 
-/// The columns of a status insert, in the order of `STATUS_VALUES`.
+/// The columns of a status insert, in the order of `status_values`.
 const STATUS_COLUMNS: &str = "workflow_uuid, status, name, class_name, config_name, queue_name, \
      authenticated_user, assumed_role, authenticated_roles, executor_id, application_version, \
      application_id, recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms, inputs, \
@@ -34,11 +34,20 @@ const STATUS_COLUMNS: &str = "workflow_uuid, status, name, class_name, config_na
 /// $15 serialization, $16 creator token, $17 app name, $18 owner token, $19 partition key,
 /// $20 delay until, $21 authenticated user, $22 authenticated roles (JSON), $23 attributes (JSON),
 /// then (start only) $24 inputs, $25 finished (the row is written with its outcome), $26 output,
-/// $27 error.
-const STATUS_VALUES: &str = "$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, \
-     COALESCE($21::text, ''), '', COALESCE($22::text, '[]'), $7::text, $8::text, '', $9::int8, \
-     $10::int8, $11::int8, NULL, $12::text, $13::int4, $19::text, NULL, $14::text, $15::text, \
-     $16::text, $20::int8, $23::text::jsonb, NULL, NULL, false, $17::text, $18::text";
+/// $27 error; last the debounce columns (`DEBOUNCE_ONE` or `DEBOUNCE_CHILD`).
+fn status_values(debounce: &str) -> String {
+    format!(
+        "$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, \
+         COALESCE($21::text, ''), '', COALESCE($22::text, '[]'), $7::text, $8::text, '', $9::int8, \
+         $10::int8, $11::int8, NULL, $12::text, $13::int4, $19::text, NULL, $14::text, $15::text, \
+         $16::text, $20::int8, $23::text::jsonb, NULL, {debounce}, $17::text, $18::text"
+    )
+}
+
+/// A debounced row's deadline and flag (the SDK's `Debouncer`): $28, $29 in a start, $24, $25 in a
+/// child start (which has no inputs/outcome parameters).
+const DEBOUNCE_ONE: &str = "$28::int8, COALESCE($29::bool, false)";
+const DEBOUNCE_CHILD: &str = "$24::int8, COALESCE($25::bool, false)";
 
 /// Columns a start reads back: the row's (NULL when the insert was refused), then the queue's
 /// `partition_queue` (NULL when the queue has no row in `dbos.queues`).
@@ -51,11 +60,12 @@ impl Sql {
         // enqueue without a partition key onto a partitioned queue is refused (no row would ever
         // be dequeued), and the caller learns whether the queue is registered at all.
         // `q` always has one row, so the final SELECT answers even when the insert was refused.
-        let status_ctes = |completed_at: &str| {
+        let status_ctes = |completed_at: &str, debounce: &str| {
+            let values = status_values(debounce);
             format!(
                 "q AS (SELECT (SELECT partition_queue FROM {s}.queues WHERE name = $6::text) AS partitioned), \
                  ws AS (INSERT INTO {s}.workflow_status ({STATUS_COLUMNS}) \
-                   SELECT {STATUS_VALUES}, {completed_at} FROM q \
+                   SELECT {values}, {completed_at} FROM q \
                    WHERE q.partitioned IS NOT TRUE OR $19::text IS NOT NULL \
                    ON CONFLICT (workflow_uuid) DO UPDATE SET creator_xid = workflow_status.creator_xid \
                    RETURNING status, name, class_name, config_name, queue_name, creator_xid, serialization)"
@@ -74,7 +84,10 @@ impl Sql {
                          WHERE ws.creator_xid = $16::text AND $25::bool \
                          ON CONFLICT (workflow_uuid) DO NOTHING){extra_cte} \
                  SELECT {OUTCOME}{extra_column} FROM q LEFT JOIN ws ON true",
-                status_ctes(&format!("CASE WHEN $25::bool THEN {NOW_MS} END"))
+                status_ctes(
+                    &format!("CASE WHEN $25::bool THEN {NOW_MS} END"),
+                    DEBOUNCE_ONE
+                )
             )
         };
         // The queues' rows under names no column of `input` has.
@@ -107,7 +120,7 @@ impl Sql {
                    SELECT id, status, name, class_name, config_name, queue_name, COALESCE(auth_user, ''), '', \
                      COALESCE(auth_roles, '[]'), $17, app_version, '', attempts, timeout_ms, deadline, NULL, dedup, \
                      priority, partition_key, NULL, parent, serialization, token, delay_until, attributes::jsonb, \
-                     NULL, NULL, false, app_name, owner, CASE WHEN finished THEN {NOW_MS} END \
+                     NULL, debounce_deadline, debounced, app_name, owner, CASE WHEN finished THEN {NOW_MS} END \
                    FROM input LEFT JOIN {queue_rows} q ON q.queue = input.queue_name \
                    WHERE q.partition_queue IS NOT TRUE OR input.partition_key IS NOT NULL \
                    ORDER BY ord \
@@ -133,7 +146,7 @@ impl Sql {
             ),
             child_insert: format!(
                 "WITH {} SELECT {OUTCOME} FROM q LEFT JOIN ws ON true",
-                status_ctes("NULL")
+                status_ctes("NULL", DEBOUNCE_CHILD)
             ),
             child_input: format!(
                 "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES ($1, $2) \
