@@ -53,6 +53,8 @@ const bad = <T>(v: unknown): T => v as T;
 // ---------------------------------------------------------------- workflows
 
 const echo = DBOS.registerWorkflow(async (x: unknown) => x, { name: 'matrixEcho' });
+/** A workflow of the scheduled shape (`(Date, context) => Promise<void>`). */
+const scheduled = DBOS.registerWorkflow(async (_at: Date, _context: unknown): Promise<void> => undefined, { name: 'matrixScheduled' });
 const receiveOne = DBOS.registerWorkflow(async (topic: string | null) => DBOS.recv<unknown>(topic ?? undefined, 20), {
   name: 'matrixReceive',
 });
@@ -748,8 +750,8 @@ const MATRIX: Row<unknown>[] = [
         throw e;
       }
     };
-    const create = (over: Record<string, unknown>) => unchanged(() => DBOS.createSchedule({ scheduleName: `m-${randomUUID()}`, workflowFn: echo, schedule: '0 0 1 1 *', ...over }));
-    const dup = { setup: () => DBOS.createSchedule({ scheduleName: 'm-dup', workflowFn: echo, schedule: '0 0 1 1 *' }).catch(() => undefined) };
+    const create = (over: Record<string, unknown>) => unchanged(() => DBOS.createSchedule({ scheduleName: `m-${randomUUID()}`, workflowFn: scheduled, schedule: '0 0 1 1 *', ...over }));
+    const dup = { setup: () => DBOS.createSchedule({ scheduleName: 'm-dup', workflowFn: scheduled, schedule: '0 0 1 1 *' }).catch(() => undefined) };
     const dbosRows = [
       row({ input: 'scheduleName: a number', call: () => create({ scheduleName: 42 }), expect: rejects(E.DBOSError, /^Invalid scheduleName 42/) }),
       row({ input: 'schedule: illegal characters', call: () => create({ schedule: '* * * * * %' }), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
@@ -766,7 +768,7 @@ const MATRIX: Row<unknown>[] = [
     const otherRows = [
       row({ input: 'not an array', call: () => unchanged(() => DBOS.applySchedules(bad<[]>('x'))), expect: rejects(E.DBOSError, /must be an array of schedules/) }),
       row({ input: 'in a workflow', at: 'workflow', call: () => unchanged(() => DBOS.applySchedules([])), expect: rejects(E.DBOSError, /^applySchedules cannot be called from within a workflow$/) }),
-      row({ input: 'one bad entry of two: nothing written', call: () => unchanged(() => DBOS.applySchedules([{ scheduleName: 'm-ok', workflowFn: echo, schedule: '0 0 1 1 *' }, { scheduleName: 'm-bad', workflowFn: echo, schedule: '* * * * * !' }])), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
+      row({ input: 'one bad entry of two: nothing written', call: () => unchanged(() => DBOS.applySchedules([{ scheduleName: 'm-ok', workflowFn: scheduled, schedule: '0 0 1 1 *' }, { scheduleName: 'm-bad', workflowFn: scheduled, schedule: '* * * * * !' }])), expect: rejects(TypeError, /^pattern includes illegal characters!$/) }),
     ].map(named('DBOS.applySchedules'));
     const readRows = [
       row({ input: 'status: a number', call: () => DBOS.listSchedules({ status: bad<string>(1) }), expect: rejects(E.DBOSError, /^Invalid status filter 1/) }),

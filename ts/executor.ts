@@ -40,13 +40,6 @@ import { checkWorkflowTimeout, refuseEnqueueOnlyOptions, requireString } from '.
 import { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
 import { complete, heldStartWritten, holdStart, record, releaseAtEndOfTurn, settled } from './write-behind';
 
-// Moved to the modules above; re-exported for code that imports them from here.
-export { checkSleepDuration } from './validation';
-export { timerSleep } from './durable-time';
-export { INTERNAL_QUEUE } from './recovery';
-export { outcomeValue } from './results';
-export { toWorkflowStatus, type WorkflowStatus } from './workflow-status';
-export { InvokedHandle, RetrievedHandle, type InternalHandle, type PollingOptions, type WorkflowHandle } from './handles';
 
 export interface StartWorkflowParams {
   workflowID?: string;
