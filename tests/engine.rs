@@ -1301,6 +1301,9 @@ mod batches {
         assert!(outcomes
             .iter()
             .all(|o| o.as_ref().expect("start").should_execute));
+        // Each batch of distinct IDs ran as one statement, none failing over to item-by-item writes
+        // (a repeat within one batch, below, legitimately does).
+        assert_eq!(engine.batch_fallbacks(), 0);
         // A repeat of an existing ID among new ones, and "b37" twice in one batch: each repeat must
         // find the first start's row and not execute.
         let mut wfs: Vec<NewWorkflow> = (30..40)

@@ -152,6 +152,15 @@ pub(crate) trait Batched<T, R> {
 }
 
 impl Engine {
+    /// How many batches fell back to one statement per item. Only a bad item should cause one: a
+    /// statement that fails for every batch (say, a column the batch SQL lacks) would otherwise go
+    /// unnoticed, every write still succeeding one by one at a fraction of the speed.
+    pub fn batch_fallbacks(&self) -> u64 {
+        self.groups
+            .fallbacks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Runs a batch as one statement (retried on connection faults), or each item alone when the
     /// batch has one item or its statement failed for another reason: a bad value in one item must
     /// fail that item only, never its neighbours.
@@ -165,7 +174,11 @@ impl Engine {
                 Err(e @ EngineError::Shutdown) => {
                     return items.iter().map(|_| Err(e.clone())).collect()
                 }
-                _ => {}
+                _ => {
+                    self.groups
+                        .fallbacks
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
         let mut out = Vec::with_capacity(items.len());

@@ -85,6 +85,8 @@ pub(crate) struct Groups {
     checkpoints: batch::Group<steps::CheckpointWrite, ()>,
     completions: batch::Group<completion::Completion, bool>,
     sends: batch::Group<messages::OutgoingMessage, ()>,
+    /// Batches whose statement failed, so that each item was then written alone (see `run_batch`).
+    fallbacks: std::sync::atomic::AtomicU64,
 }
 
 /// Closing flag that async waits can select on.

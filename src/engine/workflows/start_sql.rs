@@ -112,15 +112,17 @@ impl Sql {
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                    $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
                    $13::text[], $14::text[], $15::text[], $16::text[], $20::bool[], $21::text[], $22::text[], \
-                   $18::text[], $19::text[], $23::text[], $24::int8[], $25::text[], $26::text[], $27::text[]) \
+                   $18::text[], $19::text[], $23::text[], $24::int8[], $25::text[], $26::text[], $27::text[], \
+                   $28::int8[], $29::bool[]) \
                    WITH ORDINALITY AS u(id, status, name, class_name, config_name, queue_name, attempts, timeout_ms, \
                    deadline, dedup, priority, parent, serialization, token, owner, inputs, finished, output, \
-                   error, app_version, app_name, partition_key, delay_until, auth_user, auth_roles, attributes, ord)), \
+                   error, app_version, app_name, partition_key, delay_until, auth_user, auth_roles, attributes, \
+                   debounce_deadline, debounced, ord)), \
                  ws AS (INSERT INTO {s}.workflow_status ({STATUS_COLUMNS}) \
                    SELECT id, status, name, class_name, config_name, queue_name, COALESCE(auth_user, ''), '', \
                      COALESCE(auth_roles, '[]'), $17, app_version, '', attempts, timeout_ms, deadline, NULL, dedup, \
                      priority, partition_key, NULL, parent, serialization, token, delay_until, attributes::jsonb, \
-                     NULL, debounce_deadline, debounced, app_name, owner, CASE WHEN finished THEN {NOW_MS} END \
+                     NULL, debounce_deadline, COALESCE(debounced, false), app_name, owner, CASE WHEN finished THEN {NOW_MS} END \
                    FROM input LEFT JOIN {queue_rows} q ON q.queue = input.queue_name \
                    WHERE q.partition_queue IS NOT TRUE OR input.partition_key IS NOT NULL \
                    ORDER BY ord \
