@@ -27,7 +27,7 @@ import { buildPerOpRows, buildRows, renderMarkdown, renderNotes } from './table'
 const DATABASES: Record<SdkId, string> = { native: 'bench_native_sys', sdk: 'bench_sdk_sys' };
 const RESULTS_DIR = path.resolve(__dirname, '..', 'results');
 const MAX_RUNS = 9;
-const USAGE = 'npm run bench [-- [--sdk native|sdk]... [--only <id>]... [--runs N] [--cpu-prof]]';
+const USAGE = 'npm run bench [-- [--sdk native|sdk]... [--only <id>]... [--runs N] [--cpu-prof] [--fsync]]';
 
 function redact(url: string): string {
   try {
@@ -63,18 +63,23 @@ interface Args {
   /** Rounds: each runs every selected SDK's child once. */
   runs: number;
   cpuProf: boolean;
+  /** The embedded server flushes its commits to disk, as a production server does (default: fsync off). */
+  fsync: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const sdks: SdkId[] = [];
   const only: string[] = [];
   let cpuProf = false;
+  let fsync = false;
   let runs = 1;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = argv[i + 1];
     if (a === '--cpu-prof') {
       cpuProf = true;
+    } else if (a === '--fsync') {
+      fsync = true;
     } else if (a === '--sdk' && (value === 'native' || value === 'sdk')) {
       sdks.push(value);
       i++;
@@ -91,7 +96,7 @@ function parseArgs(argv: readonly string[]): Args {
       );
     }
   }
-  return { sdks: sdks.length ? sdks : ['native', 'sdk'], only, runs, cpuProf };
+  return { sdks: sdks.length ? sdks : ['native', 'sdk'], only, runs, cpuProf, fsync };
 }
 
 let current: ChildProcess | undefined;
@@ -162,11 +167,15 @@ async function main(): Promise<number> {
           dataDir,
           port: await freePort(),
           ephemeral: true,
-          postgresFlags: ['-c', 'max_connections=200', '-c', 'shared_preload_libraries=pg_stat_statements'],
+          postgresFlags: [
+            '-c', 'max_connections=200', '-c', 'shared_preload_libraries=pg_stat_statements',
+            // Durable commits, as in production: each commit waits for its flush, which is what group commits save.
+            ...(args.fsync ? ['-c', 'fsync=on', '-c', 'full_page_writes=on'] : []),
+          ],
         });
         embedded = { handle, dataDir };
         adminUrl = handle.url;
-        serverDesc = `throwaway embedded Postgres on 127.0.0.1:${handle.port} (fsync off)`;
+        serverDesc = `throwaway embedded Postgres on 127.0.0.1:${handle.port} (fsync ${args.fsync ? 'on' : 'off'})`;
       } catch (e) {
         fs.rmSync(dataDir, { recursive: true, force: true });
         throw e;
