@@ -14,7 +14,6 @@
 //! in key order so that two batches never wait on each other in a cycle.
 
 use super::status::Status;
-use crate::engine::listener::COMPLETIONS_CHANNEL;
 
 /// The status-row columns the cancel rule reads; the CTE that locks the row selects them.
 pub(crate) const OWNER_COLUMNS: &str = "owner_xid, status, completed_at";
@@ -188,16 +187,6 @@ pub(crate) fn completes(ws: &str, token: &str) -> String {
     format!(
         "{ws}.status = {} AND {ws}.owner_xid = {token}",
         Status::Pending.sql()
-    )
-}
-
-/// Tells listening processes that these completed workflows (`rows`: the completion UPDATE's
-/// RETURNING workflow_uuid, queue_name) finished: a one-row SELECT whose count is ignored. Only
-/// queued ones: those are the ones awaited from elsewhere (clients, the enqueuing process), and a
-/// completion with nothing to notify adds no NOTIFY, hence no commit-time notify lock, to the hot path.
-pub(crate) fn notify_done(rows: &str) -> String {
-    format!(
-        "SELECT count(pg_notify('{COMPLETIONS_CHANNEL}', workflow_uuid)) FROM {rows} WHERE queue_name IS NOT NULL"
     )
 }
 

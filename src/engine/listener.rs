@@ -19,8 +19,12 @@ pub const STREAMS_CHANNEL: &str = "dbos_streams_channel";
 /// Our own channel (the SDK does not use it): the payload is `<origin>\x1f<queue>`, the notifying
 /// engine's origin (the `origin` field of `Engine`) and the name of a queue just enqueued onto.
 pub const QUEUES_CHANNEL: &str = "dbos_native_queues_channel";
-/// Our own channel: the payload is the ID of a queued workflow that just finished (see `completion_key`).
+/// Our own channel: the payload is the IDs of queued workflows that just finished, joined by
+/// `COMPLETION_SEPARATOR` (see `completion_key` and `done_notices`).
 pub const COMPLETIONS_CHANNEL: &str = "dbos_native_completions_channel";
+/// Separates the IDs in a completion notification. A workflow ID holding this control character
+/// would be split, so its waiters would learn of its end only from their poll.
+pub const COMPLETION_SEPARATOR: char = '\u{1e}';
 /// Our own channel: a schedule was created, changed or deleted (payload: its name). Its waiters
 /// (the schedule firing) register on `SCHEDULES_KEY`, which no `<workflowID>::<key>` payload can be.
 pub const SCHEDULES_CHANNEL: &str = "dbos_native_schedules_channel";
@@ -278,7 +282,11 @@ impl Listener {
             while let Some(heard) = rx.recv().await {
                 match heard {
                     Heard::Queue(payload) => self.note_queue_wake(&payload),
-                    Heard::Completion(id) => self.wake(&completion_key(&id)),
+                    Heard::Completion(ids) => {
+                        for id in ids.split(COMPLETION_SEPARATOR) {
+                            self.wake(&completion_key(id));
+                        }
+                    }
                     Heard::Key(key) => self.wake(&key),
                 }
             }

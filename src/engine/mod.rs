@@ -6,6 +6,7 @@ mod batch;
 pub mod behind;
 mod completion;
 pub mod db;
+mod done_notices;
 // --- debouncer
 pub mod debounce;
 pub mod dispatch;
@@ -142,6 +143,8 @@ pub struct Engine {
     runtime: tokio::runtime::Handle,
     /// Tells this engine's queue notifications from every other engine's (see `notify_queue`).
     origin: String,
+    /// Queued workflows' completions, notified after they commit (see `done_notices`).
+    done_notices: done_notices::DoneNotices,
     // --- schedules (firing): which schedules this process fires, and when (`schedules::fire`).
     firing: schedules::fire::Firing,
 }
@@ -187,8 +190,9 @@ impl Engine {
             }
         }
         let schema_q = db::quote_ident(&opts.schema);
+        let closed = Arc::new(Closer::new());
         let engine = Engine {
-            pool,
+            pool: pool.clone(),
             config,
             identity: opts.identity,
             sql: Statements {
@@ -201,7 +205,7 @@ impl Engine {
                 dispatch: dispatch::Sql::new(&schema_q),
             },
             schema_q,
-            closed: Arc::new(Closer::new()),
+            closed: closed.clone(),
             listener: OnceCell::new(),
             groups: Groups::default(),
             behind: behind::Behind::default(),
@@ -210,6 +214,11 @@ impl Engine {
             runtime: tokio::runtime::Handle::current(),
             origin: uuid::Uuid::new_v4().simple().to_string(),
             firing: Default::default(),
+            done_notices: done_notices::DoneNotices::start(
+                pool.clone(),
+                closed.clone(),
+                &tokio::runtime::Handle::current(),
+            ),
         };
         if opts.listen {
             engine.listener().await;

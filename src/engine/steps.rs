@@ -8,8 +8,8 @@ use super::completion::{Completion, CompletionColumns};
 use super::db::now_ms;
 use super::error::{EngineError, Result};
 use super::fence::{
-    complete_set, completes, insert_checkpoint, lock_many, notify_done, same_checkpoint,
-    save_output, Rule, NOW_MS,
+    complete_set, completes, insert_checkpoint, lock_many, same_checkpoint, save_output, Rule,
+    NOW_MS,
 };
 use super::Engine;
 
@@ -130,9 +130,9 @@ impl Sql {
                    AND NOT EXISTS (SELECT 1 FROM verdict v WHERE v.workflow_uuid = d.workflow_uuid AND v.ours IS NOT TRUE) \
                    RETURNING ws.workflow_uuid, ws.queue_name), \
                  outp AS ({}) \
-                 SELECT owner_xid, ours, false AS completion, ord, NULL::bigint FROM verdict \
+                 SELECT owner_xid, ours, false AS completion, ord, NULL::bool FROM verdict \
                  UNION ALL \
-                 SELECT NULL, upd.workflow_uuid IS NOT NULL, true, d.ord, ({}) FROM done d \
+                 SELECT NULL, upd.workflow_uuid IS NOT NULL, true, d.ord, upd.queue_name IS NOT NULL FROM done d \
                    LEFT JOIN upd ON upd.workflow_uuid = d.workflow_uuid \
                  ORDER BY 3, 4",
                 lock_many(
@@ -145,7 +145,6 @@ impl Sql {
                     s,
                     "SELECT d.workflow_uuid, d.output, d.error FROM done d JOIN upd ON upd.workflow_uuid = d.workflow_uuid"
                 ),
-                notify_done("upd"),
             ),
             load_all: format!(
                 "SELECT function_id, function_name, output, error, child_workflow_id, serialization \
@@ -401,16 +400,25 @@ impl Engine {
                 "a batch returned too few results".into(),
             ));
         }
+        let won: Vec<bool> = completions
+            .iter()
+            .map(|r| r.get::<_, Option<bool>>(1) == Some(true))
+            .collect();
+        self.done_notices.send(
+            completions
+                .iter()
+                .zip(done)
+                .zip(&won)
+                .filter(|((r, _), won)| **won && r.get::<_, Option<bool>>(4) == Some(true))
+                .map(|((_, c), _)| c.workflow_id.clone()),
+        );
         Ok((
             checkpoints
                 .iter()
                 .zip(items)
                 .map(|(row, w)| verdict_of(row, w))
                 .collect(),
-            completions
-                .iter()
-                .map(|r| r.get::<_, Option<bool>>(1) == Some(true))
-                .collect(),
+            won,
         ))
     }
 }

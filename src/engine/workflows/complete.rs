@@ -5,7 +5,7 @@ use crate::engine::batch::Batched;
 use crate::engine::completion::{Completion, CompletionColumns};
 use crate::engine::db::now_ms;
 use crate::engine::error::Result;
-use crate::engine::fence::{complete_set, completes, notify_done, save_output};
+use crate::engine::fence::{complete_set, completes, save_output};
 use crate::engine::Engine;
 
 pub(crate) struct Sql {
@@ -18,16 +18,15 @@ impl Sql {
         Sql {
             // Transactions, locks: one statement; the UPDATE locks the status row (FOR NO KEY UPDATE
             // strength) and, finding it no longer ours, writes nothing. A queued workflow's
-            // completion is notified (`notify_done`), delivered at commit.
+            // completion is notified after it commits (`done_notices`).
             one: format!(
                 "WITH upd AS (UPDATE {s}.workflow_status ws SET {} \
                    WHERE ws.workflow_uuid = $1 AND {} RETURNING ws.workflow_uuid, ws.queue_name), \
                  outp AS ({}) \
-                 SELECT count(*), ({}) FROM upd",
+                 SELECT count(*), bool_or(queue_name IS NOT NULL) FROM upd",
                 complete_set("$2", "$4"),
                 completes("ws", "$3"),
                 save_output(s, "SELECT workflow_uuid, $5, $6 FROM upd"),
-                notify_done("upd"),
             ),
             // The same for many workflows; each row is locked as the UPDATE reaches it.
             many: format!(
@@ -37,7 +36,7 @@ impl Sql {
                    WHERE ws.workflow_uuid = i.id AND {} \
                    RETURNING ws.workflow_uuid, ws.queue_name), \
                  outp AS ({}) \
-                 SELECT (upd.workflow_uuid IS NOT NULL), ({}) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
+                 SELECT (upd.workflow_uuid IS NOT NULL), (upd.queue_name IS NOT NULL) FROM input i LEFT JOIN upd ON upd.workflow_uuid = i.id \
                  ORDER BY i.ord",
                 complete_set("i.status", "$6"),
                 completes("ws", "i.token"),
@@ -45,7 +44,6 @@ impl Sql {
                     s,
                     "SELECT i.id, i.output, i.error FROM input i JOIN upd ON upd.workflow_uuid = i.id"
                 ),
-                notify_done("upd"),
             ),
         }
     }
@@ -87,7 +85,11 @@ impl Batched<Completion, bool> for Engine {
                     ],
                 )
                 .await?;
-            Ok(row.get::<_, i64>(0) == 1)
+            let won = row.get::<_, i64>(0) == 1;
+            if won && row.get::<_, Option<bool>>(1) == Some(true) {
+                self.done_notices.send([c.workflow_id.clone()]);
+            }
+            Ok(won)
         })
         .await
     }
@@ -100,6 +102,12 @@ impl Batched<Completion, bool> for Engine {
         let rows = self
             .query(&self.sql.workflows.complete.many, &params)
             .await?;
+        self.done_notices.send(
+            rows.iter()
+                .zip(items)
+                .filter(|(r, _)| r.get::<_, bool>(0) && r.get::<_, Option<bool>>(1) == Some(true))
+                .map(|(_, c)| c.workflow_id.clone()),
+        );
         Ok(rows.iter().map(|r| Ok(r.get::<_, bool>(0))).collect())
     }
 }
