@@ -5,38 +5,19 @@
 
 use dbos_native::engine::debounce::{BounceStep, DebounceParams, BOUNCE_STEP};
 use dbos_native::engine::workflows::NewWorkflow;
-use dbos_native::engine::{Engine, EngineOptions, Identity, SchemaMode};
+use dbos_native::engine::Engine;
 use tokio_postgres::NoTls;
 
+mod common;
+use common::{fresh_engine, TestEngine};
+
 async fn fresh(name: &str) -> (String, Engine) {
-    let base = std::env::var("DBOS_TEST_DATABASE_URL")
-        .expect("DBOS_TEST_DATABASE_URL must name a Postgres server (npm test sets it)");
-    let (head, _) = base.rsplit_once('/').expect("URL with a database path");
-    let (admin, conn) = tokio_postgres::connect(&format!("{head}/postgres"), NoTls)
-        .await
-        .expect("connect to test server");
-    tokio::spawn(conn);
-    let db = format!("engine_test_{name}");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop test database");
-    let url = format!("{head}/{db}");
-    let engine = Engine::connect(EngineOptions {
-        url: url.clone(),
-        schema: "dbos".to_string(),
+    let how = TestEngine {
+        app_name: "deb-test",
         pool_size: 2,
-        schema_mode: SchemaMode::Migrate,
         listen: false,
-        identity: Identity {
-            app_name: "deb-test".to_string(),
-            executor_id: "local".to_string(),
-            app_version: "v1".to_string(),
-        },
-    })
-    .await
-    .expect("engine");
-    (url, engine)
+    };
+    fresh_engine(name, how).await
 }
 
 async fn row(url: &str, id: &str) -> (i64, Option<String>, String) {

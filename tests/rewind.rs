@@ -4,37 +4,19 @@
 //! and drops, and that refused calls write nothing.
 
 use dbos_native::engine::workflows::RewindRequest;
-use dbos_native::engine::{Engine, EngineOptions, ErrorCode, Identity, SchemaMode};
+use dbos_native::engine::{Engine, ErrorCode};
 use tokio_postgres::NoTls;
 
+mod common;
+use common::{fresh_engine, TestEngine};
+
 async fn fresh(name: &str) -> (Engine, tokio_postgres::Client) {
-    let base = std::env::var("DBOS_TEST_DATABASE_URL")
-        .expect("DBOS_TEST_DATABASE_URL must name a Postgres server (npm test sets it)");
-    let (head, _) = base.rsplit_once('/').expect("URL with a database path");
-    let (admin, conn) = tokio_postgres::connect(&format!("{head}/postgres"), NoTls)
-        .await
-        .expect("connect to test server");
-    tokio::spawn(conn);
-    let db = format!("engine_test_{name}");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop test database");
-    let url = format!("{head}/{db}");
-    let engine = Engine::connect(EngineOptions {
-        url: url.clone(),
-        schema: "dbos".to_string(),
+    let how = TestEngine {
+        app_name: "rewind-test",
         pool_size: 2,
-        schema_mode: SchemaMode::Migrate,
         listen: false,
-        identity: Identity {
-            app_name: "rewind-test".to_string(),
-            executor_id: "local".to_string(),
-            app_version: "v1".to_string(),
-        },
-    })
-    .await
-    .expect("engine");
+    };
+    let (url, engine) = fresh_engine(name, how).await;
     let (client, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
     tokio::spawn(conn);
     (engine, client)

@@ -2,36 +2,17 @@
 //! server; the test creates its own database).
 
 use dbos_native::engine::schedules::store::{ScheduleFilter, ScheduleRecord, ScheduleUpdate};
-use dbos_native::engine::{Engine, EngineOptions, ErrorCode, Identity, SchemaMode};
-use tokio_postgres::NoTls;
+use dbos_native::engine::{Engine, ErrorCode};
+
+mod common;
 
 async fn fresh_engine(name: &str) -> Engine {
-    let base = std::env::var("DBOS_TEST_DATABASE_URL")
-        .expect("DBOS_TEST_DATABASE_URL must name a Postgres server (npm test sets it)");
-    let (head, _) = base.rsplit_once('/').expect("URL with a database path");
-    let (admin, conn) = tokio_postgres::connect(&format!("{head}/postgres"), NoTls)
-        .await
-        .expect("connect to test server");
-    tokio::spawn(conn);
-    let db = format!("engine_test_{name}");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop test database");
-    Engine::connect(EngineOptions {
-        url: format!("{head}/{db}"),
-        schema: "dbos".to_string(),
+    let how = common::TestEngine {
+        app_name: "sched-test",
         pool_size: 2,
-        schema_mode: SchemaMode::Migrate,
         listen: false,
-        identity: Identity {
-            app_name: "sched-test".to_string(),
-            executor_id: "local".to_string(),
-            app_version: "v1".to_string(),
-        },
-    })
-    .await
-    .expect("engine")
+    };
+    common::fresh_engine(name, how).await.1
 }
 
 fn record(name: &str, app: Option<&str>) -> ScheduleRecord {

@@ -5,36 +5,17 @@ use std::time::{Duration, Instant};
 
 use dbos_native::engine::schedules::fire::FiringOptions;
 use dbos_native::engine::schedules::store::ScheduleRecord;
-use dbos_native::engine::{Engine, EngineOptions, Identity, SchemaMode};
-use tokio_postgres::NoTls;
+use dbos_native::engine::Engine;
+
+mod common;
 
 async fn fresh_engine(name: &str) -> Engine {
-    let base = std::env::var("DBOS_TEST_DATABASE_URL")
-        .expect("DBOS_TEST_DATABASE_URL must name a Postgres server (npm test sets it)");
-    let (head, _) = base.rsplit_once('/').expect("URL with a database path");
-    let (admin, conn) = tokio_postgres::connect(&format!("{head}/postgres"), NoTls)
-        .await
-        .expect("connect to test server");
-    tokio::spawn(conn);
-    let db = format!("engine_test_{name}");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop test database");
-    Engine::connect(EngineOptions {
-        url: format!("{head}/{db}"),
-        schema: "dbos".to_string(),
+    let how = common::TestEngine {
+        app_name: "fire-test",
         pool_size: 4,
-        schema_mode: SchemaMode::Migrate,
         listen: true,
-        identity: Identity {
-            app_name: "fire-test".to_string(),
-            executor_id: "local".to_string(),
-            app_version: "v1".to_string(),
-        },
-    })
-    .await
-    .expect("engine")
+    };
+    common::fresh_engine(name, how).await.1
 }
 
 fn record(name: &str, status: &str) -> ScheduleRecord {
