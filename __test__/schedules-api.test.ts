@@ -287,7 +287,7 @@ describe('DBOSClient', () => {
         await c.createSchedule({ scheduleName: `${n}-1`, workflowName: 'nightly', workflowClassName: 'Jobs', schedule: '0 0 * * *', context: CONTEXT, options: { queueName: 'q' } });
         await c.createSchedule({ scheduleName: `${n}-2`, workflowName: 'tick', schedule: '@yearly', applicationName: 'other-app' });
         await c.applySchedules([
-          { scheduleName: `${n}-3`, workflowName: 'tick', schedule: '* * * * * *', automaticBackfill: true, cronTimezone: 'America/New_York' },
+          { scheduleName: `${n}-3`, workflowName: 'tick', schedule: '1 0 0 1 1 *', automaticBackfill: true, cronTimezone: 'America/New_York' },
           { scheduleName: `${n}-4`, workflowName: 'tick', schedule: '0 0 1 1 *', applicationName: 'other-app', context: [1] },
         ]);
         await c.pauseSchedule(`${n}-1`);

@@ -233,8 +233,7 @@ impl Engine {
             self.schema()
         );
         self.retrying(|| async {
-            let client = self.client().await?;
-            Ok(client
+            Ok(self
                 .query_opt(&sql, &[&name])
                 .await?
                 .as_ref()
