@@ -196,6 +196,12 @@ describe('an enqueue wakes the dispatchers of other processes', () => {
       const second = await client.enqueue({ queueName: 'slowpoll', workflowName: 'queuedJob', workflowID: 'wake-2' });
       await waitFor('the second job run', async () => (await statusRow(scratch.url, 'wake-2'))?.status === 'SUCCESS', [app], 20_000);
       assert.equal(await second.getResult(), 'wake-2');
+      // Concurrent enqueues share one insert statement, which notifies for all of them at its commit.
+      await sleep(500);
+      const ids = Array.from({ length: 40 }, (_, i) => `wake-many-${i}`);
+      await Promise.all(ids.map((workflowID) => client.enqueue({ queueName: 'slowpoll', workflowName: 'queuedJob', workflowID })));
+      const done = async () => Number((await query<{ n: string }>(scratch.url, `SELECT count(*)::text AS n FROM dbos.workflow_status WHERE workflow_uuid LIKE 'wake-many-%' AND status = 'SUCCESS'`))[0]?.n);
+      await waitFor('the concurrent jobs run', async () => (await done()) === ids.length, [app], 20_000);
     } finally {
       await client.destroy();
     }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { DBOSConflictingWorkflowError, DBOSError, DBOSQueueDuplicatedError, DBOSWorkflowIDInUseError } from './error';
 import type { WorkflowIDReusePolicy } from './dbos';
-import { checkPriority, checkReturnExisting, insertOnQueue, notifyEnqueued, placement, warnIfUnregistered } from './queue-dispatch';
+import { checkPriority, checkReturnExisting, insertOnQueue, placement, warnIfUnregistered } from './queue-dispatch';
 import type { Engine, NewWorkflow, StartOutcome } from './native';
 import { serializeArgs, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { valueFormat } from './messages';
@@ -177,9 +177,8 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
   const inserted = await insertOnQueue(req.engine, row, returnExisting, () => req.engine.enqueueForClient(row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
+  // The app processes serving the queue claim it now rather than at their next poll: the insert notified them.
   if (!inserted.outcome.shouldExecute) checkReuse(row, inserted.outcome, o.workflowIDReusePolicy);
-  // The app processes serving the queue claim it now rather than at their next poll.
-  else await notifyEnqueued(req.engine, row.queueName);
   return row.workflowId;
 }
 

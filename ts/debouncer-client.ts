@@ -4,7 +4,7 @@ import { checkReuse, enqueueRow, type ClientEnqueueOptions } from './client-enqu
 import type { DebounceParams, DebounceResult } from './debouncer';
 import { DBOSError } from './error';
 import type { Engine } from './native';
-import { debounceColumns, insertOnQueue, notifyEnqueued } from './queue-dispatch';
+import { debounceColumns, insertOnQueue } from './queue-dispatch';
 import type { SerializerOptions } from './serialization';
 import { requireString } from './validation';
 
@@ -38,8 +38,8 @@ export async function enqueueDebounced(
   const inserted = await insertOnQueue(c.engine, row, false, () => c.engine.enqueueForClient(row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
+  // The insert notified the queue's dispatchers (enqueueForClient does).
   if (!inserted.outcome.shouldExecute) checkReuse(row, inserted.outcome, undefined);
-  else await notifyEnqueued(c.engine, row.queueName);
   return row.workflowId;
 }
 

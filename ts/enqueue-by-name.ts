@@ -67,8 +67,9 @@ export async function enqueueByName(
   if ('existing' in inserted) return exec.handleFor(inserted.existing);
   const outcome = inserted.outcome;
   if (!outcome.shouldExecute) checkReuse(row, outcome, options.workflowIDReusePolicy);
-  // The dispatchers of every process serving the queue (this one included, through the notification) claim it now.
-  else await notifyEnqueued(exec.engine, row.queueName);
+  // The dispatchers of every process serving the queue (this one included, through the notification) claim it
+  // now: enqueueForClient's insert notified them; a child's insert does not.
+  else if (parent && functionID !== undefined) await notifyEnqueued(exec.engine, row.queueName);
   return exec.handleFor(row.workflowId);
 }
 

@@ -66,6 +66,7 @@ async function main(): Promise<number> {
 
   const adminUrl = process.env[ENV.adminUrl];
   const counter = adminUrl ? await StatementCounter.connect(adminUrl, required(ENV.dbName)) : undefined;
+  const serverCpu = await counter?.serverCpu();
   const sdk = await loadSdk(sdkID, url);
   const runs = selected.map((s) => ({ scenario: s, run: s.prepare(sdk) }));
   const t0 = now();
@@ -100,6 +101,7 @@ async function main(): Promise<number> {
       const stats0 = await counter?.snapshot();
       const xid0 = await counter?.nextXid();
       const cpu0 = process.cpuUsage();
+      const serverCpu0 = serverCpu?.ms();
       const s0 = now();
       try {
         // The scenario stops sampling at its cap; this bounds the clean-up after it as well.
@@ -110,6 +112,7 @@ async function main(): Promise<number> {
         console.error(`[${label}] ${scenario.id} FAILED: ${result.error}`);
       }
       const cpu = process.cpuUsage(cpu0);
+      if (serverCpu && serverCpu0 !== undefined) result.serverCpuMs = serverCpu.ms() - serverCpu0;
       result.elapsedMs = now() - s0;
       result.cpuUserMs = cpu.user / 1000;
       result.cpuSystemMs = cpu.system / 1000;

@@ -24,6 +24,7 @@ export interface PerOpSummary {
   ops: Spread;
   statements?: Spread;
   writeXacts?: Spread;
+  serverCpuMs?: Spread;
   cpuMs: Spread;
 }
 
@@ -84,6 +85,7 @@ function summarizePerOp(clean: readonly ScenarioResult[]): PerOpSummary | undefi
     statements: spread(usable.map((r) => (r.statements ? r.statements.total / r.ops : undefined)).filter(defined)),
     writeXacts: spread(usable.map((r) => (r.writeXacts !== undefined ? r.writeXacts / r.ops : undefined)).filter(defined)),
     cpuMs,
+    serverCpuMs: spread(usable.map((r) => (r.serverCpuMs !== undefined ? r.serverCpuMs / r.ops : undefined)).filter(defined)),
   };
 }
 

@@ -1,6 +1,7 @@
 // Postgres statement counts per scenario, from pg_stat_statements (when the server has it loaded: the
 // embedded server started by run.ts does). Read through the admin database, so the reads are not counted.
 import { Client } from 'pg';
+import { ServerCpu } from './pgcpu';
 
 export interface StatementCount {
   query: string;
@@ -45,6 +46,11 @@ export class StatementCounter {
     const client = new Client({ connectionString: adminUrl });
     await client.connect();
     return new StatementCounter(client, database);
+  }
+
+  /** The server's CPU clock, when the server runs on this machine. */
+  serverCpu(): Promise<ServerCpu | undefined> {
+    return ServerCpu.find(this.client);
   }
 
   async snapshot(): Promise<Map<string, StatementCount>> {

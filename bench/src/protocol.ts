@@ -22,6 +22,8 @@ export interface ScenarioResult {
   statements?: StatementDelta;
   /** Transactions that wrote (transaction IDs assigned on the server) while the scenario ran. */
   writeXacts?: number;
+  /** CPU time of the whole Postgres server (all its processes) while the scenario ran, when it is on this machine. */
+  serverCpuMs?: number;
 }
 
 export interface ChildReport {

@@ -148,6 +148,7 @@ export function buildPerOpRows(order: readonly { id: string; title: string }[], 
     add('Postgres statements/op', 'fewer', (p) => p.statements);
     add('write transactions/op', 'fewer', (p) => p.writeXacts);
     add('app CPU ms/op', 'less', (p) => p.cpuMs);
+    add('Postgres CPU ms/op', 'less', (p) => p.serverCpuMs);
   }
   return rows;
 }

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
+use super::waiting_presence::Presence;
 use super::Closer;
 
 pub const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
@@ -33,7 +34,12 @@ pub const SCHEDULES_KEY: &str = "\0schedules";
 /// The waiters' key for a workflow's completion: it cannot collide with a `<workflowID>::<key>`
 /// payload (an ID never holds a NUL character).
 pub fn completion_key(workflow_id: &str) -> String {
-    format!("{workflow_id}\0done")
+    format!("{workflow_id}{COMPLETION_SUFFIX}")
+}
+const COMPLETION_SUFFIX: &str = "\0done";
+
+fn is_completion_key(key: &str) -> bool {
+    key.ends_with(COMPLETION_SUFFIX)
 }
 
 /// What a notification is for, by its channel.
@@ -83,6 +89,8 @@ pub struct Listener {
     /// This engine's origin: its own queue notifications are skipped (its enqueues woke the lane
     /// locally already; the echo would cost a second claim per enqueue).
     origin: String,
+    /// Whether this process has completion waiters, told to the completers (`waiting_presence`).
+    pub presence: Arc<Presence>,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -123,6 +131,7 @@ impl Listener {
     fn new(origin: String) -> Arc<Self> {
         Arc::new(Listener {
             origin,
+            presence: Arc::default(),
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
             queue_wakes: Mutex::new(HashSet::new()),
@@ -250,6 +259,7 @@ impl Listener {
         let Ok((client, mut connection)) = config.connect(NoTls).await else {
             return;
         };
+        let client = Arc::new(client);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -277,6 +287,8 @@ impl Listener {
              LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL}; LISTEN {SCHEDULES_CHANNEL};"
         );
         if client.batch_execute(&listen).await.is_ok() {
+            // Before the wake: the waiters' re-reads must come after the lock is held again.
+            self.presence.connected(client.clone()).await;
             self.connected.store(true, Ordering::SeqCst);
             self.wake_all();
             while let Some(heard) = rx.recv().await {
@@ -291,6 +303,7 @@ impl Listener {
                 }
             }
         }
+        self.presence.disconnected();
         driver.abort();
     }
 }
@@ -349,10 +362,15 @@ impl Engine {
         }
     }
 
+    /// What a queue notification of this engine starts with: its origin, then the separator.
+    pub(crate) fn notify_prefix(&self) -> String {
+        format!("{}{ORIGIN_SEPARATOR}", self.origin)
+    }
+
     /// Tells every listening process that `queue` has new work (delivered when this commits: here,
     /// at once, as a statement of its own). A lost notification only delays the run to the next poll.
     pub async fn notify_queue(&self, queue: &str) -> Result<()> {
-        let payload = format!("{}{ORIGIN_SEPARATOR}{queue}", self.origin);
+        let payload = format!("{}{queue}", self.notify_prefix());
         // Transactions, locks: one statement, no row locks (the server serialises notifying commits).
         self.retrying(|| async {
             self.query("SELECT pg_notify($1, $2)", &[&QUEUES_CHANNEL, &payload])
@@ -402,6 +420,8 @@ impl Engine {
         Fut: std::future::Future<Output = Result<Option<T>>>,
     {
         let listener = self.listener().await;
+        let completion = is_completion_key(&key);
+        let _interest = completion.then(|| listener.presence.interest());
         let waiter = listener.register(key);
         loop {
             let notified = waiter.notify.notified();
@@ -414,6 +434,11 @@ impl Engine {
             let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
                 return Ok(None);
             };
+            // Completers notify only while some process announces waiters: having just announced
+            // ours, read again before waiting (see `waiting_presence`).
+            if completion && listener.presence.hold().await {
+                continue;
+            }
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(wait) => {}

@@ -7,6 +7,7 @@ pub mod behind;
 mod completion;
 pub mod db;
 mod done_notices;
+mod waiting_presence;
 // --- debouncer
 pub mod debounce;
 pub mod dispatch;

@@ -31,6 +31,7 @@ impl Engine {
         }
         let sql = statement(self.schema());
         let listener = self.listener().await;
+        let _interest = listener.presence.interest();
         let waiters: Vec<_> = ids
             .iter()
             .map(|id| listener.register(completion_key(id)))
@@ -58,6 +59,10 @@ impl Engine {
             let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
                 return Ok(done);
             };
+            // Announced just now: read again before waiting (see `waiting_presence`).
+            if listener.presence.hold().await {
+                continue;
+            }
             tokio::select! {
                 _ = select_all(wakes) => {}
                 _ = tokio::time::sleep(wait) => {}

@@ -175,10 +175,16 @@ impl Engine {
         let mut params: Vec<Param> = Self::start_params(wf, &attempts, &owner, &stamp).to_vec();
         params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
         params.extend([&wf.debounce_deadline_epoch_ms as Param, &wf.is_debounced]);
+        let prefix = self.notify_prefix();
+        let sql = match starter {
+            Starter::Own => &self.sql.workflows.start.one,
+            Starter::Client => {
+                params.push(&prefix);
+                &self.sql.workflows.start.one_client
+            }
+        };
         self.retrying(|| async {
-            let row = self
-                .query_one(&self.sql.workflows.start.one, &params)
-                .await?;
+            let row = self.query_one(sql, &params).await?;
             start_outcome(&row, wf)
         })
         .await
@@ -422,42 +428,44 @@ impl Engine {
         let attributes = column(items, |w| w.attributes.as_deref());
         let debounce_deadlines = column(items, |w| w.debounce_deadline_epoch_ms);
         let debounced = column(items, |w| w.is_debounced);
-        let rows = self
-            .query(
-                &self.sql.workflows.start.many,
-                &[
-                    &ids,
-                    &statuses,
-                    &names,
-                    &classes,
-                    &configs,
-                    &queues,
-                    &attempts,
-                    &timeouts,
-                    &deadlines,
-                    &dedups,
-                    &priorities,
-                    &parents,
-                    &formats,
-                    &tokens,
-                    &owners,
-                    &inputs,
-                    &executor,
-                    &versions,
-                    &app_names,
-                    &finished,
-                    &outputs,
-                    &errors,
-                    &partition_keys,
-                    &delays,
-                    &users,
-                    &roles,
-                    &attributes,
-                    &debounce_deadlines,
-                    &debounced,
-                ],
-            )
-            .await?;
+        let prefix = self.notify_prefix();
+        let (sql, extra): (&str, Option<Param>) = match starter {
+            Starter::Own => (&self.sql.workflows.start.many, None),
+            Starter::Client => (&self.sql.workflows.start.many_client, Some(&prefix)),
+        };
+        let mut params: Vec<Param> = vec![
+            &ids,
+            &statuses,
+            &names,
+            &classes,
+            &configs,
+            &queues,
+            &attempts,
+            &timeouts,
+            &deadlines,
+            &dedups,
+            &priorities,
+            &parents,
+            &formats,
+            &tokens,
+            &owners,
+            &inputs,
+            &executor,
+            &versions,
+            &app_names,
+            &finished,
+            &outputs,
+            &errors,
+            &partition_keys,
+            &delays,
+            &users,
+            &roles,
+            &attributes,
+            &debounce_deadlines,
+            &debounced,
+        ];
+        params.extend(extra);
+        let rows = self.query(sql, &params).await?;
         Ok(rows
             .iter()
             .zip(items)
