@@ -86,7 +86,7 @@ describe('the shop in a real browser', { skip: noBrowser ? 'no Chromium here (ap
 
   test('check out, pay, decline, time out, reload, and a server killed mid-order', async () => {
     const page = await browser!.newPage();
-    await page.setViewport({ width: 1280, height: 720 });
+    await page.setViewport({ width: 1280, height: 520 });
     await page.goto(base);
     assert.match(await page.title(), /shop/);
 
