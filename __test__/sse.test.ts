@@ -327,7 +327,7 @@ describe('streamResponse (Web Response)', () => {
     const decoder = new TextDecoder();
     let text = '';
     while (text.split(': heartbeat\n\n').length < 3) {
-      const chunk = await body.read();
+      const chunk = await within(body.read(), 10_000, 'the next chunk (a heartbeat)');
       assert.equal(chunk.done, false);
       text += decoder.decode(chunk.value);
     }
