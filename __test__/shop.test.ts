@@ -150,7 +150,10 @@ describe('the shop in a real browser', { skip: noBrowser ? 'no Chromium here (ap
     assert.equal((await post({ workflowID, status: 'refunded' })).status, 400);
     assert.equal((await post({ workflowID: 'no-such-order', status: 'paid' })).status, 404);
     assert.equal((await post({ workflowID, status: 'declined' })).status, 200);
-    assert.equal((await post({ workflowID, status: 'paid' })).status, 200); // a second notification is not delivered
+    assert.equal((await post({ workflowID, status: 'paid' })).status, 200);
+    // The webhook's idempotency key: one notification per order, whatever the provider sends after it.
+    const messages = await query(env.DBOS_SYSTEM_DATABASE_URL!, 'SELECT message FROM dbos.notifications WHERE destination_uuid = $1', [workflowID]);
+    assert.equal(messages.length, 1);
     const progress = await (await fetch(`${base}/orders/${workflowID}/progress`)).text();
     const seen = [...progress.matchAll(/"stage":"(\w+)"/g)].map((m) => m[1]);
     assert.deepEqual(seen, ['reserved', 'awaiting_payment', 'declined', 'cancelled']);
