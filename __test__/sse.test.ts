@@ -242,6 +242,13 @@ describe('serveStream (http.ServerResponse)', () => {
     const result = await r.result();
     assert.equal(result.outcome, 'error');
     assert.equal((result.error as Error).message, 'the reader broke');
+
+    // A DBOS error says its class: here, the stream of a workflow that does not exist.
+    const r2 = route('no-workflow');
+    const c2 = await open(`${r2.path}/no-such-workflow`);
+    await c2.ended;
+    assert.match(c2.text(), /^event: stream-error\ndata: \{"name":"DBOSNonExistentWorkflowError","message":"[^"]*no-such-workflow[^"]*"\}\n\n$/);
+    assert.equal((await r2.result()).outcome, 'error');
   });
 
   test('a Last-Event-ID that is not an offset is a 400, and nothing is read', async () => {

@@ -131,7 +131,9 @@ function eventText(fields: { id?: number; event?: string }, data: string): strin
 
 function errorEvent(e: unknown): string {
   const err = e instanceof Error ? e : new Error(String(e));
-  return eventText({ event: 'stream-error' }, JSON.stringify({ name: err.name, message: err.message }));
+  // The DBOS error classes keep the name "Error": their class says more.
+  const name = err.name === 'Error' ? err.constructor.name : err.name;
+  return eventText({ event: 'stream-error' }, JSON.stringify({ name, message: err.message }));
 }
 
 interface Progress {

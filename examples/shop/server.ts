@@ -125,8 +125,9 @@ async function main(): Promise<void> {
   await DBOS.launch(); // recovers the orders a killed server left mid-way
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
-      console.error(e);
-      if (!res.headersSent) sendJSON(res, e instanceof URIError ? 400 : 500, { error: (e as Error).message });
+      const malformedURL = e instanceof URIError;
+      if (!malformedURL) console.error(e);
+      if (!res.headersSent) sendJSON(res, malformedURL ? 400 : 500, { error: (e as Error).message });
       else res.end();
     });
   });
