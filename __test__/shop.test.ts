@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { killAll, killApp, spawnApp, waitFor, type App } from './helpers/child';
@@ -16,6 +16,8 @@ import { freePort } from './helpers/net';
 const root = path.join(__dirname, '..', '..', '..');
 const database = 'dbosn_shop';
 const output = path.join(root, '__test__', 'build', 'output');
+/** Where this test builds the shop (inside the project, so that `dbos-native` resolves to it). */
+const app = path.join(root, '__test__', 'build', 'shop-app');
 const chromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((p): p is string => !!p && existsSync(p));
 const noBrowser = chromium === undefined && !process.env.CI;
 
@@ -25,9 +27,9 @@ let shop: App | undefined;
 let browser: Browser | undefined;
 
 async function startShop(): Promise<App> {
-  const app = spawnApp(path.join(root, 'examples', 'build', 'shop', 'server.js'), env, 'shop');
-  await waitFor('the shop to listen', () => app.stdout().includes('The shop is open at'), [app], 30_000);
-  return app;
+  const shopApp = spawnApp(path.join(app, 'build', 'shop', 'server.js'), env, 'shop');
+  await waitFor('the shop to listen', () => shopApp.stdout().includes('The shop is open at'), [shopApp], 30_000);
+  return shopApp;
 }
 
 /** The stages the page shows for the selected order, in order. */
@@ -67,9 +69,13 @@ async function answerPayment(page: Page, button: 'pay' | 'decline'): Promise<voi
 describe('the shop in a real browser', { skip: noBrowser ? 'no Chromium here (apt-get install chromium, or set CHROMIUM_PATH)' : false }, () => {
   before(async () => {
     assert.ok(chromium, 'Chromium is required under CI: .ci/run installs Debian\'s chromium, or set CHROMIUM_PATH');
+    rmSync(app, { recursive: true, force: true });
+    // Built into a folder of its own: example.test.ts may be rebuilding examples/build meanwhile. The server finds
+    // its page at ../../shop/public from its compiled file, so the page goes there too.
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const build = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'examples')], { encoding: 'utf8' });
+    const build = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'examples'), '--outDir', path.join(app, 'build')], { encoding: 'utf8' });
     assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
+    cpSync(path.join(root, 'examples', 'shop', 'public'), path.join(app, 'shop', 'public'), { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // Test mode: a 3-second payment timeout; packing and shipping take 1.5 s each, time enough to kill the server.
