@@ -302,10 +302,6 @@ describe('serveStream (http.ServerResponse)', () => {
 
 // ---- the Web form
 
-async function readAll(res: Response): Promise<string> {
-  return res.text();
-}
-
 describe('streamResponse (Web Response)', () => {
   test('events, the end event and headers; Last-Event-ID from the Request resumes; onDone reports the end', async () => {
     const values = ['w0', { w: 1 }, 'w2'];
@@ -314,11 +310,11 @@ describe('streamResponse (Web Response)', () => {
     const res = await streamResponse(new Request('http://x/'), id, 'k', { onDone: (r) => (done = r) });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-    assert.equal(await readAll(res), events(values) + END);
+    assert.equal(await res.text(), events(values) + END);
     assert.deepEqual(done, { outcome: 'end', sent: 3, next: 3 });
 
     const resumed = await streamResponse(new Request('http://x/', { headers: { 'Last-Event-ID': '0' } }), id, 'k');
-    assert.equal(await readAll(resumed), events(values.slice(1), 1) + END);
+    assert.equal(await resumed.text(), events(values.slice(1), 1) + END);
 
     const bad = await streamResponse(new Request('http://x/', { headers: { 'Last-Event-ID': 'abc' } }), id, 'k');
     assert.equal(bad.status, 400);
