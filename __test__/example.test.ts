@@ -1,11 +1,14 @@
-// The README's first command: the example runs with nothing configured (an embedded Postgres under
-// ./.dbos), and a second run reuses that database and returns the recorded result without re-running.
+// The README's first command: `npm start` serves the shop with nothing configured (an embedded Postgres under
+// ./.dbos) and stops on Ctrl-C (the shop itself is driven in a browser by shop.test.ts); `npm run
+// example:onboarding` completes, and a second run reuses that database and returns the recorded result without
+// re-running.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { waitFor } from './helpers/child';
 import { freePort } from './helpers/net';
 
 const root = path.join(__dirname, '..', '..', '..');
@@ -38,7 +41,34 @@ after(() => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-test('npm start: the example completes on an embedded Postgres with nothing configured', () => {
+test('npm start: the shop serves on an embedded Postgres with nothing configured, and stops on Ctrl-C', async () => {
+  const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  assert.match(scripts.start ?? '', /node examples\/build\/shop\/server\.js$/);
+  assert.match(scripts['example:onboarding'] ?? '', /node examples\/build\/onboarding\.js$/);
+  const httpPort = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, DBOS_EMBEDDED_PG_PORT: String(port), PORT: String(httpPort) };
+  delete env.DBOS_SYSTEM_DATABASE_URL;
+  const shop = spawn(process.execPath, [path.join(root, 'examples', 'build', 'shop', 'server.js')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  shop.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  shop.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => shop.on('exit', (code) => resolve(code)));
+  try {
+    await waitFor('the shop to print its URL', () => out.includes(`The shop is open at http://localhost:${httpPort}`), [], 120_000);
+    const page = await fetch(`http://localhost:${httpPort}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /id="checkout"/);
+    const checkout = await fetch(`http://localhost:${httpPort}/checkout`, { method: 'POST', redirect: 'manual' });
+    assert.equal(checkout.status, 303);
+    assert.match(checkout.headers.get('location') ?? '', /^\/pay\//);
+    shop.kill('SIGINT');
+    assert.equal(await exited, 0, out);
+  } finally {
+    shop.kill('SIGKILL');
+  }
+});
+
+test('npm run example:onboarding: the example completes on an embedded Postgres with nothing configured', () => {
   const first = runExample('onboarding.js', 'Zoe');
   assert.equal(first.code, 0, first.out);
   assert.match(first.out, /\[step\] creating an account for Zoe/);

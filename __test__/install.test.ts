@@ -110,4 +110,9 @@ test('the packed tarballs install and run with no Rust toolchain on PATH', () =>
   const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(line, run.stdout);
   assert.deepEqual(JSON.parse(line.slice('RESULT '.length)), { result: 'received hello', values: ['waiting', 'got hello'] });
+
+  // The SSE helper ships as the subpath dbos-native/sse, with its declarations.
+  const sse = spawnSync('node', ['-e', "const s = require('dbos-native/sse'); console.log(typeof s.serveStream, typeof s.streamResponse)"], { cwd: app, env, encoding: 'utf8' });
+  assert.equal(sse.stdout.trim(), 'function function', `${sse.stdout}${sse.stderr}`);
+  assert.ok(existsSync(path.join(installed, 'dist', 'sse.d.ts')), 'dist/sse.d.ts is packed');
 });

@@ -1,6 +1,7 @@
-// The main example: a durable onboarding workflow. Run it with `npm start` (no database needed: an
-// embedded Postgres starts under ./.dbos). Kill it during the pause and start it again: the workflow
-// resumes where it stopped. Run it after it finished: the recorded result comes back, no step re-runs.
+// The first example (`npm start` now serves the shop): a durable onboarding workflow. Run it with
+// `npm run example:onboarding` (no database: an embedded Postgres starts under ./.dbos). Kill it during the pause
+// and start it again: the workflow resumes where it stopped. Run it after it finished: the recorded result comes
+// back, no step re-runs.
 import { DBOS } from 'dbos-native';
 
 class Onboarding {

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DBOS } from 'dbos-native';
+import { serveStream } from 'dbos-native/sse';
 
 interface Progress {
   part: number;
@@ -41,24 +42,9 @@ function serve(port: number): Promise<Server> {
       return;
     }
     if (url.pathname !== '/events') return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    // A reconnecting EventSource sends the last id it saw: resume after it.
-    const offset = Number(req.headers['last-event-id'] ?? -1) + 1;
-    let gone = false;
-    req.on('close', () => (gone = true));
-    void (async () => {
-      let id = offset;
-      try {
-        for await (const p of DBOS.readStream<Progress>(url.searchParams.get('id') ?? '', 'progress', { offset })) {
-          if (gone) break; // leaving the loop releases the reader
-          res.write(`id: ${id++}\ndata: ${JSON.stringify(p)}\n\n`);
-        }
-        res.write('event: end\ndata: {}\n\n');
-      } catch (e) {
-        res.write(`event: error\ndata: ${JSON.stringify((e as Error).message)}\n\n`);
-      }
-      res.end();
-    })();
+    // One event per stream value; a reconnecting EventSource resumes after the Last-Event-ID it sends.
+    // It rejects only on bad arguments (here: no id), before writing anything.
+    serveStream(req, res, url.searchParams.get('id') ?? '', 'progress').catch((e: Error) => res.writeHead(400).end(e.message));
   });
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
