@@ -93,13 +93,18 @@ pub(crate) fn js_error(env: &Env, e: &EngineError) -> napi::Error {
 }
 
 /// Runs an engine call as a promise: its result converted for JS, or a rejection with `js_error`.
-/// Every asynchronous method of the binding goes through here, so none rejects any other way.
+/// Every asynchronous method of the binding goes through here, so none rejects any other way. The
+/// promise is settled through the environment's shared settling function (`settle`).
 pub(crate) fn promise<'env, T, F>(env: &'env Env, call: F) -> napi::Result<PromiseRaw<'env, T>>
 where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = crate::engine::Result<T>> + Send + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(call.await) }, |env, outcome| {
-        outcome.map_err(|e| js_error(env, &e))
-    })
+    super::settle::promise_with(env, call, rejection)
+}
+
+/// The rejection value of a failed call: the `js_error` object itself.
+fn rejection(env: &Env, e: EngineError) -> napi::sys::napi_value {
+    // SAFETY: called on the JS thread with its live environment (`settle`).
+    unsafe { napi::JsError::from(js_error(env, &e)).into_value(env.raw()) }
 }

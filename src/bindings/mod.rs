@@ -21,6 +21,7 @@ mod rewind;
 // --- schedules (firing)
 mod schedule_fire;
 pub mod schedules;
+mod settle;
 mod surface;
 
 use std::sync::Arc;

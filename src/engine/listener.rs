@@ -288,7 +288,7 @@ impl Listener {
         );
         if client.batch_execute(&listen).await.is_ok() {
             // Before the wake: the waiters' re-reads must come after the lock is held again.
-            self.presence.connected(client.clone()).await;
+            self.presence.connected(&client).await;
             self.connected.store(true, Ordering::SeqCst);
             self.wake_all();
             while let Some(heard) = rx.recv().await {

@@ -17,7 +17,7 @@
 //! When the listener reconnects, the lock is taken again before the waiters are woken to re-read.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio_postgres::Client;
@@ -37,8 +37,9 @@ pub struct Presence {
     waiters: AtomicUsize,
     /// The lock is held on the current listener connection.
     held: AtomicBool,
-    /// The current listener connection (None while disconnected).
-    client: Mutex<Option<Arc<Client>>>,
+    /// The current listener connection (None while disconnected). Weak: the listener owns it, and
+    /// dropping the listener's task (at close) must close it.
+    client: Mutex<Option<Weak<Client>>>,
     /// Serializes taking and releasing the lock.
     turn: tokio::sync::Mutex<()>,
 }
@@ -62,10 +63,15 @@ impl Drop for Interest {
     }
 }
 
-fn client_slot(p: &Presence) -> std::sync::MutexGuard<'_, Option<Arc<Client>>> {
+fn client_slot(p: &Presence) -> std::sync::MutexGuard<'_, Option<Weak<Client>>> {
     p.client
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The listener connection, if it is still up.
+fn current_client(p: &Presence) -> Option<Arc<Client>> {
+    client_slot(p).as_ref().and_then(Weak::upgrade)
 }
 
 impl Presence {
@@ -92,7 +98,7 @@ impl Presence {
         if self.is_held() {
             return false;
         }
-        let Some(client) = client_slot(self).clone() else {
+        let Some(client) = current_client(self) else {
             return false;
         };
         // Transactions, locks: autocommit; a session-level shared advisory lock, held until released
@@ -113,7 +119,7 @@ impl Presence {
         if self.waiters.load(Ordering::SeqCst) > 0 || !self.is_held() {
             return;
         }
-        let Some(client) = client_slot(self).clone() else {
+        let Some(client) = current_client(self) else {
             return;
         };
         let released = client
@@ -130,8 +136,8 @@ impl Presence {
 
     /// A listener connection is up: takes the lock on it now if anyone waits (before the waiters
     /// are woken to re-read, which the caller does next).
-    pub async fn connected(&self, client: Arc<Client>) {
-        *client_slot(self) = Some(client);
+    pub async fn connected(&self, client: &Arc<Client>) {
+        *client_slot(self) = Some(Arc::downgrade(client));
         self.held.store(false, Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             self.hold().await;
