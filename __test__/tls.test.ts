@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { DBOS, DBOSClient } from 'dbos-native';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../ts/embedded-postgres';
 import { ensurePostgresUser, isRoot } from '../ts/embedded/root';
-import { query } from './helpers/db';
+import { databaseUrl, query } from './helpers/db';
 import { freePort } from './helpers/net';
 
 // The built package's modules, so that errors are of the classes `dbos-native` exports.
@@ -208,6 +208,23 @@ test('bad TLS settings reject with a typed error naming the key, never the path'
   // The client checks its settings at create, before any connection.
   const e = await rejection(DBOSClient.create({ systemDatabaseUrl: url({ sslmode: 'verify-everything' }) }));
   assert.ok(e instanceof DBOSError);
+});
+
+test('require against a server without TLS fails at once: launch and a client call', { timeout: 60_000 }, async () => {
+  // The shared test server has ssl off.
+  const plain = new URL(databaseUrl('tls_plain'));
+  plain.searchParams.set('sslmode', 'require');
+  const e = await rejection(probe(plain.toString()));
+  assert.ok(e instanceof DBOSInitializationError);
+  assert.match(e.message, /server does not support TLS/);
+  // A client's call is not retried as a passing fault would be (it would hang until the timeout).
+  const client = await DBOSClient.create({ systemDatabaseUrl: plain.toString() });
+  try {
+    const ce = await rejection(client.send('nobody', 'x', 'wake'));
+    assert.ok(ce instanceof DBOSConnectionError, String(ce));
+  } finally {
+    await client.destroy();
+  }
 });
 
 const waiter = DBOS.registerWorkflow(

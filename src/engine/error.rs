@@ -179,14 +179,21 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// rustls's verdict on the handshake (a certificate that does not verify, an alert from the server
-/// refusing ours), which tokio-rustls hands over inside an `io::Error`; not a dropped socket.
+/// A TLS handshake that failed for good: rustls's verdict (a certificate that does not verify, an
+/// alert refusing ours), which tokio-rustls hands over inside an `io::Error`, or a server without
+/// TLS when the client requires it. Not a socket dropped mid-handshake (a plain `io::Error`).
 fn is_tls_rejection(e: &tokio_postgres::Error) -> bool {
     use std::error::Error;
-    e.source()
-        .and_then(|c| c.downcast_ref::<std::io::Error>())
-        .and_then(|io| io.get_ref())
-        .is_some_and(|inner| inner.is::<rustls::Error>())
+    let Some(cause) = e.source() else {
+        return false;
+    };
+    match cause.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        // tokio-postgres exposes no error kind; its Display is the kind's text alone.
+        None => e.to_string() == "error performing TLS handshake",
+    }
 }
 
 impl From<tokio_postgres::Error> for EngineError {
