@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Config, NoTls, Row, Statement};
+use tokio_postgres::{Config, Row, Statement};
 
 use super::error::{EngineError, Result};
+use super::tls::{self, Tls};
 use super::Engine;
 
 /// A statement's bind parameter.
@@ -20,11 +21,15 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-pub fn parse_url(url: &str) -> Result<Config> {
-    Config::from_str(url).map_err(|e| {
+/// The URL's settings for tokio-postgres, and the TLS connector its `ssl*` keys describe (`tls.rs`).
+pub fn parse_url(url: &str) -> Result<(Config, Tls)> {
+    let (rest, settings) = tls::split_url(url);
+    let mut config = Config::from_str(&rest).map_err(|e| {
         // The URL may hold a password: never echo it back.
         EngineError::initialization(format!("invalid system database URL: {}", redact_error(&e)))
-    })
+    })?;
+    let tls = tls::connector(&settings, &mut config)?;
+    Ok((config, tls))
 }
 
 fn redact_error(e: &tokio_postgres::Error) -> String {
@@ -44,14 +49,19 @@ pub fn database_name(config: &Config) -> String {
         .unwrap_or_else(|| "postgres".to_string())
 }
 
-pub fn build_pool(mut config: Config, size: usize, application_name: &str) -> Result<Pool> {
+pub fn build_pool(
+    mut config: Config,
+    tls: Tls,
+    size: usize,
+    application_name: &str,
+) -> Result<Pool> {
     config.application_name(application_name);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     let manager = Manager::from_config(
         config,
-        NoTls,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -64,15 +74,15 @@ pub fn build_pool(mut config: Config, size: usize, application_name: &str) -> Re
 
 /// Connects to the server's `postgres` database and creates the target database if it is missing.
 /// Two processes racing to create it is fine: the loser sees duplicate_database and moves on.
-pub async fn ensure_database(config: &Config) -> Result<()> {
+pub async fn ensure_database(config: &Config, tls: &Tls) -> Result<()> {
     let target = database_name(config);
     let mut admin = config.clone();
     admin.dbname("postgres");
     admin.connect_timeout(Duration::from_secs(10));
-    let (client, connection) = admin.connect(NoTls).await.map_err(|e| {
+    let (client, connection) = admin.connect(tls.clone()).await.map_err(|e| {
         EngineError::initialization(format!(
             "cannot connect to the system database server: {}",
-            redact_error(&e)
+            EngineError::from(e)
         ))
     })?;
     let driver = tokio::spawn(connection);

@@ -18,6 +18,11 @@ pub enum EngineError {
         sqlstate: Option<String>,
     },
 
+    /// The TLS handshake with the database failed for good (its certificate did not verify, or it
+    /// refused ours): a connection error that no retry cures.
+    #[error("{0}")]
+    TlsRejected(String),
+
     /// A statement failed for a reason other than the connection.
     #[error("{message}")]
     Database {
@@ -94,7 +99,7 @@ impl EngineError {
     pub fn code(&self) -> ErrorCode {
         match self {
             EngineError::Shutdown => ErrorCode::Shutdown,
-            EngineError::Connection { .. } => ErrorCode::Connection,
+            EngineError::Connection { .. } | EngineError::TlsRejected(_) => ErrorCode::Connection,
             EngineError::Database { .. } => ErrorCode::Database,
             EngineError::Initialization(_) => ErrorCode::Initialization,
             EngineError::Conflict { .. } => ErrorCode::WorkflowConflict,
@@ -161,6 +166,36 @@ fn is_connection_sqlstate(code: &str) -> bool {
         || code == "40003"
 }
 
+/// An error's message and its causes': tokio-postgres's own message names only the kind ("error
+/// performing TLS handshake"). None of them holds the URL's password.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// A TLS handshake that failed for good: rustls's verdict (a certificate that does not verify, an
+/// alert refusing ours), which tokio-rustls hands over inside an `io::Error`, or a server without
+/// TLS when the client requires it. Not a socket dropped mid-handshake (a plain `io::Error`).
+fn is_tls_rejection(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error;
+    let Some(cause) = e.source() else {
+        return false;
+    };
+    match cause.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        // tokio-postgres exposes no error kind; its Display is the kind's text alone.
+        None => e.to_string() == "error performing TLS handshake",
+    }
+}
+
 impl From<tokio_postgres::Error> for EngineError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
@@ -179,9 +214,13 @@ impl From<tokio_postgres::Error> for EngineError {
                     }
                 }
             }
+            None if is_tls_rejection(&e) => EngineError::TlsRejected(format!(
+                "system database connection error: {}",
+                with_causes(&e)
+            )),
             // No server error: the socket closed, the connection was refused or timed out.
             None => EngineError::Connection {
-                message: format!("system database connection error: {e}"),
+                message: format!("system database connection error: {}", with_causes(&e)),
                 sqlstate: None,
             },
         }

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Config};
 
 use super::waiting_presence::Presence;
+use super::tls::Tls;
 use super::Closer;
 
 pub const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
@@ -234,13 +235,18 @@ impl Listener {
     }
 
     /// Starts the listening task; it reconnects after errors until the engine closes.
-    pub(crate) fn start(config: Config, closed: Arc<Closer>, origin: String) -> Arc<Self> {
+    pub(crate) fn start(
+        config: Config,
+        tls: Tls,
+        closed: Arc<Closer>,
+        origin: String,
+    ) -> Arc<Self> {
         let listener = Listener::new(origin);
         let task_listener = listener.clone();
         tokio::spawn(async move {
             while !closed.is_closed() {
                 tokio::select! {
-                    _ = task_listener.listen_once(&config) => {}
+                    _ = task_listener.listen_once(&config, &tls) => {}
                     _ = closed.cancelled() => break,
                 }
                 task_listener.connected.store(false, Ordering::SeqCst);
@@ -255,8 +261,8 @@ impl Listener {
     }
 
     /// One connection's life: LISTEN, then dispatch notifications until the connection fails.
-    async fn listen_once(&self, config: &Config) {
-        let Ok((client, mut connection)) = config.connect(NoTls).await else {
+    async fn listen_once(&self, config: &Config, tls: &Tls) {
+        let Ok((client, mut connection)) = config.connect(tls.clone()).await else {
             return;
         };
         let client = Arc::new(client);
@@ -349,7 +355,12 @@ impl Engine {
                     .connect_timeout(Duration::from_secs(10))
                     .keepalives(true)
                     .keepalives_idle(Duration::from_secs(30));
-                Listener::start(config, self.closed.clone(), self.origin.clone())
+                Listener::start(
+                    config,
+                    self.tls.clone(),
+                    self.closed.clone(),
+                    self.origin.clone(),
+                )
             })
             .await
             .clone()

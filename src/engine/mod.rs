@@ -29,6 +29,7 @@ pub mod schedules;
 pub mod status;
 pub mod steps;
 pub mod streams;
+pub mod tls;
 pub mod workflows;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,6 +130,8 @@ impl Closer {
 pub struct Engine {
     pool: Pool,
     config: tokio_postgres::Config,
+    /// The TLS connector of every connection (`tls.rs`), for the listener's.
+    tls: tls::Tls,
     pub identity: Identity,
     schema_q: String,
     sql: Statements,
@@ -153,20 +156,20 @@ pub struct Engine {
 impl Engine {
     /// Connects, creates the database if it is missing, and brings the schema to version 123.
     pub async fn connect(opts: EngineOptions) -> Result<Engine> {
-        let config = db::parse_url(&opts.url)?;
+        let (config, tls) = db::parse_url(&opts.url)?;
         if opts.schema.is_empty() {
             return Err(EngineError::invalid(
                 "systemDatabaseSchemaName must not be empty",
             ));
         }
         if opts.schema_mode == SchemaMode::Migrate {
-            db::ensure_database(&config).await?;
+            db::ensure_database(&config, &tls).await?;
         }
         let app = format!(
             "dbos_native_{}_{}",
             opts.identity.executor_id, opts.identity.app_version
         );
-        let pool = db::build_pool(config.clone(), opts.pool_size, &app)?;
+        let pool = db::build_pool(config.clone(), tls.clone(), opts.pool_size, &app)?;
         if opts.schema_mode != SchemaMode::Lazy {
             let mut client = pool.get().await.map_err(|e| {
                 EngineError::initialization(format!(
@@ -195,6 +198,7 @@ impl Engine {
         let engine = Engine {
             pool: pool.clone(),
             config,
+            tls,
             identity: opts.identity,
             sql: Statements {
                 workflows: workflows::Sql::new(&schema_q),
