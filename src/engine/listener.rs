@@ -47,6 +47,14 @@ const ORIGIN_SEPARATOR: char = '\u{1f}';
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
+/// Polling mode (`useListenNotify: false`, or transaction pooling without a listen URL): nothing
+/// LISTENs, so every wait re-reads at least this often (the SDK polls recv and getEvent every 10 s,
+/// results and streams every second)...
+pub const POLLING_MODE_POLL_MS: u64 = 200;
+/// ...stretched by this much per registered waiter, so that a process with many waits makes at most
+/// about 1,000 wait checks a second; never beyond the wait's own `pollingIntervalMs`.
+const POLLING_MODE_MS_PER_WAITER: u64 = 1;
+
 /// A committed value this process wrote, handed straight to the waiters that were registered on its
 /// key when it committed, so that they need not read it back.
 #[derive(Debug, Clone)]
@@ -83,6 +91,8 @@ pub struct Listener {
     /// This engine's origin: its own queue notifications are skipped (its enqueues woke the lane
     /// locally already; the echo would cost a second claim per enqueue).
     origin: String,
+    /// False in polling mode: the connection is opened and kept, but LISTENs to nothing.
+    listens: bool,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -120,9 +130,10 @@ impl Drop for Waiter {
 }
 
 impl Listener {
-    fn new(origin: String) -> Arc<Self> {
+    fn new(origin: String, listens: bool) -> Arc<Self> {
         Arc::new(Listener {
             origin,
+            listens,
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
             queue_wakes: Mutex::new(HashSet::new()),
@@ -224,9 +235,29 @@ impl Listener {
         self.lock().waiters.values().map(|e| e.count).sum()
     }
 
+    /// Whether waits are woken by notifications (false: polling mode).
+    pub fn listens(&self) -> bool {
+        self.listens
+    }
+
+    /// How often a wait asking for `requested_ms` re-reads: as asked when notifications wake it; in
+    /// polling mode at most every `POLLING_MODE_POLL_MS` (more with many waiters, see above).
+    pub fn poll_ms(&self, requested_ms: u64) -> u64 {
+        if self.listens {
+            return requested_ms;
+        }
+        let per_waiter = (self.waiter_count() as u64).saturating_mul(POLLING_MODE_MS_PER_WAITER);
+        requested_ms.min(POLLING_MODE_POLL_MS.max(per_waiter))
+    }
+
     /// Starts the listening task; it reconnects after errors until the engine closes.
-    pub(crate) fn start(config: Config, closed: Arc<Closer>, origin: String) -> Arc<Self> {
-        let listener = Listener::new(origin);
+    pub(crate) fn start(
+        config: Config,
+        closed: Arc<Closer>,
+        origin: String,
+        listens: bool,
+    ) -> Arc<Self> {
+        let listener = Listener::new(origin, listens);
         let task_listener = listener.clone();
         tokio::spawn(async move {
             while !closed.is_closed() {
@@ -245,7 +276,8 @@ impl Listener {
         listener
     }
 
-    /// One connection's life: LISTEN, then dispatch notifications until the connection fails.
+    /// One connection's life: LISTEN (not in polling mode), then dispatch notifications until the
+    /// connection fails.
     async fn listen_once(&self, config: &Config) {
         let Ok((client, mut connection)) = config.connect(NoTls).await else {
             return;
@@ -276,7 +308,9 @@ impl Listener {
             "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL}; \
              LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL}; LISTEN {SCHEDULES_CHANNEL};"
         );
-        if client.batch_execute(&listen).await.is_ok() {
+        // Polling mode: the connection is kept (its session outlives this block) but hears nothing.
+        let listening = !self.listens || client.batch_execute(&listen).await.is_ok();
+        if listening {
             self.connected.store(true, Ordering::SeqCst);
             self.wake_all();
             while let Some(heard) = rx.recv().await {
@@ -325,7 +359,10 @@ impl Engine {
     pub async fn listener(&self) -> Arc<Listener> {
         self.listener
             .get_or_init(|| async {
-                let mut config = self.config.clone();
+                let mut config = self
+                    .listen_config
+                    .clone()
+                    .unwrap_or_else(|| self.config.clone());
                 // Named, so it can be told apart in pg_stat_activity; keepalives notice a silently
                 // dropped connection in about a minute rather than at the OS's two-hour default.
                 config
@@ -336,7 +373,12 @@ impl Engine {
                     .connect_timeout(Duration::from_secs(10))
                     .keepalives(true)
                     .keepalives_idle(Duration::from_secs(30));
-                Listener::start(config, self.closed.clone(), self.origin.clone())
+                Listener::start(
+                    config,
+                    self.closed.clone(),
+                    self.origin.clone(),
+                    self.listen_notify,
+                )
             })
             .await
             .clone()
@@ -411,7 +453,7 @@ impl Engine {
             if let Some(v) = check(waiter.offered()).await? {
                 return Ok(Some(v));
             }
-            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
+            let Some(wait) = next_wait(listener.poll_ms(poll_ms), deadline_epoch_ms) else {
                 return Ok(None);
             };
             tokio::select! {
