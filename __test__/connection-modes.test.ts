@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { DBOS, DBOSClient } from 'dbos-native';
+import { DBOS, DBOSClient, Error as E } from 'dbos-native';
 import { freshDatabase, query, sleep, within } from './helpers/db';
 
 const EXECUTOR = 'polling-mode-exec';
@@ -67,5 +67,15 @@ describe('polling mode', () => {
     await sleep(300);
     await DBOS.send(waiting.workflowID, 'sent', 'topic');
     assert.equal(await within(result, 4000, 'client getResult served by the poll'), 'sent');
+  });
+});
+
+describe('connection options: bad input', () => {
+  test('a bad listen URL or mode flag rejects with a DBOSError and opens nothing', async () => {
+    const bad: Record<string, unknown>[] = [{ systemDatabaseListenUrl: 42 }, { systemDatabaseListenUrl: '' }, { useListenNotify: 'no' }, { systemDatabaseTransactionPooling: 1 }];
+    for (const extra of bad) {
+      const created = DBOSClient.create({ systemDatabaseUrl: url, ...extra } as Parameters<typeof DBOSClient.create>[0]);
+      await assert.rejects(created, (e: unknown) => e instanceof E.DBOSError && /systemDatabaseListenUrl|useListenNotify|systemDatabaseTransactionPooling/.test((e as Error).message), JSON.stringify(extra));
+    }
   });
 });
