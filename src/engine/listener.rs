@@ -478,4 +478,19 @@ mod tests {
         assert!(next_wait(u64::MAX, Some(far)).is_some_and(|d| d <= Duration::from_secs(3600)));
         assert_eq!(next_wait(250, Some(now_ms() - 1)), None);
     }
+
+    #[test]
+    fn polling_mode_caps_a_wait_s_poll_and_stretches_it_with_many_waiters() {
+        let listening = Listener::new("o".to_string(), true);
+        assert_eq!(listening.poll_ms(10_000), 10_000);
+        let polling = Listener::new("o".to_string(), false);
+        assert_eq!(polling.poll_ms(10_000), POLLING_MODE_POLL_MS);
+        assert_eq!(polling.poll_ms(50), 50);
+        let waiters: Vec<Waiter> = (0..500)
+            .map(|i| polling.register(format!("k{i}")))
+            .collect();
+        assert_eq!(polling.poll_ms(10_000), 500);
+        drop(waiters);
+        assert_eq!(polling.poll_ms(10_000), POLLING_MODE_POLL_MS);
+    }
 }
