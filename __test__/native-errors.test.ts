@@ -23,7 +23,7 @@ const E = require(path.join(repo, 'dist', 'error.js')) as ErrorModule;
 
 let url = '';
 const identity = { appName: 'native-errors', executorId: 'local', appVersion: 'v1' };
-const options = (schemaMode: 'migrate' | 'lazy') => ({ url, schema: 'dbos', poolSize: 2, schemaMode, listen: false, ...identity });
+const options = (schemaMode: 'migrate' | 'lazy') => ({ url, schema: 'dbos', poolSize: 2, schemaMode, listen: false, listenNotify: true, listenUrl: null, transactionPooling: false, ...identity });
 
 function workflow(workflowId: string, token: string) {
   return {

@@ -8,6 +8,12 @@
 //   4. node --test --test-reporter=spec <test files>
 //   5. the embedded server is stopped whatever happens (failure, SIGINT, SIGTERM).
 //
+// Connection modes: DBOS_TEST_CONNECTION_MODE=polling runs the chosen files with `useListenNotify: false`;
+// =pgbouncer starts a PgBouncer (transaction pooling, __test__/helpers/pgbouncer.ts) in front of the test
+// server and sends each app's and client's system database traffic through it (LISTEN on the direct URL).
+// Both preload __test__/helpers/connection-mode.ts into every test process (NODE_OPTIONS); `.ci/run` runs
+// the communication and queue suites once in each.
+//
 // Usage: npm test [-- [--no-cargo] [--test-<node flag>...] [filter...]]
 //   filter          run only test files whose path (under __test__/) contains one of the filters, e.g. `npm test -- sleep`
 //   --no-cargo      skip `cargo test` (also: DBOS_TEST_NO_CARGO=1)
@@ -196,8 +202,25 @@ async function main() {
     );
     return 1;
   }
-  header(`node --test (${files.length} file${files.length === 1 ? '' : 's'})${failures.length ? ` — already failed: ${failures.join(', ')}` : ''}`);
+  const mode = process.env.DBOS_TEST_CONNECTION_MODE;
+  let pgbouncer;
+  if (mode) {
+    const preload = path.join(testRoot, 'helpers', 'connection-mode.js');
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(preload)}`.trim();
+    if (mode === 'pgbouncer') {
+      try {
+        const { startPgBouncer } = require(path.join(testRoot, 'helpers', 'pgbouncer.js'));
+        pgbouncer = await startPgBouncer(env.DBOS_TEST_DATABASE_URL);
+        env.DBOS_TEST_PGBOUNCER_PORT = String(pgbouncer.port);
+      } catch (e) {
+        console.error(`run.mjs: ${e.message}`);
+        return 1;
+      }
+    }
+  }
+  header(`node --test (${files.length} file${files.length === 1 ? '' : 's'})${mode ? `, connection mode ${mode}` : ''}${failures.length ? ` — already failed: ${failures.join(', ')}` : ''}`);
   const nodeCode = await runChild(process.execPath, ['--test', '--test-reporter=spec', ...nodeTestFlags, ...files], env);
+  await pgbouncer?.stop();
   if (nodeCode !== 0) failures.push(`node --test (exit ${nodeCode})`);
   if (interrupted) return 130;
   return failures.length ? 1 : 0;

@@ -43,7 +43,7 @@ const db = launchedDatabase('dbosn_schedules_fire', { name: APP, applicationVers
 let store: Engine | undefined;
 
 async function engine(): Promise<Engine> {
-  store ??= await binding.connect({ url: db.url, schema: 'dbos', poolSize: 2, schemaMode: 'lazy', listen: false, appName: APP, executorId: 'test', appVersion: '' });
+  store ??= await binding.connect({ url: db.url, schema: 'dbos', poolSize: 2, schemaMode: 'lazy', listen: false, listenNotify: true, listenUrl: null, transactionPooling: false, appName: APP, executorId: 'test', appVersion: '' });
   return store;
 }
 

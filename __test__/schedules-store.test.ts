@@ -18,7 +18,7 @@ let engine: Engine;
 
 before(async () => {
   url = await freshDatabase('schedules_store');
-  engine = await binding.connect({ url, schema: 'dbos', poolSize: 2, schemaMode: 'migrate', listen: false, appName: 'app1', executorId: 'local', appVersion: 'v1' });
+  engine = await binding.connect({ url, schema: 'dbos', poolSize: 2, schemaMode: 'migrate', listen: false, listenNotify: true, listenUrl: null, transactionPooling: false, appName: 'app1', executorId: 'local', appVersion: 'v1' });
 });
 after(() => engine?.close());
 

@@ -295,6 +295,12 @@ export interface JsEngineOptions {
   schemaMode: JsSchemaMode
   /** Start the LISTEN connection at once (an app) rather than at the first wait (a client). */
   listen: boolean
+  /** False: polling mode (no LISTEN; waits poll). NOTIFYs are still sent. */
+  listenNotify: boolean
+  /** The listener's URL (a direct one when `url` goes through a transaction pooler); null: `url`. */
+  listenUrl: string | null
+  /** `url` goes through a transaction-mode pooler: no named statement outlives a transaction. */
+  transactionPooling: boolean
   appName: string
   executorId: string
   appVersion: string

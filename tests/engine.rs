@@ -69,6 +69,9 @@ fn options(url: &str, executor: &str) -> EngineOptions {
         pool_size: 4,
         schema_mode: SchemaMode::Migrate,
         listen: false,
+        listen_notify: true,
+        listen_url: None,
+        transaction_pooling: false,
         identity: Identity {
             app_name: "engine-test".to_string(),
             executor_id: executor.to_string(),

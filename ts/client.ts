@@ -6,6 +6,7 @@ import { getEvent } from './events';
 import type { PollingOptions, WorkflowHandle } from './handles';
 import { send, type GetEventOptions, type SendOptions } from './messages';
 import { connectEngine, pollMs, type Engine } from './native';
+import { connectionModes } from './config';
 import type { DBOSSerializer, SerializerOptions } from './serialization';
 import { outcomeValue } from './results';
 import { DBOSJSON } from './superjson-format';
@@ -58,6 +59,12 @@ export interface DBOSClientConfig {
   applicationName?: string;
   observabilityQueryTimeoutMs?: number;
   systemDatabaseIdleTransactionTimeoutMs?: number;
+  /** Ours (as in DBOSConfig): false polls instead of LISTENing (the SDK's client always polls). */
+  useListenNotify?: boolean;
+  /** Ours (as in DBOSConfig): a direct URL for the LISTEN connection when `systemDatabaseUrl` is pooled. */
+  systemDatabaseListenUrl?: string;
+  /** Ours (as in DBOSConfig): `systemDatabaseUrl` goes through a transaction-mode pooler. */
+  systemDatabaseTransactionPooling?: boolean;
 }
 
 class ClientHandle<R> implements WorkflowHandle<R> {
@@ -95,6 +102,7 @@ export class DBOSClient {
       throw new DBOSError('systemDatabasePool is not supported by dbos-native; pass systemDatabaseUrl');
     }
     const engine = await connectEngine({
+      ...connectionModes(config),
       url,
       schema: config.systemDatabaseSchemaName ?? 'dbos',
       poolSize: config.systemDatabasePoolSize ?? 10,

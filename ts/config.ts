@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { allWorkflows } from './registry';
 import type { DBOSSerializer } from './serialization';
 import type { DLogger } from './logger';
+import { DBOSError } from './error';
 
 const PACKAGE_VERSION = '0.1.0';
 
@@ -37,7 +38,20 @@ export interface DBOSConfig {
   tracingEnabled?: boolean;
   otlpTracesEndpoints?: string[];
   otlpLogsEndpoints?: string[];
+  /** False: polling mode. Nothing LISTENs and every wait polls (see README, "Production Postgres"). */
   useListenNotify?: boolean;
+  /**
+   * Ours: a direct (not pooled) URL of the same database for the one LISTEN connection, when
+   * `systemDatabaseUrl` goes through a transaction-mode pooler. Setting it turns on transaction pooling.
+   * Default: `DBOS_SYSTEM_DATABASE_LISTEN_URL`.
+   */
+  systemDatabaseListenUrl?: string;
+  /**
+   * Ours: `systemDatabaseUrl` goes through a transaction-mode pooler (PgBouncer `pool_mode = transaction`),
+   * so no named prepared statement may outlive a transaction. Default: true when a listen URL is set, else
+   * `DBOS_SYSTEM_DATABASE_TRANSACTION_POOLING` (`true` or `1`). Without a listen URL it implies polling mode.
+   */
+  systemDatabaseTransactionPooling?: boolean;
   notificationCoalesceMs?: number;
   enablePatching?: boolean;
   listenQueues?: string[];
@@ -49,6 +63,31 @@ export interface DBOSConfig {
   adminPort?: number;
   /** @deprecated Ignored: the admin server has been removed. */
   runAdminServer?: boolean;
+}
+
+/** How the engine talks to the system database (`EngineOptions`' `listenNotify`, `listenUrl`, `transactionPooling`). */
+export interface ConnectionModes {
+  listenNotify: boolean;
+  listenUrl: string | null;
+  transactionPooling: boolean;
+}
+
+/**
+ * Resolves the connection options and their environment defaults. A LISTEN through a transaction pooler
+ * would hear nothing (its session is not ours), so pooling without a direct listen URL polls.
+ */
+export function connectionModes(cfg: { useListenNotify?: boolean; systemDatabaseListenUrl?: string; systemDatabaseTransactionPooling?: boolean }): ConnectionModes {
+  const listenUrl = cfg.systemDatabaseListenUrl ?? (process.env.DBOS_SYSTEM_DATABASE_LISTEN_URL || undefined);
+  if (listenUrl !== undefined && (typeof listenUrl !== 'string' || listenUrl.length === 0)) {
+    throw new DBOSError('systemDatabaseListenUrl must be a non-empty string');
+  }
+  for (const [name, value] of [['useListenNotify', cfg.useListenNotify], ['systemDatabaseTransactionPooling', cfg.systemDatabaseTransactionPooling]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new DBOSError(`${name} must be a boolean`);
+  }
+  const envPooling = ['true', '1'].includes((process.env.DBOS_SYSTEM_DATABASE_TRANSACTION_POOLING ?? '').toLowerCase());
+  const transactionPooling = cfg.systemDatabaseTransactionPooling ?? (listenUrl !== undefined || envPooling);
+  const listenNotify = (cfg.useListenNotify ?? true) && (!transactionPooling || listenUrl !== undefined);
+  return { listenNotify, listenUrl: listenUrl ?? null, transactionPooling };
 }
 
 export interface DBOSLaunchOptions {

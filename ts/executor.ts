@@ -22,6 +22,7 @@ import { traced } from './tracing'; // --- rest
 import { clearActiveExecutor, InvokedHandle, RetrievedHandle, setActiveExecutor, type HandleExecutor, type InternalHandle } from './handles';
 import type { ClaimedWorkflow, Engine, NewWorkflow, WorkflowOutcome } from './native';
 import { checkEnqueue, checkReturnExisting, debounceColumns, insertOnQueue, notifyEnqueued, placement, QueueDispatch } from './queue-dispatch';
+import { POLLING_MODE_QUEUE_POLL_MS } from './queue-lanes';
 import { INTERNAL_QUEUE, recoveredRun } from './recovery';
 import { configNameOf, type WorkflowRegistration } from './registry';
 import { awaitResult, checkpointedResult, outcomeValue, type ResultWait, type RunningWorkflow } from './results';
@@ -69,6 +70,8 @@ export interface ExecutorOptions {
   appName: string;
   executorID: string;
   appVersion: string;
+  /** Polling mode (`useListenNotify: false`): no notification wakes a queue, so its lane polls more often. */
+  pollingMode?: boolean;
 }
 
 function formatFor(reg: WorkflowRegistration): string {
@@ -98,7 +101,7 @@ export class Executor implements HandleExecutor {
     this.appName = opts.appName;
     this.executorID = opts.executorID;
     this.appVersion = opts.appVersion;
-    this.queues = new QueueDispatch(this.engine, (c) => this.dispatch(c));
+    this.queues = new QueueDispatch(this.engine, (c) => this.dispatch(c), opts.pollingMode ? POLLING_MODE_QUEUE_POLL_MS : Infinity);
     setActiveExecutor(this);
   }
 

@@ -1,6 +1,6 @@
 // Launch and shutdown: the process's one runtime (engine, executor, embedded Postgres) from DBOS.launch
 // to DBOS.shutdown, and `executor()`, through which every DBOS static reaches it.
-import { computeAppVersion, embeddedSystemDatabaseUrl, type DBOSConfig } from './config';
+import { computeAppVersion, connectionModes, embeddedSystemDatabaseUrl, type ConnectionModes, type DBOSConfig } from './config';
 import type { EmbeddedPostgresHandle } from './embedded-postgres';
 import { DBOSError, DBOSInitializationError } from './error';
 import { Executor } from './executor';
@@ -84,8 +84,11 @@ async function doLaunch(): Promise<void> {
   const patching = cfg.enablePatching ? 'PATCHING_ENABLED' : undefined;
   const appVersion = cfg.applicationVersion ?? patching ?? process.env.DBOS__APPVERSION ?? computeAppVersion(cfg.name);
   let engine: Engine;
+  let modes: ConnectionModes;
   try {
+    modes = connectionModes(cfg);
     engine = await connectEngine({
+      ...modes,
       url,
       schema: cfg.systemDatabaseSchemaName ?? 'dbos',
       poolSize: cfg.systemDatabasePoolSize ?? 10,
@@ -100,7 +103,7 @@ async function doLaunch(): Promise<void> {
     await embedded?.stop();
     throw e;
   }
-  const exec = new Executor({ engine, appName: cfg.name, executorID, appVersion });
+  const exec = new Executor({ engine, appName: cfg.name, executorID, appVersion, pollingMode: !modes.listenNotify });
   runtime = { executor: exec, embedded, keepAlive: setInterval(() => undefined, KEEP_ALIVE_MS) };
   try {
     await engine.registerAppVersion();

@@ -25,6 +25,11 @@ const MAX_POLL_MS = 120_000;
  * start local and notified work at once), so it is raised to this.
  */
 const MIN_POLL_MS = 10;
+/**
+ * Polling mode: no NOTIFY wakes a lane for another process's enqueue, so a lane polls at least this often
+ * (one statement for all due lanes), not at its queue's interval (the SDK's default is 1 s).
+ */
+export const POLLING_MODE_QUEUE_POLL_MS = 200;
 /** The poll interval of a queue whose row holds `storedMs` (0, negative or not a number must not spin). */
 export function pollInterval(storedMs: number): number {
   if (!Number.isFinite(storedMs) || storedMs <= 0) return DEFAULT_POLL_MS;
@@ -74,6 +79,8 @@ export class QueueDispatch {
   constructor(
     private readonly engine: Engine,
     private readonly run: RunClaimed,
+    /** The longest a lane waits between polls (POLLING_MODE_QUEUE_POLL_MS in polling mode). */
+    private readonly maxPollMs = Infinity,
   ) {}
 
   /** Reads the queues, claims from each at once, and re-reads the list every second. */
@@ -155,7 +162,7 @@ export class QueueDispatch {
         const seen = new Set<string>();
         for (const q of queues) {
           seen.add(q.name);
-          const pollMs = pollInterval(q.pollingIntervalMs);
+          const pollMs = Math.min(pollInterval(q.pollingIntervalMs), this.maxPollMs);
           const lane = this.lanes.get(q.name);
           if (lane) {
             lane.pollMs = pollMs;

@@ -44,6 +44,12 @@ pub struct JsEngineOptions {
     pub schema_mode: JsSchemaMode,
     /// Start the LISTEN connection at once (an app) rather than at the first wait (a client).
     pub listen: bool,
+    /// False: polling mode (no LISTEN; waits poll). NOTIFYs are still sent.
+    pub listen_notify: bool,
+    /// The listener's URL (a direct one when `url` goes through a transaction pooler); null: `url`.
+    pub listen_url: Option<String>,
+    /// `url` goes through a transaction-mode pooler: no named statement outlives a transaction.
+    pub transaction_pooling: bool,
     pub app_name: String,
     pub executor_id: String,
     pub app_version: String,

@@ -50,6 +50,9 @@ pub fn connect(env: &Env, options: JsEngineOptions) -> Result<PromiseRaw<'_, Nat
         pool_size: options.pool_size.max(1) as usize,
         schema_mode: options.schema_mode.into(),
         listen: options.listen,
+        listen_notify: options.listen_notify,
+        listen_url: options.listen_url,
+        transaction_pooling: options.transaction_pooling,
         identity: Identity {
             app_name: options.app_name,
             executor_id: options.executor_id,

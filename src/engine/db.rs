@@ -4,10 +4,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Config, Row, Statement};
+use tokio_postgres::{Config, Row};
 
+use super::conn::{Conn, Stmt};
 use super::error::{EngineError, Result};
 use super::tls::{self, Tls};
 use super::Engine;
@@ -87,7 +88,11 @@ pub async fn ensure_database(config: &Config, tls: &Tls) -> Result<()> {
     })?;
     let driver = tokio::spawn(connection);
     let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&target])
+        // Unnamed: safe through a transaction pooler (no named statement outlives a transaction).
+        .query_typed_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[(&target, tokio_postgres::types::Type::TEXT)],
+        )
         .await?
         .is_some();
     if !exists {
@@ -122,7 +127,7 @@ pub fn now_ms() -> i64 {
 /// Statements run on a pooled connection, each prepared once per connection (its statement cache).
 /// No retry here: callers safe to run again wrap these in `retrying`.
 impl Engine {
-    pub(crate) async fn prepared(&self, sql: &str) -> Result<(Object, Statement)> {
+    pub(crate) async fn prepared(&self, sql: &str) -> Result<(Conn, Stmt)> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok((client, stmt))

@@ -17,6 +17,8 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
+
+use super::conn::{Conn, StatementMode};
 use tokio::sync::mpsc;
 
 use super::listener::{COMPLETIONS_CHANNEL, COMPLETION_SEPARATOR};
@@ -51,7 +53,12 @@ pub(crate) struct DoneNotices {
 
 impl DoneNotices {
     /// Starts the notifying task on `runtime`; it ends with the engine (the sender's drop or close).
-    pub(crate) fn start(pool: Pool, closed: Arc<Closer>, runtime: &tokio::runtime::Handle) -> Self {
+    pub(crate) fn start(
+        pool: Pool,
+        statements: Arc<StatementMode>,
+        closed: Arc<Closer>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         runtime.spawn(async move {
             // Transactions, locks: one statement, autocommit. The exclusive transaction-level try of
@@ -74,6 +81,7 @@ impl DoneNotices {
                     break;
                 }
                 if let Ok(client) = pool.get().await {
+                    let client = Conn::new(client, statements.clone());
                     if let Ok(stmt) = client.prepare_cached(&sql).await {
                         // Best effort (see the module's comment).
                         let _ = client

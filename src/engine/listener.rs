@@ -11,8 +11,8 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio_postgres::{AsyncMessage, Config};
 
-use super::waiting_presence::Presence;
 use super::tls::Tls;
+use super::waiting_presence::Presence;
 use super::Closer;
 
 pub const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
@@ -54,6 +54,14 @@ const ORIGIN_SEPARATOR: char = '\u{1f}';
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
+/// Polling mode (`useListenNotify: false`, or transaction pooling without a listen URL): nothing
+/// LISTENs, so every wait re-reads at least this often (the SDK polls recv and getEvent every 10 s,
+/// results and streams every second)...
+pub const POLLING_MODE_POLL_MS: u64 = 200;
+/// ...stretched by this much per registered waiter, so that a process with many waits makes at most
+/// about 1,000 wait checks a second; never beyond the wait's own `pollingIntervalMs`.
+const POLLING_MODE_MS_PER_WAITER: u64 = 1;
+
 /// A committed value this process wrote, handed straight to the waiters that were registered on its
 /// key when it committed, so that they need not read it back.
 #[derive(Debug, Clone)]
@@ -92,6 +100,8 @@ pub struct Listener {
     origin: String,
     /// Whether this process has completion waiters, told to the completers (`waiting_presence`).
     pub presence: Arc<Presence>,
+    /// False in polling mode: the connection is opened and kept, but LISTENs to nothing.
+    listens: bool,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -129,10 +139,11 @@ impl Drop for Waiter {
 }
 
 impl Listener {
-    fn new(origin: String) -> Arc<Self> {
+    fn new(origin: String, listens: bool) -> Arc<Self> {
         Arc::new(Listener {
             origin,
             presence: Arc::default(),
+            listens,
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
             queue_wakes: Mutex::new(HashSet::new()),
@@ -234,14 +245,30 @@ impl Listener {
         self.lock().waiters.values().map(|e| e.count).sum()
     }
 
+    /// Whether waits are woken by notifications (false: polling mode).
+    pub fn listens(&self) -> bool {
+        self.listens
+    }
+
+    /// How often a wait asking for `requested_ms` re-reads: as asked when notifications wake it; in
+    /// polling mode at most every `POLLING_MODE_POLL_MS` (more with many waiters, see above).
+    pub fn poll_ms(&self, requested_ms: u64) -> u64 {
+        if self.listens {
+            return requested_ms;
+        }
+        let per_waiter = (self.waiter_count() as u64).saturating_mul(POLLING_MODE_MS_PER_WAITER);
+        requested_ms.min(POLLING_MODE_POLL_MS.max(per_waiter))
+    }
+
     /// Starts the listening task; it reconnects after errors until the engine closes.
     pub(crate) fn start(
         config: Config,
         tls: Tls,
         closed: Arc<Closer>,
         origin: String,
+        listens: bool,
     ) -> Arc<Self> {
-        let listener = Listener::new(origin);
+        let listener = Listener::new(origin, listens);
         let task_listener = listener.clone();
         tokio::spawn(async move {
             while !closed.is_closed() {
@@ -260,7 +287,8 @@ impl Listener {
         listener
     }
 
-    /// One connection's life: LISTEN, then dispatch notifications until the connection fails.
+    /// One connection's life: LISTEN (not in polling mode), then dispatch notifications until the
+    /// connection fails.
     async fn listen_once(&self, config: &Config, tls: &Tls) {
         let Ok((client, mut connection)) = config.connect(tls.clone()).await else {
             return;
@@ -292,9 +320,15 @@ impl Listener {
             "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL}; \
              LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL}; LISTEN {SCHEDULES_CHANNEL};"
         );
-        if client.batch_execute(&listen).await.is_ok() {
-            // Before the wake: the waiters' re-reads must come after the lock is held again.
-            self.presence.connected(&client).await;
+        // Polling mode: the connection is kept (its session outlives this block) but hears nothing.
+        let listening = !self.listens || client.batch_execute(&listen).await.is_ok();
+        if listening {
+            // Before the wake: the waiters' re-reads must come after the lock is held again. Not in
+            // polling mode, where this process hears no notice anyway (and behind a transaction
+            // pooler, a session lock would not be one).
+            if self.listens {
+                self.presence.connected(&client).await;
+            }
             self.connected.store(true, Ordering::SeqCst);
             self.wake_all();
             while let Some(heard) = rx.recv().await {
@@ -344,7 +378,10 @@ impl Engine {
     pub async fn listener(&self) -> Arc<Listener> {
         self.listener
             .get_or_init(|| async {
-                let mut config = self.config.clone();
+                let mut config = self
+                    .listen_config
+                    .clone()
+                    .unwrap_or_else(|| self.config.clone());
                 // Named, so it can be told apart in pg_stat_activity; keepalives notice a silently
                 // dropped connection in about a minute rather than at the OS's two-hour default.
                 config
@@ -357,9 +394,10 @@ impl Engine {
                     .keepalives_idle(Duration::from_secs(30));
                 Listener::start(
                     config,
-                    self.tls.clone(),
+                    self.listen_tls.clone().unwrap_or_else(|| self.tls.clone()),
                     self.closed.clone(),
                     self.origin.clone(),
+                    self.listen_notify,
                 )
             })
             .await
@@ -442,7 +480,7 @@ impl Engine {
             if let Some(v) = check(waiter.offered()).await? {
                 return Ok(Some(v));
             }
-            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
+            let Some(wait) = next_wait(listener.poll_ms(poll_ms), deadline_epoch_ms) else {
                 return Ok(None);
             };
             // Completers notify only while some process announces waiters: having just announced
@@ -471,5 +509,20 @@ mod tests {
         // A poll longer than what is left is cut to the deadline.
         assert!(next_wait(u64::MAX, Some(far)).is_some_and(|d| d <= Duration::from_secs(3600)));
         assert_eq!(next_wait(250, Some(now_ms() - 1)), None);
+    }
+
+    #[test]
+    fn polling_mode_caps_a_wait_s_poll_and_stretches_it_with_many_waiters() {
+        let listening = Listener::new("o".to_string(), true);
+        assert_eq!(listening.poll_ms(10_000), 10_000);
+        let polling = Listener::new("o".to_string(), false);
+        assert_eq!(polling.poll_ms(10_000), POLLING_MODE_POLL_MS);
+        assert_eq!(polling.poll_ms(50), 50);
+        let waiters: Vec<Waiter> = (0..500)
+            .map(|i| polling.register(format!("k{i}")))
+            .collect();
+        assert_eq!(polling.poll_ms(10_000), 500);
+        drop(waiters);
+        assert_eq!(polling.poll_ms(10_000), POLLING_MODE_POLL_MS);
     }
 }

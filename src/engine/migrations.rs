@@ -1,7 +1,10 @@
 //! The system-database schema: creates it at the version the official SDK 5.3.0 expects (123), upgrades
 //! a database left at 108 by SDK 4.x through the shared migrations, re-runs those on a schema whose
 //! version record was lost (they are all safe to run again), and leaves a newer one alone.
+//! Parameterised statements here run unnamed with their types given (`query_typed`), so they are
+//! safe through a transaction pooler too.
 
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::db::quote_ident;
@@ -55,10 +58,10 @@ fn lock_key(schema: &str) -> i64 {
 /// The recorded schema version: 0 when the schema or its version table is missing.
 pub async fn current_version(client: &Client, schema: &str) -> Result<i64> {
     let exists = client
-        .query_one(
+        .query_typed_one(
             "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
              WHERE table_schema = $1 AND table_name = 'dbos_migrations')",
-            &[&schema],
+            &[(&schema, Type::TEXT)],
         )
         .await?
         .get::<_, bool>(0);
@@ -70,7 +73,7 @@ pub async fn current_version(client: &Client, schema: &str) -> Result<i64> {
         quote_ident(schema)
     );
     Ok(client
-        .query_opt(&sql, &[])
+        .query_typed_opt(&sql, &[])
         .await?
         .map(|r| r.get::<_, i64>(0))
         .unwrap_or(0))
@@ -110,10 +113,10 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<()> {
 /// built (no privilege, a race with another launch), recv only stays slower.
 async fn ensure_unconsumed_index(client: &Client, schema: &str) {
     let valid: Option<bool> = match client
-        .query_opt(
+        .query_typed_opt(
             "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-            &[&schema, &UNCONSUMED_INDEX],
+            &[(&schema, Type::TEXT), (&UNCONSUMED_INDEX, Type::TEXT)],
         )
         .await
     {
@@ -140,11 +143,11 @@ async fn ensure_unconsumed_index(client: &Client, schema: &str) {
 async fn migrate_shared(client: &mut Client, schema: &str) -> Result<()> {
     let key = lock_key(schema);
     client
-        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .execute_typed("SELECT pg_advisory_lock($1)", &[(&key, Type::INT8)])
         .await?;
     let result = migrate_locked(client, schema).await;
     let unlock = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .execute_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
         .await;
     result?;
     unlock?;
@@ -199,13 +202,13 @@ async fn migrate_locked(client: &mut Client, schema: &str) -> Result<()> {
                     .await
                     .map_err(|e| migration_error(&what, e))?;
             }
-            client.execute(&bump, &[v]).await?;
+            client.execute_typed(&bump, &[(v, Type::INT8)]).await?;
         } else {
             let tx = client.transaction().await?;
             tx.batch_execute(&sql)
                 .await
                 .map_err(|e| migration_error(&what, e))?;
-            tx.execute(&bump, &[v]).await?;
+            tx.execute_typed(&bump, &[(v, Type::INT8)]).await?;
             tx.commit().await?;
         }
     }
@@ -214,10 +217,10 @@ async fn migrate_locked(client: &mut Client, schema: &str) -> Result<()> {
 
 async fn has_status_table(client: &Client, schema: &str) -> Result<bool> {
     Ok(client
-        .query_one(
+        .query_typed_one(
             "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
              WHERE table_schema = $1 AND table_name = 'workflow_status')",
-            &[&schema],
+            &[(&schema, Type::TEXT)],
         )
         .await?
         .get::<_, bool>(0))
@@ -232,10 +235,10 @@ fn is_blank(statement: &str) -> bool {
 /// An interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index behind that IF NOT EXISTS would skip.
 async fn drop_invalid_indexes(client: &Client, schema: &str) -> Result<()> {
     let rows = client
-        .query(
+        .query_typed(
             "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT i.indisvalid",
-            &[&schema],
+            &[(&schema, Type::TEXT)],
         )
         .await?;
     for row in rows {

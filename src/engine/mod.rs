@@ -5,6 +5,7 @@ pub mod app_versions;
 mod batch;
 pub mod behind;
 mod completion;
+mod conn;
 pub mod db;
 mod done_notices;
 mod waiting_presence;
@@ -35,7 +36,7 @@ pub mod workflows;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Pool;
 use tokio::sync::{Notify, OnceCell};
 
 pub use error::{EngineError, ErrorCode, Result};
@@ -68,6 +69,15 @@ pub struct EngineOptions {
     pub schema_mode: SchemaMode,
     /// Start the LISTEN connection now rather than at the first wait.
     pub listen: bool,
+    /// False: polling mode. The listener connection is still opened (and kept) but LISTENs to
+    /// nothing, and every wait polls (`listener::POLLING_MODE_POLL_MS`). NOTIFYs are still sent.
+    pub listen_notify: bool,
+    /// Where the listener connects (a direct URL when `url` goes through a transaction pooler);
+    /// None: `url`.
+    pub listen_url: Option<String>,
+    /// `url` goes through a transaction-mode pooler (PgBouncer): no named statement outlives a
+    /// transaction (`db::Statements`).
+    pub transaction_pooling: bool,
 }
 
 pub(crate) struct Statements {
@@ -132,6 +142,14 @@ pub struct Engine {
     config: tokio_postgres::Config,
     /// The TLS connector of every connection (`tls.rs`), for the listener's.
     tls: tls::Tls,
+    /// The listener's connection settings when not `config` (`EngineOptions::listen_url`), and
+    /// their TLS connector.
+    listen_config: Option<tokio_postgres::Config>,
+    listen_tls: Option<tls::Tls>,
+    /// False: polling mode (see `EngineOptions::listen_notify`).
+    listen_notify: bool,
+    /// Named and cached statements, or unnamed ones behind a transaction pooler (`conn`).
+    statements: Arc<conn::StatementMode>,
     pub identity: Identity,
     schema_q: String,
     sql: Statements,
@@ -157,6 +175,11 @@ impl Engine {
     /// Connects, creates the database if it is missing, and brings the schema to version 123.
     pub async fn connect(opts: EngineOptions) -> Result<Engine> {
         let (config, tls) = db::parse_url(&opts.url)?;
+        let (listen_config, listen_tls) =
+            match opts.listen_url.as_deref().map(db::parse_url).transpose()? {
+                Some((c, t)) => (Some(c), Some(t)),
+                None => (None, None),
+            };
         if opts.schema.is_empty() {
             return Err(EngineError::invalid(
                 "systemDatabaseSchemaName must not be empty",
@@ -171,7 +194,18 @@ impl Engine {
         );
         let pool = db::build_pool(config.clone(), tls.clone(), opts.pool_size, &app)?;
         if opts.schema_mode != SchemaMode::Lazy {
-            let mut client = pool.get().await.map_err(|e| {
+            // Behind a transaction pooler, the migration's session advisory lock must hold one server
+            // connection: migrate over the direct listen URL when there is one.
+            let setup = match (&listen_config, opts.transaction_pooling) {
+                (Some(direct), true) => db::build_pool(
+                    direct.clone(),
+                    listen_tls.clone().unwrap_or_else(|| tls.clone()),
+                    1,
+                    &app,
+                )?,
+                _ => pool.clone(),
+            };
+            let mut client = setup.get().await.map_err(|e| {
                 EngineError::initialization(format!(
                     "cannot connect to the system database: {}",
                     EngineError::from(e)
@@ -194,11 +228,16 @@ impl Engine {
             }
         }
         let schema_q = db::quote_ident(&opts.schema);
+        let statements = conn::StatementMode::new(opts.transaction_pooling);
         let closed = Arc::new(Closer::new());
         let engine = Engine {
             pool: pool.clone(),
             config,
             tls,
+            listen_config,
+            listen_tls,
+            listen_notify: opts.listen_notify,
+            statements: statements.clone(),
             identity: opts.identity,
             sql: Statements {
                 workflows: workflows::Sql::new(&schema_q),
@@ -221,6 +260,7 @@ impl Engine {
             firing: Default::default(),
             done_notices: done_notices::DoneNotices::start(
                 pool.clone(),
+                statements,
                 closed.clone(),
                 &tokio::runtime::Handle::current(),
             ),
@@ -231,11 +271,14 @@ impl Engine {
         Ok(engine)
     }
 
-    pub(crate) async fn client(&self) -> Result<Object> {
+    pub(crate) async fn client(&self) -> Result<conn::Conn> {
         if self.closed.is_closed() {
             return Err(EngineError::shutdown());
         }
-        Ok(self.pool.get().await?)
+        Ok(conn::Conn::new(
+            self.pool.get().await?,
+            self.statements.clone(),
+        ))
     }
 
     /// Idempotent: wakes every wait with a shutdown error and closes the pool.

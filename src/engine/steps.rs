@@ -1,11 +1,10 @@
 //! Checkpoints (`operation_outputs`): the fenced insert that records a step, sleep marker or child
 //! start, and the reads a replay needs.
 
-use tokio_postgres::GenericClient;
-
 use super::batch::{column, Batched};
 use super::completion::{Completion, CompletionColumns};
-use super::db::now_ms;
+use super::conn::Tx;
+use super::db::{now_ms, Param};
 use super::error::{EngineError, Result};
 use super::fence::{
     complete_set, completes, insert_checkpoint, lock_many, same_checkpoint, save_output, Rule,
@@ -238,53 +237,39 @@ impl Engine {
     /// The same fenced insert inside a caller's transaction (a child start records its parent's checkpoint).
     pub(crate) async fn insert_checkpoint_in(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Tx<'_>,
         workflow_id: &str,
         token: &str,
         cp: &NewCheckpoint,
         conflict_check: bool,
     ) -> Result<()> {
         let stmt = tx.prepare_cached(&self.sql.steps.record).await?;
-        self.insert_checkpoint(&**tx, &stmt, workflow_id, token, cp, conflict_check)
-            .await
+        let row = tx
+            .query_one(&stmt, &self.checkpoint_params(&workflow_id, &token, cp))
+            .await?;
+        checkpoint_verdict(&row, workflow_id, token, cp, conflict_check)
     }
 
-    async fn insert_checkpoint<C: GenericClient>(
-        &self,
-        client: &C,
-        stmt: &tokio_postgres::Statement,
-        workflow_id: &str,
-        token: &str,
-        cp: &NewCheckpoint,
-        conflict_check: bool,
-    ) -> Result<()> {
-        let row = client
-            .query_one(
-                stmt,
-                &[
-                    &workflow_id,
-                    &cp.function_id,
-                    &cp.output,
-                    &cp.error,
-                    &cp.name,
-                    &cp.child_workflow_id,
-                    &cp.started_at,
-                    &cp.completed_at,
-                    &cp.serialization,
-                    &self.identity.app_name,
-                    &token,
-                ],
-            )
-            .await?;
-        let owner: Option<String> = row.get(0);
-        verdict(
-            owner.as_deref(),
-            row.get(1),
+    /// The parameters of `Sql::record`.
+    fn checkpoint_params<'a>(
+        &'a self,
+        workflow_id: &'a &'a str,
+        token: &'a &'a str,
+        cp: &'a NewCheckpoint,
+    ) -> [Param<'a>; 11] {
+        [
             workflow_id,
+            &cp.function_id,
+            &cp.output,
+            &cp.error,
+            &cp.name,
+            &cp.child_workflow_id,
+            &cp.started_at,
+            &cp.completed_at,
+            &cp.serialization,
+            &self.identity.app_name,
             token,
-            cp,
-            conflict_check,
-        )
+        ]
     }
 
     /// Every checkpoint of a workflow, for replay after recovery (one query, then replay from memory).
@@ -426,17 +411,12 @@ impl Engine {
 impl Batched<CheckpointWrite, ()> for Engine {
     async fn one(&self, w: &CheckpointWrite) -> Result<()> {
         self.retrying(|| async {
-            let client = self.client().await?;
-            let stmt = client.prepare_cached(&self.sql.steps.record).await?;
-            self.insert_checkpoint(
-                &**client,
-                &stmt,
-                &w.workflow_id,
-                &w.token,
-                &w.cp,
-                w.conflict_check,
-            )
-            .await
+            let (client, stmt) = self.prepared(&self.sql.steps.record).await?;
+            let (workflow_id, token) = (w.workflow_id.as_str(), w.token.as_str());
+            let row = client
+                .query_one(&stmt, &self.checkpoint_params(&workflow_id, &token, &w.cp))
+                .await?;
+            checkpoint_verdict(&row, workflow_id, token, &w.cp, w.conflict_check)
         })
         .await
     }
@@ -454,4 +434,23 @@ impl Batched<CheckpointWrite, ()> for Engine {
             .map(|(row, w)| verdict_of(row, w))
             .collect())
     }
+}
+
+/// What the fenced insert's row says (see `verdict`).
+fn checkpoint_verdict(
+    row: &tokio_postgres::Row,
+    workflow_id: &str,
+    token: &str,
+    cp: &NewCheckpoint,
+    conflict_check: bool,
+) -> Result<()> {
+    let owner: Option<String> = row.get(0);
+    verdict(
+        owner.as_deref(),
+        row.get(1),
+        workflow_id,
+        token,
+        cp,
+        conflict_check,
+    )
 }

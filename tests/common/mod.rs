@@ -33,6 +33,9 @@ pub async fn fresh_engine(name: &str, how: TestEngine) -> (String, Engine) {
         pool_size: how.pool_size,
         schema_mode: SchemaMode::Migrate,
         listen: how.listen,
+        listen_notify: true,
+        listen_url: None,
+        transaction_pooling: false,
         identity: Identity {
             app_name: how.app_name.to_string(),
             executor_id: "local".to_string(),

@@ -88,7 +88,7 @@ impl Engine {
             if let Some(received) = consume(at, false, record_deadline.take()).await? {
                 return Ok(received);
             }
-            let Some(wait) = next_wait(poll_ms, Some(deadline_epoch_ms)) else {
+            let Some(wait) = next_wait(listener.poll_ms(poll_ms), Some(deadline_epoch_ms)) else {
                 break;
             };
             let parking = self.parked.park(&key, call.clone());

@@ -56,7 +56,7 @@ impl Engine {
             if (!all && !done.is_empty()) || remaining.is_empty() {
                 return Ok(done);
             }
-            let Some(wait) = next_wait(poll_ms, deadline_epoch_ms) else {
+            let Some(wait) = next_wait(listener.poll_ms(poll_ms), deadline_epoch_ms) else {
                 return Ok(done);
             };
             // Announced just now: read again before waiting (see `waiting_presence`).
