@@ -83,6 +83,8 @@ pub struct Listener {
     /// This engine's origin: its own queue notifications are skipped (its enqueues woke the lane
     /// locally already; the echo would cost a second claim per enqueue).
     origin: String,
+    /// Whose liveness lock the listener's session holds (`fleet::liveness`); None: a client's.
+    executor_id: Option<String>,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -120,9 +122,10 @@ impl Drop for Waiter {
 }
 
 impl Listener {
-    fn new(origin: String) -> Arc<Self> {
+    fn new(origin: String, executor_id: Option<String>) -> Arc<Self> {
         Arc::new(Listener {
             origin,
+            executor_id,
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
             queue_wakes: Mutex::new(HashSet::new()),
@@ -225,8 +228,13 @@ impl Listener {
     }
 
     /// Starts the listening task; it reconnects after errors until the engine closes.
-    pub(crate) fn start(config: Config, closed: Arc<Closer>, origin: String) -> Arc<Self> {
-        let listener = Listener::new(origin);
+    pub(crate) fn start(
+        config: Config,
+        closed: Arc<Closer>,
+        origin: String,
+        executor_id: Option<String>,
+    ) -> Arc<Self> {
+        let listener = Listener::new(origin, executor_id);
         let task_listener = listener.clone();
         tokio::spawn(async move {
             while !closed.is_closed() {
@@ -272,6 +280,11 @@ impl Listener {
                 }
             }
         });
+        // --- fleet: this session holds the executor's liveness lock until it ends (before LISTEN,
+        // so a process that can wait for notifications is one the fleet sees alive).
+        if let Some(id) = &self.executor_id {
+            super::fleet::liveness::hold(&client, id).await;
+        }
         let listen = format!(
             "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL}; \
              LISTEN {QUEUES_CHANNEL}; LISTEN {COMPLETIONS_CHANNEL}; LISTEN {SCHEDULES_CHANNEL};"
@@ -330,13 +343,19 @@ impl Engine {
                 // dropped connection in about a minute rather than at the OS's two-hour default.
                 config
                     .application_name(format!(
-                        "dbos_native_listener_{}",
+                        "{}{}",
+                        super::fleet::liveness::LISTENER_APP_PREFIX,
                         self.identity.executor_id
                     ))
                     .connect_timeout(Duration::from_secs(10))
                     .keepalives(true)
                     .keepalives_idle(Duration::from_secs(30));
-                Listener::start(config, self.closed.clone(), self.origin.clone())
+                Listener::start(
+                    config,
+                    self.closed.clone(),
+                    self.origin.clone(),
+                    self.fleet.liveness_id(&self.identity.executor_id),
+                )
             })
             .await
             .clone()

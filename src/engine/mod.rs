@@ -13,6 +13,8 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 mod fence;
+// --- fleet (takeover of dead executors)
+pub mod fleet;
 pub mod held;
 pub mod listener;
 pub mod messages;
@@ -147,6 +149,8 @@ pub struct Engine {
     done_notices: done_notices::DoneNotices,
     // --- schedules (firing): which schedules this process fires, and when (`schedules::fire`).
     firing: schedules::fire::Firing,
+    // --- fleet: the executors this process has seen as ours, and since when each looks dead.
+    fleet: fleet::Fleet,
 }
 
 impl Engine {
@@ -214,6 +218,8 @@ impl Engine {
             runtime: tokio::runtime::Handle::current(),
             origin: uuid::Uuid::new_v4().simple().to_string(),
             firing: Default::default(),
+            // A client (lazy schema) is no executor: it publishes no liveness.
+            fleet: fleet::Fleet::new(opts.schema_mode != SchemaMode::Lazy),
             done_notices: done_notices::DoneNotices::start(
                 pool.clone(),
                 closed.clone(),
