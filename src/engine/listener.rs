@@ -84,7 +84,7 @@ pub struct Listener {
     /// locally already; the echo would cost a second claim per enqueue).
     origin: String,
     /// Whose liveness lock the listener's session holds (`fleet::liveness`); None: a client's.
-    executor_id: Option<String>,
+    liveness: Option<super::fleet::liveness::LivenessId>,
 }
 
 /// A registration: woken on each notification for its key (and on every reconnect).
@@ -122,10 +122,10 @@ impl Drop for Waiter {
 }
 
 impl Listener {
-    fn new(origin: String, executor_id: Option<String>) -> Arc<Self> {
+    fn new(origin: String, liveness: Option<super::fleet::liveness::LivenessId>) -> Arc<Self> {
         Arc::new(Listener {
             origin,
-            executor_id,
+            liveness,
             registry: Mutex::new(Registry::default()),
             connected: AtomicBool::new(false),
             queue_wakes: Mutex::new(HashSet::new()),
@@ -232,9 +232,9 @@ impl Listener {
         config: Config,
         closed: Arc<Closer>,
         origin: String,
-        executor_id: Option<String>,
+        liveness: Option<super::fleet::liveness::LivenessId>,
     ) -> Arc<Self> {
-        let listener = Listener::new(origin, executor_id);
+        let listener = Listener::new(origin, liveness);
         let task_listener = listener.clone();
         tokio::spawn(async move {
             while !closed.is_closed() {
@@ -282,7 +282,7 @@ impl Listener {
         });
         // --- fleet: this session holds the executor's liveness lock until it ends (before LISTEN,
         // so a process that can wait for notifications is one the fleet sees alive).
-        if let Some(id) = &self.executor_id {
+        if let Some(id) = &self.liveness {
             super::fleet::liveness::hold(&client, id).await;
         }
         let listen = format!(
@@ -354,7 +354,8 @@ impl Engine {
                     config,
                     self.closed.clone(),
                     self.origin.clone(),
-                    self.fleet.liveness_id(&self.identity.executor_id),
+                    self.fleet
+                        .liveness_id(&self.identity.executor_id, &self.schema_q),
                 )
             })
             .await

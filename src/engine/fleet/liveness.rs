@@ -7,8 +7,12 @@
 //! The key is two ints: `LIVENESS_SPACE`, a namespace only dbos-native uses, and a 32-bit hash of the
 //! executor ID. Two executor IDs may share a hash. A collision can only delay a takeover, never cause a
 //! wrong one: a taker treats a held key as "alive", so a live executor makes every executor sharing
-//! its key look alive; and a takeover needs the executor to have been seen holding the key under its
-//! own listener name (`fleet::Fleet::observe`), so a key never makes an executor look like ours.
+//! its key look alive; and which executors are ours is not read from keys but from the registry.
+//!
+//! The registry: with its lock, the listener records its executor ID as ours in the SDK's key-value
+//! table of event receivers, `event_dispatch_kv`, under service `REGISTRY_SERVICE` (the SDK reads only
+//! its own services' rows; no table is added). An executor never registered there (an official-SDK
+//! process) is never taken over. A takeover deletes the row once the executor has no PENDING workflow.
 
 use std::time::Duration;
 
@@ -18,9 +22,19 @@ use tokio_postgres::Client;
 /// two-int advisory locks; our other keys (queues, migrations) use other forms or spaces.
 pub const LIVENESS_SPACE: i32 = 0x6462_6e6c;
 
-/// The listener connection's `application_name` is this prefix and the executor ID (truncated by
-/// Postgres to 63 bytes: an executor ID over 42 bytes is never recognized, so never taken over).
+/// The listener connection's `application_name` is this prefix and the executor ID.
 pub const LISTENER_APP_PREFIX: &str = "dbos_native_listener_";
+
+/// The registry's rows in `event_dispatch_kv`: `service_name`, `workflow_fn_name`; `key` is the executor ID.
+pub const REGISTRY_SERVICE: &str = "dbos-native";
+pub const REGISTRY_FN: &str = "liveness";
+
+/// Whose liveness a listener publishes, and the (quoted) schema of the registry.
+#[derive(Debug, Clone)]
+pub struct LivenessId {
+    pub executor_id: String,
+    pub schema_q: String,
+}
 
 /// How long a reconnecting listener waits for its key: a taker holds it for the length of one
 /// takeover transaction (milliseconds); a longer hold is another live executor sharing the hash.
@@ -42,26 +56,34 @@ pub fn liveness_objid(executor_id: &str) -> i64 {
     i64::from(u32::from_ne_bytes(liveness_key(executor_id).to_ne_bytes()))
 }
 
-/// Takes the executor's liveness lock on the listener's session; false if it could not (another
-/// session held the key for `HOLD_WAIT`). The process then runs on, seen as alive only if another
-/// session holds the key (a collision); the next reconnect tries again.
+/// Takes the executor's liveness lock on the listener's session, then registers the executor as ours;
+/// false if either failed. Without the lock (another session held the key for `HOLD_WAIT`), the
+/// process runs on, seen as alive only while that session holds the key (a collision); the next
+/// reconnect tries again.
 ///
 /// Transactions, locks: one transaction whose `lock_timeout` bounds the wait; the lock it takes is
 /// session-level (`pg_advisory_lock`), so it outlives the transaction and is held until the session
-/// ends. Nothing else on this connection takes or releases it.
-pub(crate) async fn hold(client: &Client, executor_id: &str) -> bool {
+/// ends. Nothing else on this connection takes or releases it. Then one autocommit upsert of the
+/// registry row (its row lock, for that statement).
+pub(crate) async fn hold(client: &Client, id: &LivenessId) -> bool {
     // Both values are integers we computed: nothing from outside is spliced into the statement.
     let take = format!(
         "BEGIN; SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_lock({LIVENESS_SPACE}, {}); COMMIT;",
         HOLD_WAIT.as_millis(),
-        liveness_key(executor_id)
+        liveness_key(&id.executor_id)
     );
-    if client.batch_execute(&take).await.is_ok() {
-        return true;
+    if client.batch_execute(&take).await.is_err() {
+        // The wait timed out inside the transaction: end it so that LISTEN can run on this session.
+        let _ = client.batch_execute("ROLLBACK").await;
+        return false;
     }
-    // The wait timed out inside the transaction: end it so that LISTEN can run on this session.
-    let _ = client.batch_execute("ROLLBACK").await;
-    false
+    let register = format!(
+        "INSERT INTO {}.event_dispatch_kv (service_name, workflow_fn_name, key, update_time) \
+         VALUES ('{REGISTRY_SERVICE}', '{REGISTRY_FN}', $1, EXTRACT(EPOCH FROM now())) \
+         ON CONFLICT (service_name, workflow_fn_name, key) DO UPDATE SET update_time = EXCLUDED.update_time",
+        id.schema_q
+    );
+    client.execute(&register, &[&id.executor_id]).await.is_ok()
 }
 
 #[cfg(test)]

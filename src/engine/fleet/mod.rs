@@ -3,15 +3,16 @@
 //! ID, so recovery at launch never sees them).
 //!
 //! The rule, checked by every process about once a second (`take_over_dead_executors`):
-//! - an executor is *ours* once this process has seen a session holding its liveness key
-//!   (`liveness`) under its listener's name; an executor never seen so (an official-SDK process, a
-//!   dbos-native process that died before this one started) is never touched;
+//! - an executor is *ours* once it is in the registry (`liveness`): our processes register their
+//!   executor ID whenever their listener takes its liveness lock; an executor never registered (an
+//!   official-SDK process) is never touched;
 //! - it is *dead* once no session holds its key; this process notes when it first saw that, on its own
 //!   monotonic clock (no clocks are compared across hosts);
 //! - once it has been dead for the grace period, the first process to get its key as a transaction
 //!   lock (which also proves no session holds it) puts its PENDING rows of this application and
-//!   version back on their queues, as the SDK's recovery does (`takeover` below). Dispatch then claims
-//!   them, on any live process of the version, and runs each from its checkpoints as recovery does.
+//!   version back on their queues, as the SDK's recovery does (`take_over` below), and drops it from
+//!   the registry if it has no PENDING row left. Dispatch then claims them, on any live process of the
+//!   version, and runs each from its checkpoints as recovery does.
 //!
 //! Bound: a takeover happens within grace + about two scans (one to notice the key free, one to act)
 //! after Postgres ended the dead process's session. A killed process's session ends at once (the
@@ -32,7 +33,9 @@ use super::error::Result;
 use super::recovery::INTERNAL_QUEUE;
 use super::status::Status;
 use super::Engine;
-use liveness::{liveness_key, liveness_objid, LISTENER_APP_PREFIX, LIVENESS_SPACE};
+use liveness::{
+    liveness_key, liveness_objid, LivenessId, LIVENESS_SPACE, REGISTRY_FN, REGISTRY_SERVICE,
+};
 
 /// What one takeover moved: the dead executor, its workflows put back on a queue, and those queues.
 #[derive(Debug, Clone)]
@@ -42,9 +45,9 @@ pub struct TakenOver {
     pub queues: Vec<String>,
 }
 
-/// The executors this process has seen as ours, each with when it first saw it dead (None: alive).
+/// The registered executors this process has seen dead, each with when it first saw that.
 pub struct Fleet {
-    seen: Mutex<HashMap<String, Option<Instant>>>,
+    dead_since: Mutex<HashMap<String, Instant>>,
     /// Whether this engine is an executor that publishes its liveness (an app, not a client).
     publishes: bool,
 }
@@ -52,41 +55,37 @@ pub struct Fleet {
 impl Fleet {
     pub(crate) fn new(publishes: bool) -> Self {
         Fleet {
-            seen: Mutex::default(),
+            dead_since: Mutex::default(),
             publishes,
         }
     }
 
     /// The executor whose liveness the listener's session holds; None for a client (several
     /// clients share one executor ID, and none runs workflows).
-    pub(crate) fn liveness_id(&self, executor_id: &str) -> Option<String> {
-        self.publishes.then(|| executor_id.to_string())
+    pub(crate) fn liveness_id(&self, executor_id: &str, schema_q: &str) -> Option<LivenessId> {
+        self.publishes.then(|| LivenessId {
+            executor_id: executor_id.to_string(),
+            schema_q: schema_q.to_string(),
+        })
     }
 
-    /// Records one look at the liveness keys (`(application_name, objid)` of each session holding
-    /// one) and returns the executors dead for at least `grace`, never `me`.
-    fn observe(&self, holders: &[(Option<String>, i64)], me: &str, grace: Duration) -> Vec<String> {
-        let held: HashSet<i64> = holders.iter().map(|(_, objid)| *objid).collect();
+    /// Records one look at the registry and at the held keys (`pg_locks.objid`s) and returns the
+    /// registered executors dead for at least `grace`, never `me`.
+    fn observe(
+        &self,
+        registered: &[String],
+        held: &HashSet<i64>,
+        me: &str,
+        grace: Duration,
+    ) -> Vec<String> {
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for (name, objid) in holders {
-            let Some(id) = name
-                .as_deref()
-                .and_then(|n| n.strip_prefix(LISTENER_APP_PREFIX))
-            else {
-                continue;
-            };
-            // The name and the key must agree: a truncated name, or a session holding another key,
-            // identifies nobody.
-            if id != me && liveness_objid(id) == *objid {
-                seen.insert(id.to_string(), None);
-            }
-        }
+        let mut dead_since = self.dead_since.lock().unwrap_or_else(|p| p.into_inner());
+        dead_since.retain(|id, _| registered.contains(id));
         let mut due = Vec::new();
-        for (id, dead_since) in seen.iter_mut() {
-            if held.contains(&liveness_objid(id)) {
-                *dead_since = None;
-            } else if now.duration_since(*dead_since.get_or_insert(now)) >= grace {
+        for id in registered {
+            if id == me || held.contains(&liveness_objid(id)) {
+                dead_since.remove(id);
+            } else if now.duration_since(*dead_since.entry(id.clone()).or_insert(now)) >= grace {
                 due.push(id.clone());
             }
         }
@@ -94,7 +93,7 @@ impl Fleet {
     }
 
     fn forget(&self, executor_id: &str) {
-        self.seen
+        self.dead_since
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(executor_id);
@@ -103,45 +102,56 @@ impl Fleet {
 
 impl Engine {
     /// One look at the fleet: takes over every executor of ours dead for at least `grace` (see the
-    /// module's rule). Returns what it moved; the caller wakes the queues.
+    /// module's rule). Returns the takeovers that moved workflows; the caller wakes their queues.
     pub async fn take_over_dead_executors(&self, grace: Duration) -> Result<Vec<TakenOver>> {
-        let holders = self.liveness_holders().await?;
+        let (registered, held) = self.fleet_view().await?;
         let due = self
             .fleet
-            .observe(&holders, &self.identity.executor_id, grace);
+            .observe(&registered, &held, &self.identity.executor_id, grace);
         let mut moved = Vec::new();
         for id in due {
             if let Some(t) = self.take_over(&id).await? {
                 self.fleet.forget(&id);
-                moved.push(t);
+                if !t.workflow_ids.is_empty() {
+                    moved.push(t);
+                }
             }
         }
         Ok(moved)
     }
 
-    /// The sessions holding a liveness key in this database, with their `application_name`.
-    /// Transactions, locks: one autocommit SELECT of the lock and activity views, no locks taken.
-    async fn liveness_holders(&self) -> Result<Vec<(Option<String>, i64)>> {
-        let sql = "SELECT a.application_name, l.objid::bigint FROM pg_locks l \
-                   LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
-                   WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objsubid = 2 AND l.granted \
-                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    /// The registered executors, and the liveness keys held in this database (`pg_locks.objid`).
+    /// Transactions, locks: two autocommit SELECTs (the registry, the lock view), no locks taken.
+    async fn fleet_view(&self) -> Result<(Vec<String>, HashSet<i64>)> {
+        let registry = format!(
+            "SELECT key FROM {}.event_dispatch_kv WHERE service_name = '{REGISTRY_SERVICE}' AND workflow_fn_name = '{REGISTRY_FN}'",
+            self.schema_q
+        );
+        let held = "SELECT l.objid::bigint FROM pg_locks l \
+                    WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objsubid = 2 AND l.granted \
+                      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
         let space = i64::from(LIVENESS_SPACE);
         self.retrying(|| async {
-            let rows = self.query(sql, &[&space]).await?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            let registered = self.query(&registry, &[]).await?;
+            let keys = self.query(held, &[&space]).await?;
+            Ok((
+                registered.iter().map(|r| r.get(0)).collect(),
+                keys.iter().map(|r| r.get(0)).collect(),
+            ))
         })
         .await
     }
 
     /// Puts a dead executor's PENDING workflows of this application and version back on their queues
     /// (direct starts on the internal queue), exactly as the SDK's recovery re-enqueues them. None if
-    /// its key is held (it came back, or another process is taking it over now).
+    /// its key is held (it came back, or another process is taking it over now). It leaves the registry
+    /// once it has no PENDING workflow (of any version or application).
     ///
     /// Transactions, locks: one READ COMMITTED transaction. `pg_try_advisory_xact_lock` on the
     /// executor's liveness key, held to commit: it fails while any session holds the key, so it both
     /// proves the executor dead and makes this the only taker; a process of that executor that
-    /// reconnects meanwhile waits for it (`liveness::hold`). The UPDATE then locks each row it moves.
+    /// reconnects meanwhile waits for it (`liveness::hold`). The UPDATE then locks each row it moves;
+    /// the DELETE, the registry row.
     /// Safe to retry: a retry finds the moved rows ENQUEUED and moves nothing.
     async fn take_over(&self, executor_id: &str) -> Result<Option<TakenOver>> {
         let s = &self.schema_q;
@@ -153,6 +163,10 @@ impl Engine {
              WHERE status = {pending} AND executor_id = $1 AND application_version = $2 \
                AND (application_name = ANY($3) OR application_name IS NULL) \
              RETURNING workflow_uuid, queue_name"
+        );
+        let unregister = format!(
+            "DELETE FROM {s}.event_dispatch_kv WHERE service_name = '{REGISTRY_SERVICE}' AND workflow_fn_name = '{REGISTRY_FN}' \
+               AND key = $1 AND NOT EXISTS (SELECT 1 FROM {s}.workflow_status WHERE executor_id = $1 AND status = {pending})"
         );
         let names = vec![self.identity.app_name.clone()];
         let key = liveness_key(executor_id);
@@ -175,6 +189,7 @@ impl Engine {
                     &[&executor_id, &self.identity.app_version, &names, &now_ms()],
                 )
                 .await?;
+            tx.execute(&unregister, &[&executor_id]).await?;
             tx.commit().await?;
             let mut queues: Vec<String> = rows.iter().filter_map(|r| r.get(1)).collect();
             queues.sort();
@@ -193,31 +208,32 @@ impl Engine {
 mod tests {
     use super::*;
 
-    fn listener(id: &str) -> (Option<String>, i64) {
-        (
-            Some(format!("{LISTENER_APP_PREFIX}{id}")),
-            liveness_objid(id),
-        )
-    }
-
     #[test]
-    fn only_executors_seen_holding_their_key_are_taken_and_only_after_the_grace() {
+    fn only_registered_executors_whose_key_is_free_are_due_and_only_after_the_grace() {
         let fleet = Fleet::new(true);
         let zero = Duration::ZERO;
-        // A pool connection's name or a name that does not match its key identifies nobody.
-        let stray = (Some("dbos_native_x_v1".to_string()), liveness_objid("x"));
-        let wrong = (Some(format!("{LISTENER_APP_PREFIX}y")), liveness_objid("z"));
+        let registered = vec!["a".to_string(), "me".to_string()];
+        let held_a: HashSet<i64> = [liveness_objid("a")].into();
+        let none = HashSet::new();
+        // Alive, or me: never due.
+        assert!(fleet.observe(&registered, &held_a, "me", zero).is_empty());
+        // "a" is gone: due at once with no grace, never with a long one.
         assert!(fleet
-            .observe(&[listener("a"), listener("me"), stray, wrong], "me", zero)
+            .observe(&registered, &none, "me", Duration::from_secs(60))
             .is_empty());
-        // "a" is gone: due at once with no grace, never with a long one; "me", "x", "y" never.
-        assert!(fleet.observe(&[], "me", Duration::from_secs(60)).is_empty());
-        assert_eq!(fleet.observe(&[], "me", zero), vec!["a".to_string()]);
-        // Back (or a collision holds its key): alive again.
+        assert_eq!(
+            fleet.observe(&registered, &none, "me", zero),
+            vec!["a".to_string()]
+        );
+        // Back (or a collision holds its key): alive again; out of the registry: forgotten.
+        assert!(fleet.observe(&registered, &held_a, "me", zero).is_empty());
         assert!(fleet
-            .observe(&[(None, liveness_objid("a"))], "me", zero)
+            .observe(&["me".to_string()], &none, "me", zero)
             .is_empty());
-        fleet.forget("a");
-        assert!(fleet.observe(&[], "me", zero).is_empty());
+        assert!(fleet
+            .dead_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty());
     }
 }
