@@ -195,7 +195,14 @@ async fn a_dead_executor_of_ours_is_taken_over_once_after_the_grace_and_nothing_
         .expect("look")
         .is_empty());
     assert_eq!(registered(&c).await, vec!["local"]);
-    assert_eq!(rows(&c).await.iter().filter(|r| r.starts_with("s-direct PENDING stranger")).count(), 1);
+    assert_eq!(
+        rows(&c)
+            .await
+            .iter()
+            .filter(|r| r.starts_with("s-direct PENDING stranger"))
+            .count(),
+        1
+    );
     taker.close();
 }
 
