@@ -32,11 +32,12 @@ async fn engine_as(url: &str, executor_id: &str) -> Engine {
     .expect("engine")
 }
 
-/// How many sessions hold `executor`'s liveness key, and under which application names.
+/// The sessions holding `executor`'s liveness key in this database (keys are per database), by application name.
 async fn holders(c: &Client, executor: &str) -> Vec<String> {
     c.query(
         "SELECT coalesce(a.application_name, '') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2 AND l.granted",
+         WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2 AND l.granted \
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         &[&i64::from(LIVENESS_SPACE), &i64::from(liveness_key(executor) as u32)],
     )
     .await
