@@ -1,7 +1,8 @@
-// Scale-out: three app processes (executors scale-0..2, one app name and version) on one database with
+// Scale-out: four app processes (executors scale-0..3, one app name and version) on one database with
 // 10,000 workflows in all blocked in DBOS.recv or DBOS.getEvent. While they wait, each process holds at
 // most its pool (systemDatabasePoolSize, 10) plus one LISTEN connection, whatever its number of waiters.
-// A SIGKILLed process relaunched under the same executor ID recovers exactly its own workflows. Then
+// A SIGKILLed process relaunched under the same executor ID recovers exactly its own workflows (it is
+// back within the fleet's 10 s takeover grace, so the others take none of them over). Then
 // sends and setEvents from the *next* process (messages and events cross processes) wake every waiter,
 // and each completes exactly once with the value meant for it.
 //
@@ -20,7 +21,7 @@ import { freshDatabase, query, sleep } from './helpers/db';
 const script = path.join(__dirname, 'apps', 'scale-app.js');
 const TOTAL = Number(process.env.DBOS_TEST_SCALE_N ?? '10000');
 const POLL_MS = Number(process.env.DBOS_TEST_SCALE_POLL_MS ?? '300000');
-const PROCS = 3;
+const PROCS = 4;
 const COUNTS = Array.from({ length: PROCS }, (_, k) => Math.floor(TOTAL / PROCS) + (k < TOTAL % PROCS ? 1 : 0));
 const POOL_SIZE = 10; // systemDatabasePoolSize's default, which the apps use
 const VERSION = 'scale-v1';
@@ -211,7 +212,7 @@ describe(`${TOTAL} waiters in ${PROCS} processes`, () => {
     assert.deepEqual(
       byExecutor.map((r) => [r.executor_id, Number(r.n)]),
       [[`scale-${VICTIM}`, COUNTS[VICTIM]]],
-      `the recovered workflows were claimed by ${JSON.stringify(byExecutor)} (runs in scale-0, scale-1: ${stolen.join(', ')})`,
+      `the recovered workflows were claimed by ${JSON.stringify(byExecutor)} (runs in the others: ${stolen.join(', ')})`,
     );
     const ran = runs(logOf(VICTIM, 1));
     assert.deepEqual([...ran.keys()].sort(), expectedIDs(VICTIM).sort());

@@ -1,7 +1,9 @@
 // Chaos test of dbos-native (issue 5, reliability): N worker processes share one system database and run ~100
 // long-lived "account" workflows (chaos/worker.ts); a driver sends thousands of messages to them with DBOSClient.send
 // (some twice with the same idempotency key) while a killer SIGKILLs a random worker every few seconds and restarts
-// it under the same executor ID, and (with --pg-restart) Postgres itself is restarted twice. At the end every
+// it under the same executor ID, and (with --pg-restart) Postgres itself is restarted twice. One more worker is
+// killed once, early in the window, and never comes back: the others take its workflows over (README, "A fleet of
+// processes"), and they must finish like every other. At the end every
 // workflow is stopped by a message and the invariants are checked from the database and through the API:
 //   - every message was inserted once and consumed exactly once (dbos.notifications, DBOS.recv checkpoints);
 //   - each account's result and its last `balance` event equal the sum of the amounts sent to it;
@@ -25,6 +27,7 @@
 //                           short 200, long 600; 0: none)
 //   --time-limit S          hard limit for the whole run (default: short 150, long 900)
 //   --keep                  keep the work directory (step logs, worker stderr) even when the run passes
+//   --no-lost-worker        no extra worker killed for good (default: one, killed at 30% of the window)
 // Database: a throwaway embedded Postgres (deleted at the end), or, if DBOS_SYSTEM_DATABASE_URL is set, a fresh
 // database `dbos_chaos_<pid>` on that server (dropped at the end; no Postgres restarts then).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -85,10 +88,12 @@ interface Options {
   timeLimitS: number;
   drainSeconds: number;
   keep: boolean;
+  /** One more worker, killed once and never restarted (its workflows are taken over). */
+  lostWorker: boolean;
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`chaos: ${msg}\nUsage: npm run chaos [-- --short] [--workers N] [--workflows N] [--messages N] [--seconds S] [--seed N] [--pg-restart|--no-pg-restart] [--pg-restarts N] [--kill-every MIN-MAX] [--time-limit S] [--keep]\n`);
+  process.stderr.write(`chaos: ${msg}\nUsage: npm run chaos [-- --short] [--workers N] [--workflows N] [--messages N] [--seconds S] [--seed N] [--pg-restart|--no-pg-restart] [--pg-restarts N] [--kill-every MIN-MAX] [--time-limit S] [--keep] [--no-lost-worker]\n`);
   process.exit(2);
 }
 
@@ -114,6 +119,7 @@ function parseOptions(argv: string[]): Options {
     timeLimitS: short ? 150 : 900,
     drainSeconds: short ? 60 : 180,
     keep: false,
+    lostWorker: true,
   };
   const int = (v: string | undefined, name: string, min: number): number => {
     const n = Number(v);
@@ -156,6 +162,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--keep':
         o.keep = true;
+        break;
+      case '--no-lost-worker':
+        o.lostWorker = false;
         break;
       case '--queue-jobs':
         o.queueJobs = int(argv[++i], a, 0);
@@ -495,6 +504,9 @@ const MAX_CRASH_RESPAWNS = 30;
 class WorkerSlot {
   instances = 0;
   startedAll = false;
+  /** The slot killed for good: the killer spares it until `loseWorker` kills it, then it stays down. */
+  doomed = false;
+  lost = false;
   proc: Proc | undefined;
   done: Extract<WorkerMessage, { kind: 'done' }> | undefined;
 
@@ -795,7 +807,7 @@ async function killer(run: Run, rand: () => number, until: number): Promise<void
     const wait = opts.killMinMs + rand() * (opts.killMaxMs - opts.killMinMs);
     if (Date.now() + wait > until) return;
     await sleep(wait);
-    const alive = run.slots.filter((s) => s.alive);
+    const alive = run.slots.filter((s) => s.alive && !s.doomed);
     const slot = alive[Math.floor(rand() * alive.length)];
     if (!slot) continue;
     await slot.kill();
@@ -804,6 +816,18 @@ async function killer(run: Run, rand: () => number, until: number): Promise<void
     await sleep(opts.pauseMinMs + rand() * (opts.pauseMaxMs - opts.pauseMinMs));
     if (!slot.alive) slot.spawn();
   }
+}
+
+/** Kills the doomed slot once, at `at` and once its workflows all exist; it is never restarted. */
+async function loseWorker(run: Run, at: number): Promise<void> {
+  const slot = run.slots.find((s) => s.doomed);
+  if (!slot) return;
+  await sleep(at - Date.now());
+  await waitUntil('the doomed worker to start its workflows', () => slot.startedAll && slot.alive, 90_000);
+  slot.lost = true;
+  await slot.kill();
+  run.kills++;
+  log(`killed ${slot.executor} for good: the others must take its ${slot.accounts.length} workflows over`);
 }
 
 /** Postgres restarts spread over the window, alternately `pg_ctl restart -m fast` and stop / 5 s down / start. */
@@ -1180,7 +1204,9 @@ async function main(): Promise<number> {
       deadline: t0 + opts.timeLimitS * 1000 - 5000,
     };
     const r = run;
-    for (let w = 1; w <= opts.workers; w++) r.slots.push(new WorkerSlot(r, w, ids.filter((_, i) => i % opts.workers === w - 1)));
+    const slotCount = opts.workers + (opts.lostWorker ? 1 : 0);
+    for (let w = 1; w <= slotCount; w++) r.slots.push(new WorkerSlot(r, w, ids.filter((_, i) => i % slotCount === w - 1)));
+    if (opts.lostWorker) r.slots[slotCount - 1]!.doomed = true;
 
     // The first worker migrates the fresh database; the others start once it is up.
     const first = r.slots[0]!;
@@ -1205,6 +1231,7 @@ async function main(): Promise<number> {
 
     const killing = killer(r, killRand, windowEnd);
     const pg = opts.pgRestart ? pgChaos(r, windowStart, windowEnd, counters) : Promise.resolve();
+    const losing = loseWorker(r, windowStart + (windowEnd - windowStart) * 0.3);
     const sending = (async () => {
       // Destinations must exist before a send (else: "non-existent destination"); retries would cover it too.
       await waitUntil(
@@ -1225,12 +1252,12 @@ async function main(): Promise<number> {
       await sendPlan(r, snd, plan, ids, windowStart + (windowEnd - windowStart) * 0.85);
     })();
     const enqueueing = q.enqueueAll(windowStart + (windowEnd - windowStart) * 0.85);
-    const settled = await Promise.allSettled([killing, pg, sending, enqueueing]);
+    const settled = await Promise.allSettled([killing, pg, sending, enqueueing, losing]);
     await canceller.finish();
     for (const [i, res] of settled.entries()) {
       if (res.status === 'rejected') {
-        r.errors.add('harness', `${['killer', 'pg restart', 'sender', 'queue enqueuer'][i]}: ${errorText(res.reason)}`);
-        log(`harness ${['killer', 'pg restart', 'sender', 'queue enqueuer'][i]} failed: ${errorText(res.reason)}`);
+        r.errors.add('harness', `${['killer', 'pg restart', 'sender', 'queue enqueuer', 'worker loser'][i]}: ${errorText(res.reason)}`);
+        log(`harness ${['killer', 'pg restart', 'sender', 'queue enqueuer', 'worker loser'][i]} failed: ${errorText(res.reason)}`);
       }
     }
     // Which sends succeeded (a send that kept failing is reported as a harness problem, not as a lost message).
@@ -1244,7 +1271,7 @@ async function main(): Promise<number> {
     // ---- final phase: everybody up, stop every workflow by message, wait for the workers to finish
     r.phase = 'final';
     if (!(await waitForDatabase(r.db.url, 60_000))) throw new Error('Postgres is not reachable after the chaos window');
-    for (const s of r.slots) if (!s.alive) s.spawn();
+    for (const s of r.slots) if (!s.alive && !s.lost) s.spawn();
     for (let a = 0; a < ids.length; a++) {
       const id = ids[a]!;
       const seq = plan.perAccount[a]!.length + 1;
@@ -1255,13 +1282,13 @@ async function main(): Promise<number> {
     try {
       await waitUntil(
         'every workflow to finish and every worker to report its own done',
-        async () => r.slots.every((s) => s.done !== undefined) && (await unfinished(r.db.url, [...ids, ...q.ids])) === 0,
+        async () => r.slots.every((s) => s.lost || s.done !== undefined) && (await unfinished(r.db.url, [...ids, ...q.ids])) === 0,
         // Leave time to check (and report) before the hard limit.
         Math.max(5000, Math.min(opts.drainSeconds * 1000, r.deadline - 40_000 - Date.now())),
       );
       // Only now may workers leave (one may be running another's workflow): SIGTERM = DBOS.shutdown, exit 0.
       await Promise.all(
-        r.slots.map(async (s) => {
+        r.slots.filter((s) => !s.lost).map(async (s) => {
           if (!(await s.terminate(30_000))) shutdownProblems.push(`${s.executor}: did not exit 0 within 30 s of SIGTERM (exit ${s.proc?.exitCode}, signal ${s.proc?.exitSignal})`);
         }),
       );
@@ -1279,7 +1306,7 @@ async function main(): Promise<number> {
     const violations = [...c.violations, ...qc.violations];
     if (q.failed.length) violations.push(`harness: ${q.failed.length} queue calls kept failing, e.g. ${q.failed[0]}`);
     if (r.crashes.length) violations.push(...r.crashes.slice(0, 5).map((x) => `crash: ${x}`));
-    for (const s of r.slots) if (!s.done) violations.push(`worker: ${s.executor} did not finish (last instance ${s.instances})`);
+    for (const s of r.slots) if (!s.done && !s.lost) violations.push(`worker: ${s.executor} did not finish (last instance ${s.instances})`);
     violations.push(...shutdownProblems.map((x) => `worker: ${x}`));
     if (snd.failed.length) violations.push(`harness: ${snd.failed.length} sends kept failing, e.g. ${snd.failed[0]}`);
     ok = violations.length === 0 && c.consumed === opts.messages;
@@ -1291,6 +1318,7 @@ async function main(): Promise<number> {
     const line = summary(ok ? 'ok' : 'FAILED', {
       workflows: opts.workflows,
       workers: opts.workers,
+      lost_workers: r.slots.filter((s) => s.lost).length,
       kills: r.kills,
       crashes: r.crashes.length,
       launch_retries: r.launchRetries,

@@ -52,6 +52,11 @@ export declare class NativeEngine {
    * client's enqueue (no executor; only the application and version the row names).
    */
   enqueueChildByName(parentId: string, parentToken: string, functionId: number, wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /**
+   * Takes over the executors of ours that have been dead for `graceMs` (their PENDING workflows of
+   * this application and version go back on their queues); returns what moved.
+   */
+  takeOverDeadExecutors(graceMs: number): Promise<Array<JsTakenOver>>
   /** The workflow's recorded operations in function order; null if there is no such workflow. */
   listWorkflowSteps(workflowId: string, options: JsListSteps): Promise<Array<JsStepRow> | undefined | null>
   /** Forks a workflow into a new ENQUEUED one (see `engine::workflows::fork`). */
@@ -696,6 +701,13 @@ export interface JsStreamWrite {
   key: string
   value: string
   serialization: string | null
+}
+
+/** Mirrors `engine::fleet::TakenOver`: a dead executor's workflows now back on these queues. */
+export interface JsTakenOver {
+  executorId: string
+  workflowIds: Array<string>
+  queues: Array<string>
 }
 
 /** Mirrors `engine::app_versions::VersionRow` (the SDK's `VersionInfo`). */

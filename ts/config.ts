@@ -59,6 +59,12 @@ export interface DBOSConfig {
   schedulerPollingIntervalMs?: number;
   observabilityQueryTimeoutMs?: number;
   systemDatabaseIdleTransactionTimeoutMs?: number;
+  /**
+   * dbos-native only. True (default): this process takes over the PENDING workflows of dbos-native executors of
+   * this application and version that died for good (README, "Self-healing fleet"). False keeps DBOS's
+   * per-executor behaviour: only a process relaunched under the same executor ID recovers its workflows.
+   */
+  takeOverDeadExecutors?: boolean;
   /** @deprecated Ignored: the admin server has been removed. */
   adminPort?: number;
   /** @deprecated Ignored: the admin server has been removed. */

@@ -10,6 +10,8 @@ import { setCustomSerializer } from './serialization';
 import { destroyLifecycleCallbacks, initializeLifecycleCallbacks } from './lifecycle-callbacks';
 // --- schedules (firing)
 import { startScheduleFiring } from './schedule-fire';
+// --- fleet (takeover of dead executors)
+import { startTakeover } from './takeover';
 
 interface Runtime {
   executor: Executor;
@@ -65,6 +67,9 @@ async function doLaunch(): Promise<void> {
   if (!cfg || typeof cfg.name !== 'string' || cfg.name.length === 0) {
     throw new DBOSInitializationError('DBOS.setConfig({ name }) must be called with an application name before DBOS.launch()');
   }
+  if (cfg.takeOverDeadExecutors !== undefined && typeof cfg.takeOverDeadExecutors !== 'boolean') {
+    throw new DBOSInitializationError(`takeOverDeadExecutors must be a boolean, not ${typeof cfg.takeOverDeadExecutors}`);
+  }
   let url = cfg.systemDatabaseUrl ?? process.env.DBOS_SYSTEM_DATABASE_URL;
   let embedded: EmbeddedPostgresHandle | undefined;
   if (!url) {
@@ -113,6 +118,7 @@ async function doLaunch(): Promise<void> {
     await initializeLifecycleCallbacks();
     // --- schedules (firing): the SDK's scheduler loop starts with the lifecycle callbacks; it ends when the engine closes.
     startScheduleFiring(exec, cfg.schedulerPollingIntervalMs);
+    if (cfg.takeOverDeadExecutors ?? true) startTakeover(exec);
   } catch (e) {
     // Not shutdown(): it waits for this very launch to settle.
     await closeRuntime();

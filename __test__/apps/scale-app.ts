@@ -1,10 +1,10 @@
 // One of the scale-out test's app processes. Configured by env:
-//   DBOS_SYSTEM_DATABASE_URL, DBOS__VMID (executor), INDEX=k (0..2), COUNTS=<n0,n1,n2> (workflows per process),
+//   DBOS_SYSTEM_DATABASE_URL, DBOS__VMID (executor), INDEX=k (0..n-1), COUNTS=<n0,n1,...> (workflows per process),
 //   LOG (events `<name> <epoch ms>` are appended here), POLL_MS (the waits' poll interval)
 //   START=1   starts this process's COUNTS[k] waiters `w-<k>-<i>` at once (a relaunch recovers them instead):
 //             even i wait in DBOS.recv('go'), odd i in DBOS.getEvent(`pub-<k>-<i/100>`, `w-<k>-<i>`);
 //             each returns what it received, so the test can check the value.
-// On SIGUSR2 it wakes the next process's waiters (k+1 mod 3): DBOS.send(`w-<j>-<i>`,
+// On SIGUSR2 it wakes the next process's waiters (k+1 mod n): DBOS.send(`w-<j>-<i>`,
 // `m-<j>-<i>`, 'go') from plain code for the recv waiters, and publisher workflows `pub-<j>-<c>` that
 // setEvent(`w-<j>-<i>`, `e-<j>-<i>`) for the getEvent waiters; then logs `sent`.
 // Every execution of a waiter's body logs `run-<id>` (a replay after recovery logs it again), so the test

@@ -13,6 +13,8 @@ mod debounce;
 mod dispatch;
 mod enqueue;
 mod errors;
+// --- fleet (takeover of dead executors)
+mod fleet;
 mod introspection;
 mod management;
 mod queues;

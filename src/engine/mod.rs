@@ -15,6 +15,8 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 mod fence;
+// --- fleet (takeover of dead executors)
+pub mod fleet;
 pub mod held;
 pub mod listener;
 pub mod messages;
@@ -169,6 +171,8 @@ pub struct Engine {
     done_notices: done_notices::DoneNotices,
     // --- schedules (firing): which schedules this process fires, and when (`schedules::fire`).
     firing: schedules::fire::Firing,
+    // --- fleet: the executors this process has seen as ours, and since when each looks dead.
+    fleet: fleet::Fleet,
 }
 
 impl Engine {
@@ -258,6 +262,13 @@ impl Engine {
             runtime: tokio::runtime::Handle::current(),
             origin: uuid::Uuid::new_v4().simple().to_string(),
             firing: Default::default(),
+            // A client (lazy schema) is no executor: it publishes no liveness.
+            // Behind a transaction pooler with no direct listen URL, the listener's session lock
+            // would sit on a pooled server connection: such a process publishes no liveness.
+            fleet: fleet::Fleet::new(
+                opts.schema_mode != SchemaMode::Lazy
+                    && !(opts.transaction_pooling && opts.listen_url.is_none()),
+            ),
             done_notices: done_notices::DoneNotices::start(
                 pool.clone(),
                 statements,
