@@ -177,7 +177,8 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
   const inserted = await insertOnQueue(req.engine, row, returnExisting, () => req.engine.enqueueForClient(row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
-  // The app processes serving the queue claim it now rather than at their next poll: the insert notified them.
+  // The app processes serving the queue claim it now rather than at their next poll: the engine notifies them once
+  // the row is committed (queue_notices.rs).
   if (!inserted.outcome.shouldExecute) checkReuse(row, inserted.outcome, o.workflowIDReusePolicy);
   return row.workflowId;
 }

@@ -38,7 +38,7 @@ export async function enqueueDebounced(
   const inserted = await insertOnQueue(c.engine, row, false, () => c.engine.enqueueForClient(row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
-  // The insert notified the queue's dispatchers (enqueueForClient does).
+  // enqueueForClient notifies the queue's dispatchers once the row is committed.
   if (!inserted.outcome.shouldExecute) checkReuse(row, inserted.outcome, undefined);
   return row.workflowId;
 }

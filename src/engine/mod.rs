@@ -8,6 +8,7 @@ mod completion;
 mod conn;
 pub mod db;
 mod done_notices;
+mod queue_notices;
 mod waiting_presence;
 // --- debouncer
 pub mod debounce;
@@ -169,6 +170,8 @@ pub struct Engine {
     origin: String,
     /// Queued workflows' completions, notified after they commit (see `done_notices`).
     done_notices: done_notices::DoneNotices,
+    /// A client's enqueues, notified after they commit (see `queue_notices`).
+    queue_notices: queue_notices::QueueNotices,
     // --- schedules (firing): which schedules this process fires, and when (`schedules::fire`).
     firing: schedules::fire::Firing,
     // --- fleet: the executors this process has seen as ours, and since when each looks dead.
@@ -234,6 +237,7 @@ impl Engine {
         let schema_q = db::quote_ident(&opts.schema);
         let statements = conn::StatementMode::new(opts.transaction_pooling);
         let closed = Arc::new(Closer::new());
+        let origin = uuid::Uuid::new_v4().simple().to_string();
         let engine = Engine {
             pool: pool.clone(),
             config,
@@ -260,7 +264,7 @@ impl Engine {
             held: held::Held::default(),
             parked: parked::Parked::default(),
             runtime: tokio::runtime::Handle::current(),
-            origin: uuid::Uuid::new_v4().simple().to_string(),
+            origin: origin.clone(),
             firing: Default::default(),
             // A client (lazy schema) is no executor: it publishes no liveness.
             // Behind a transaction pooler with no direct listen URL, the listener's session lock
@@ -271,8 +275,15 @@ impl Engine {
             ),
             done_notices: done_notices::DoneNotices::start(
                 pool.clone(),
+                statements.clone(),
+                closed.clone(),
+                &tokio::runtime::Handle::current(),
+            ),
+            queue_notices: queue_notices::QueueNotices::start(
+                pool.clone(),
                 statements,
                 closed.clone(),
+                listener::queue_payload_prefix(&origin),
                 &tokio::runtime::Handle::current(),
             ),
         };

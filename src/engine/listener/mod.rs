@@ -52,6 +52,11 @@ enum Heard {
 /// Separates the origin from the queue name in a queue notification.
 const ORIGIN_SEPARATOR: char = '\u{1f}';
 
+/// What a queue notification of the engine of this origin starts with.
+pub(crate) fn queue_payload_prefix(origin: &str) -> String {
+    format!("{origin}{ORIGIN_SEPARATOR}")
+}
+
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// Polling mode (`useListenNotify: false`, or transaction pooling without a listen URL): nothing

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{is_completion_key, Listener, Offered, ORIGIN_SEPARATOR, QUEUES_CHANNEL};
+use super::{is_completion_key, Listener, Offered, QUEUES_CHANNEL};
 use crate::engine::db::now_ms;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::Engine;
@@ -73,7 +73,7 @@ impl Engine {
 
     /// What a queue notification of this engine starts with: its origin, then the separator.
     pub(crate) fn notify_prefix(&self) -> String {
-        format!("{}{ORIGIN_SEPARATOR}", self.origin)
+        super::queue_payload_prefix(&self.origin)
     }
 
     /// Tells every listening process that `queue` has new work (delivered when this commits: here,

@@ -175,19 +175,16 @@ impl Engine {
         let mut params: Vec<Param> = Self::start_params(wf, &attempts, &owner, &stamp).to_vec();
         params.extend([&wf.inputs as Param, &finished, &wf.output, &wf.error]);
         params.extend([&wf.debounce_deadline_epoch_ms as Param, &wf.is_debounced]);
-        let prefix = self.notify_prefix();
-        let sql = match starter {
-            Starter::Own => &self.sql.workflows.start.one,
-            Starter::Client => {
-                params.push(&prefix);
-                &self.sql.workflows.start.one_client
-            }
-        };
-        self.retrying(|| async {
-            let row = self.query_one(sql, &params).await?;
-            start_outcome(&row, wf)
-        })
-        .await
+        let outcome = self
+            .retrying(|| async {
+                let row = self
+                    .query_one(&self.sql.workflows.start.one, &params)
+                    .await?;
+                start_outcome(&row, wf)
+            })
+            .await?;
+        self.notify_client_enqueue(starter, wf, &outcome);
+        Ok(outcome)
     }
 
     pub(crate) fn normalise(wf: &NewWorkflow) -> Result<NewWorkflow> {
@@ -428,12 +425,7 @@ impl Engine {
         let attributes = column(items, |w| w.attributes.as_deref());
         let debounce_deadlines = column(items, |w| w.debounce_deadline_epoch_ms);
         let debounced = column(items, |w| w.is_debounced);
-        let prefix = self.notify_prefix();
-        let (sql, extra): (&str, Option<Param>) = match starter {
-            Starter::Own => (&self.sql.workflows.start.many, None),
-            Starter::Client => (&self.sql.workflows.start.many_client, Some(&prefix)),
-        };
-        let mut params: Vec<Param> = vec![
+        let params: Vec<Param> = vec![
             &ids,
             &statuses,
             &names,
@@ -464,12 +456,27 @@ impl Engine {
             &debounce_deadlines,
             &debounced,
         ];
-        params.extend(extra);
-        let rows = self.query(sql, &params).await?;
+        let rows = self.query(&self.sql.workflows.start.many, &params).await?;
         Ok(rows
             .iter()
             .zip(items)
-            .map(|(row, wf)| start_outcome(row, wf))
+            .map(|(row, wf)| {
+                let outcome = start_outcome(row, wf);
+                if let Ok(o) = &outcome {
+                    self.notify_client_enqueue(starter, wf, o);
+                }
+                outcome
+            })
             .collect())
+    }
+
+    /// A client's enqueue wakes the dispatchers of every process serving its queue, once its row
+    /// is committed (`queue_notices`); this process's own starts wake its lanes directly.
+    fn notify_client_enqueue(&self, starter: Starter, wf: &NewWorkflow, outcome: &StartOutcome) {
+        if let (Starter::Client, true, Some(queue)) =
+            (starter, outcome.should_execute, wf.queue_name.as_deref())
+        {
+            self.queue_notices.send(queue);
+        }
     }
 }

@@ -13,11 +13,6 @@ pub(crate) struct Sql {
     /// `one` for a caller's own transaction: also notifies the queue's dispatchers (at its commit).
     pub(super) in_caller_tx: String,
     pub(super) many: String,
-    /// `one` and `many` for a client's enqueue: they also notify the dispatchers of the queues of
-    /// the rows they created, at their commit ($30: the payload's prefix, the engine's origin), so
-    /// an enqueue costs one transaction, not a second one to notify.
-    pub(super) one_client: String,
-    pub(super) many_client: String,
     pub(super) child_owner_check: String,
     pub(super) child_insert: String,
     pub(super) child_input: String,
@@ -97,10 +92,23 @@ impl Sql {
         };
         // The queues' rows under names no column of `input` has.
         let queue_rows = format!("(SELECT name AS queue, partition_queue FROM {s}.queues)");
-        // The same for many workflows at once (a batch with one ID twice fails and is run singly).
-        // Transactions, locks: as `one`, for each row in input order.
-        let many = |extra_cte: &str, extra_column: &str| {
-            format!(
+        Sql {
+            // Transactions, locks: one statement; a row already there is locked by the no-op
+            // update (so a concurrent start of the same ID waits for this one, then finds its row).
+            one: one("", ""),
+            // Transactions, locks: as `one`, inside the caller's transaction (its locks are held
+            // until the caller commits); the notification is delivered at that commit, or never.
+            in_caller_tx: one(
+                &format!(
+                    ", n AS (SELECT pg_notify('{QUEUES_CHANNEL}', ws.queue_name) FROM ws \
+                       WHERE ws.creator_xid = $16::text AND ws.queue_name IS NOT NULL)"
+                ),
+                // Read, so that the notifying CTE runs (a plain SELECT in WITH runs only if read).
+                ", (SELECT count(*) FROM n) AS notified",
+            ),
+            // The same for many workflows at once (a batch with one ID twice fails and is run singly).
+            // Transactions, locks: as `one`, for each row in input order.
+            many: format!(
                 "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                    $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int4[], $12::text[], \
                    $13::text[], $14::text[], $15::text[], $16::text[], $20::bool[], $21::text[], $22::text[], \
@@ -126,43 +134,11 @@ impl Sql {
                  outp AS (INSERT INTO {s}.workflow_output (workflow_uuid, output, error) \
                    SELECT i.id, i.output, i.error FROM input i JOIN ws ON ws.workflow_uuid = i.id \
                    WHERE ws.creator_xid = i.token AND i.finished \
-                   ON CONFLICT (workflow_uuid) DO NOTHING){extra_cte} \
+                   ON CONFLICT (workflow_uuid) DO NOTHING) \
                  SELECT ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.creator_xid, \
-                   ws.serialization, q.partition_queue{extra_column} \
+                   ws.serialization, q.partition_queue \
                  FROM input i LEFT JOIN ws ON ws.workflow_uuid = i.id LEFT JOIN {queue_rows} q ON q.queue = i.queue_name \
                  ORDER BY i.ord"
-            )
-        };
-        Sql {
-            // Transactions, locks: one statement; a row already there is locked by the no-op
-            // update (so a concurrent start of the same ID waits for this one, then finds its row).
-            one: one("", ""),
-            // Transactions, locks: as `one`, inside the caller's transaction (its locks are held
-            // until the caller commits); the notification is delivered at that commit, or never.
-            in_caller_tx: one(
-                &format!(
-                    ", n AS (SELECT pg_notify('{QUEUES_CHANNEL}', ws.queue_name) FROM ws \
-                       WHERE ws.creator_xid = $16::text AND ws.queue_name IS NOT NULL)"
-                ),
-                // Read, so that the notifying CTE runs (a plain SELECT in WITH runs only if read).
-                ", (SELECT count(*) FROM n) AS notified",
-            ),
-            one_client: one(
-                &format!(
-                    ", n AS (SELECT pg_notify('{QUEUES_CHANNEL}', $30::text || ws.queue_name) FROM ws \
-                       WHERE ws.creator_xid = $16::text AND ws.queue_name IS NOT NULL)"
-                ),
-                ", (SELECT count(*) FROM n) AS notified",
-            ),
-            many: many("", ""),
-            many_client: many(
-                &format!(
-                    ", n AS (SELECT pg_notify('{QUEUES_CHANNEL}', $30::text || x.queue_name) FROM \
-                       (SELECT DISTINCT ws.queue_name FROM ws JOIN input i ON ws.workflow_uuid = i.id \
-                        WHERE ws.creator_xid = i.token AND ws.queue_name IS NOT NULL) x)"
-                ),
-                // An uncorrelated subquery: evaluated once, whatever the number of rows.
-                ", (SELECT count(*) FROM n) AS notified",
             ),
             // Transactions, locks: the first statement of `start_child_workflow`'s transaction; it
             // locks the parent's status row (`FOR NO KEY UPDATE`) until the child's rows and the
