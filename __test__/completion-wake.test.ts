@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { DBOS, DBOSClient } from 'dbos-native';
-import { query, sleep } from './helpers/db';
+import { query, sleep, within } from './helpers/db';
 import { launchedDatabase } from './helpers/scratch';
 
 const QUEUE = 'wake';
@@ -28,19 +28,6 @@ async function withClient<T>(f: (c: DBOSClient) => Promise<T>): Promise<T> {
     return await f(client);
   } finally {
     await client.destroy();
-  }
-}
-
-/** Resolves with `p`'s value, or rejects once `ms` pass. */
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not woken within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -71,7 +58,7 @@ describe('completion notices', () => {
       const result = handle.getResult(MINUTE);
       await sleep(200); // the wait is registered and announced
       await client.send('w-go', 'now', 'go');
-      assert.equal(await within(WOKEN_WITHIN_MS, 'w-go', result), 'now');
+      assert.equal(await within(result, WOKEN_WITHIN_MS, 'w-go'), 'now');
     });
   });
 
@@ -81,7 +68,7 @@ describe('completion notices', () => {
       for (let i = 0; i < 4; i++) {
         await sleep(2_300); // past the announcement's linger: the lock is released between rounds
         const handle = await client.enqueue<typeof quick>({ queueName: QUEUE, workflowName: 'quick', workflowID: `race-${i}` }, i);
-        assert.equal(await within(WOKEN_WITHIN_MS, `race-${i}`, handle.getResult(MINUTE)), i * 2);
+        assert.equal(await within(handle.getResult(MINUTE), WOKEN_WITHIN_MS, `race-${i}`), i * 2);
       }
     });
   });
@@ -104,7 +91,7 @@ describe('completion notices', () => {
         const result = handle.getResult(MINUTE);
         await sleep(200);
         await client.send('loud', 'x', 'go');
-        await within(WOKEN_WITHIN_MS, 'loud', result);
+        await within(result, WOKEN_WITHIN_MS, 'loud');
       });
       assert.ok(watched.some((p) => p.split('\u001e').includes('loud')), `heard ${JSON.stringify(watched)}`);
     });
@@ -124,7 +111,7 @@ describe('completion notices', () => {
       assert.ok(Number(killed[0]?.n) >= 2, 'both listeners were cut');
       await sleep(1_500); // reconnected (1 s delay), announced again
       await client.send('w-reconnect', 'again', 'go');
-      assert.equal(await within(WOKEN_WITHIN_MS, 'w-reconnect', result), 'again');
+      assert.equal(await within(result, WOKEN_WITHIN_MS, 'w-reconnect'), 'again');
     });
   });
 });
