@@ -18,7 +18,7 @@
 //   (`holdStart`, `releaseAtEndOfTurn`, `heldStartWritten`); the start call returns only once the row committed.
 // - The first write that failed is kept on the workflow (`writeError`) and thrown at its next durable
 //   operation: the workflow stops where it would have stopped had it waited.
-// Tests holding this: write-behind.test.ts, held-start.test.ts (and tests/engine.rs for the engine side).
+// Tests holding this: write-behind.test.ts, held-start.test.ts (and tests/all/engine.rs for the engine side).
 import type { DBOSError } from './error';
 import type { WorkflowState } from './context';
 import { dbosErrorFromNative, type Engine, type NewWorkflow } from './native';

@@ -7,15 +7,13 @@ use dbos_native::engine::schedules::fire::FiringOptions;
 use dbos_native::engine::schedules::store::ScheduleRecord;
 use dbos_native::engine::Engine;
 
-mod common;
-
 async fn fresh_engine(name: &str) -> Engine {
-    let how = common::TestEngine {
+    let how = crate::common::TestEngine {
         app_name: "fire-test",
         pool_size: 4,
         listen: true,
     };
-    common::fresh_engine(name, how).await.1
+    crate::common::fresh_engine(name, how).await.1
 }
 
 fn record(name: &str, status: &str) -> ScheduleRecord {

@@ -10,8 +10,7 @@ use dbos_native::engine::fleet::liveness::{liveness_key, LIVENESS_SPACE};
 use dbos_native::engine::{Engine, EngineOptions, Identity, SchemaMode};
 use tokio_postgres::{Client, NoTls};
 
-mod common;
-use common::{fresh_engine, TestEngine};
+use crate::common::{fresh_engine, TestEngine};
 
 const APP: &str = "takeover-test";
 

@@ -4,15 +4,13 @@
 use dbos_native::engine::schedules::store::{ScheduleFilter, ScheduleRecord, ScheduleUpdate};
 use dbos_native::engine::{Engine, ErrorCode};
 
-mod common;
-
 async fn fresh_engine(name: &str) -> Engine {
-    let how = common::TestEngine {
+    let how = crate::common::TestEngine {
         app_name: "sched-test",
         pool_size: 2,
         listen: false,
     };
-    common::fresh_engine(name, how).await.1
+    crate::common::fresh_engine(name, how).await.1
 }
 
 fn record(name: &str, app: Option<&str>) -> ScheduleRecord {

@@ -8,8 +8,7 @@ use dbos_native::engine::workflows::NewWorkflow;
 use dbos_native::engine::Engine;
 use tokio_postgres::NoTls;
 
-mod common;
-use common::{fresh_engine, TestEngine};
+use crate::common::{fresh_engine, TestEngine};
 
 async fn fresh(name: &str) -> (String, Engine) {
     let how = TestEngine {

@@ -7,8 +7,7 @@ use dbos_native::engine::workflows::RewindRequest;
 use dbos_native::engine::{Engine, ErrorCode};
 use tokio_postgres::NoTls;
 
-mod common;
-use common::{fresh_engine, TestEngine};
+use crate::common::{fresh_engine, TestEngine};
 
 async fn fresh(name: &str) -> (Engine, tokio_postgres::Client) {
     let how = TestEngine {
