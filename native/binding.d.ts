@@ -125,6 +125,11 @@ export declare class NativeEngine {
    * the engine's.
    */
   enqueueForClient(wf: JsNewWorkflow): Promise<JsStartOutcome>
+  /**
+   * Client enqueues made together (in one turn of the JS event loop): as `enqueueForClient`
+   * each, one promise each, written together.
+   */
+  enqueueManyForClient(wfs: Array<JsNewWorkflow>): Array<Promise<JsStartOutcome>>
   /** The workflow holding a deduplication ID on a queue, if any. */
   deduplicatedWorkflow(queue: string, dedupId: string): Promise<string | undefined | null>
   /**
@@ -153,6 +158,11 @@ export declare class NativeEngine {
    * of them failed, nothing is completed and its error comes back in `writeError`.
    */
   settleAndComplete(done: JsCompletionRequest): Promise<JsCompletion>
+  /**
+   * `settleAndComplete` for workflows that ended together (in one turn of the JS event loop): one
+   * promise each, the completions written together.
+   */
+  settleAndCompleteMany(dones: Array<JsCompletionRequest>): Array<Promise<JsCompletion>>
   completeWorkflow(done: JsCompletionRequest): Promise<boolean>
   getWorkflowStatus(workflowId: string): Promise<JsWorkflowStatus | undefined | null>
   /** Polls until terminal; `deadline_epoch_ms` bounds the wait (null result on timeout). */

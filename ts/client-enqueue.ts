@@ -8,6 +8,7 @@ import { DBOSConflictingWorkflowError, DBOSError, DBOSQueueDuplicatedError, DBOS
 import type { WorkflowIDReusePolicy } from './dbos';
 import { checkPriority, checkReturnExisting, insertOnQueue, placement, warnIfUnregistered } from './queue-dispatch';
 import type { Engine, NewWorkflow, StartOutcome } from './native';
+import { enqueueTogether } from './together';
 import { serializeArgs, type SerializerOptions, type WorkflowSerializationFormat } from './serialization';
 import { valueFormat } from './messages';
 import { checkWorkflowTimeout, requireString } from './validation';
@@ -174,7 +175,7 @@ export async function clientEnqueue(req: ClientEnqueue): Promise<string> {
   const row = await clientRow(req);
   const returnExisting = o.duplicationPolicy === 'return-existing';
   if (returnExisting) checkReturnExisting(row.queueName, o.deduplicationID, true);
-  const inserted = await insertOnQueue(req.engine, row, returnExisting, () => req.engine.enqueueForClient(row));
+  const inserted = await insertOnQueue(req.engine, row, returnExisting, () => enqueueTogether(req.engine, row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
   // The app processes serving the queue claim it now rather than at their next poll: the engine notifies them once

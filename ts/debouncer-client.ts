@@ -4,6 +4,7 @@ import { checkReuse, enqueueRow, type ClientEnqueueOptions } from './client-enqu
 import type { DebounceParams, DebounceResult } from './debouncer';
 import { DBOSError } from './error';
 import type { Engine } from './native';
+import { enqueueTogether } from './together';
 import { debounceColumns, insertOnQueue } from './queue-dispatch';
 import type { SerializerOptions } from './serialization';
 import { requireString } from './validation';
@@ -35,7 +36,7 @@ export async function enqueueDebounced(
   if (!Array.isArray(args)) throw new DBOSError('Invalid args: enqueueDebounced takes the workflow arguments as an array');
   const base = await enqueueRow(options, args, undefined, { serializerOpts: c.serializerOpts, appName: c.clientAppName ?? null });
   const row = { ...base, ...debounceColumns(base.delayUntilEpochMs, { isDebounced: true, debounceDeadlineEpochMS }) };
-  const inserted = await insertOnQueue(c.engine, row, false, () => c.engine.enqueueForClient(row));
+  const inserted = await insertOnQueue(c.engine, row, false, () => enqueueTogether(c.engine, row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
   // enqueueForClient notifies the queue's dispatchers once the row is committed.

@@ -12,6 +12,7 @@ import { insertOnQueue, notifyEnqueued } from './queue-dispatch';
 import { appSerializationName, deserializeError, serializeError, throwRevived } from './serialization';
 import type { WorkflowSerializationFormat } from './serialization';
 import { record, settled } from './write-behind';
+import { enqueueTogether } from './together';
 
 export async function enqueueByName(
   exec: Executor,
@@ -57,7 +58,7 @@ export async function enqueueByName(
   const insert = () =>
     parent && functionID !== undefined
       ? exec.engine.enqueueChildByName(parent.workflowID, parent.token, functionID, row)
-      : exec.engine.enqueueForClient(row);
+      : enqueueTogether(exec.engine, row);
   const inserted = await insertOnQueue(exec.engine, row, false, insert);
   if ('duplicated' in inserted) {
     // As in the SDK: a child's collision is recorded at its function ID, so a replay throws it again.

@@ -22,6 +22,7 @@
 import type { DBOSError } from './error';
 import type { WorkflowState } from './context';
 import { dbosErrorFromNative, type Engine, type NewWorkflow } from './native';
+import { completeTogether } from './together';
 
 /** Step checkpoints a workflow may have in flight before its next step waits for them. */
 const MAX_WRITES_BEHIND = 64;
@@ -155,9 +156,11 @@ export function complete(
   error: string | null,
 ): Promise<{ won: boolean; writeError: DBOSError | null }> {
   wf.startHeld = false;
-  return engine
-    .settleAndComplete({ workflowId: wf.workflowID, token: wf.token, status, output, error })
-    .then((r) => ({ won: r.won, writeError: r.writeError && dbosErrorFromNative(r.writeError) }));
+  const done = { workflowId: wf.workflowID, token: wf.token, status, output, error };
+  return completeTogether(engine, done).then((r) => ({
+    won: r.won,
+    writeError: r.writeError && dbosErrorFromNative(r.writeError),
+  }));
 }
 
 /**

@@ -6,6 +6,8 @@ use napi_derive::napi;
 
 pub use super::convert_start::{JsNewWorkflow, JsStartOutcome};
 use super::errors::JsEngineError;
+use crate::engine::behind::Settled;
+use crate::engine::completion::Completion;
 use crate::engine::events::EventValue;
 use crate::engine::listener::WaitGuard;
 use crate::engine::messages::{OutgoingMessage, Received};
@@ -74,6 +76,21 @@ pub struct JsCompletion {
     pub write_error: Option<JsEngineError>,
 }
 
+impl From<Settled<bool>> for JsCompletion {
+    fn from(settled: Settled<bool>) -> Self {
+        match settled {
+            Settled::Done(won) => JsCompletion {
+                won,
+                write_error: None,
+            },
+            Settled::WriteFailed(e) => JsCompletion {
+                won: false,
+                write_error: Some((&e).into()),
+            },
+        }
+    }
+}
+
 /// Completes a workflow row (fenced by `token`) with its outcome.
 #[napi(object, use_nullable = true)]
 pub struct JsCompletionRequest {
@@ -83,6 +100,18 @@ pub struct JsCompletionRequest {
     pub status: String,
     pub output: Option<String>,
     pub error: Option<String>,
+}
+
+impl From<JsCompletionRequest> for Completion {
+    fn from(d: JsCompletionRequest) -> Self {
+        Completion {
+            workflow_id: d.workflow_id,
+            token: d.token,
+            status: d.status,
+            output: d.output,
+            error: d.error,
+        }
+    }
 }
 
 /// A waiter's owner: the wait stops if that execution loses the workflow.

@@ -103,6 +103,21 @@ where
     super::settle::promise_with(env, call, rejection)
 }
 
+/// One promise per outcome of `call` (see `settle::promises_with`).
+pub(crate) fn promises<'env, T, F>(
+    env: &'env Env,
+    count: usize,
+    call: F,
+) -> napi::Result<Vec<PromiseRaw<'env, T>>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = Vec<crate::engine::Result<T>>> + Send + 'static,
+{
+    super::settle::promises_with(env, count, call, rejection, || {
+        EngineError::Internal("a batch returned too few results".into())
+    })
+}
+
 /// The rejection value of a failed call: the `js_error` object itself.
 fn rejection(env: &Env, e: EngineError) -> napi::sys::napi_value {
     // SAFETY: called on the JS thread with its live environment (`settle`).

@@ -32,10 +32,11 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Result};
 use napi_derive::napi;
 
-use crate::engine::behind::Settled;
+use crate::engine::completion::Completion;
+use crate::engine::workflows::NewWorkflow;
 use crate::engine::{Engine, EngineError, EngineOptions, Identity};
 use convert::*;
-use errors::{js_error, promise};
+use errors::{js_error, promise, promises};
 pub use errors::{JsEngineError, NativeErrorCode};
 
 #[napi]
@@ -94,6 +95,26 @@ impl NativeEngine {
         let engine = self.inner.clone();
         promise(env, async move {
             Ok(engine.enqueue_for_client(&wf.into()).await?.into())
+        })
+    }
+
+    /// Client enqueues made together (in one turn of the JS event loop): as `enqueueForClient`
+    /// each, one promise each, written together.
+    #[napi(ts_return_type = "Array<Promise<JsStartOutcome>>")]
+    pub fn enqueue_many_for_client<'env>(
+        &self,
+        env: &'env Env,
+        wfs: Vec<JsNewWorkflow>,
+    ) -> Result<Vec<PromiseRaw<'env, JsStartOutcome>>> {
+        let engine = self.inner.clone();
+        let wfs: Vec<NewWorkflow> = wfs.into_iter().map(Into::into).collect();
+        promises(env, wfs.len(), async move {
+            engine
+                .enqueue_many_for_client(&wfs)
+                .await
+                .into_iter()
+                .map(|r| r.map(Into::into))
+                .collect()
         })
     }
 
@@ -248,16 +269,27 @@ impl NativeEngine {
                     done.error.as_deref(),
                 )
                 .await?;
-            Ok(match settled {
-                Settled::Done(won) => JsCompletion {
-                    won,
-                    write_error: None,
-                },
-                Settled::WriteFailed(e) => JsCompletion {
-                    won: false,
-                    write_error: Some((&e).into()),
-                },
-            })
+            Ok(settled.into())
+        })
+    }
+
+    /// `settleAndComplete` for workflows that ended together (in one turn of the JS event loop): one
+    /// promise each, the completions written together.
+    #[napi(ts_return_type = "Array<Promise<JsCompletion>>")]
+    pub fn settle_and_complete_many<'env>(
+        &self,
+        env: &'env Env,
+        dones: Vec<JsCompletionRequest>,
+    ) -> Result<Vec<PromiseRaw<'env, JsCompletion>>> {
+        let engine = self.inner.clone();
+        let dones: Vec<Completion> = dones.into_iter().map(Into::into).collect();
+        promises(env, dones.len(), async move {
+            engine
+                .settle_and_complete_many(dones)
+                .await
+                .into_iter()
+                .map(|r| r.map(Into::into))
+                .collect()
         })
     }
 

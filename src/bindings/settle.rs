@@ -226,6 +226,16 @@ where
 {
     let raw = env.raw();
     let shared = shared_for(raw)?;
+    let (deferred, promise) = pending_promise(raw)?;
+    napi::bindgen_prelude::spawn(async move {
+        let outcome = call.await;
+        shared.push(settlement(deferred, outcome, reject));
+    });
+    Ok(PromiseRaw::new(raw, promise))
+}
+
+/// A new promise, counted as pending: its deferred (as an address) and the promise.
+fn pending_promise(raw: sys::napi_env) -> napi::Result<(usize, sys::napi_value)> {
     let mut deferred = ptr::null_mut();
     let mut promise = ptr::null_mut();
     check(
@@ -233,18 +243,59 @@ where
         "creating a promise",
     )?;
     adjust_pending(raw, 1, 0);
-    let deferred = deferred as usize;
-    napi::bindgen_prelude::spawn(async move {
-        let outcome = call.await;
-        let settle: Settle = Box::new(move |env| {
-            let js = Env::from_raw(env);
-            match outcome {
-                Ok(value) => unsafe { T::to_napi_value(env, value) }
-                    .map_err(|e| unsafe { napi::JsError::from(e).into_value(env) }),
-                Err(e) => Err(reject(&js, e)),
-            }
-        });
-        shared.push(Settlement { deferred, settle });
+    Ok((deferred as usize, promise))
+}
+
+/// How `deferred` is settled with `outcome`, on the JS thread.
+fn settlement<T, E>(
+    deferred: usize,
+    outcome: Result<T, E>,
+    reject: fn(&Env, E) -> sys::napi_value,
+) -> Settlement
+where
+    T: ToNapiValue + Send + 'static,
+    E: Send + 'static,
+{
+    let settle: Settle = Box::new(move |env| {
+        let js = Env::from_raw(env);
+        match outcome {
+            Ok(value) => unsafe { T::to_napi_value(env, value) }
+                .map_err(|e| unsafe { napi::JsError::from(e).into_value(env) }),
+            Err(e) => Err(reject(&js, e)),
+        }
     });
-    Ok(PromiseRaw::new(raw, promise))
+    Settlement { deferred, settle }
+}
+
+/// One promise per outcome of `call`, which yields them in order (one Tokio task for all: a call
+/// made for several items at once keeps them together). Missing outcomes reject with `missing`.
+pub(crate) fn promises_with<'env, T, E, F>(
+    env: &'env Env,
+    count: usize,
+    call: F,
+    reject: fn(&Env, E) -> sys::napi_value,
+    missing: fn() -> E,
+) -> napi::Result<Vec<PromiseRaw<'env, T>>>
+where
+    T: ToNapiValue + Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Vec<Result<T, E>>> + Send + 'static,
+{
+    let raw = env.raw();
+    let shared = shared_for(raw)?;
+    let mut deferreds = Vec::with_capacity(count);
+    let mut promises = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (deferred, promise) = pending_promise(raw)?;
+        deferreds.push(deferred);
+        promises.push(PromiseRaw::new(raw, promise));
+    }
+    napi::bindgen_prelude::spawn(async move {
+        let mut outcomes = call.await.into_iter();
+        for deferred in deferreds {
+            let outcome = outcomes.next().unwrap_or_else(|| Err(missing()));
+            shared.push(settlement(deferred, outcome, reject));
+        }
+    });
+    Ok(promises)
 }

@@ -111,6 +111,49 @@ impl<T, R> Group<T, R> {
                 Err(_) => return Err(EngineError::shutdown()),
             },
         };
+        self.lead(engine, item).await
+    }
+
+    /// Submits several writes of one caller at once, queued together so that they share a batch
+    /// (however many the caller has, not one leading alone while the others arrive): their
+    /// results, in order.
+    pub(crate) async fn submit_many(&self, engine: &Engine, items: Vec<T>) -> Vec<Result<R>>
+    where
+        Engine: Batched<T, R>,
+    {
+        let replies: Vec<_> = {
+            let mut st = self.lock();
+            let replies = items
+                .into_iter()
+                .map(|item| {
+                    let (tx, rx) = oneshot::channel();
+                    st.queue.push_back(Waiting { item, reply: tx });
+                    rx
+                })
+                .collect();
+            // A free slot goes to the oldest waiting write (ours, unless others were queued).
+            if st.leaders < LEADERS {
+                st.leaders += 1;
+                drop(st);
+                self.pass_lead();
+            }
+            replies
+        };
+        futures::future::join_all(replies.into_iter().map(|rx| async move {
+            match rx.await {
+                Ok(Signal::Done(result)) => result,
+                Ok(Signal::Lead(item)) => self.lead(engine, item).await,
+                Err(_) => Err(EngineError::shutdown()),
+            }
+        }))
+        .await
+    }
+
+    /// Runs one batch, starting with `item`, holding one of the group's slots.
+    async fn lead(&self, engine: &Engine, item: T) -> Result<R>
+    where
+        Engine: Batched<T, R>,
+    {
         let _lead = Lead { group: self };
         let mut items = vec![item];
         let mut replies = Vec::new();

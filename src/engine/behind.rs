@@ -67,6 +67,14 @@ struct InFlight {
     settled: Arc<Notify>,
 }
 
+/// What is left of a completion once its workflow's writes are settled.
+enum ToComplete {
+    /// Nothing: it ended (written with the held start or behind the writes, or a write failed).
+    Ended(Result<Settled<bool>>),
+    /// Its row, to write now.
+    Row(Completion),
+}
+
 /// The outcome of an operation that first waits for written-behind checkpoints.
 pub enum Settled<T> {
     Done(T),
@@ -381,36 +389,88 @@ impl Engine {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<Settled<bool>> {
-        if let Some(start) = self.held.take(workflow_id) {
-            if start.wf.token == token && is_terminal(status) {
+        let done = Completion::new(workflow_id, token, status, output, error);
+        match self.settle_for(done).await {
+            ToComplete::Ended(outcome) => outcome,
+            ToComplete::Row(done) => self
+                .groups
+                .completions
+                .submit(self, done)
+                .await
+                .map(Settled::Done),
+        }
+    }
+
+    /// `settle_and_complete` for several workflows that ended together (in one turn of the JS event
+    /// loop): the completions left to write share a statement. Outcomes in order.
+    pub async fn settle_and_complete_many(
+        self: &Arc<Self>,
+        dones: Vec<Completion>,
+    ) -> Vec<Result<Settled<bool>>> {
+        let settled =
+            futures::future::join_all(dones.into_iter().map(|d| self.settle_for(d))).await;
+        let mut outcomes = Vec::with_capacity(settled.len());
+        let mut rows = Vec::new();
+        for s in settled {
+            match s {
+                ToComplete::Ended(outcome) => outcomes.push(Some(outcome)),
+                ToComplete::Row(done) => {
+                    rows.push(done);
+                    outcomes.push(None);
+                }
+            }
+        }
+        let mut written = self
+            .groups
+            .completions
+            .submit_many(self, rows)
+            .await
+            .into_iter();
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    let won = written.next().unwrap_or_else(|| {
+                        Err(EngineError::Internal(
+                            "a batch returned too few results".into(),
+                        ))
+                    });
+                    won.map(Settled::Done)
+                })
+            })
+            .collect()
+    }
+
+    /// Everything of `settle_and_complete` before its completion row: the held start written with
+    /// the outcome, the completion queued behind the workflow's writes, or those writes awaited.
+    async fn settle_for(self: &Arc<Self>, done: Completion) -> ToComplete {
+        if let Some(start) = self.held.take(&done.workflow_id) {
+            if start.wf.token == done.token && is_terminal(&done.status) {
                 let mut wf = start.wf.clone();
-                wf.status = status.to_string();
-                wf.output = output.map(str::to_string);
-                wf.error = error.map(str::to_string);
+                wf.status = done.status;
+                wf.output = done.output;
+                wf.error = done.error;
                 let written = self.groups.starts.submit(self, wf).await;
                 let won = written.as_ref().is_ok_and(|o| o.should_execute);
-                return start.answer(&written).map(|()| Settled::Done(won));
+                return ToComplete::Ended(start.answer(&written).map(|()| Settled::Done(won)));
             }
-            self.queue_behind(workflow_id, Some(Write::Start(Box::new(start))));
+            self.queue_behind(&done.workflow_id, Some(Write::Start(Box::new(start))));
         }
-        let done = Completion::new(workflow_id, token, status, output, error);
-        if let Some(queued) = self.queue_completion(done) {
+        if let Some(queued) = self.queue_completion(&done) {
             if let Ok(Some(won)) = queued.await {
-                return won.map(Settled::Done);
+                return ToComplete::Ended(won.map(Settled::Done));
             }
         }
-        if let Err(e) = self.settle(workflow_id).await {
-            return Ok(Settled::WriteFailed(e));
+        if let Err(e) = self.settle(&done.workflow_id).await {
+            return ToComplete::Ended(Ok(Settled::WriteFailed(e)));
         }
-        self.complete_workflow(workflow_id, token, status, output, error)
-            .await
-            .map(Settled::Done)
+        ToComplete::Row(done)
     }
 
     /// Queues a completion behind its workflow's writes if some are still queued or in flight.
     fn queue_completion(
         &self,
-        done: Completion,
+        done: &Completion,
     ) -> Option<oneshot::Receiver<Option<Result<bool>>>> {
         let mut st = self.behind.lock();
         let entry = st.workflows.get_mut(&done.workflow_id)?;
@@ -420,8 +480,10 @@ impl Engine {
         // A drain is running: it has yet to account for this workflow's writes.
         entry.count += 1;
         let (reply, answer) = oneshot::channel();
-        st.queue
-            .push_back(Write::Complete(QueuedCompletion { done, reply }));
+        st.queue.push_back(Write::Complete(QueuedCompletion {
+            done: done.clone(),
+            reply,
+        }));
         Some(answer)
     }
 }

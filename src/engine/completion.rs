@@ -5,16 +5,17 @@ use super::batch::column;
 use super::db::Param;
 
 /// A completion waiting in the group commit (or behind its workflow's last checkpoints).
-pub(crate) struct Completion {
-    pub(crate) workflow_id: String,
-    pub(crate) token: String,
-    pub(crate) status: String,
-    pub(crate) output: Option<String>,
-    pub(crate) error: Option<String>,
+#[derive(Clone)]
+pub struct Completion {
+    pub workflow_id: String,
+    pub token: String,
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
 }
 
 impl Completion {
-    pub(crate) fn new(
+    pub fn new(
         workflow_id: &str,
         token: &str,
         status: &str,

@@ -4,7 +4,7 @@
 pub mod app_versions;
 mod batch;
 pub mod behind;
-mod completion;
+pub mod completion;
 mod conn;
 pub mod db;
 mod done_notices;

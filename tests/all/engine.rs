@@ -1291,6 +1291,8 @@ mod faults {
 /// Group commit: concurrent writes share statements, and each caller still gets its own result.
 mod batches {
     use super::*;
+    use dbos_native::engine::behind::Settled;
+    use dbos_native::engine::completion::Completion;
     use dbos_native::engine::messages::{OutgoingMessage, SendContext};
     use futures::future::join_all;
 
@@ -1362,6 +1364,127 @@ mod batches {
         )
         .await;
         assert_count(&url, "SELECT count(*) FROM dbos.workflow_output", 10).await;
+    }
+
+    /// How many distinct transactions wrote the current versions of these rows.
+    async fn writers(url: &str, ids: &[String]) -> i64 {
+        let client = sql(url).await;
+        client
+            .query_one(
+                "SELECT count(DISTINCT xmin::text) FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)",
+                &[&ids],
+            )
+            .await
+            .expect("count writers")
+            .get(0)
+    }
+
+    fn queued(id: &str) -> NewWorkflow {
+        NewWorkflow {
+            status: "ENQUEUED".to_string(),
+            queue_name: Some("q".to_string()),
+            ..workflow(id, &format!("tok-{id}"))
+        }
+    }
+
+    #[tokio::test]
+    async fn client_enqueues_submitted_together_share_a_statement_and_fail_alone() {
+        let (url, engine) = connected("batch_client_many").await;
+        let wfs: Vec<NewWorkflow> = (0..40).map(|i| queued(&format!("e{i}"))).collect();
+        let outcomes = engine.enqueue_many_for_client(&wfs).await;
+        assert!(outcomes
+            .iter()
+            .all(|o| o.as_ref().expect("enqueue").should_execute));
+        let ids: Vec<String> = wfs.iter().map(|w| w.workflow_id.clone()).collect();
+        assert_eq!(
+            writers(&url, &ids).await,
+            1,
+            "one statement wrote the 40 rows"
+        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'ENQUEUED'",
+            40,
+        )
+        .await;
+
+        // An invalid one (no ID) and a deduplication collision among valid ones: each fails alone,
+        // the others are written, results in order.
+        let held = NewWorkflow {
+            deduplication_id: Some("d".to_string()),
+            ..queued("holder")
+        };
+        engine.enqueue_for_client(&held).await.expect("holder");
+        let mut wfs: Vec<NewWorkflow> = (0..6).map(|i| queued(&format!("f{i}"))).collect();
+        wfs[2].workflow_id = String::new();
+        wfs[4].deduplication_id = Some("d".to_string());
+        let outcomes = engine.enqueue_many_for_client(&wfs).await;
+        for (i, o) in outcomes.iter().enumerate() {
+            match i {
+                2 => assert_eq!(
+                    o.as_ref().err().map(|e| e.code()),
+                    Some(ErrorCode::InvalidArgument),
+                    "item {i}"
+                ),
+                4 => assert_eq!(
+                    o.as_ref().err().and_then(|e| e.sqlstate()),
+                    Some("23505"),
+                    "item {i}"
+                ),
+                _ => assert!(o.as_ref().expect("enqueue").should_execute, "item {i}"),
+            }
+        }
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid LIKE 'f%'",
+            4,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn completions_submitted_together_share_a_statement_and_are_fenced_one_by_one() {
+        let (url, engine) = connected("batch_complete_many").await;
+        let ids: Vec<String> = (0..30).map(|i| format!("c{i}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            start(&engine, id, &format!("tok{i}")).await;
+        }
+        let done =
+            |i: usize, token: String| Completion::new(&ids[i], &token, "SUCCESS", Some("1"), None);
+        let winners: Vec<Completion> = (0..20).map(|i| done(i, format!("tok{i}"))).collect();
+        let outcomes = engine.settle_and_complete_many(winners).await;
+        assert!(outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(Settled::Done(true)))));
+        assert_eq!(
+            writers(&url, &ids[..20]).await,
+            1,
+            "one statement completed the 20 rows"
+        );
+        // Stale tokens among current ones lose, in order; the others win.
+        let mixed: Vec<Completion> = (20..30)
+            .map(|i| {
+                done(
+                    i,
+                    if i % 2 == 0 {
+                        format!("tok{i}")
+                    } else {
+                        "stale".to_string()
+                    },
+                )
+            })
+            .collect();
+        let outcomes = engine.settle_and_complete_many(mixed).await;
+        for (k, o) in outcomes.iter().enumerate() {
+            let won = matches!(o, Ok(Settled::Done(true)));
+            assert_eq!(won, k % 2 == 0, "completion {}", k + 20);
+        }
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'",
+            25,
+        )
+        .await;
     }
 
     #[tokio::test]

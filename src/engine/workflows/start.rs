@@ -217,6 +217,39 @@ impl Engine {
             .await
     }
 
+    /// Several client enqueues of one caller (`DBOSClient.enqueue` calls made together): as
+    /// `enqueue_for_client` each, queued at once so that they share a statement. Results in order;
+    /// an invalid one fails alone.
+    pub async fn enqueue_many_for_client(&self, wfs: &[NewWorkflow]) -> Vec<Result<StartOutcome>> {
+        let mut results: Vec<Option<Result<StartOutcome>>> = Vec::with_capacity(wfs.len());
+        let mut valid = Vec::with_capacity(wfs.len());
+        for wf in wfs {
+            match Self::normalise(wf) {
+                Ok(wf) => {
+                    valid.push(ClientStart(wf));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let mut written = self
+            .groups
+            .client_starts
+            .submit_many(self, valid)
+            .await
+            .into_iter();
+        results
+            .into_iter()
+            .map(|r| {
+                r.or_else(|| written.next()).unwrap_or_else(|| {
+                    Err(EngineError::Internal(
+                        "a batch returned too few results".into(),
+                    ))
+                })
+            })
+            .collect()
+    }
+
     /// A client's enqueue as a statement for the caller to run in its own transaction: the text and
     /// its parameters as text (NULL as None), which the statement casts, plus the queue's
     /// notification at the caller's commit. Its one result row: status, name, class_name,
