@@ -1,6 +1,5 @@
 // Engine calls made in one turn of the event loop are written together (ts/together.ts): the client enqueues of
-// callers resumed together, and the completions of workflows that ended together, each go as one statement instead
-// of the first alone and the rest after it. Rows written by one statement share their xmin; each test fails if the
+// callers resumed together, and the completions of workflows that ended together, each go as one statement instead of the first alone and the rest after it. Rows written by one statement share their xmin; each test fails if the
 // calls reach the engine one by one. A refused call among them fails alone.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

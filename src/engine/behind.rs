@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures::future::{join, join_all};
 use tokio::sync::{oneshot, Notify};
 
 use super::batch::MAX_BATCH;
@@ -19,7 +20,7 @@ use super::error::{EngineError, Result};
 use super::held::HeldStart;
 use super::steps::{CheckpointWrite, NewCheckpoint};
 use super::streams::StreamWrite;
-use super::workflows::is_terminal;
+use super::workflows::{is_terminal, NewWorkflow, StartOutcome};
 use super::Engine;
 
 #[derive(Default)]
@@ -69,10 +70,25 @@ struct InFlight {
 
 /// What is left of a completion once its workflow's writes are settled.
 enum ToComplete {
-    /// Nothing: it ended (written with the held start or behind the writes, or a write failed).
+    /// Nothing: it ended (written behind the workflow's writes, or one of those failed).
     Ended(Result<Settled<bool>>),
-    /// Its row, to write now.
+    /// Its row's update, to write now.
     Row(Completion),
+    /// Its workflow's start, still held: the row to write now, finished.
+    Start(Box<(HeldStart, NewWorkflow)>),
+}
+
+/// What `settle_and_complete_many` still owes a completion once `settle_for` has run.
+enum Left {
+    Ended(Result<Settled<bool>>),
+    Row,
+    Start(Box<HeldStart>),
+}
+
+/// A held start's starter answered with how its finished row was written: the completion's outcome.
+fn finish_start(start: HeldStart, written: Result<StartOutcome>) -> Result<Settled<bool>> {
+    let won = written.as_ref().is_ok_and(|o| o.should_execute);
+    start.answer(&written).map(|()| Settled::Done(won))
 }
 
 /// The outcome of an operation that first waits for written-behind checkpoints.
@@ -398,51 +414,60 @@ impl Engine {
                 .submit(self, done)
                 .await
                 .map(Settled::Done),
+            ToComplete::Start(held) => {
+                let (start, wf) = *held;
+                finish_start(start, self.groups.starts.submit(self, wf).await)
+            }
         }
     }
 
     /// `settle_and_complete` for several workflows that ended together (in one turn of the JS event
-    /// loop): the completions left to write share a statement. Outcomes in order.
+    /// loop): the completions left to write share a statement, and so do the finished held starts.
+    /// Outcomes in order.
     pub async fn settle_and_complete_many(
         self: &Arc<Self>,
         dones: Vec<Completion>,
     ) -> Vec<Result<Settled<bool>>> {
-        let settled =
-            futures::future::join_all(dones.into_iter().map(|d| self.settle_for(d))).await;
-        let mut outcomes = Vec::with_capacity(settled.len());
-        let mut rows = Vec::new();
+        let settled = join_all(dones.into_iter().map(|d| self.settle_for(d))).await;
+        let (mut rows, mut starts) = (Vec::new(), Vec::new());
+        let mut left = Vec::with_capacity(settled.len());
         for s in settled {
             match s {
-                ToComplete::Ended(outcome) => outcomes.push(Some(outcome)),
+                ToComplete::Ended(outcome) => left.push(Left::Ended(outcome)),
                 ToComplete::Row(done) => {
                     rows.push(done);
-                    outcomes.push(None);
+                    left.push(Left::Row);
+                }
+                ToComplete::Start(held) => {
+                    let (start, wf) = *held;
+                    starts.push(wf);
+                    left.push(Left::Start(Box::new(start)));
                 }
             }
         }
-        let mut written = self
-            .groups
-            .completions
-            .submit_many(self, rows)
-            .await
-            .into_iter();
-        outcomes
-            .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    let won = written.next().unwrap_or_else(|| {
-                        Err(EngineError::Internal(
-                            "a batch returned too few results".into(),
-                        ))
-                    });
-                    won.map(Settled::Done)
-                })
+        let (rows, starts) = join(
+            self.groups.completions.submit_many(self, rows),
+            self.groups.starts.submit_many(self, starts),
+        )
+        .await;
+        let (mut rows, mut starts) = (rows.into_iter(), starts.into_iter());
+        let too_few = || EngineError::Internal("a batch returned too few results".into());
+        left.into_iter()
+            .map(|l| match l {
+                Left::Ended(outcome) => outcome,
+                Left::Row => rows
+                    .next()
+                    .unwrap_or_else(|| Err(too_few()))
+                    .map(Settled::Done),
+                Left::Start(start) => {
+                    finish_start(*start, starts.next().unwrap_or_else(|| Err(too_few())))
+                }
             })
             .collect()
     }
 
-    /// Everything of `settle_and_complete` before its completion row: the held start written with
-    /// the outcome, the completion queued behind the workflow's writes, or those writes awaited.
+    /// Everything of `settle_and_complete` before its write: the completion queued behind the
+    /// workflow's writes, or those writes awaited; a held start is taken, to be written finished.
     async fn settle_for(self: &Arc<Self>, done: Completion) -> ToComplete {
         if let Some(start) = self.held.take(&done.workflow_id) {
             if start.wf.token == done.token && is_terminal(&done.status) {
@@ -450,9 +475,7 @@ impl Engine {
                 wf.status = done.status;
                 wf.output = done.output;
                 wf.error = done.error;
-                let written = self.groups.starts.submit(self, wf).await;
-                let won = written.as_ref().is_ok_and(|o| o.should_execute);
-                return ToComplete::Ended(start.answer(&written).map(|()| Settled::Done(won)));
+                return ToComplete::Start(Box::new((start, wf)));
             }
             self.queue_behind(&done.workflow_id, Some(Write::Start(Box::new(start))));
         }

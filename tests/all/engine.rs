@@ -1488,6 +1488,38 @@ mod batches {
     }
 
     #[tokio::test]
+    async fn held_starts_completed_together_are_written_finished_by_one_statement() {
+        let (url, engine) = connected("batch_held_many").await;
+        let ids: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
+        let starters: Vec<_> = ids
+            .iter()
+            .map(|id| engine.hold_start(&workflow(id, id)).expect("held"))
+            .collect();
+        let dones = ids
+            .iter()
+            .map(|id| Completion::new(id, id, "SUCCESS", Some("1"), None))
+            .collect();
+        let outcomes = engine.settle_and_complete_many(dones).await;
+        assert!(outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(Settled::Done(true)))));
+        for started in join_all(starters).await {
+            assert!(started.expect("start written").should_execute);
+        }
+        assert_eq!(
+            writers(&url, &ids).await,
+            1,
+            "one statement wrote the 20 finished rows"
+        );
+        assert_count(
+            &url,
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'",
+            20,
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn a_send_to_a_missing_workflow_fails_alone_in_its_batch() {
         let (url, engine) = connected("batch_sends").await;
         start(&engine, "dest", "tok").await;
