@@ -43,7 +43,7 @@ export declare class NativeEngine {
   nextQueueWakes(timeoutMs: number): Promise<Array<string>>
   /**
    * A client's enqueue as one statement for the caller's open transaction: the rows as
-   * `enqueueForClient` writes them, and the queue's notification, delivered at the caller's
+   * `enqueueManyForClient` writes them, and the queue's notification, delivered at the caller's
    * commit. Its one result row is described at `Engine::render_enqueue`.
    */
   renderEnqueue(wf: JsNewWorkflow): Promise<JsRenderedStatement>
@@ -121,13 +121,9 @@ export declare class NativeEngine {
   renderSend(message: JsOutgoingMessage): Promise<JsRenderedStatement>
   startWorkflow(wf: JsNewWorkflow): Promise<JsStartOutcome>
   /**
-   * A client's enqueue: stamped with the row's application version and name (null: none), not
-   * the engine's.
-   */
-  enqueueForClient(wf: JsNewWorkflow): Promise<JsStartOutcome>
-  /**
-   * Client enqueues made together (in one turn of the JS event loop): as `enqueueForClient`
-   * each, one promise each, written together.
+   * Client enqueues made together (in one turn of the JS event loop), each stamped with its row's
+   * application version and name (null: none), not the engine's: one promise each, written
+   * together.
    */
   enqueueManyForClient(wfs: Array<JsNewWorkflow>): Array<Promise<JsStartOutcome>>
   /** The workflow holding a deduplication ID on a queue, if any. */
@@ -154,13 +150,10 @@ export declare class NativeEngine {
   loadCheckpoints(workflowId: string): Promise<Array<JsCheckpoint>>
   getCheckpoint(workflowId: string, functionId: number): Promise<JsCheckpoint | undefined | null>
   /**
-   * `complete_workflow` after the workflow's written-behind checkpoints commit, in one call; if one
-   * of them failed, nothing is completed and its error comes back in `writeError`.
-   */
-  settleAndComplete(done: JsCompletionRequest): Promise<JsCompletion>
-  /**
-   * `settleAndComplete` for workflows that ended together (in one turn of the JS event loop): one
-   * promise each, the completions written together.
+   * `complete_workflow` for workflows that ended together (in one turn of the JS event loop), each
+   * after its written-behind checkpoints commit: one promise each, the completions written
+   * together. A workflow one of whose checkpoints failed is not completed: its error comes back in
+   * `writeError`.
    */
   settleAndCompleteMany(dones: Array<JsCompletionRequest>): Array<Promise<JsCompletion>>
   completeWorkflow(done: JsCompletionRequest): Promise<boolean>

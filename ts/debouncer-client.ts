@@ -39,7 +39,7 @@ export async function enqueueDebounced(
   const inserted = await insertOnQueue(c.engine, row, false, () => enqueueTogether(c.engine, row));
   if ('duplicated' in inserted) throw inserted.duplicated;
   if ('existing' in inserted) return inserted.existing;
-  // enqueueForClient notifies the queue's dispatchers once the row is committed.
+  // The engine notifies the queue's dispatchers once the row is committed.
   if (!inserted.outcome.shouldExecute) checkReuse(row, inserted.outcome, undefined);
   return row.workflowId;
 }

@@ -69,7 +69,7 @@ export async function enqueueByName(
   const outcome = inserted.outcome;
   if (!outcome.shouldExecute) checkReuse(row, outcome, options.workflowIDReusePolicy);
   // The dispatchers of every process serving the queue (this one included, through the notification) claim it
-  // now: enqueueForClient notifies them once the row is committed; a child's insert does not.
+  // now: the engine notifies them once the row is committed; a child's insert does not.
   else if (parent && functionID !== undefined) await notifyEnqueued(exec.engine, row.queueName);
   return exec.handleFor(row.workflowId);
 }

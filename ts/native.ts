@@ -42,6 +42,9 @@ export type NativeError = Binding.JsEngineError;
 export type QueueRecord = Binding.JsQueueRecord;
 export type QueueConflict = Binding.JsQueueConflict;
 export type ListFilter = Binding.JsListFilter;
+export type CompletionRequest = Binding.JsCompletionRequest;
+/** A completion's outcome: `won` false when the row had another owner; `writeError`: a queued write failed first. */
+export type Completion = Binding.JsCompletion;
 
 /** The engine's methods, as generated; every error they raise is already a DBOS error class. */
 export type Engine = Omit<Binding.NativeEngine, 'constructor'>;

@@ -2,8 +2,7 @@
 // one statement. Callers resumed together (the 32 callers whose enqueues committed in one batch, the workflows a
 // claim started) come back in one turn, but they would reach the engine one by one: the first would be written alone
 // while the others arrive, a commit (and a disk flush) for one row.
-import { errorFromNative, type Engine, type NewWorkflow, type StartOutcome } from './native';
-import type * as Binding from '../native/binding';
+import { errorFromNative, type Completion, type CompletionRequest, type Engine, type NewWorkflow, type StartOutcome } from './native';
 
 interface Waiting<Req, Res> {
   req: Req;
@@ -43,10 +42,10 @@ function together<Req, Res>(many: (engine: Engine, reqs: Req[]) => Promise<Res>[
     });
 }
 
-/** `engine.enqueueForClient(row)`, written with the other client enqueues of this turn. */
+/** A client's enqueue of `row`, written with the other client enqueues of this turn. */
 export const enqueueTogether = together<NewWorkflow, StartOutcome>((engine, rows) => engine.enqueueManyForClient(rows));
 
-/** `engine.settleAndComplete(done)`, written with the other completions of this turn. */
-export const completeTogether = together<Binding.JsCompletionRequest, Binding.JsCompletion>((engine, dones) =>
+/** A workflow's completion (after its queued writes), written with the other completions of this turn. */
+export const completeTogether = together<CompletionRequest, Completion>((engine, dones) =>
   engine.settleAndCompleteMany(dones),
 );

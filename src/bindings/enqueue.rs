@@ -20,7 +20,7 @@ pub struct JsRenderedStatement {
 #[napi]
 impl NativeEngine {
     /// A client's enqueue as one statement for the caller's open transaction: the rows as
-    /// `enqueueForClient` writes them, and the queue's notification, delivered at the caller's
+    /// `enqueueManyForClient` writes them, and the queue's notification, delivered at the caller's
     /// commit. Its one result row is described at `Engine::render_enqueue`.
     #[napi]
     pub fn render_enqueue<'env>(

@@ -84,22 +84,9 @@ impl NativeEngine {
         })
     }
 
-    /// A client's enqueue: stamped with the row's application version and name (null: none), not
-    /// the engine's.
-    #[napi]
-    pub fn enqueue_for_client<'env>(
-        &self,
-        env: &'env Env,
-        wf: JsNewWorkflow,
-    ) -> Result<PromiseRaw<'env, JsStartOutcome>> {
-        let engine = self.inner.clone();
-        promise(env, async move {
-            Ok(engine.enqueue_for_client(&wf.into()).await?.into())
-        })
-    }
-
-    /// Client enqueues made together (in one turn of the JS event loop): as `enqueueForClient`
-    /// each, one promise each, written together.
+    /// Client enqueues made together (in one turn of the JS event loop), each stamped with its row's
+    /// application version and name (null: none), not the engine's: one promise each, written
+    /// together.
     #[napi(ts_return_type = "Array<Promise<JsStartOutcome>>")]
     pub fn enqueue_many_for_client<'env>(
         &self,
@@ -250,31 +237,10 @@ impl NativeEngine {
         })
     }
 
-    /// `complete_workflow` after the workflow's written-behind checkpoints commit, in one call; if one
-    /// of them failed, nothing is completed and its error comes back in `writeError`.
-    #[napi]
-    pub fn settle_and_complete<'env>(
-        &self,
-        env: &'env Env,
-        done: JsCompletionRequest,
-    ) -> Result<PromiseRaw<'env, JsCompletion>> {
-        let engine = self.inner.clone();
-        promise(env, async move {
-            let settled = engine
-                .settle_and_complete(
-                    &done.workflow_id,
-                    &done.token,
-                    &done.status,
-                    done.output.as_deref(),
-                    done.error.as_deref(),
-                )
-                .await?;
-            Ok(settled.into())
-        })
-    }
-
-    /// `settleAndComplete` for workflows that ended together (in one turn of the JS event loop): one
-    /// promise each, the completions written together.
+    /// `complete_workflow` for workflows that ended together (in one turn of the JS event loop), each
+    /// after its written-behind checkpoints commit: one promise each, the completions written
+    /// together. A workflow one of whose checkpoints failed is not completed: its error comes back in
+    /// `writeError`.
     #[napi(ts_return_type = "Array<Promise<JsCompletion>>")]
     pub fn settle_and_complete_many<'env>(
         &self,
