@@ -21,7 +21,9 @@ function together<Req, Res>(many: (engine: Engine, reqs: Req[]) => Promise<Res>[
     try {
       outcomes = many(engine, turn.map((w) => w.req));
     } catch (e) {
-      for (const w of turn) w.reject(e); // already a DBOS error (native.ts wraps every method)
+      // A request napi could not convert fails the whole call: send each alone, so it fails alone.
+      if (turn.length > 1) for (const w of turn) send(engine, [w]);
+      else turn[0].reject(e); // already a DBOS error (native.ts wraps every method)
       return;
     }
     // native.ts maps the rejection of a promise a method returns, not of those inside an array: map them here.

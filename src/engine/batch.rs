@@ -2,8 +2,10 @@
 //! one commit) instead of one each. There is no background task: a caller that finds fewer than
 //! `LEADERS` batches in flight leads one, runs what is queued, and after its batch hands the lead to
 //! the oldest waiting caller, so no caller runs more than one batch and a write waits at most for
-//! the batches in flight. Writes of different callers get no order among themselves (a workflow's
-//! written-behind checkpoints, which need one, have their own queue: `behind`).
+//! the batches in flight. A caller with several writes at once (`submit_many`: the calls of one
+//! turn of the JS event loop) queues them together before any leads, so they share one batch
+//! rather than the first going alone. Writes of different callers get no order among themselves
+//! (a workflow's written-behind checkpoints, which need one, have their own queue: `behind`).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
