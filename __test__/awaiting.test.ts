@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { DBOS, DBOSClient, Error as E, PortableWorkflowError, type WorkflowHandle } from 'dbos-native';
-import { query, sleep, statusRow, steps } from './helpers/db';
+import { query, sleep, statusRow, steps, within } from './helpers/db';
 import { launchedDatabase } from './helpers/scratch';
 
 class Point {
@@ -124,15 +124,6 @@ const rethrowsCancellation = DBOS.registerWorkflow(
 );
 
 const db = launchedDatabase('dbosn_awaiting', { name: 'awaiting-test', applicationVersion: 'av1' });
-
-/** Rejects if `p` has not settled within `ms` (a hang would otherwise only show as the runner's timeout). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 const awaitedCancelled = (id: string) => (e: unknown) =>
   e instanceof E.DBOSAwaitedWorkflowCancelledError && e.workflowID === id && e.message === `Awaited ${id} was cancelled`;

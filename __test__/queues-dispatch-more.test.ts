@@ -5,14 +5,14 @@
 // per poll for all of them (no claim transaction), and a zero or negative poll interval does not spin.
 // Claims and idle checks are counted by wrapping the engine's methods (before launch, so the app's engine
 // is built with them); rows are enqueued by the official SDK's client where they need options ours lacks.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { DBOS } from 'dbos-native';
 import { Client } from 'pg';
 import { waitFor } from './helpers/child';
 import { query, sleep, statusRow } from './helpers/db';
+import { lazyOfficialClient } from './helpers/official';
 import { launchedDatabase } from './helpers/scratch';
 
 /** How many claims each queue ran, and how many idle checks ran, in every engine of this process. */
@@ -59,15 +59,7 @@ const queued = DBOS.registerWorkflow(
 
 const db = launchedDatabase('dbosn_queues_dispatch_more', { name: 'queues-more', applicationVersion: 'v1' });
 
-let client: OfficialClient | undefined;
-/** The official SDK's client (made at first use: the database exists once DBOS launched). */
-async function official(): Promise<OfficialClient> {
-  client ??= await OfficialClient.create({ systemDatabaseUrl: db.url });
-  return client;
-}
-after(async () => {
-  await client?.destroy();
-});
+const official = lazyOfficialClient(db);
 
 async function addQueue(name: string, opts: { concurrency?: number; pollingIntervalSec?: number } = {}): Promise<void> {
   await query(db.url, `INSERT INTO dbos.queues (name, concurrency, polling_interval_sec, priority_enabled) VALUES ($1, $2, $3, true)`, [

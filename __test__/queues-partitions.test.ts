@@ -2,11 +2,11 @@
 // partitionRateLimit per queue_partition_key together with the queue-wide limits, and serves the keys
 // round-robin (no key waits behind lower ones). The rows are enqueued by the official SDK's DBOSClient
 // (which proves the interop of its partitioned rows); queue rows are inserted with SQL.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DBOSClient as OfficialClient } from '@dbos-inc/dbos-sdk';
 import { DBOS } from 'dbos-native';
 import { query, sleep } from './helpers/db';
+import { lazyOfficialClient } from './helpers/official';
 import { launchedDatabase } from './helpers/scratch';
 
 interface Span {
@@ -39,15 +39,7 @@ DBOS.registerWorkflow(
 
 const db = launchedDatabase('dbosn_queues_partitions', { name: 'queues-partitions', applicationVersion: 'v1' });
 
-let client: OfficialClient | undefined;
-/** The official SDK's client (made at first use: the database exists once DBOS launched). */
-async function official(): Promise<OfficialClient> {
-  client ??= await OfficialClient.create({ systemDatabaseUrl: db.url });
-  return client;
-}
-after(async () => {
-  await client?.destroy();
-});
+const official = lazyOfficialClient(db);
 
 interface Limits {
   concurrency?: number;

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { DBOS, DBOSClient, Error as E, type WorkflowHandle } from 'dbos-native';
 import { eventWaiter, hub, sleeper, streamWaiter } from './apps/waiters';
 import { killAll, spawnApp, waitFor, type App } from './helpers/child';
-import { freshDatabase, query, sleep, statusRow, steps } from './helpers/db';
+import { freshDatabase, query, sleep, statusRow, steps, within } from './helpers/db';
 
 const script = path.join(__dirname, 'apps', 'shutdown-app.js');
 const EXECUTOR = 'shutdown-test';
@@ -42,19 +42,6 @@ function outcome(p: Promise<unknown>): Promise<Outcome> {
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
   );
-}
-
-/** `p`, failing if it does not settle within `ms`: a hang is a failure, not a stuck test. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no outcome within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const settle = (p: Promise<unknown>, what: string): Promise<Outcome> => within(outcome(p), 3000, what);

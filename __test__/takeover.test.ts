@@ -8,13 +8,13 @@
 //   too), and runs them again from their checkpoints (the first step is not run again);
 // - the official processes' workflows, alive or killed, are never touched (never seen as ours);
 // - after the sends, every workflow completes exactly once: one side effect per step, counted in a table.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { countEvents, killAll, killApp, spawnApp, waitFor, type App } from './helpers/child';
-import { databaseUrl, freshDatabase, query, sleep } from './helpers/db';
+import { countEvents, killApp, spawnApp, waitFor, type App } from './helpers/child';
+import { query, sleep } from './helpers/db';
+import { appScratch } from './helpers/scratch';
+import { createTakeoverDatabase } from './helpers/takeover';
 
 const native = path.join(__dirname, 'apps', 'takeover-app.js');
 const official = path.join(__dirname, 'apps', 'takeover-official.js');
@@ -24,17 +24,16 @@ const GRACE_MS = 10_000; // ts/takeover.ts TAKEOVER_GRACE_MS
 const BOUND_MS = GRACE_MS + 2_000; // the documented bound: grace + about two one-second scans
 const DB = 'dbosn_takeover';
 
-let url = '';
-let dir = '';
+const scratch = appScratch(DB, { setup: () => createTakeoverDatabase(DB) });
 const natives: App[] = [];
 const officials: App[] = [];
-const logOf = (name: string): string => path.join(dir, `${name}.log`);
+const logOf = (name: string): string => scratch.file(`${name}.log`);
 const prefixes = [0, 1, 2].map((k) => `t${k}`);
 /** The executors still alive after the kills. */
 const LIVE = ['tk-0', 'tk-1', 'official-live'];
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
-  const rows = await query<{ n: string }>(url, sql, params);
+  const rows = await query<{ n: string }>(scratch.url, sql, params);
   return Number(rows[0]?.n);
 }
 
@@ -47,22 +46,10 @@ interface Row {
 }
 const rowsOf = (where: string, params: unknown[] = []): Promise<Row[]> =>
   query<Row>(
-    url,
+    scratch.url,
     `SELECT workflow_uuid AS id, status, executor_id, recovery_attempts::text AS attempts, owner_xid FROM dbos.workflow_status WHERE ${where} ORDER BY 1`,
     params,
   );
-
-before(async () => {
-  url = await freshDatabase(DB);
-  await query(databaseUrl('postgres'), `CREATE DATABASE "${DB}"`);
-  await query(url, 'CREATE TABLE takeover_effects (workflow_id text NOT NULL, step int NOT NULL, executor text NOT NULL)');
-  dir = mkdtempSync(path.join(tmpdir(), 'dbosn-takeover-'));
-});
-
-after(async () => {
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('a dbos-native process killed for good', () => {
   let victimIDs: string[] = [];
@@ -74,7 +61,7 @@ describe('a dbos-native process killed for good', () => {
         spawnApp(
           native,
           {
-            DBOS_SYSTEM_DATABASE_URL: url,
+            DBOS_SYSTEM_DATABASE_URL: scratch.url,
             DBOS__VMID: `tk-${k}`,
             LOG: logOf(`tk-${k}`),
             WAITERS: `${prefixes[k]}:${PER_PROCESS}`,
@@ -85,7 +72,7 @@ describe('a dbos-native process killed for good', () => {
       );
     }
     for (const name of ['official-live', 'official-dead']) {
-      officials.push(spawnApp(official, { DBOS_SYSTEM_DATABASE_URL: url, EXECUTOR: name, LOG: logOf(name), WAITERS: `${name}:${OFFICIAL_N}` }, name));
+      officials.push(spawnApp(official, { DBOS_SYSTEM_DATABASE_URL: scratch.url, EXECUTOR: name, LOG: logOf(name), WAITERS: `${name}:${OFFICIAL_N}` }, name));
     }
     const all = [...natives, ...officials];
     await waitFor('every process to start its workflows', () => ['tk-0', 'tk-1', 'tk-2', 'official-live', 'official-dead'].every((n) => countEvents(logOf(n), 'started') === 1), all, 60_000);
@@ -141,7 +128,7 @@ describe('a dbos-native process killed for good', () => {
       60_000,
     );
     const effects = await query<{ id: string; step: number; n: string; executors: string }>(
-      url,
+      scratch.url,
       `SELECT workflow_id AS id, step, count(*)::text AS n, string_agg(executor, ',') AS executors FROM takeover_effects
         WHERE workflow_id ~ '^t[0-2]-' GROUP BY 1, 2`,
     );
@@ -152,7 +139,7 @@ describe('a dbos-native process killed for good', () => {
     const wrong = effects.filter((e) => victims.has(e.id) && (e.step === 1 ? e.executors !== 'tk-2' : !LIVE.includes(e.executors)));
     assert.deepEqual(wrong.slice(0, 5), []);
     const shapes = await query<{ names: string; n: string }>(
-      url,
+      scratch.url,
       `SELECT names, count(*)::text AS n FROM (SELECT string_agg(function_id || ':' || function_name, ',' ORDER BY function_id) AS names
          FROM dbos.operation_outputs WHERE workflow_uuid ~ '^t[0-2]-' GROUP BY workflow_uuid) s GROUP BY names`,
     );

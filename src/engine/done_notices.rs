@@ -18,10 +18,9 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 
-use super::conn::{Conn, StatementMode};
-use tokio::sync::mpsc;
-
+use super::conn::StatementMode;
 use super::listener::{COMPLETIONS_CHANNEL, COMPLETION_SEPARATOR};
+use super::notices::{Kind, Notices};
 use super::waiting_presence::{KEY_NAME, KEY_SPACE};
 use super::Closer;
 
@@ -47,9 +46,7 @@ fn payloads(ids: &[String]) -> Vec<String> {
     out
 }
 
-pub(crate) struct DoneNotices {
-    tx: mpsc::UnboundedSender<String>,
-}
+pub(crate) struct DoneNotices(Notices);
 
 impl DoneNotices {
     /// Starts the notifying task on `runtime`; it ends with the engine (the sender's drop or close).
@@ -59,46 +56,27 @@ impl DoneNotices {
         closed: Arc<Closer>,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        runtime.spawn(async move {
-            // Transactions, locks: one statement, autocommit. The exclusive transaction-level try of
-            // the waiters' lock succeeds only when no process announces completion waiters; the
+        let kind = Kind {
+            // Transactions, locks: one statement, autocommit. The exclusive transaction-level try
+            // of the waiters' lock succeeds only when no process announces completion waiters; the
             // notices are then skipped (the transaction writes nothing, so it commits without a
             // flush), else sent (see `waiting_presence`).
-            let sql = format!(
+            sql: format!(
                 "SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext($2), hashtext($3)) THEN 0 \
                    ELSE (SELECT count(pg_notify('{COMPLETIONS_CHANNEL}', p)) FROM unnest($1::text[]) AS p) END"
-            );
-            while let Some(first) = rx.recv().await {
-                let mut ids = vec![first];
-                while ids.len() < MAX_PER_TRANSACTION {
-                    match rx.try_recv() {
-                        Ok(id) => ids.push(id),
-                        Err(_) => break,
-                    }
-                }
-                if closed.is_closed() {
-                    break;
-                }
-                if let Ok(client) = pool.get().await {
-                    let client = Conn::new(client, statements.clone());
-                    if let Ok(stmt) = client.prepare_cached(&sql).await {
-                        // Best effort (see the module's comment).
-                        let _ = client
-                            .execute(&stmt, &[&payloads(&ids), &KEY_SPACE, &KEY_NAME])
-                            .await;
-                    }
-                }
-            }
-        });
-        DoneNotices { tx }
+            ),
+            constants: vec![KEY_SPACE.to_string(), KEY_NAME.to_string()],
+            max_items: MAX_PER_TRANSACTION,
+            // In the order they finished.
+            payloads: |ids: Vec<String>| payloads(&ids),
+        };
+        DoneNotices(Notices::start(kind, pool, statements, closed, runtime))
     }
 
     /// Notifies that these queued workflows finished (their completions have committed).
     pub(crate) fn send(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
-            // Fails only once the task has ended with the engine: nothing is listening for it then.
-            let _ = self.tx.send(id);
+            self.0.send(id);
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod completion;
 mod conn;
 pub mod db;
 mod done_notices;
+mod notices;
 mod queue_notices;
 mod waiting_presence;
 // --- debouncer

@@ -13,15 +13,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::mpsc;
 
-use super::conn::{Conn, StatementMode};
+use super::conn::StatementMode;
 use super::listener::QUEUES_CHANNEL;
+use super::notices::{Kind, Notices};
 use super::Closer;
 
-pub(crate) struct QueueNotices {
-    tx: mpsc::UnboundedSender<String>,
-}
+pub(crate) struct QueueNotices(Notices);
 
 impl QueueNotices {
     /// Starts the notifying task on `runtime`; it ends with the engine. `prefix` starts every
@@ -33,35 +31,21 @@ impl QueueNotices {
         prefix: String,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        runtime.spawn(async move {
+        let kind = Kind {
             // Transactions, locks: one statement, autocommit, no row locks.
-            let sql = format!(
-                "SELECT count(pg_notify('{QUEUES_CHANNEL}', $1::text || q)) FROM unnest($2::text[]) AS q"
-            );
-            while let Some(first) = rx.recv().await {
-                let mut queues = BTreeSet::from([first]);
-                while let Ok(q) = rx.try_recv() {
-                    queues.insert(q);
-                }
-                if closed.is_closed() {
-                    break;
-                }
-                let queues: Vec<String> = queues.into_iter().collect();
-                if let Ok(client) = pool.get().await {
-                    let client = Conn::new(client, statements.clone());
-                    if let Ok(stmt) = client.prepare_cached(&sql).await {
-                        let _ = client.execute(&stmt, &[&prefix, &queues]).await;
-                    }
-                }
-            }
-        });
-        QueueNotices { tx }
+            sql: format!(
+                "SELECT count(pg_notify('{QUEUES_CHANNEL}', $2::text || q)) FROM unnest($1::text[]) AS q"
+            ),
+            constants: vec![prefix],
+            // Every queue pending, each once.
+            max_items: usize::MAX,
+            payloads: |queues: BTreeSet<String>| queues.into_iter().collect(),
+        };
+        QueueNotices(Notices::start(kind, pool, statements, closed, runtime))
     }
 
     /// Notifies that rows were enqueued onto `queue` (their inserts have committed).
     pub(crate) fn send(&self, queue: &str) {
-        // Fails only once the task has ended with the engine.
-        let _ = self.tx.send(queue.to_string());
+        self.0.send(queue.to_string());
     }
 }
