@@ -228,6 +228,10 @@ export interface JsClaimedWorkflow {
   token: string
   /** Read with the claim (one statement for all its rows); absent: load them. */
   checkpoints: Array<JsCheckpoint> | null
+  /** As recorded on the row: the run sees them as its authenticated user, assumed role, roles (JSON text). */
+  authenticatedUser: string | null
+  assumedRole: string | null
+  authenticatedRoles: string | null
 }
 
 /** What a claim asks for (see `engine::dispatch::ClaimRequest`). */

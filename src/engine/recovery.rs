@@ -29,6 +29,11 @@ pub struct ClaimedWorkflow {
     /// none committed before is missed and none can commit after: they are fenced by the token); None:
     /// the caller loads them.
     pub checkpoints: Option<Vec<crate::engine::steps::Checkpoint>>,
+    /// Who started it, as recorded: the run sees them again (the SDK's recovery context does so too).
+    pub authenticated_user: Option<String>,
+    pub assumed_role: Option<String>,
+    /// The recorded JSON array text, as stored.
+    pub authenticated_roles: Option<String>,
 }
 
 pub(crate) struct Sql {
@@ -172,9 +177,12 @@ pub(crate) fn claimed_columns(s: &str) -> String {
     format!(
         "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
          COALESCE((SELECT i.inputs FROM {s}.workflow_input i WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), \
-         ws.workflow_deadline_epoch_ms, ws.queue_name"
+         ws.workflow_deadline_epoch_ms, ws.queue_name, ws.authenticated_user, ws.assumed_role, ws.authenticated_roles"
     )
 }
+
+/// How many columns `claimed_columns` returns: a claim's extra columns come after them.
+pub(crate) const CLAIMED_COLUMNS: usize = 12;
 
 pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkflow {
     ClaimedWorkflow {
@@ -189,6 +197,9 @@ pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkf
         queue_name: r.get(8),
         token: token.to_string(),
         checkpoints: None,
+        authenticated_user: r.get(9),
+        assumed_role: r.get(10),
+        authenticated_roles: r.get(11),
     }
 }
 
