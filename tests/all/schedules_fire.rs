@@ -60,7 +60,8 @@ async fn a_store_write_wakes_the_firing() {
         .await
         .expect("the notification woke the firing before the poll")
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .ticks;
     assert!(resumed.elapsed() < Duration::from_secs(20));
     assert_eq!(ticks.len(), 1);
     let t = &ticks[0];
