@@ -65,6 +65,7 @@ impl Sql {
             Status::MaxRecoveryAttemptsExceeded.sql(),
         );
         let claimed_columns = claimed_columns(s);
+        let latest = super::dispatch::claim::latest(s, 3);
         Sql {
             // Cancellation clears the owner, so the running execution is fenced out at its next write.
             // Transactions, locks (cancel, cancel_tree, resume, dead_letter): one statement; the
@@ -136,10 +137,14 @@ impl Sql {
             ),
             // $1 queue, $2 version, $3 names, $4 token, $5 executor, $6 now, $7 my app name
             // Transactions, locks: one statement; the queued rows are locked `FOR UPDATE SKIP LOCKED`
-            // (so concurrent claimers take different rows), then updated.
+            // (so concurrent claimers take different rows), then updated. As the SDK, a row with no
+            // version (a client's enqueue, a schedule fired before any version existed) is taken only
+            // by a process of the latest version (any, when there is none).
             claim: format!(
-                "WITH c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = {enqueued} AND queue_name = $1 \
-                   AND (application_version = $2 OR application_version IS NULL) \
+                "WITH {latest}, \
+                 c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = {enqueued} AND queue_name = $1 \
+                   AND (application_version = $2 OR (application_version IS NULL \
+                     AND COALESCE((SELECT version_name FROM latest), $2) = $2)) \
                    AND (application_name = ANY($3) OR application_name IS NULL) \
                    ORDER BY priority ASC, created_at ASC LIMIT $8 FOR UPDATE SKIP LOCKED) \
                  UPDATE {s}.workflow_status ws SET status = {pending}, owner_xid = $4, executor_id = $5, \

@@ -4,7 +4,7 @@
 //! Claims of one queue are serialized by a transaction-level advisory lock on the queue's name, so
 //! concurrent claimers wait their turn instead of failing on each other's row locks.
 
-mod claim;
+pub(crate) mod claim;
 
 use super::db::now_ms;
 use super::error::{EngineError, Result};
