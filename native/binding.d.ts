@@ -94,10 +94,11 @@ export declare class NativeEngine {
   /** Re-owns an application's rows (and/or the unclaimed ones) under a new name. */
   renameApplication(request: JsRenameApplication): Promise<JsRenameCounts>
   /**
-   * Waits until ticks of this application's ACTIVE schedules are due and returns them; rejects
-   * with SHUTDOWN when the engine closes. One caller at a time (the process's firing loop).
+   * Waits until ticks of this application's ACTIVE schedules are due (or some are found invalid)
+   * and returns them; rejects with SHUTDOWN when the engine closes. One caller at a time (the
+   * process's firing loop).
    */
-  nextScheduleTicks(options: JsFiringOptions): Promise<Array<JsScheduleTick>>
+  nextScheduleTicks(options: JsFiringOptions): Promise<JsFirings>
   /** `triggerSchedule`'s tick (now); an unknown schedule rejects with INVALID_ARGUMENT. */
   triggerScheduleTick(name: string): Promise<JsScheduleTick>
   /** `backfillSchedule`'s ticks: strictly after `startMs`, strictly before `endMs`. */
@@ -228,6 +229,10 @@ export interface JsClaimedWorkflow {
   token: string
   /** Read with the claim (one statement for all its rows); absent: load them. */
   checkpoints: Array<JsCheckpoint> | null
+  /** As recorded on the row: the run sees them as its authenticated user, assumed role, roles (JSON text). */
+  authenticatedUser: string | null
+  assumedRole: string | null
+  authenticatedRoles: string | null
 }
 
 /** What a claim asks for (see `engine::dispatch::ClaimRequest`). */
@@ -323,6 +328,12 @@ export interface JsFiringOptions {
   maxTicks: number
 }
 
+/** The ticks due, and the schedules found invalid since the last call. */
+export interface JsFirings {
+  ticks: Array<JsScheduleTick>
+  invalid: Array<JsInvalidSchedule>
+}
+
 /** Mirrors `engine::workflows::ForkRequest` (`claimAs`: the owner of a fork of an unclaimed workflow). */
 export interface JsForkRequest {
   workflowId: string
@@ -350,6 +361,14 @@ export interface JsGetEvent {
 export interface JsGuard {
   workflowId: string
   token: string
+}
+
+/** A schedule that never fires (its crontab or timezone is invalid), reported once per arming. */
+export interface JsInvalidSchedule {
+  scheduleName: string
+  /** Its crontab, as stored. */
+  schedule: string
+  message: string
 }
 
 /**

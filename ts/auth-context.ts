@@ -3,7 +3,6 @@
 // workflow's own code and steps read them back through DBOS.authenticatedUser/authenticatedRoles/assumedRole.
 import { contextStorage, currentContext, type DBOSContext } from './context';
 import { executor } from './lifecycle';
-import type { NewWorkflow } from './native';
 
 export interface AuthContext {
   user: string;
@@ -17,10 +16,29 @@ export function currentAuth(): AuthContext | undefined {
   return ctx?.auth ?? ctx?.workflow?.auth;
 }
 
-/** The identity a workflow started with `row` runs as (what the row records). */
-export function authOfRow(row: Pick<NewWorkflow, 'authenticatedUser' | 'authenticatedRoles'>): AuthContext {
-  const roles: unknown = row.authenticatedRoles ? JSON.parse(row.authenticatedRoles) : [];
-  return { user: row.authenticatedUser ?? '', roles: Array.isArray(roles) ? roles.map(String) : [], assumedRole: '' };
+/** What a status row records of who started the workflow (roles as their stored JSON text). */
+export interface RecordedAuth {
+  authenticatedUser?: string | null;
+  authenticatedRoles?: string | null;
+  assumedRole?: string | null;
+}
+
+/**
+ * The identity a workflow runs as: what its row records, whether it starts now or runs later from the
+ * row (dequeued, recovered). Roles another process stored unreadably read as none rather than failing the run.
+ */
+export function authOfRow(row: RecordedAuth): AuthContext {
+  let roles: unknown = [];
+  try {
+    if (row.authenticatedRoles) roles = JSON.parse(row.authenticatedRoles);
+  } catch {
+    roles = [];
+  }
+  return {
+    user: row.authenticatedUser ?? '',
+    roles: Array.isArray(roles) ? roles.map(String) : [],
+    assumedRole: row.assumedRole ?? '',
+  };
 }
 
 export async function withAuthedContext<R>(authedUser: string, authedRoles: string[], callback: () => Promise<R>): Promise<R> {

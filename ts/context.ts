@@ -37,7 +37,7 @@ export interface WorkflowState {
   startHeld?: boolean;
   /** The first of those that failed: the workflow stops at its next durable operation. */
   writeError?: { error: unknown };
-  /** Who started it (as recorded on its row); unset for a recovered run. */
+  /** Who started it, as recorded on its row (a recovered or dequeued run reads it back from there). */
   readonly auth?: AuthContext;
 }
 

@@ -1,6 +1,7 @@
 // Recovery: what a workflow claimed from the internal queue (recovered after a crash, or resumed) runs
 // as: its registered function, the configured instance it ran on, its stored inputs and its recorded
 // checkpoints. Rows that cannot run are dead-lettered, failed, or left for a process that can run them.
+import { authOfRow } from './auth-context';
 import type { WorkflowState } from './context';
 import { DBOSError } from './error';
 import type { ClaimedWorkflow, Engine } from './native';
@@ -71,6 +72,7 @@ export async function recoveredRun(engine: Engine, c: ClaimedWorkflow): Promise<
     serialization,
     deadlineEpochMS: c.deadlineEpochMs ?? undefined,
     cancel: new AbortController(),
+    auth: authOfRow(c),
   };
   return { reg, thisArg, args, state };
 }

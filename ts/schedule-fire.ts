@@ -12,7 +12,7 @@ import { appSerializationName, deserializeValue, serializeArgs, type SerializerO
 import { notifyEnqueued } from './queue-dispatch';
 import { requireString } from './validation';
 
-type ScheduleTick = Awaited<ReturnType<Engine['nextScheduleTicks']>>[number];
+type ScheduleTick = Awaited<ReturnType<Engine['triggerScheduleTick']>>;
 
 /** The SDK re-reads the schedules every 30 s by default (`schedulerPollingIntervalMs`). */
 const DEFAULT_POLL_MS = 30_000;
@@ -66,7 +66,9 @@ export function startScheduleFiring(host: FiringHost, pollingIntervalMs: number 
   void (async () => {
     while (!host.isClosed) {
       try {
-        const ticks = await host.engine.nextScheduleTicks(options);
+        const { ticks, invalid } = await host.engine.nextScheduleTicks(options);
+        // The engine reports each once per arming (not at every re-read), as the SDK warns once per loop it starts.
+        for (const s of invalid) dbosLogger().warn(`Dynamic scheduler: not running invalid schedule "${s.scheduleName}" ("${s.schedule}"): ${s.message}`);
         const { queues } = await fire(host.engine, ticks, true);
         for (const q of queues) await host.enqueuedOn(q);
       } catch (e) {

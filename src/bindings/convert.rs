@@ -281,6 +281,10 @@ pub struct JsClaimedWorkflow {
     pub token: String,
     /// Read with the claim (one statement for all its rows); absent: load them.
     pub checkpoints: Option<Vec<JsCheckpoint>>,
+    /// As recorded on the row: the run sees them as its authenticated user, assumed role, roles (JSON text).
+    pub authenticated_user: Option<String>,
+    pub assumed_role: Option<String>,
+    pub authenticated_roles: Option<String>,
 }
 
 impl From<ClaimedWorkflow> for JsClaimedWorkflow {
@@ -299,6 +303,9 @@ impl From<ClaimedWorkflow> for JsClaimedWorkflow {
             checkpoints: c
                 .checkpoints
                 .map(|cps| cps.into_iter().map(Into::into).collect()),
+            authenticated_user: c.authenticated_user,
+            assumed_role: c.assumed_role,
+            authenticated_roles: c.authenticated_roles,
         }
     }
 }

@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::errors::promise;
 use super::NativeEngine;
-use crate::engine::schedules::fire::FiringOptions;
+use crate::engine::schedules::fire::{FiringOptions, Firings};
 use crate::engine::schedules::fire_runs::{ScheduleTick, ScheduledRun};
 
 /// One firing of a schedule: the workflow row to write, less its inputs.
@@ -31,6 +31,39 @@ pub struct JsScheduledRun {
     pub tick: JsScheduleTick,
     pub inputs: String,
     pub serialization: String,
+}
+
+/// A schedule that never fires (its crontab or timezone is invalid), reported once per arming.
+#[napi(object, use_nullable = true)]
+pub struct JsInvalidSchedule {
+    pub schedule_name: String,
+    /// Its crontab, as stored.
+    pub schedule: String,
+    pub message: String,
+}
+
+/// The ticks due, and the schedules found invalid since the last call.
+#[napi(object, use_nullable = true)]
+pub struct JsFirings {
+    pub ticks: Vec<JsScheduleTick>,
+    pub invalid: Vec<JsInvalidSchedule>,
+}
+
+impl From<Firings> for JsFirings {
+    fn from(f: Firings) -> Self {
+        JsFirings {
+            ticks: ticks(f.ticks),
+            invalid: f
+                .invalid
+                .into_iter()
+                .map(|i| JsInvalidSchedule {
+                    schedule_name: i.schedule_name,
+                    schedule: i.schedule,
+                    message: i.message,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[napi(object, use_nullable = true)]
@@ -84,14 +117,15 @@ fn ticks(ticks: Vec<ScheduleTick>) -> Vec<JsScheduleTick> {
 
 #[napi]
 impl NativeEngine {
-    /// Waits until ticks of this application's ACTIVE schedules are due and returns them; rejects
-    /// with SHUTDOWN when the engine closes. One caller at a time (the process's firing loop).
+    /// Waits until ticks of this application's ACTIVE schedules are due (or some are found invalid)
+    /// and returns them; rejects with SHUTDOWN when the engine closes. One caller at a time (the
+    /// process's firing loop).
     #[napi]
     pub fn next_schedule_ticks<'env>(
         &self,
         env: &'env Env,
         options: JsFiringOptions,
-    ) -> Result<PromiseRaw<'env, Vec<JsScheduleTick>>> {
+    ) -> Result<PromiseRaw<'env, JsFirings>> {
         let engine = self.inner.clone();
         let opts = FiringOptions {
             poll_interval_ms: u64::from(options.poll_interval_ms),
@@ -100,7 +134,7 @@ impl NativeEngine {
             max_ticks: options.max_ticks as usize,
         };
         promise(env, async move {
-            Ok(ticks(engine.next_schedule_ticks(&opts).await?))
+            Ok(engine.next_schedule_ticks(&opts).await?.into())
         })
     }
 

@@ -29,6 +29,11 @@ pub struct ClaimedWorkflow {
     /// none committed before is missed and none can commit after: they are fenced by the token); None:
     /// the caller loads them.
     pub checkpoints: Option<Vec<crate::engine::steps::Checkpoint>>,
+    /// Who started it, as recorded: the run sees them again (the SDK's recovery context does so too).
+    pub authenticated_user: Option<String>,
+    pub assumed_role: Option<String>,
+    /// The recorded JSON array text, as stored.
+    pub authenticated_roles: Option<String>,
 }
 
 pub(crate) struct Sql {
@@ -60,6 +65,7 @@ impl Sql {
             Status::MaxRecoveryAttemptsExceeded.sql(),
         );
         let claimed_columns = claimed_columns(s);
+        let latest = super::dispatch::claim::latest(s, 3);
         Sql {
             // Cancellation clears the owner, so the running execution is fenced out at its next write.
             // Transactions, locks (cancel, cancel_tree, resume, dead_letter): one statement; the
@@ -131,10 +137,14 @@ impl Sql {
             ),
             // $1 queue, $2 version, $3 names, $4 token, $5 executor, $6 now, $7 my app name
             // Transactions, locks: one statement; the queued rows are locked `FOR UPDATE SKIP LOCKED`
-            // (so concurrent claimers take different rows), then updated.
+            // (so concurrent claimers take different rows), then updated. As the SDK, a row with no
+            // version (a client's enqueue, a schedule fired before any version existed) is taken only
+            // by a process of the latest version (any, when there is none).
             claim: format!(
-                "WITH c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = {enqueued} AND queue_name = $1 \
-                   AND (application_version = $2 OR application_version IS NULL) \
+                "WITH {latest}, \
+                 c AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE status = {enqueued} AND queue_name = $1 \
+                   AND (application_version = $2 OR (application_version IS NULL \
+                     AND COALESCE((SELECT version_name FROM latest), $2) = $2)) \
                    AND (application_name = ANY($3) OR application_name IS NULL) \
                    ORDER BY priority ASC, created_at ASC LIMIT $8 FOR UPDATE SKIP LOCKED) \
                  UPDATE {s}.workflow_status ws SET status = {pending}, owner_xid = $4, executor_id = $5, \
@@ -172,9 +182,12 @@ pub(crate) fn claimed_columns(s: &str) -> String {
     format!(
         "ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.recovery_attempts, ws.serialization, \
          COALESCE((SELECT i.inputs FROM {s}.workflow_input i WHERE i.workflow_uuid = ws.workflow_uuid), ws.inputs), \
-         ws.workflow_deadline_epoch_ms, ws.queue_name"
+         ws.workflow_deadline_epoch_ms, ws.queue_name, ws.authenticated_user, ws.assumed_role, ws.authenticated_roles"
     )
 }
+
+/// How many columns `claimed_columns` returns: a claim's extra columns come after them.
+pub(crate) const CLAIMED_COLUMNS: usize = 12;
 
 pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkflow {
     ClaimedWorkflow {
@@ -189,6 +202,9 @@ pub(crate) fn claimed_from(r: &tokio_postgres::Row, token: &str) -> ClaimedWorkf
         queue_name: r.get(8),
         token: token.to_string(),
         checkpoints: None,
+        authenticated_user: r.get(9),
+        assumed_role: r.get(10),
+        authenticated_roles: r.get(11),
     }
 }
 

@@ -4,11 +4,11 @@
 //! Claims of one queue are serialized by a transaction-level advisory lock on the queue's name, so
 //! concurrent claimers wait their turn instead of failing on each other's row locks.
 
-mod claim;
+pub(crate) mod claim;
 
 use super::db::now_ms;
 use super::error::{EngineError, Result};
-use super::recovery::{claimed_from, ClaimedWorkflow};
+use super::recovery::{claimed_from, ClaimedWorkflow, CLAIMED_COLUMNS};
 use super::status::Status;
 use super::steps::checkpoints_by_workflow;
 use super::Engine;
@@ -308,10 +308,10 @@ impl Engine {
                 .map(|by| by.remove(&claimed.workflow_id).unwrap_or_default());
             out.workflows.push(claimed);
             // A retry's rows (from `claimed_by`) carry no key columns; they only lose the cursor.
-            let pk: Option<String> = if req.partitioned && r.len() >= 12 {
-                let pk: Option<String> = r.try_get(9).ok().flatten();
-                let rank: i64 = r.try_get(10).unwrap_or(0);
-                let side: i32 = r.try_get(11).unwrap_or(0);
+            let pk: Option<String> = if req.partitioned && r.len() >= CLAIMED_COLUMNS + 3 {
+                let pk: Option<String> = r.try_get(CLAIMED_COLUMNS).ok().flatten();
+                let rank: i64 = r.try_get(CLAIMED_COLUMNS + 1).unwrap_or(0);
+                let side: i32 = r.try_get(CLAIMED_COLUMNS + 2).unwrap_or(0);
                 if let Some(k) = &pk {
                     let at = (rank, side, k.clone());
                     if last.as_ref().is_none_or(|l| at > *l) {

@@ -45,8 +45,28 @@ pub struct Firing {
     state: Mutex<Option<State>>,
 }
 
+/// What `next_schedule_ticks` hands over.
+#[derive(Debug, Default)]
+pub struct Firings {
+    pub ticks: Vec<ScheduleTick>,
+    /// ACTIVE schedules armed since the last call that never fire (bad crontab or timezone): each is
+    /// reported once per arming, not at every read, for the caller to warn about as the SDK does.
+    pub invalid: Vec<InvalidSchedule>,
+}
+
+/// A schedule that cannot fire, and why.
+#[derive(Debug, Clone)]
+pub struct InvalidSchedule {
+    pub schedule_name: String,
+    /// Its crontab, as stored.
+    pub schedule: String,
+    pub message: String,
+}
+
 struct State {
     armed: HashMap<String, Armed>,
+    /// Found by `reconcile`, not yet handed over.
+    invalid: Vec<InvalidSchedule>,
     started_ms: i64,
     next_read_ms: i64,
     waiter: Waiter,
@@ -87,7 +107,8 @@ struct Armed {
 }
 
 impl Armed {
-    fn new(record: ScheduleRecord, now: i64, default_tz: &str) -> Armed {
+    /// The armed schedule, and why it never fires if its crontab or timezone is invalid.
+    fn new(record: ScheduleRecord, now: i64, default_tz: &str) -> (Armed, Option<InvalidSchedule>) {
         // Without backfill a schedule starts at this second; with it, after its last firing (the
         // ticks missed meanwhile are due at once: the SDK's backfill from `last_fired_at` to now).
         let mut cursor = now.div_euclid(1000) * 1000;
@@ -96,13 +117,25 @@ impl Armed {
                 cursor = cursor.min(last);
             }
         }
-        Armed {
+        let (schedule, invalid) = match schedule_of(&record, default_tz) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (
+                None,
+                Some(InvalidSchedule {
+                    schedule_name: record.schedule_name.clone(),
+                    schedule: record.schedule.clone(),
+                    message: e.to_string(),
+                }),
+            ),
+        };
+        let armed = Armed {
             signature: signature(&record),
-            schedule: schedule_of(&record, default_tz).ok(),
+            schedule,
             record,
             cursor_ms: cursor,
             next: None,
-        }
+        };
+        (armed, invalid)
     }
 
     /// The next tick and its firing time; None when there is none within the SDK's century.
@@ -137,7 +170,11 @@ impl State {
             let name = record.schedule_name.clone();
             let armed = match self.armed.remove(&name) {
                 Some(a) if a.signature == signature(&record) => a,
-                _ => Armed::new(record, now, default_tz),
+                _ => {
+                    let (armed, invalid) = Armed::new(record, now, default_tz);
+                    self.invalid.extend(invalid);
+                    armed
+                }
             };
             keep.insert(name, armed);
         }
@@ -183,13 +220,15 @@ impl State {
 }
 
 impl Engine {
-    /// Waits until ticks of this application's ACTIVE schedules (and unclaimed ones) are due, and
-    /// returns them (at most `max_ticks`). Rejects with a shutdown error when the engine closes.
-    pub async fn next_schedule_ticks(&self, opts: &FiringOptions) -> Result<Vec<ScheduleTick>> {
+    /// Waits until ticks of this application's ACTIVE schedules (and unclaimed ones) are due, or
+    /// until some are found invalid, and returns them (at most `max_ticks` ticks). Rejects with a
+    /// shutdown error when the engine closes.
+    pub async fn next_schedule_ticks(&self, opts: &FiringOptions) -> Result<Firings> {
         let mut guard = self.firing.state.lock().await;
         let listener = self.listener().await;
         let state = guard.get_or_insert_with(|| State {
             armed: HashMap::new(),
+            invalid: Vec::new(),
             started_ms: now_ms(),
             next_read_ms: 0,
             waiter: listener.register(SCHEDULES_KEY.to_string()),
@@ -221,8 +260,12 @@ impl Engine {
             }
             let now = now_ms();
             let due = state.take_due(now, opts.max_ticks.max(1), &app);
-            if !due.is_empty() {
-                return Ok(due);
+            if !due.is_empty() || !state.invalid.is_empty() {
+                let invalid = std::mem::take(&mut state.invalid);
+                return Ok(Firings {
+                    ticks: due,
+                    invalid,
+                });
             }
             let until = state
                 .next_fire(now)
