@@ -1,5 +1,5 @@
 // The TS side of the write-behind protocol: the one place that decides when workflow code waits for
-// the writes it has handed to the engine (the engine side is src/engine/behind.rs and held.rs).
+// the writes it has handed to the engine (the engine side is src/engine/behind/ and held.rs).
 //
 // Invariant: nothing the world can see ever depends on a write that did not commit.
 // - A step's checkpoint and workflow code's stream writes are handed over without waiting

@@ -4,6 +4,7 @@
 //! `delete` and `await_done` (waiting for the first or all of several workflows).
 
 mod await_done;
+mod client_start;
 mod complete;
 mod delete;
 mod fork;
@@ -14,11 +15,11 @@ mod start;
 mod start_sql;
 mod steps_list;
 
+pub(crate) use client_start::ClientStart;
 pub use fork::ForkRequest;
 pub use list::ListFilter;
 pub use read::{WorkflowOutcome, WorkflowStatusRow};
 pub use rewind::RewindRequest; // --- rest
-pub(crate) use start::ClientStart;
 pub use start::{NewWorkflow, StartOutcome};
 pub use steps_list::StepRow;
 

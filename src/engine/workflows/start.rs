@@ -55,16 +55,16 @@ pub struct NewWorkflow {
 
 impl NewWorkflow {
     /// Runs in this process from the start: counts its first attempt (an enqueued row has none yet).
-    fn runs_here(&self) -> bool {
+    pub(super) fn runs_here(&self) -> bool {
         self.status != Status::Enqueued.as_str() && self.status != Status::Delayed.as_str()
     }
 
     /// Owned by its starter until it finishes (PENDING).
-    fn owner(&self) -> Option<&str> {
+    pub(super) fn owner(&self) -> Option<&str> {
         (self.status == Status::Pending.as_str()).then_some(self.token.as_str())
     }
 
-    fn finished(&self) -> bool {
+    pub(super) fn finished(&self) -> bool {
         is_terminal(&self.status)
     }
 }
@@ -92,23 +92,23 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 /// Who a new row is stamped with: this process (its executor, and its application and version
 /// unless the row names others), or a client (no executor, and only what the row names).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Starter {
+pub(super) enum Starter {
     Own,
     Client,
 }
 
 /// The executor, application version and application name a row is written with.
-struct Stamp {
-    executor_id: String,
-    app_version: Option<String>,
-    app_name: Option<String>,
+pub(super) struct Stamp {
+    pub(super) executor_id: String,
+    pub(super) app_version: Option<String>,
+    pub(super) app_name: Option<String>,
 }
 
 impl Engine {
     /// The SDK's rules: the row's application is the one it names, else the starter's (a client
     /// without one leaves it unclaimed); its version is the one it names, else this process's when
     /// the row is this process's application's, else NULL (that application's latest version runs it).
-    fn stamp(&self, wf: &NewWorkflow, starter: Starter) -> Stamp {
+    pub(super) fn stamp(&self, wf: &NewWorkflow, starter: Starter) -> Stamp {
         let own = &self.identity;
         match starter {
             Starter::Client => Stamp {
@@ -167,7 +167,11 @@ impl Engine {
 
     /// One start in its own statement (row and inputs). Safe to retry: a start whose reply was lost
     /// finds its own creator token in the row.
-    async fn start_one(&self, wf: &NewWorkflow, starter: Starter) -> Result<StartOutcome> {
+    pub(super) async fn start_one(
+        &self,
+        wf: &NewWorkflow,
+        starter: Starter,
+    ) -> Result<StartOutcome> {
         let attempts = i64::from(wf.runs_here());
         let owner = wf.owner();
         let finished = wf.finished();
@@ -204,94 +208,6 @@ impl Engine {
     pub async fn start_workflow(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         let wf = Self::normalise(wf)?;
         self.groups.starts.submit(self, wf).await
-    }
-
-    /// Enqueues for a client: the row is stamped with the application version and name it names
-    /// (NULL: the latest version / unclaimed) and no executor, instead of this engine's identity.
-    /// Concurrent client enqueues share one statement, as this process's starts do.
-    pub async fn enqueue_for_client(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
-        let wf = Self::normalise(wf)?;
-        self.groups
-            .client_starts
-            .submit(self, ClientStart(wf))
-            .await
-    }
-
-    /// Several client enqueues of one caller (`DBOSClient.enqueue` calls made together): as
-    /// `enqueue_for_client` each, queued at once so that they share a statement. Results in order;
-    /// an invalid one fails alone.
-    pub async fn enqueue_many_for_client(&self, wfs: &[NewWorkflow]) -> Vec<Result<StartOutcome>> {
-        let mut results: Vec<Option<Result<StartOutcome>>> = Vec::with_capacity(wfs.len());
-        let mut valid = Vec::with_capacity(wfs.len());
-        for wf in wfs {
-            match Self::normalise(wf) {
-                Ok(wf) => {
-                    valid.push(ClientStart(wf));
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
-        }
-        let mut written = self
-            .groups
-            .client_starts
-            .submit_many(self, valid)
-            .await
-            .into_iter();
-        results
-            .into_iter()
-            .map(|r| {
-                r.or_else(|| written.next()).unwrap_or_else(|| {
-                    Err(EngineError::Internal(
-                        "a batch returned too few results".into(),
-                    ))
-                })
-            })
-            .collect()
-    }
-
-    /// A client's enqueue as a statement for the caller to run in its own transaction: the text and
-    /// its parameters as text (NULL as None), which the statement casts, plus the queue's
-    /// notification at the caller's commit. Its one result row: status, name, class_name,
-    /// config_name, queue_name, creator_xid, serialization (all NULL: refused, the queue is
-    /// partitioned and no key was given), partitioned (NULL: the queue is not registered), notified.
-    pub fn render_enqueue(&self, wf: &NewWorkflow) -> Result<(String, Vec<Option<String>>)> {
-        let wf = Self::normalise(wf)?;
-        let stamp = self.stamp(&wf, Starter::Client);
-        let text = |v: &Option<String>| v.clone();
-        let int = |v: Option<i64>| v.map(|n| n.to_string());
-        let values = vec![
-            Some(wf.workflow_id.clone()),
-            Some(wf.status.clone()),
-            Some(wf.name.clone()),
-            text(&wf.class_name),
-            text(&wf.config_name),
-            text(&wf.queue_name),
-            Some(stamp.executor_id),
-            stamp.app_version,
-            Some(i64::from(wf.runs_here()).to_string()),
-            int(wf.timeout_ms),
-            int(wf.deadline_epoch_ms),
-            text(&wf.deduplication_id),
-            Some(wf.priority.to_string()),
-            text(&wf.parent_workflow_id),
-            text(&wf.serialization),
-            Some(wf.token.clone()),
-            stamp.app_name,
-            wf.owner().map(str::to_string),
-            text(&wf.queue_partition_key),
-            int(wf.delay_until_epoch_ms),
-            text(&wf.authenticated_user),
-            text(&wf.authenticated_roles),
-            text(&wf.attributes),
-            Some(wf.inputs.clone()),
-            Some(wf.finished().to_string()),
-            text(&wf.output),
-            text(&wf.error),
-            int(wf.debounce_deadline_epoch_ms),
-            Some(wf.is_debounced.to_string()),
-        ];
-        Ok((self.sql.workflows.start.in_caller_tx.clone(), values))
     }
 
     /// The workflow holding `dedup_id` on `queue`, if any (it is freed when that workflow ends).
@@ -392,10 +308,6 @@ impl Engine {
     }
 }
 
-/// A client's enqueue: batched apart from this process's own starts, since its rows carry the
-/// client's stamp (no executor) rather than this process's.
-pub(crate) struct ClientStart(NewWorkflow);
-
 impl Batched<NewWorkflow, StartOutcome> for Engine {
     async fn one(&self, wf: &NewWorkflow) -> Result<StartOutcome> {
         self.start_one(wf, Starter::Own).await
@@ -407,20 +319,9 @@ impl Batched<NewWorkflow, StartOutcome> for Engine {
     }
 }
 
-impl Batched<ClientStart, StartOutcome> for Engine {
-    async fn one(&self, start: &ClientStart) -> Result<StartOutcome> {
-        self.start_one(&start.0, Starter::Client).await
-    }
-
-    async fn many(&self, items: &[ClientStart]) -> Result<Vec<Result<StartOutcome>>> {
-        let items: Vec<&NewWorkflow> = items.iter().map(|c| &c.0).collect();
-        self.start_many(&items, Starter::Client).await
-    }
-}
-
 impl Engine {
     /// Many starts in one statement (rows and inputs), each stamped as `starter` stamps it.
-    async fn start_many(
+    pub(super) async fn start_many(
         &self,
         items: &[&NewWorkflow],
         starter: Starter,
