@@ -113,9 +113,7 @@ where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = Vec<crate::engine::Result<T>>> + Send + 'static,
 {
-    super::settle::promises_with(env, count, call, rejection, || {
-        EngineError::Internal("a batch returned too few results".into())
-    })
+    super::settle::promises_with(env, count, call, rejection, EngineError::too_few_results)
 }
 
 /// The rejection value of a failed call: the `js_error` object itself.

@@ -176,11 +176,9 @@ impl<T, R> Group<T, R> {
             .next()
             .unwrap_or_else(|| Err(EngineError::Internal("a batch returned no result".into())));
         for reply in replies {
-            let r = results.next().unwrap_or_else(|| {
-                Err(EngineError::Internal(
-                    "a batch returned too few results".into(),
-                ))
-            });
+            let r = results
+                .next()
+                .unwrap_or_else(|| Err(EngineError::too_few_results()));
             // A caller that went away does not need its result.
             let _ = reply.send(Signal::Done(r));
         }

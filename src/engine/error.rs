@@ -133,6 +133,11 @@ impl EngineError {
         EngineError::InvalidArgument(message.into())
     }
 
+    /// A batch statement answered with fewer results than it had writes: the writes left over fail.
+    pub fn too_few_results() -> Self {
+        EngineError::Internal("a batch returned too few results".into())
+    }
+
     pub fn step_taken(workflow_id: &str, step_id: i32, step_name: &str) -> Self {
         EngineError::StepTaken {
             workflow_id: workflow_id.to_string(),

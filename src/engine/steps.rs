@@ -381,9 +381,7 @@ impl Engine {
         let (completions, checkpoints): (Vec<_>, Vec<_>) =
             rows.iter().partition(|r| r.get::<_, bool>(2));
         if checkpoints.len() != items.len() || completions.len() != done.len() {
-            return Err(EngineError::Internal(
-                "a batch returned too few results".into(),
-            ));
+            return Err(EngineError::too_few_results());
         }
         let won: Vec<bool> = completions
             .iter()

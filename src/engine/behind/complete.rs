@@ -50,19 +50,10 @@ impl Engine {
         error: Option<&str>,
     ) -> Result<Settled<bool>> {
         let done = Completion::new(workflow_id, token, status, output, error);
-        match self.settle_for(done).await {
-            ToComplete::Ended(outcome) => outcome,
-            ToComplete::Row(done) => self
-                .groups
-                .completions
-                .submit(self, done)
-                .await
-                .map(Settled::Done),
-            ToComplete::Start(held) => {
-                let (start, wf) = *held;
-                finish_start(start, self.groups.starts.submit(self, wf).await)
-            }
-        }
+        let mut outcomes = self.settle_and_complete_many(vec![done]).await;
+        outcomes
+            .pop()
+            .unwrap_or_else(|| Err(EngineError::too_few_results()))
     }
 
     /// `settle_and_complete` for several workflows that ended together (in one turn of the JS event
@@ -95,17 +86,19 @@ impl Engine {
         )
         .await;
         let (mut rows, mut starts) = (rows.into_iter(), starts.into_iter());
-        let too_few = || EngineError::Internal("a batch returned too few results".into());
         left.into_iter()
             .map(|l| match l {
                 Left::Ended(outcome) => outcome,
                 Left::Row => rows
                     .next()
-                    .unwrap_or_else(|| Err(too_few()))
+                    .unwrap_or_else(|| Err(EngineError::too_few_results()))
                     .map(Settled::Done),
-                Left::Start(start) => {
-                    finish_start(*start, starts.next().unwrap_or_else(|| Err(too_few())))
-                }
+                Left::Start(start) => finish_start(
+                    *start,
+                    starts
+                        .next()
+                        .unwrap_or_else(|| Err(EngineError::too_few_results())),
+                ),
             })
             .collect()
     }

@@ -59,11 +59,8 @@ impl Engine {
         results
             .into_iter()
             .map(|r| {
-                r.or_else(|| written.next()).unwrap_or_else(|| {
-                    Err(EngineError::Internal(
-                        "a batch returned too few results".into(),
-                    ))
-                })
+                r.or_else(|| written.next())
+                    .unwrap_or_else(|| Err(EngineError::too_few_results()))
             })
             .collect()
     }
